@@ -1,0 +1,290 @@
+//! Command-line arguments, turned into validated options before anything starts.
+//!
+//! Raw flags are parsed by clap, checked here (ranges clap cannot express, per-command
+//! defaults), and only then are the logger, the signal handler and the threads set up. A bad
+//! value fails with a message and exit status 2, with nothing started.
+
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{parse_duration, Config};
+use crate::engine::{self, Options};
+use crate::error::Error;
+use crate::output::{init_logging, Format};
+use crate::probe::{HttpProbe, ProbeSettings};
+use crate::scheduler::Mode;
+use crate::{demo, signal};
+
+/// Most worker threads accepted: beyond this, threads cost more than they check.
+const MAX_WORKERS: usize = 4096;
+/// Shortest report period accepted.
+const MIN_REPORT_EVERY: Duration = Duration::from_millis(100);
+
+/// sitewatch: checks a list of URLs on their schedules with a fixed pool of workers, logs a
+/// line per check and a status report every minute, and prints a summary on Ctrl-C.
+#[derive(Debug, Parser)]
+#[command(name = "sitewatch", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// JSON list of URLs with intervals (see README: "Config").
+    #[arg(value_name = "CONFIG", default_value = "urls.json")]
+    config: PathBuf,
+    /// Check every URL once, print the summary and exit: 0 if all were up, 1 if any was down.
+    #[arg(long)]
+    once: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Monitor built-in local sites (healthy, slow, failing, dead…): no internet needed.
+    Demo {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Debug, Args)]
+struct Common {
+    /// Worker threads doing checks [default: 16; demo: 4].
+    #[arg(long, short = 'w', value_name = "N")]
+    workers: Option<NonZeroUsize>,
+    /// Capacity of the queue between scheduler and workers [default: 2 × workers].
+    #[arg(long, value_name = "N")]
+    queue: Option<NonZeroUsize>,
+    /// Line format on stdout and in the log file.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Also append every line to this file.
+    #[arg(long, value_name = "PATH")]
+    log_file: Option<PathBuf>,
+    /// Time between status reports, e.g. 60s, 5m [default: 60s; demo: 10s].
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
+    report_every: Option<Duration>,
+    /// Largest response body accepted (decoded), e.g. 10MiB, 512KiB, 1000.
+    #[arg(long, value_name = "SIZE", default_value = "10MiB", value_parser = size_arg)]
+    max_body: u64,
+    /// Redirects followed before a check fails with `redirects`.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    max_redirects: u32,
+    /// Stop by itself after this long, e.g. 30s [default: run until Ctrl-C].
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
+    duration: Option<Duration>,
+}
+
+fn duration_arg(s: &str) -> Result<Duration, String> {
+    parse_duration(s)
+}
+
+/// Parses a byte size: a whole number with an optional unit (B, KB, KiB, MB, MiB, GB, GiB;
+/// K, M, G mean KiB, MiB, GiB).
+pub fn size_arg(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size; use e.g. 10MiB, 512KiB or 1000"))?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1000,
+        "k" | "kib" => 1 << 10,
+        "mb" => 1_000_000,
+        "m" | "mib" => 1 << 20,
+        "gb" => 1_000_000_000,
+        "g" | "gib" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?}; use B, KiB, MiB or GiB"
+            ))
+        }
+    };
+    n.checked_mul(factor)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+impl Common {
+    fn options(
+        &self,
+        mode: Mode,
+        workers: usize,
+        report_every: Duration,
+    ) -> Result<Options, Error> {
+        let workers = self.workers.map_or(workers, NonZeroUsize::get);
+        if workers > MAX_WORKERS {
+            return Err(Error::Usage(format!(
+                "--workers {workers} is more than the {MAX_WORKERS} supported"
+            )));
+        }
+        let report_every = self.report_every.unwrap_or(report_every);
+        if report_every < MIN_REPORT_EVERY {
+            return Err(Error::Usage(format!(
+                "--report-every must be at least {}",
+                humantime::format_duration(MIN_REPORT_EVERY)
+            )));
+        }
+        let workers = NonZeroUsize::new(workers).expect("workers is at least 1");
+        let queue = self
+            .queue
+            .unwrap_or_else(|| workers.saturating_mul(NonZeroUsize::new(2).expect("2 > 0")));
+        Ok(Options {
+            workers,
+            queue,
+            report_every,
+            mode,
+            format: self.format,
+            duration: self.duration,
+        })
+    }
+
+    fn probe_settings(&self) -> ProbeSettings {
+        ProbeSettings {
+            max_body: self.max_body,
+            max_redirects: self.max_redirects,
+            ..ProbeSettings::default()
+        }
+    }
+}
+
+/// Runs sitewatch as the command line asks. `Ok` carries the exit status (1 when `--once` saw a
+/// URL down); `Err` means sitewatch could not run, which `main` reports with status 2.
+pub fn run(cli: Cli) -> Result<ExitCode, Error> {
+    match cli.command {
+        Some(Command::Demo { common }) => {
+            let options = common.options(Mode::Repeat, 4, Duration::from_secs(10))?;
+            let demo = demo::start().map_err(Error::Demo)?;
+            log_start_after_init(
+                &common,
+                &demo.config,
+                &options,
+                "demo: local sites on 127.0.0.1",
+            )?;
+            monitor(&demo.config, &options, &common)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            let config = load(&cli.config)?;
+            let mode = if cli.once { Mode::Once } else { Mode::Repeat };
+            let options = cli.common.options(mode, 16, Duration::from_secs(60))?;
+            let source = cli.config.display().to_string();
+            log_start_after_init(&cli.common, &config, &options, &source)?;
+            let summary = monitor(&config, &options, &cli.common)?;
+            if cli.once && summary.any_failing() {
+                Ok(ExitCode::from(1))
+            } else {
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    }
+}
+
+fn load(path: &Path) -> Result<Config, Error> {
+    Config::load(path).map_err(|source| Error::Config {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Sets up logging, then says on stderr what is about to run and what looks unwise.
+fn log_start_after_init(
+    common: &Common,
+    config: &Config,
+    options: &Options,
+    source: &str,
+) -> Result<(), Error> {
+    init_logging(common.log_file.as_deref())?;
+    let workers = options.workers;
+    log::info!(
+        "sitewatch {}: {} monitors from {source}, {workers} workers, queue {}, report every {}{}",
+        env!("CARGO_PKG_VERSION"),
+        config.monitors.len(),
+        options.queue,
+        humantime::format_duration(options.report_every),
+        if options.mode == Mode::Once {
+            ", once"
+        } else {
+            "; Ctrl-C for a summary"
+        },
+    );
+    let slow: Vec<(usize, &str)> = config
+        .monitors
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.timeout >= m.interval)
+        .map(|(i, m)| (i, m.url.as_str()))
+        .collect();
+    if options.mode == Mode::Repeat {
+        if let Some((index, url)) = slow.first() {
+            log::warn!(
+                "{} monitor(s) have a timeout at least as long as their interval, so a slow check \
+                 makes them skip (coalesce) their next occurrence; first: entry {} ({url})",
+                slow.len(),
+                index + 1,
+            );
+        }
+    }
+    Ok(())
+}
+
+fn monitor(config: &Config, options: &Options, common: &Common) -> Result<crate::Summary, Error> {
+    let stop = signal::install()?;
+    let probe = Arc::new(HttpProbe::new(&common.probe_settings()));
+    engine::run(config, options, probe, stop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes_parse_with_units() {
+        assert_eq!(size_arg("1000"), Ok(1000));
+        assert_eq!(size_arg("10MiB"), Ok(10 << 20));
+        assert_eq!(size_arg("10 mb"), Ok(10_000_000));
+        assert_eq!(size_arg("2G"), Ok(2 << 30));
+        assert!(size_arg("ten").is_err());
+        assert!(size_arg("5 parsecs").unwrap_err().contains("parsecs"));
+    }
+
+    #[test]
+    fn queue_defaults_to_twice_the_workers() {
+        let cli = Cli::try_parse_from(["sitewatch", "--workers", "8", "x.json"]).unwrap();
+        let o = cli
+            .common
+            .options(Mode::Repeat, 16, Duration::from_secs(60))
+            .unwrap();
+        assert_eq!((o.workers.get(), o.queue.get()), (8, 16));
+        assert_eq!(o.report_every, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn out_of_range_values_are_usage_errors() {
+        let cli = Cli::try_parse_from(["sitewatch", "--report-every", "10ms"]).unwrap();
+        let err = cli
+            .common
+            .options(Mode::Repeat, 16, Duration::from_secs(60))
+            .unwrap_err();
+        assert!(err.to_string().contains("--report-every"), "{err}");
+        assert!(Cli::try_parse_from(["sitewatch", "--workers", "0"]).is_err());
+    }
+
+    #[test]
+    fn demo_takes_the_common_options() {
+        let cli =
+            Cli::try_parse_from(["sitewatch", "demo", "--duration", "5s", "-w", "2"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Demo { .. })));
+    }
+}

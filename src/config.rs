@@ -1,0 +1,1212 @@
+//! Loading and validating the operator's `urls.json`.
+//!
+//! This module owns the configuration file format and is the only place that
+//! looks at raw configuration text. It turns the file into a [`Config`]: a
+//! list of fully typed [`Monitor`]s whose URLs are parsed into [`Uri`]s,
+//! whose durations are [`Duration`]s within sane bounds, whose method is a
+//! [`Method`] and whose headers are already valid HTTP header names and
+//! values. Validation happens once, here, at the edge: scheduler and worker
+//! threads never see raw strings and never have to handle a bad setting.
+//!
+//! Two forms of file are accepted:
+//!
+//! 1. a plain JSON array of entries:
+//!    `[{"url": "https://example.com", "interval": 30}]`
+//! 2. an object with the entries under `urls` and optional shared `defaults`:
+//!    `{"defaults": {"timeout": "5s"}, "urls": [{"url": "https://example.com"}]}`
+//!
+//! An entry has a required `url` and optional `interval`, `timeout`,
+//! `method` (`GET` or `HEAD`, any case), `headers` (name → string) and
+//! `name`. `defaults` may set all of these except `url`; an entry's own
+//! values win, and headers are merged per header name (case-insensitively,
+//! the entry's value winning). Durations are humantime strings (`"30s"`,
+//! `"1m 30s"`, `"500ms"`) or a whole, non-negative number of seconds (`30`).
+//! The same URL may be listed several times; every entry becomes its own
+//! monitor.
+//!
+//! Nothing starts on a bad configuration: [`Config::parse`] and
+//! [`Config::load`] return the first problem found as a [`ConfigError`]
+//! whose one-line message says where the problem is (line and column, the
+//! `defaults` block, or the entry's position and URL) and what to do about it.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
+use ureq::http::{HeaderName, HeaderValue, Uri};
+
+/// Interval between checks of a URL when neither the entry nor `defaults` sets one.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+/// Request timeout when neither the entry nor `defaults` sets one.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Shortest accepted interval. Anything faster is more likely a typo (`"500ms"`
+/// meant as seconds) than a sensible uptime check, and would hammer the target.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Longest accepted interval or timeout. Far beyond any useful setting, but
+/// small enough that `Instant::now() + d` can never overflow (which panics) in
+/// the scheduler or the HTTP client.
+const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 60 * 60);
+
+/// Hint appended to every duration error, so the user sees the accepted forms.
+const DURATION_HINT: &str =
+    "use a string such as \"30s\", \"1m 30s\" or \"500ms\", or a whole number of seconds such as 30";
+
+/// HTTP method used for a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// `GET`: fetch the page (the default).
+    Get,
+    /// `HEAD`: fetch only the status and headers, cheaper for large pages.
+    Head,
+}
+
+impl Method {
+    /// The method as it goes on the wire: `"GET"` or `"HEAD"`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+        }
+    }
+}
+
+/// One validated URL check: what to request, how, and how often.
+#[derive(Debug, Clone)]
+pub struct Monitor {
+    /// The URL as written in the file (surrounding whitespace trimmed), for display.
+    pub url: String,
+    /// The parsed URL: scheme is `http` or `https`, and it has a host.
+    pub uri: Uri,
+    /// Optional human-friendly name for logs and reports.
+    pub name: Option<String>,
+    /// Time between checks; at least [`MIN_INTERVAL`].
+    pub interval: Duration,
+    /// Request timeout; greater than zero.
+    pub timeout: Duration,
+    /// HTTP method to use.
+    pub method: Method,
+    /// Extra request headers, defaults merged with the entry's own (entry wins
+    /// per name). Names are unique. Values of credential-carrying headers
+    /// (`Authorization`, `Proxy-Authorization`, `Cookie`) are marked sensitive
+    /// so `Debug` output does not leak them into logs.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl Monitor {
+    /// What to call this monitor in output: its `name` if set, else its URL.
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.url)
+    }
+}
+
+/// A validated configuration: the monitors in file order.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// One monitor per entry, in the order they appear in the file; never empty.
+    pub monitors: Vec<Monitor>,
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    ///
+    /// Only [`ConfigError::Read`] mentions the path; callers that report other
+    /// errors should prefix them with the path so the user knows which file
+    /// the line/column or entry number refers to.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text)
+    }
+
+    /// Validates config text (what `load` does after reading).
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        // Editors on Windows like to add a byte-order mark, which serde_json
+        // rejects as "expected value"; it carries no meaning, so drop it.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        // An empty file is valid in spirit ("no URLs yet"); saying so beats
+        // "EOF while parsing a value at line 1, column 0".
+        if text.trim().is_empty() {
+            return Err(ConfigError::Empty);
+        }
+
+        // Parse to a generic value first: syntax errors get a line and column,
+        // and we can then look at each entry separately to report its index.
+        let root: Value = serde_json::from_str(text).map_err(syntax_error)?;
+        let (defaults, entries) = split_top_level(root)?;
+
+        let defaults = match defaults {
+            None => Settings::default(),
+            Some(value) => parse_defaults(value).map_err(ConfigError::Defaults)?,
+        };
+        if entries.is_empty() {
+            return Err(ConfigError::Empty);
+        }
+
+        let monitors = entries
+            .into_iter()
+            .enumerate()
+            .map(|(index, value)| {
+                // Take the URL for the error label before anything else can fail.
+                let url = value
+                    .get("url")
+                    .and_then(Value::as_str)
+                    .map(str::trim)
+                    .filter(|u| !u.is_empty())
+                    .map(str::to_owned);
+                parse_entry(value, &defaults).map_err(|message| ConfigError::Entry {
+                    index,
+                    url,
+                    message,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Config { monitors })
+    }
+}
+
+/// Parses a duration the way the config does: humantime string, or integer seconds given as a string of digits ("90" → 90 s). Used by the CLI too.
+///
+/// Only the syntax is checked here; bounds (such as [`MIN_INTERVAL`]) depend
+/// on what the duration is for and are checked by the caller.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    // humantime insists on a unit, but a bare number of seconds is what people
+    // type on a command line, and matches the JSON integer form.
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return s
+            .parse::<u64>()
+            .map(Duration::from_secs)
+            .map_err(|_| format!("{s} seconds is too large"));
+    }
+    humantime::parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// Why a configuration was rejected. `Display` gives one actionable line.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// The file could not be read (missing, unreadable, not UTF-8).
+    Read {
+        /// The file that was being read.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// The text is not valid JSON.
+    Syntax {
+        /// 1-based line of the error.
+        line: usize,
+        /// Column of the error as reported by serde_json (1-based; 0 at the
+        /// very start of a line, e.g. for an unexpected end of file).
+        column: usize,
+        /// serde_json's description, without the position.
+        message: String,
+    },
+    /// The top level has the wrong shape (not an array or object, unknown
+    /// key, `urls` missing or not an array).
+    Shape(String),
+    /// There are no entries, so nothing to monitor.
+    Empty,
+    /// A problem in the `defaults` object.
+    Defaults(String),
+    /// A problem in one entry.
+    Entry {
+        /// 0-based position of the entry in the list.
+        index: usize,
+        /// The entry's `url`, when it has a non-empty string one.
+        url: Option<String>,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Read { path, source } => {
+                write!(f, "cannot read {}: {source}", path.display())
+            }
+            ConfigError::Syntax {
+                line,
+                column,
+                message,
+            } => write!(f, "line {line}, column {column}: {message}"),
+            ConfigError::Shape(message) => f.write_str(message),
+            ConfigError::Empty => f.write_str(
+                "no URLs listed, so there is nothing to monitor; \
+                 add at least one entry such as {\"url\": \"https://example.com\"}",
+            ),
+            ConfigError::Defaults(message) => write!(f, "defaults: {message}"),
+            // Both the 1-based position (how people count) and the 0-based
+            // index (how tools such as jq count) so either finds the entry.
+            ConfigError::Entry {
+                index,
+                url: Some(url),
+                message,
+            } => write!(f, "entry {} (index {index}, {url:?}): {message}", index + 1),
+            ConfigError::Entry {
+                index,
+                url: None,
+                message,
+            } => write!(f, "entry {} (index {index}): {message}", index + 1),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConfigError::Read { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Turns a serde_json syntax error into [`ConfigError::Syntax`].
+fn syntax_error(e: serde_json::Error) -> ConfigError {
+    let (line, column) = (e.line(), e.column());
+    // serde_json's Display ends in " at line L column C"; we print the
+    // position ourselves, first, so strip it to avoid saying it twice.
+    let full = e.to_string();
+    let suffix = format!(" at line {line} column {column}");
+    let message = full.strip_suffix(&suffix).unwrap_or(&full).to_owned();
+    ConfigError::Syntax {
+        line,
+        column,
+        message,
+    }
+}
+
+/// Splits the root value into the optional `defaults` value and the entries.
+fn split_top_level(root: Value) -> Result<(Option<Value>, Vec<Value>), ConfigError> {
+    let mut object = match root {
+        Value::Array(entries) => return Ok((None, entries)),
+        Value::Object(object) => object,
+        other => {
+            return Err(ConfigError::Shape(format!(
+                "the top level must be a JSON array of entries, or an object with a \"urls\" array; found {}",
+                kind(&other)
+            )))
+        }
+    };
+    if let Some(key) = object.keys().find(|k| *k != "urls" && *k != "defaults") {
+        return Err(ConfigError::Shape(format!(
+            "unknown top-level key {key:?}; the accepted keys are \"urls\" and \"defaults\""
+        )));
+    }
+    let defaults = object.remove("defaults");
+    match object.remove("urls") {
+        Some(Value::Array(entries)) => Ok((defaults, entries)),
+        Some(other) => Err(ConfigError::Shape(format!(
+            "\"urls\" must be an array of entries, found {}",
+            kind(&other)
+        ))),
+        None => Err(ConfigError::Shape(
+            "the top-level object has no \"urls\" key; add \"urls\": [{\"url\": \"https://example.com\"}]"
+                .to_owned(),
+        )),
+    }
+}
+
+/// Keeps a field that is present, even as `null`, as `Some`: the derive would
+/// otherwise turn `null` into `None` and silently mean "use the default".
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+// The raw structs only check field *names* (so serde's "unknown field `x`,
+// expected one of ..." message comes through); every value stays a `Value`
+// and is checked by hand so that errors can name the field and quote the value.
+
+/// The fields `defaults` may contain.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDefaults {
+    #[serde(default, deserialize_with = "present")]
+    interval: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    timeout: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    method: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    headers: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    name: Option<Value>,
+}
+
+/// The fields an entry may contain.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEntry {
+    #[serde(default, deserialize_with = "present")]
+    url: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    interval: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    timeout: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    method: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    headers: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    name: Option<Value>,
+}
+
+/// Validated optional settings, from `defaults` or from one entry.
+#[derive(Default)]
+struct Settings {
+    interval: Option<Duration>,
+    timeout: Option<Duration>,
+    method: Option<Method>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    name: Option<String>,
+}
+
+impl Settings {
+    /// Validates the optional fields shared by `defaults` and entries, in
+    /// file-reading order so the first error reported is the first a user sees.
+    fn from_values(
+        interval: Option<Value>,
+        timeout: Option<Value>,
+        method: Option<Value>,
+        headers: Option<Value>,
+        name: Option<Value>,
+    ) -> Result<Settings, String> {
+        Ok(Settings {
+            interval: interval.map(|v| interval_value(&v)).transpose()?,
+            timeout: timeout.map(|v| timeout_value(&v)).transpose()?,
+            method: method.map(|v| method_value(&v)).transpose()?,
+            headers: headers
+                .map(|v| headers_value(&v))
+                .transpose()?
+                .unwrap_or_default(),
+            name: name.map(|v| name_value(&v)).transpose()?,
+        })
+    }
+}
+
+/// Validates the `defaults` object.
+fn parse_defaults(value: Value) -> Result<Settings, String> {
+    if !value.is_object() {
+        return Err(format!(
+            "must be an object such as {{\"interval\": \"30s\"}}, found {}",
+            shown(&value)
+        ));
+    }
+    let raw: RawDefaults = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    Settings::from_values(raw.interval, raw.timeout, raw.method, raw.headers, raw.name)
+}
+
+/// Validates one entry and combines it with the defaults into a [`Monitor`].
+fn parse_entry(value: Value, defaults: &Settings) -> Result<Monitor, String> {
+    if !value.is_object() {
+        return Err(format!(
+            "expected an object such as {{\"url\": \"https://example.com\"}}, found {}",
+            shown(&value)
+        ));
+    }
+    let raw: RawEntry = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    let (url, uri) = match raw.url {
+        None => return Err("missing required field `url`".to_owned()),
+        Some(v) => url_value(&v)?,
+    };
+    let own = Settings::from_values(raw.interval, raw.timeout, raw.method, raw.headers, raw.name)?;
+
+    // Defaults first, minus anything the entry overrides (HeaderName is
+    // lowercase, so equality is the case-insensitive comparison we want).
+    let mut headers: Vec<_> = defaults
+        .headers
+        .iter()
+        .filter(|(name, _)| !own.headers.iter().any(|(n, _)| n == name))
+        .cloned()
+        .collect();
+    headers.extend(own.headers);
+
+    Ok(Monitor {
+        url,
+        uri,
+        name: own.name.or_else(|| defaults.name.clone()),
+        interval: own
+            .interval
+            .or(defaults.interval)
+            .unwrap_or(DEFAULT_INTERVAL),
+        timeout: own.timeout.or(defaults.timeout).unwrap_or(DEFAULT_TIMEOUT),
+        method: own.method.or(defaults.method).unwrap_or(Method::Get),
+        headers,
+    })
+}
+
+/// Validates `url`: a string that parses, with an http(s) scheme, a host and
+/// a usable port. Returns the trimmed text and the parsed URI.
+fn url_value(value: &Value) -> Result<(String, Uri), String> {
+    let Value::String(text) = value else {
+        return Err(format!(
+            "`url` must be a string such as \"https://example.com\", found {}",
+            shown(value)
+        ));
+    };
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("`url` is empty".to_owned());
+    }
+    let uri: Uri = text.parse().map_err(|e| {
+        // The http crate only takes ASCII; say how to write other hosts/paths.
+        let hint = if text.is_ascii() {
+            ""
+        } else {
+            " (non-ASCII characters must be percent-encoded, and international domain names written in punycode)"
+        };
+        format!("url is not a valid URL: {e}{hint}")
+    })?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        // "example.com" parses as a bare authority: say what is missing.
+        None => {
+            return Err(
+                "url has no scheme; write the full URL starting with http:// or https://"
+                    .to_owned(),
+            )
+        }
+        Some(scheme) => {
+            return Err(format!(
+                "scheme {scheme:?} is not supported; use http or https"
+            ))
+        }
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err("url has no host".to_owned());
+    }
+    // The http crate accepts "host:99999" and "host:abc" and just reports no
+    // port; the request would then fail on every check, so catch it now.
+    if let Some(port) = port_text(&uri) {
+        if uri.port_u16().is_none_or(|p| p == 0) {
+            return Err(format!(
+                "url has an invalid port {port:?}; use a number from 1 to 65535"
+            ));
+        }
+    }
+    Ok((text.to_owned(), uri))
+}
+
+/// The port as written in the URI's authority, if any text follows the colon.
+fn port_text(uri: &Uri) -> Option<&str> {
+    let authority = uri.authority()?.as_str();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let port = if host_port.starts_with('[') {
+        // IPv6 literal: the colons inside the brackets are not a port.
+        host_port.split_once(']')?.1.strip_prefix(':')?
+    } else {
+        host_port.rsplit_once(':')?.1
+    };
+    (!port.is_empty()).then_some(port)
+}
+
+/// Parses a duration field: a non-negative JSON integer of seconds, or a
+/// string accepted by [`parse_duration`].
+fn duration_value(field: &str, value: &Value) -> Result<Duration, String> {
+    match value {
+        Value::Number(n) => match n.as_u64() {
+            Some(secs) => Ok(Duration::from_secs(secs)),
+            None => Err(format!(
+                "{field} {n} is not a valid duration (numbers must be whole and non-negative); {DURATION_HINT}"
+            )),
+        },
+        Value::String(s) => parse_duration(s)
+            .map_err(|e| format!("{field} {s:?} is not a valid duration ({e}); {DURATION_HINT}")),
+        other => Err(format!(
+            "{field} {} is not a valid duration; {DURATION_HINT}",
+            shown(other)
+        )),
+    }
+}
+
+/// Validates `interval`: a duration from [`MIN_INTERVAL`] to the maximum.
+fn interval_value(value: &Value) -> Result<Duration, String> {
+    let d = duration_value("interval", value)?;
+    if d < MIN_INTERVAL {
+        return Err(format!(
+            "interval {} is below the minimum of {}",
+            humantime::format_duration(d),
+            humantime::format_duration(MIN_INTERVAL)
+        ));
+    }
+    check_max("interval", d)
+}
+
+/// Validates `timeout`: a non-zero duration up to the maximum.
+fn timeout_value(value: &Value) -> Result<Duration, String> {
+    let d = duration_value("timeout", value)?;
+    if d.is_zero() {
+        return Err("timeout must be greater than zero".to_owned());
+    }
+    check_max("timeout", d)
+}
+
+/// Rejects durations above [`MAX_DURATION`].
+fn check_max(field: &str, d: Duration) -> Result<Duration, String> {
+    if d > MAX_DURATION {
+        return Err(format!(
+            "{field} {} is above the maximum of {}",
+            humantime::format_duration(d),
+            humantime::format_duration(MAX_DURATION)
+        ));
+    }
+    Ok(d)
+}
+
+/// Validates `method`: `GET` or `HEAD`, any case.
+fn method_value(value: &Value) -> Result<Method, String> {
+    let Value::String(s) = value else {
+        return Err(format!(
+            "method must be the string \"GET\" or \"HEAD\", found {}",
+            shown(value)
+        ));
+    };
+    let m = s.trim();
+    if m.eq_ignore_ascii_case("GET") {
+        Ok(Method::Get)
+    } else if m.eq_ignore_ascii_case("HEAD") {
+        Ok(Method::Head)
+    } else {
+        Err(format!("method {s:?} is not supported; use GET or HEAD"))
+    }
+}
+
+/// Validates `headers`: an object of valid header names to valid string values.
+fn headers_value(value: &Value) -> Result<Vec<(HeaderName, HeaderValue)>, String> {
+    let Value::Object(map) = value else {
+        return Err(format!(
+            "headers must be an object such as {{\"User-Agent\": \"sitewatch\"}}, found {}",
+            shown(value)
+        ));
+    };
+    header_pairs(map)
+}
+
+fn header_pairs(map: &Map<String, Value>) -> Result<Vec<(HeaderName, HeaderValue)>, String> {
+    let mut out: Vec<(HeaderName, HeaderValue)> = Vec::with_capacity(map.len());
+    for (key, value) in map {
+        let name = HeaderName::from_bytes(key.as_bytes()).map_err(|_| {
+            format!(
+                "header name {key:?} is not a valid HTTP header name \
+                 (letters, digits and !#$%&'*+-.^_`|~ only, no spaces or colons)"
+            )
+        })?;
+        // JSON keys are case-sensitive but header names are not: {"X-A", "x-a"}
+        // would silently send one or both, so make the user pick.
+        if out.iter().any(|(n, _)| *n == name) {
+            return Err(format!(
+                "header {key:?} is given more than once (header names are case-insensitive)"
+            ));
+        }
+        let Value::String(text) = value else {
+            return Err(format!(
+                "header {key:?}: value must be a string, found {}",
+                shown(value)
+            ));
+        };
+        // The value is not quoted in the error: it may well be a credential.
+        let mut header_value = HeaderValue::from_str(text).map_err(|_| {
+            format!(
+                "header {key:?}: value is not a valid HTTP header value \
+                 (it must not contain line breaks or other control characters)"
+            )
+        })?;
+        if name == ureq::http::header::AUTHORIZATION
+            || name == ureq::http::header::PROXY_AUTHORIZATION
+            || name == ureq::http::header::COOKIE
+        {
+            header_value.set_sensitive(true);
+        }
+        out.push((name, header_value));
+    }
+    Ok(out)
+}
+
+/// Validates `name`: a non-empty string (trimmed).
+fn name_value(value: &Value) -> Result<String, String> {
+    let Value::String(s) = value else {
+        return Err(format!("name must be a string, found {}", shown(value)));
+    };
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("name is empty; remove it to use the URL as the label".to_owned());
+    }
+    Ok(s.to_owned())
+}
+
+/// A value as it should appear in an error: scalars verbatim (strings quoted
+/// and escaped, so the message stays on one line), containers by kind only.
+fn shown(value: &Value) -> String {
+    match value {
+        Value::String(s) => format!("{s:?}"),
+        Value::Array(_) | Value::Object(_) => kind(value).to_owned(),
+        scalar => scalar.to_string(),
+    }
+}
+
+/// The JSON type of a value, with an article, for "found ..." messages.
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(text: &str) -> Config {
+        Config::parse(text).unwrap_or_else(|e| panic!("expected {text} to parse, got: {e}"))
+    }
+
+    fn err(text: &str) -> ConfigError {
+        match Config::parse(text) {
+            Ok(c) => panic!("expected {text} to fail, got {c:?}"),
+            Err(e) => e,
+        }
+    }
+
+    /// Asserts an entry error and returns (index, url, full display text).
+    fn entry_err(text: &str) -> (usize, Option<String>, String) {
+        match err(text) {
+            e @ ConfigError::Entry { .. } => {
+                let shown = e.to_string();
+                let ConfigError::Entry { index, url, .. } = e else {
+                    unreachable!()
+                };
+                (index, url, shown)
+            }
+            other => panic!("expected an entry error for {text}, got {other:?}: {other}"),
+        }
+    }
+
+    /// Single-entry config with one field set, for per-field checks.
+    fn one(field: &str, json: &str) -> String {
+        format!(r#"[{{"url": "https://example.com", "{field}": {json}}}]"#)
+    }
+
+    fn assert_contains(haystack: &str, needles: &[&str]) {
+        for needle in needles {
+            assert!(
+                haystack.contains(needle),
+                "{haystack:?} should contain {needle:?}"
+            );
+        }
+    }
+
+    fn header<'a>(m: &'a Monitor, name: &str) -> Option<&'a str> {
+        m.headers
+            .iter()
+            .find(|(n, _)| n.as_str().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.to_str().unwrap())
+    }
+
+    // --- accepted forms -------------------------------------------------
+
+    #[test]
+    fn plain_array_parses_with_builtin_defaults() {
+        let c = ok(r#"[{"url": "https://example.com"}]"#);
+        assert_eq!(c.monitors.len(), 1);
+        let m = &c.monitors[0];
+        assert_eq!(m.url, "https://example.com");
+        assert_eq!(m.uri.host(), Some("example.com"));
+        assert_eq!(m.interval, DEFAULT_INTERVAL);
+        assert_eq!(m.timeout, DEFAULT_TIMEOUT);
+        assert_eq!(m.method, Method::Get);
+        assert!(m.headers.is_empty());
+        assert_eq!(m.name, None);
+    }
+
+    #[test]
+    fn object_form_parses_with_and_without_defaults() {
+        let c = ok(r#"{"urls": [{"url": "http://a.example"}, {"url": "https://b.example/x"}]}"#);
+        assert_eq!(c.monitors.len(), 2);
+        assert_eq!(c.monitors[1].uri.path(), "/x");
+        let c = ok(r#"{"defaults": {}, "urls": [{"url": "http://a.example"}]}"#);
+        assert_eq!(c.monitors[0].interval, DEFAULT_INTERVAL);
+    }
+
+    #[test]
+    fn defaults_apply_and_entries_override() {
+        let c = ok(r#"{
+            "defaults": {"interval": "5m", "timeout": 3, "method": "HEAD", "name": "site"},
+            "urls": [
+                {"url": "https://a.example"},
+                {"url": "https://b.example", "interval": 30, "timeout": "1s", "method": "get", "name": "b"}
+            ]
+        }"#);
+        let (a, b) = (&c.monitors[0], &c.monitors[1]);
+        assert_eq!(a.interval, Duration::from_secs(300));
+        assert_eq!(a.timeout, Duration::from_secs(3));
+        assert_eq!(a.method, Method::Head);
+        assert_eq!(a.name.as_deref(), Some("site"));
+        assert_eq!(b.interval, Duration::from_secs(30));
+        assert_eq!(b.timeout, Duration::from_secs(1));
+        assert_eq!(b.method, Method::Get);
+        assert_eq!(b.name.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn headers_merge_case_insensitively_entry_wins() {
+        let c = ok(r#"{
+            "defaults": {"headers": {"User-Agent": "sitewatch", "X-Team": "ops"}},
+            "urls": [
+                {"url": "https://a.example", "headers": {"x-team": "web", "Accept": "text/html"}},
+                {"url": "https://b.example"}
+            ]
+        }"#);
+        let a = &c.monitors[0];
+        assert_eq!(a.headers.len(), 3);
+        assert_eq!(header(a, "user-agent"), Some("sitewatch"));
+        assert_eq!(header(a, "X-Team"), Some("web"));
+        assert_eq!(header(a, "accept"), Some("text/html"));
+        let b = &c.monitors[1];
+        assert_eq!(b.headers.len(), 2);
+        assert_eq!(header(b, "x-team"), Some("ops"));
+    }
+
+    #[test]
+    fn credential_headers_are_sensitive() {
+        let c = ok(&one(
+            "headers",
+            r#"{"Authorization": "Bearer s3cret", "X-A": "1"}"#,
+        ));
+        let m = &c.monitors[0];
+        let auth = m
+            .headers
+            .iter()
+            .find(|(n, _)| n == "authorization")
+            .unwrap();
+        assert!(auth.1.is_sensitive());
+        assert!(!format!("{m:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn same_url_twice_gives_two_monitors() {
+        let c = ok(r#"[
+            {"url": "https://example.com", "interval": 30},
+            {"url": "https://example.com", "interval": "5m"}
+        ]"#);
+        assert_eq!(c.monitors.len(), 2);
+        assert_eq!(c.monitors[0].interval, Duration::from_secs(30));
+        assert_eq!(c.monitors[1].interval, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn duration_forms_accepted() {
+        for (json, secs) in [
+            (r#""30s""#, 30),
+            (r#""1m 30s""#, 90),
+            ("30", 30),
+            (r#""90""#, 90),
+        ] {
+            let c = ok(&one("interval", json));
+            assert_eq!(c.monitors[0].interval, Duration::from_secs(secs), "{json}");
+        }
+        let c = ok(&one("timeout", r#""500ms""#));
+        assert_eq!(c.monitors[0].timeout, Duration::from_millis(500));
+    }
+
+    #[test]
+    fn duration_rejects_quote_the_value() {
+        for (json, quoted) in [
+            ("1.5", "1.5"),
+            ("-1", "-1"),
+            (r#""soon""#, r#""soon""#),
+            ("true", "true"),
+            ("null", "null"),
+            ("[30]", "an array"),
+        ] {
+            let (index, url, msg) = entry_err(&one("interval", json));
+            assert_eq!(index, 0);
+            assert_eq!(url.as_deref(), Some("https://example.com"));
+            assert_contains(&msg, &["entry 1 (index 0", "interval", quoted, "30s"]);
+        }
+        let (_, _, msg) = entry_err(&one("timeout", "-1"));
+        assert_contains(&msg, &["timeout -1", "not a valid duration"]);
+    }
+
+    #[test]
+    fn parse_duration_forms() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("1m 30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration(" 90 "), Ok(Duration::from_secs(90)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("-1").is_err());
+        assert!(parse_duration("99999999999999999999").is_err());
+    }
+
+    #[test]
+    fn interval_below_one_second_rejected_exactly_one_accepted() {
+        let (_, _, msg) = entry_err(&one("interval", r#""500ms""#));
+        assert_contains(&msg, &["interval 500ms", "minimum of 1s"]);
+        let (_, _, msg) = entry_err(&one("interval", "0"));
+        assert_contains(&msg, &["minimum of 1s"]);
+        let c = ok(&one("interval", r#""1s""#));
+        assert_eq!(c.monitors[0].interval, MIN_INTERVAL);
+    }
+
+    #[test]
+    fn timeout_zero_rejected() {
+        for json in ["0", r#""0s""#] {
+            let (_, _, msg) = entry_err(&one("timeout", json));
+            assert_contains(&msg, &["timeout must be greater than zero"]);
+        }
+    }
+
+    #[test]
+    fn absurd_durations_rejected() {
+        let (_, _, msg) = entry_err(&one("interval", "18446744073709551615"));
+        assert_contains(&msg, &["interval", "above the maximum"]);
+        let (_, _, msg) = entry_err(&one("timeout", r#""500years""#));
+        assert_contains(&msg, &["timeout", "above the maximum"]);
+    }
+
+    #[test]
+    fn method_head_any_case_accepted_post_rejected() {
+        assert_eq!(
+            ok(&one("method", r#""head""#)).monitors[0].method,
+            Method::Head
+        );
+        assert_eq!(
+            ok(&one("method", r#""Get""#)).monitors[0].method,
+            Method::Get
+        );
+        let (_, _, msg) = entry_err(&one("method", r#""POST""#));
+        assert_contains(&msg, &[r#"method "POST""#, "GET", "HEAD"]);
+        let (_, _, msg) = entry_err(&one("method", "1"));
+        assert_contains(&msg, &["method", "found 1"]);
+        assert_eq!(Method::Head.as_str(), "HEAD");
+        assert_eq!(Method::Get.as_str(), "GET");
+    }
+
+    #[test]
+    fn url_trimmed_and_label_prefers_name() {
+        let c = ok(
+            r#"[{"url": "  https://example.com/health  "}, {"url": "http://b.example", "name": " B "}]"#,
+        );
+        assert_eq!(c.monitors[0].url, "https://example.com/health");
+        assert_eq!(c.monitors[0].label(), "https://example.com/health");
+        assert_eq!(c.monitors[1].label(), "B");
+    }
+
+    #[test]
+    fn byte_order_mark_ignored() {
+        assert_eq!(
+            ok("\u{feff}[{\"url\": \"https://example.com\"}]")
+                .monitors
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn representative_example_parses() {
+        let text = r#"{
+  "defaults": {
+    "interval": "1m",
+    "timeout": "5s",
+    "headers": {"User-Agent": "sitewatch/0.1 (+ops@example.com)"}
+  },
+  "urls": [
+    {"url": "https://example.com", "name": "homepage"},
+    {"url": "https://example.com", "name": "homepage (fast)", "interval": 10},
+    {"url": "https://api.example.com/health", "method": "HEAD", "interval": "30s"},
+    {"url": "http://intranet.example:8080/status", "timeout": "2s 500ms",
+     "headers": {"Authorization": "Bearer abc123", "Accept": "application/json"}},
+    {"url": "https://[::1]:8443/ready", "interval": 90}
+  ]
+}"#;
+        let c = ok(text);
+        assert_eq!(c.monitors.len(), 5);
+        assert_eq!(c.monitors[1].interval, Duration::from_secs(10));
+        assert_eq!(c.monitors[2].method, Method::Head);
+        assert_eq!(c.monitors[3].timeout, Duration::from_millis(2500));
+        assert_eq!(c.monitors[3].uri.port_u16(), Some(8080));
+        assert_eq!(c.monitors[3].headers.len(), 3);
+        assert_eq!(c.monitors[4].uri.host(), Some("[::1]"));
+        assert!(c
+            .monitors
+            .iter()
+            .all(|m| m.timeout == Duration::from_secs(5) || m.url.starts_with("http://intranet")));
+    }
+
+    // --- file-level errors ----------------------------------------------
+
+    #[test]
+    fn malformed_json_reports_line_and_column() {
+        let text = "[\n  {\"url\": \"https://a.example\"}\n  {\"url\": \"https://b.example\"}\n]";
+        match err(text) {
+            e @ ConfigError::Syntax { line, column, .. } => {
+                assert_eq!((line, column), (3, 3));
+                let msg = e.to_string();
+                assert_contains(&msg, &["line 3, column 3: ", "expected `,` or `]`"]);
+                assert!(!msg.contains(" at line"), "{msg}");
+            }
+            other => panic!("expected Syntax, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn empty_input_and_empty_lists_rejected() {
+        for text in [
+            "",
+            "  \n",
+            "[]",
+            r#"{"urls": []}"#,
+            r#"{"defaults": {"interval": 5}, "urls": []}"#,
+        ] {
+            let e = err(text);
+            assert!(matches!(e, ConfigError::Empty), "{text}: {e:?}");
+            assert_contains(&e.to_string(), &["nothing to monitor"]);
+        }
+    }
+
+    #[test]
+    fn top_level_must_be_array_or_object() {
+        for (text, kind) in [
+            ("42", "a number"),
+            (r#""urls""#, "a string"),
+            ("null", "null"),
+        ] {
+            let e = err(text);
+            assert!(matches!(e, ConfigError::Shape(_)), "{e:?}");
+            assert_contains(&e.to_string(), &["top level", "array", kind]);
+        }
+    }
+
+    #[test]
+    fn unknown_top_level_key_named() {
+        let e = err(r#"{"urls": [{"url": "https://example.com"}], "monitors": []}"#);
+        assert!(matches!(e, ConfigError::Shape(_)), "{e:?}");
+        assert_contains(
+            &e.to_string(),
+            &[r#""monitors""#, r#""urls""#, r#""defaults""#],
+        );
+    }
+
+    #[test]
+    fn urls_missing_or_not_array() {
+        let e = err(r#"{"defaults": {}}"#);
+        assert!(matches!(e, ConfigError::Shape(_)), "{e:?}");
+        assert_contains(&e.to_string(), &["no \"urls\" key"]);
+        let e = err(r#"{"urls": {"url": "https://example.com"}}"#);
+        assert!(matches!(e, ConfigError::Shape(_)), "{e:?}");
+        assert_contains(
+            &e.to_string(),
+            &["\"urls\" must be an array", "found an object"],
+        );
+    }
+
+    #[test]
+    fn defaults_errors_are_prefixed() {
+        for (defaults, needles) in [
+            (
+                r#"{"url": "https://x.example"}"#,
+                &["unknown field `url`", "`interval`"][..],
+            ),
+            (r#"{"interval": "soon"}"#, &["interval \"soon\""][..]),
+            (
+                r#"{"timeout": 0}"#,
+                &["timeout must be greater than zero"][..],
+            ),
+            (r#"{"method": "PUT"}"#, &["\"PUT\"", "GET or HEAD"][..]),
+            (r#"{"headers": {"Bad Name": "x"}}"#, &["\"Bad Name\""][..]),
+            (r#"[]"#, &["must be an object", "found an array"][..]),
+        ] {
+            let text = format!(
+                r#"{{"defaults": {defaults}, "urls": [{{"url": "https://example.com"}}]}}"#
+            );
+            let e = err(&text);
+            assert!(matches!(e, ConfigError::Defaults(_)), "{e:?}");
+            let msg = e.to_string();
+            assert!(msg.starts_with("defaults: "), "{msg}");
+            assert_contains(&msg, needles);
+        }
+    }
+
+    // --- entry errors ---------------------------------------------------
+
+    #[test]
+    fn entry_errors_name_position_and_url() {
+        let (index, url, msg) = entry_err(
+            r#"[{"url": "https://a.example"}, {"url": "http://b.example"}, {"url": "ftp://example.com"}]"#,
+        );
+        assert_eq!(index, 2);
+        assert_eq!(url.as_deref(), Some("ftp://example.com"));
+        assert_eq!(
+            msg,
+            r#"entry 3 (index 2, "ftp://example.com"): scheme "ftp" is not supported; use http or https"#
+        );
+    }
+
+    #[test]
+    fn first_bad_entry_is_reported() {
+        let (index, _, _) =
+            entry_err(r#"[{"url": "https://a.example"}, {"url": 1}, {"url": "ftp://x"}]"#);
+        assert_eq!(index, 1);
+    }
+
+    #[test]
+    fn entry_not_an_object() {
+        let (index, url, msg) = entry_err(r#"[{"url": "https://a.example"}, "https://b.example"]"#);
+        assert_eq!((index, url), (1, None));
+        assert_contains(
+            &msg,
+            &[
+                "entry 2 (index 1): ",
+                "expected an object",
+                r#""https://b.example""#,
+            ],
+        );
+    }
+
+    #[test]
+    fn missing_url() {
+        let (index, url, msg) = entry_err(r#"[{"interval": 30}]"#);
+        assert_eq!((index, url), (0, None));
+        assert_contains(
+            &msg,
+            &["entry 1 (index 0): ", "missing required field `url`"],
+        );
+    }
+
+    #[test]
+    fn url_not_a_string_or_empty() {
+        let (_, url, msg) = entry_err(r#"[{"url": 42}]"#);
+        assert_eq!(url, None);
+        assert_contains(&msg, &["`url` must be a string", "found 42"]);
+        let (_, _, msg) = entry_err(r#"[{"url": "  "}]"#);
+        assert_contains(&msg, &["`url` is empty"]);
+    }
+
+    #[test]
+    fn unknown_field_named_with_accepted_list() {
+        let (index, url, msg) = entry_err(r#"[{"url": "https://example.com", "intervall": 30}]"#);
+        assert_eq!((index, url.as_deref()), (0, Some("https://example.com")));
+        assert_contains(
+            &msg,
+            &[
+                "unknown field `intervall`",
+                "`url`",
+                "`interval`",
+                "`timeout`",
+                "`method`",
+                "`headers`",
+                "`name`",
+            ],
+        );
+    }
+
+    #[test]
+    fn unparseable_url() {
+        let (_, url, msg) = entry_err(r#"[{"url": "https://exa mple.com"}]"#);
+        assert_eq!(url.as_deref(), Some("https://exa mple.com"));
+        assert_contains(
+            &msg,
+            &["(index 0, \"https://exa mple.com\"): url is not a valid URL"],
+        );
+        let (_, _, msg) = entry_err(r#"[{"url": "https://bücher.example"}]"#);
+        assert_contains(&msg, &["not a valid URL", "punycode"]);
+    }
+
+    #[test]
+    fn unsupported_scheme_named() {
+        let (_, _, msg) = entry_err(r#"[{"url": "ftp://example.com"}]"#);
+        assert_contains(&msg, &[r#"scheme "ftp" is not supported"#, "http or https"]);
+        let (_, _, msg) = entry_err(r#"[{"url": "example.com"}]"#);
+        assert_contains(&msg, &["has no scheme", "http://", "https://"]);
+    }
+
+    #[test]
+    fn url_without_host_or_with_bad_port() {
+        let (_, _, msg) = entry_err(r#"[{"url": "https://:8080/"}]"#);
+        assert_contains(&msg, &["has no host"]);
+        let (_, _, msg) = entry_err(r#"[{"url": "http:///path"}]"#);
+        assert_contains(&msg, &["not a valid URL"]);
+        for bad in ["99999", "abc", "0"] {
+            let (_, _, msg) = entry_err(&format!(r#"[{{"url": "https://example.com:{bad}/"}}]"#));
+            assert_contains(&msg, &["invalid port", bad, "1 to 65535"]);
+        }
+    }
+
+    #[test]
+    fn bad_headers_rejected() {
+        let (_, _, msg) = entry_err(&one("headers", r#"{"Bad Name": "x"}"#));
+        assert_contains(
+            &msg,
+            &[
+                "entry 1 (index 0, \"https://example.com\")",
+                r#"header name "Bad Name""#,
+            ],
+        );
+        let (_, _, msg) = entry_err(&one("headers", r#"{"X-Token": "a\nb"}"#));
+        assert_contains(
+            &msg,
+            &[r#"header "X-Token""#, "not a valid HTTP header value"],
+        );
+        let (_, _, msg) = entry_err(&one("headers", r#"{"X-Token": 5}"#));
+        assert_contains(
+            &msg,
+            &[r#"header "X-Token""#, "must be a string", "found 5"],
+        );
+        let (_, _, msg) = entry_err(&one("headers", r#"{"X-A": "1", "x-a": "2"}"#));
+        assert_contains(&msg, &["more than once"]);
+        let (_, _, msg) = entry_err(&one("headers", r#"["X-A: 1"]"#));
+        assert_contains(&msg, &["headers must be an object", "found an array"]);
+    }
+
+    #[test]
+    fn bad_name_rejected() {
+        let (_, _, msg) = entry_err(&one("name", "7"));
+        assert_contains(&msg, &["name must be a string", "found 7"]);
+        let (_, _, msg) = entry_err(&one("name", r#""""#));
+        assert_contains(&msg, &["name is empty"]);
+    }
+
+    // --- load -----------------------------------------------------------
+
+    #[test]
+    fn load_reads_and_validates_a_file() {
+        let path =
+            std::env::temp_dir().join(format!("sitewatch-config-test-{}.json", std::process::id()));
+        std::fs::write(
+            &path,
+            r#"[{"url": "https://example.com", "interval": "30s"}]"#,
+        )
+        .unwrap();
+        let result = Config::load(&path);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            result.unwrap().monitors[0].interval,
+            Duration::from_secs(30)
+        );
+    }
+
+    #[test]
+    fn load_missing_file_is_read_error_with_source() {
+        use std::error::Error as _;
+        let path = Path::new("/nonexistent/sitewatch/urls.json");
+        let e = Config::load(path).unwrap_err();
+        assert!(matches!(e, ConfigError::Read { .. }), "{e:?}");
+        assert_contains(
+            &e.to_string(),
+            &["cannot read /nonexistent/sitewatch/urls.json: "],
+        );
+        assert!(e.source().is_some());
+        assert!(err("[]").source().is_none());
+    }
+}

@@ -1,0 +1,157 @@
+//! Wires one run together: builds every part, starts the threads, and shuts them down in
+//! pipeline order.
+//!
+//! Threads and channels (see ARCHITECTURE.md):
+//! scheduler —jobs (bounded, `--queue`)→ workers —records (bounded)→ printer;
+//! workers —done (unbounded, ≤ one message per monitor)→ scheduler; reporter reads the stats.
+//!
+//! Shutdown: the stop channel disconnects (Ctrl-C/SIGTERM), the `--duration` deadline passes, or
+//! in once mode every monitor has been checked. The scheduler returns and drops the job sender;
+//! workers skip what is still queued, finish the check in hand (bounded by its timeout) and exit;
+//! the last worker drops the records sender, so the printer drains and exits; then the reporter
+//! is stopped and the summary is built from the final counters.
+
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{after, bounded, never, unbounded, Receiver};
+
+use crate::config::{Config, Monitor};
+use crate::error::Error;
+use crate::output::{run_printer, Format};
+use crate::probe::Probe;
+use crate::reporter::Reporter;
+use crate::scheduler::{self, Mode, Schedule, Wiring};
+use crate::stats::Stats;
+use crate::summary::Summary;
+use crate::worker::{self, Pool, WorkerChannels};
+
+/// Finished checks the printer may lag behind by before lines are dropped (and counted).
+const RECORD_BUFFER: usize = 65_536;
+
+/// How a run behaves, validated.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Worker threads.
+    pub workers: NonZeroUsize,
+    /// Capacity of the job queue between scheduler and workers.
+    pub queue: NonZeroUsize,
+    /// Time between status reports.
+    pub report_every: Duration,
+    /// Repeat on intervals, or check each monitor once.
+    pub mode: Mode,
+    /// Output format.
+    pub format: Format,
+    /// Stop by itself after this long.
+    pub duration: Option<Duration>,
+}
+
+fn spawn<F>(name: String, f: F) -> Result<JoinHandle<()>, Error>
+where
+    F: FnOnce() + Send + 'static,
+{
+    thread::Builder::new()
+        .name(name)
+        .spawn(f)
+        .map_err(Error::Thread)
+}
+
+/// Runs the monitors in `config` until stopped; returns the final summary (already printed).
+pub fn run(
+    config: &Config,
+    options: &Options,
+    probe: Arc<dyn Probe>,
+    stop: Receiver<()>,
+) -> Result<Summary, Error> {
+    let monitors: Arc<[Monitor]> = config.monitors.clone().into();
+    let workers = options.workers.get();
+    let stats = Arc::new(Stats::new(monitors.len(), workers));
+    let intervals: Vec<Duration> = monitors.iter().map(|m| m.interval).collect();
+    let schedule = Schedule::new(&intervals, options.mode);
+    let stopping = Arc::new(AtomicBool::new(false));
+
+    let (jobs_tx, jobs_rx) = bounded(options.queue.get());
+    let (done_tx, done_rx) = unbounded();
+    let (records_tx, records_rx) = bounded(RECORD_BUFFER);
+    let (reporter_stop_tx, reporter_stop_rx) = bounded::<()>(0);
+
+    let printer = {
+        let monitors = Arc::clone(&monitors);
+        let format = options.format;
+        spawn("sitewatch-printer".into(), move || {
+            run_printer(records_rx, monitors, format)
+        })?
+    };
+    let reporter = Reporter {
+        stats: Arc::clone(&stats),
+        monitors: Arc::clone(&monitors),
+        queue: jobs_rx.clone(),
+        format: options.format,
+        every: options.report_every,
+    };
+    let reporter = spawn("sitewatch-reporter".into(), move || {
+        reporter.run(reporter_stop_rx)
+    })?;
+
+    let pool = Arc::new(Pool {
+        monitors: Arc::clone(&monitors),
+        probe,
+        stats: Arc::clone(&stats),
+        stopping: Arc::clone(&stopping),
+    });
+    let mut pool_threads = Vec::with_capacity(workers);
+    for id in 0..workers {
+        let pool = Arc::clone(&pool);
+        let channels = WorkerChannels {
+            jobs: jobs_rx.clone(),
+            done: done_tx.clone(),
+            records: records_tx.clone(),
+        };
+        pool_threads.push(spawn(format!("sitewatch-worker-{id}"), move || {
+            worker::run(id, &pool, channels)
+        })?);
+    }
+    // Only the workers may hold these now, so their exit is what closes the channels.
+    drop((jobs_rx, done_tx, records_tx));
+
+    let wiring = Wiring {
+        jobs: jobs_tx,
+        done: done_rx,
+        stop,
+        deadline: options.duration.map_or_else(never, after),
+    };
+    let scheduler = {
+        let stats = Arc::clone(&stats);
+        let start = Instant::now();
+        spawn("sitewatch-scheduler".into(), move || {
+            scheduler::run(schedule, start, wiring, stats)
+        })?
+    };
+
+    join(scheduler);
+    stopping.store(true, Ordering::Relaxed);
+    let running = stats.in_flight().len();
+    if options.mode == Mode::Repeat && running > 0 {
+        log::info!("waiting for {running} check(s) in flight to finish (at most their timeout)");
+    }
+    for handle in pool_threads {
+        join(handle);
+    }
+    join(printer);
+    drop(reporter_stop_tx);
+    join(reporter);
+
+    let summary = Summary::collect(&stats, &monitors);
+    summary.emit(options.format);
+    Ok(summary)
+}
+
+fn join(handle: JoinHandle<()>) {
+    let name = handle.thread().name().unwrap_or("thread").to_string();
+    if handle.join().is_err() {
+        log::error!("{name} panicked; its results up to then are kept");
+    }
+}

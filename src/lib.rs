@@ -1,0 +1,32 @@
+//! sitewatch: a URL uptime monitor built from plain threads, one bounded channel and blocking HTTP.
+//!
+//! A timing-wheel scheduler thread hands due checks to a fixed pool of workers through a bounded
+//! queue; workers run blocking ureq requests and feed the stats, the printer and the scheduler;
+//! a reporter thread logs a status line every minute. See ARCHITECTURE.md for who owns what.
+//!
+//! The binary is a thin shell over [`cli::run`]; the integration tests drive the same library
+//! and binary against local HTTP sites ([`localsite`]).
+
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod engine;
+pub mod error;
+pub mod histogram;
+pub mod localsite;
+pub mod output;
+pub mod probe;
+pub mod reporter;
+pub mod scheduler;
+pub mod signal;
+pub mod stats;
+pub mod summary;
+pub mod wheel;
+pub mod worker;
+
+pub use config::{Config, ConfigError, Monitor};
+pub use error::Error;
+pub use probe::{Observation, Outcome, Probe, Reason};
+pub use summary::Summary;

@@ -1,0 +1,264 @@
+//! What sitewatch prints: one line per check, in text or JSON, through `log` and simplelog.
+//!
+//! Lines meant for the operator (checks, reports, the summary) are logged under the target
+//! [`OUT`] and go, bare, to stdout and to the `--log-file` if one is given, so
+//! `sitewatch urls.json > status.log` captures all of them. Diagnostics about sitewatch itself
+//! go to stderr with a timestamp and level. The printer thread is the only writer of check
+//! lines, so a stalled stdout holds up the printer, never a worker.
+
+use std::fs::File;
+use std::io::{IsTerminal, LineWriter};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crossbeam_channel::Receiver;
+use serde::Serialize;
+use simplelog::{
+    ColorChoice, CombinedLogger, ConfigBuilder, LevelFilter, SharedLogger, TermLogger,
+    TerminalMode, WriteLogger,
+};
+
+use crate::config::Monitor;
+use crate::error::Error;
+use crate::probe::{Outcome, Reason};
+use crate::worker::CheckRecord;
+
+/// The `log` target of every line meant for the operator.
+pub const OUT: &str = "sitewatch::out";
+
+/// How lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned lines for people.
+    #[default]
+    Text,
+    /// One JSON object per line, each with a `"type"`.
+    Json,
+}
+
+/// Sets up the global logger: operator lines to stdout (and `log_file`, appended), diagnostics to
+/// stderr. Call once, before any thread starts.
+pub fn init_logging(log_file: Option<&Path>) -> Result<(), Error> {
+    let out = ConfigBuilder::new()
+        .add_filter_allow_str(OUT)
+        .set_time_level(LevelFilter::Off)
+        .set_max_level(LevelFilter::Off)
+        .set_thread_level(LevelFilter::Off)
+        .set_target_level(LevelFilter::Off)
+        .set_location_level(LevelFilter::Off)
+        .build();
+    let diagnostics = ConfigBuilder::new()
+        .add_filter_ignore_str(OUT)
+        .add_filter_ignore_str("ureq")
+        .add_filter_ignore_str("rustls")
+        .set_time_format_rfc3339()
+        .set_thread_level(LevelFilter::Off)
+        .set_target_level(LevelFilter::Off)
+        .set_location_level(LevelFilter::Off)
+        .build();
+    // simplelog would colour even a pipe; colour only a terminal.
+    let colour = |terminal: bool| {
+        if terminal {
+            ColorChoice::Auto
+        } else {
+            ColorChoice::Never
+        }
+    };
+    let mut loggers: Vec<Box<dyn SharedLogger>> = vec![
+        TermLogger::new(
+            LevelFilter::Info,
+            out.clone(),
+            TerminalMode::Stdout,
+            colour(std::io::stdout().is_terminal()),
+        ),
+        TermLogger::new(
+            LevelFilter::Info,
+            diagnostics,
+            TerminalMode::Stderr,
+            colour(std::io::stderr().is_terminal()),
+        ),
+    ];
+    if let Some(path) = log_file {
+        let file = File::options()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|source| Error::LogFile {
+                path: path.to_owned(),
+                source,
+            })?;
+        loggers.push(WriteLogger::new(
+            LevelFilter::Info,
+            out,
+            LineWriter::new(file),
+        ));
+    }
+    CombinedLogger::init(loggers).map_err(|_| Error::Logger)
+}
+
+/// Logs one operator line (check, report or summary).
+pub fn emit(line: &str) {
+    log::info!(target: OUT, "{line}");
+}
+
+/// The printer thread: formats and logs every finished check until the workers are gone.
+pub fn run_printer(records: Receiver<CheckRecord>, monitors: Arc<[Monitor]>, format: Format) {
+    for record in records.iter() {
+        emit(&check_line(&monitors[record.monitor], &record, format));
+    }
+}
+
+/// Milliseconds with microsecond precision, for JSON.
+pub fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+/// An RFC 3339 UTC timestamp with milliseconds.
+pub fn timestamp(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+#[derive(Serialize)]
+struct CheckJson<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    ts: String,
+    url: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    method: &'static str,
+    status: Option<u16>,
+    bytes: Option<u64>,
+    ms: f64,
+    ttfb_ms: Option<f64>,
+    up: bool,
+    reason: Option<Reason>,
+    detail: Option<&'a str>,
+    final_url: Option<&'a str>,
+    lateness_ms: f64,
+    queued_ms: f64,
+}
+
+/// One check as a line in `format`.
+pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> String {
+    let o = &record.observation;
+    let (reason, detail) = match &o.outcome {
+        Outcome::Up => (None, None),
+        Outcome::Down { reason, detail } => (Some(*reason), Some(detail.as_str())),
+    };
+    match format {
+        Format::Json => {
+            let line = CheckJson {
+                kind: "check",
+                ts: timestamp(record.started_at),
+                url: &monitor.url,
+                name: monitor.name.as_deref(),
+                method: monitor.method.as_str(),
+                status: o.status,
+                bytes: o.bytes,
+                ms: ms(o.elapsed),
+                ttfb_ms: o.ttfb.map(ms),
+                up: o.outcome.is_up(),
+                reason,
+                detail,
+                final_url: o.final_url.as_deref(),
+                lateness_ms: ms(record.lateness),
+                queued_ms: ms(record.queued),
+            };
+            serde_json::to_string(&line).expect("a check line always serializes")
+        }
+        Format::Text => {
+            let state = if o.outcome.is_up() { "UP  " } else { "DOWN" };
+            let status = o.status.map_or("---".to_string(), |s| s.to_string());
+            let bytes = o.bytes.map_or("-".to_string(), |b| format!("{b} B"));
+            let mut line = format!(
+                "{}  {state}  {status:>3}  {:>9.1} ms  {bytes:>12}  {}",
+                timestamp(record.started_at),
+                o.elapsed.as_secs_f64() * 1e3,
+                monitor.url,
+            );
+            if let Some(name) = &monitor.name {
+                line.push_str(&format!(" ({name})"));
+            }
+            if let Some(final_url) = o.final_url.as_deref().filter(|u| *u != monitor.url) {
+                line.push_str(&format!("  -> {final_url}"));
+            }
+            if let (Some(reason), Some(detail)) = (reason, detail) {
+                line.push_str(&format!("  {reason}: {detail}"));
+            }
+            if record.lateness >= Duration::from_secs(1) {
+                line.push_str(&format!(
+                    "  (started {:.1} s late)",
+                    record.lateness.as_secs_f64()
+                ));
+            }
+            line
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::probe::Observation;
+
+    fn record(outcome: Outcome, status: Option<u16>) -> (Monitor, CheckRecord) {
+        let config = Config::parse(r#"[{"url": "http://127.0.0.1:9/a", "interval": 5}]"#).unwrap();
+        let record = CheckRecord {
+            monitor: 0,
+            started_at: SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
+            lateness: Duration::from_micros(1500),
+            queued: Duration::from_micros(200),
+            observation: Observation {
+                status,
+                bytes: status.map(|_| 1234),
+                ttfb: Some(Duration::from_millis(20)),
+                elapsed: Duration::from_micros(42_250),
+                final_url: status.map(|_| "http://127.0.0.1:9/a".to_string()),
+                outcome,
+            },
+        };
+        (config.monitors[0].clone(), record)
+    }
+
+    #[test]
+    fn text_line_has_timestamp_state_status_latency_bytes_url() {
+        let (m, r) = record(Outcome::Up, Some(200));
+        assert_eq!(
+            check_line(&m, &r, Format::Text),
+            "2023-11-14T22:13:20.123Z  UP    200       42.2 ms        1234 B  http://127.0.0.1:9/a"
+        );
+    }
+
+    #[test]
+    fn text_line_of_a_failure_says_why() {
+        let down = Outcome::Down {
+            reason: Reason::Connect,
+            detail: "connection refused".into(),
+        };
+        let (m, r) = record(down, None);
+        let line = check_line(&m, &r, Format::Text);
+        assert!(line.contains("  DOWN  ---"), "{line}");
+        assert!(
+            line.ends_with("http://127.0.0.1:9/a  connect: connection refused"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn json_line_has_the_documented_fields() {
+        let (m, r) = record(Outcome::Up, Some(200));
+        let v: serde_json::Value = serde_json::from_str(&check_line(&m, &r, Format::Json)).unwrap();
+        assert_eq!(v["type"], "check");
+        assert_eq!(v["ts"], "2023-11-14T22:13:20.123Z");
+        assert_eq!(v["url"], "http://127.0.0.1:9/a");
+        assert_eq!(v["status"], 200);
+        assert_eq!(v["bytes"], 1234);
+        assert_eq!(v["ms"], 42.25);
+        assert_eq!(v["up"], true);
+        assert!(v["reason"].is_null());
+        assert_eq!(v["lateness_ms"], 1.5);
+    }
+}

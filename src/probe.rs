@@ -1,0 +1,503 @@
+//! One check of one URL: send the request, stream and count the body, classify what happened.
+//!
+//! A check's result is data ([`Observation`] with an [`Outcome`]), never an error of sitewatch:
+//! a dead, slow, huge or malformed site is something to report. [`HttpProbe`] is the real
+//! implementation (one shared ureq [`Agent`], a fresh connection per check); the [`Probe`] trait
+//! lets the worker pool and scheduler be tested with a fake.
+//!
+//! Guarantees of [`HttpProbe::check`]:
+//! - it returns within the monitor's timeout plus a little (ureq's global timeout covers DNS
+//!   through the last body byte, across redirects);
+//! - the body is streamed through a fixed buffer and counted, never held in memory, and reading
+//!   stops one byte past the size cap;
+//! - every failure maps to exactly one [`Reason`].
+
+use std::io::{self, Read};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use ureq::http::{self, StatusCode};
+use ureq::{Agent, ResponseExt};
+
+use crate::config::{Method, Monitor};
+
+/// Why a check counts as down. A closed set: every failure maps to exactly one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// The host name did not resolve.
+    Dns,
+    /// The TCP connection was refused, unreachable or reset.
+    Connect,
+    /// The check did not finish within its timeout.
+    Timeout,
+    /// The TLS handshake or certificate check failed.
+    Tls,
+    /// A redirect loop, too many redirects, or a redirect that could not be followed.
+    Redirects,
+    /// The body was larger than the size cap.
+    BodyTooLarge,
+    /// The peer did not speak valid HTTP, or closed the connection mid-response.
+    Protocol,
+    /// The final status code was not the one expected (2xx).
+    Status,
+    /// A body or latency assertion failed.
+    Assertion,
+}
+
+impl Reason {
+    /// The name used in log lines and JSON (`body_too_large`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Dns => "dns",
+            Reason::Connect => "connect",
+            Reason::Timeout => "timeout",
+            Reason::Tls => "tls",
+            Reason::Redirects => "redirects",
+            Reason::BodyTooLarge => "body_too_large",
+            Reason::Protocol => "protocol",
+            Reason::Status => "status",
+            Reason::Assertion => "assertion",
+        }
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Up or down, and if down, why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The site answered with an expected status and a complete body.
+    Up,
+    /// The check failed; `detail` says what was seen, in words a user can act on.
+    Down {
+        /// Which class of failure.
+        reason: Reason,
+        /// What exactly happened (e.g. `HTTP 503 Service Unavailable`).
+        detail: String,
+    },
+}
+
+impl Outcome {
+    fn down(reason: Reason, detail: impl Into<String>) -> Outcome {
+        Outcome::Down {
+            reason,
+            detail: detail.into(),
+        }
+    }
+
+    /// True for [`Outcome::Up`].
+    pub fn is_up(&self) -> bool {
+        matches!(self, Outcome::Up)
+    }
+
+    /// The failure reason, if down.
+    pub fn reason(&self) -> Option<Reason> {
+        match self {
+            Outcome::Up => None,
+            Outcome::Down { reason, .. } => Some(*reason),
+        }
+    }
+}
+
+/// Everything one check saw.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    /// Final HTTP status code (after redirects), if a response arrived.
+    pub status: Option<u16>,
+    /// Bytes of decoded body read (gzip is decoded), if a response arrived. On a failure
+    /// mid-body this is what was read before it.
+    pub bytes: Option<u64>,
+    /// Time from the start of the check to the response headers.
+    pub ttfb: Option<Duration>,
+    /// Time from the start of the check to its end.
+    pub elapsed: Duration,
+    /// URL of the final response after redirects, if a response arrived.
+    pub final_url: Option<String>,
+    /// Up or down.
+    pub outcome: Outcome,
+}
+
+/// Performs one check of a monitor. Implementations must not panic on a bad site and must
+/// return within the monitor's timeout (plus scheduling noise).
+pub trait Probe: Send + Sync {
+    /// Checks `monitor` once.
+    fn check(&self, monitor: &Monitor) -> Observation;
+}
+
+/// Knobs shared by every check.
+#[derive(Debug, Clone)]
+pub struct ProbeSettings {
+    /// Largest body accepted, in decoded bytes; one more byte is a `body_too_large` failure.
+    pub max_body: u64,
+    /// Redirects followed before giving up with `redirects`.
+    pub max_redirects: u32,
+    /// The `User-Agent` header sent.
+    pub user_agent: String,
+}
+
+impl Default for ProbeSettings {
+    fn default() -> Self {
+        ProbeSettings {
+            max_body: 10 * 1024 * 1024,
+            max_redirects: 5,
+            user_agent: format!("sitewatch/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+/// The real probe: blocking HTTP through one shared ureq agent.
+pub struct HttpProbe {
+    agent: Agent,
+    max_body: u64,
+}
+
+impl HttpProbe {
+    /// Builds the shared agent.
+    ///
+    /// Choices, deliberately: status codes are data (`http_status_as_error(false)`); no
+    /// connection reuse, so every check measures a real connect like a first-time visitor;
+    /// proxy variables in the environment are ignored, so a monitor measures the site and not
+    /// a proxy that happens to be configured for other tools.
+    pub fn new(settings: &ProbeSettings) -> HttpProbe {
+        let agent: Agent = Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(settings.max_redirects)
+            .max_redirects_will_error(true)
+            .proxy(None)
+            .user_agent(settings.user_agent.as_str())
+            .max_idle_connections(0)
+            .max_idle_connections_per_host(0)
+            .build()
+            .into();
+        HttpProbe {
+            agent,
+            max_body: settings.max_body,
+        }
+    }
+
+    fn request(&self, monitor: &Monitor) -> Result<http::Request<()>, http::Error> {
+        let mut builder = http::Request::builder()
+            .method(monitor.method.as_str())
+            .uri(monitor.uri.clone());
+        for (name, value) in &monitor.headers {
+            builder = builder.header(name, value);
+        }
+        let request = builder.body(())?;
+        Ok(self
+            .agent
+            .configure_request(request)
+            .timeout_global(Some(monitor.timeout))
+            .build())
+    }
+}
+
+impl Probe for HttpProbe {
+    fn check(&self, monitor: &Monitor) -> Observation {
+        let started = Instant::now();
+        let mut observation = Observation {
+            status: None,
+            bytes: None,
+            ttfb: None,
+            elapsed: Duration::ZERO,
+            final_url: None,
+            outcome: Outcome::Up,
+        };
+        let request = match self.request(monitor) {
+            Ok(request) => request,
+            Err(e) => {
+                observation.outcome = Outcome::down(Reason::Protocol, format!("bad request: {e}"));
+                observation.elapsed = started.elapsed();
+                return observation;
+            }
+        };
+        let https = monitor.uri.scheme_str() == Some("https");
+        match self.agent.run(request) {
+            Err(e) => {
+                observation.outcome = classify(&e, Phase::Response, monitor.timeout, https);
+            }
+            Ok(mut response) => {
+                observation.ttfb = Some(started.elapsed());
+                let status = response.status();
+                observation.status = Some(status.as_u16());
+                observation.final_url = Some(response.get_uri().to_string());
+                let read = if monitor.method == Method::Head {
+                    Ok(0)
+                } else {
+                    count_body(&mut response, self.max_body)
+                };
+                observation.outcome = match read {
+                    Ok(n) => {
+                        observation.bytes = Some(n);
+                        if n > self.max_body {
+                            too_large(self.max_body)
+                        } else if status.is_success() {
+                            Outcome::Up
+                        } else {
+                            Outcome::down(Reason::Status, describe_status(status))
+                        }
+                    }
+                    Err((n, e)) => {
+                        observation.bytes = Some(n);
+                        classify(&ureq::Error::from(e), Phase::Body, monitor.timeout, https)
+                    }
+                };
+            }
+        }
+        observation.elapsed = started.elapsed();
+        observation
+    }
+}
+
+/// Reads the body to the end through a fixed buffer, counting decoded bytes. Stops after
+/// `cap + 1` bytes, which is enough to know the cap was exceeded. On error, returns the
+/// bytes read so far with it.
+fn count_body(
+    response: &mut http::Response<ureq::Body>,
+    cap: u64,
+) -> Result<u64, (u64, io::Error)> {
+    let mut reader = response
+        .body_mut()
+        .with_config()
+        .limit(cap.saturating_add(1))
+        .reader();
+    let mut buf = [0u8; 16 * 1024];
+    let mut total = 0u64;
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => total += n as u64,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err((total, e)),
+        }
+    }
+}
+
+fn too_large(cap: u64) -> Outcome {
+    Outcome::down(
+        Reason::BodyTooLarge,
+        format!("body larger than the {cap}-byte cap (raise --max-body to accept it)"),
+    )
+}
+
+fn describe_status(status: StatusCode) -> String {
+    match status.canonical_reason() {
+        Some(text) => format!("HTTP {} {}", status.as_u16(), text),
+        None => format!("HTTP {}", status.as_u16()),
+    }
+}
+
+/// Where in the exchange an error surfaced; ureq's global timeout does not say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Before the response headers were complete.
+    Response,
+    /// While reading the body.
+    Body,
+}
+
+/// Maps a ureq error to one reason from the closed set, with a message for a person.
+pub(crate) fn classify(
+    error: &ureq::Error,
+    phase: Phase,
+    timeout: Duration,
+    https: bool,
+) -> Outcome {
+    use ureq::Error as E;
+    let limit = humantime::format_duration(timeout);
+    match error {
+        E::Timeout(which) => {
+            let what = match which {
+                ureq::Timeout::Resolve => "resolving the host name".to_string(),
+                ureq::Timeout::Connect => "connecting".to_string(),
+                ureq::Timeout::RecvBody => "reading the body".to_string(),
+                ureq::Timeout::RecvResponse => "waiting for the response headers".to_string(),
+                _ if phase == Phase::Body => "reading the body".to_string(),
+                _ => "waiting for the response headers".to_string(),
+            };
+            Outcome::down(
+                Reason::Timeout,
+                format!("timed out after {limit} while {what}"),
+            )
+        }
+        E::Io(io) => classify_io(io, phase, https),
+        E::HostNotFound => Outcome::down(Reason::Dns, "host name not found"),
+        E::TooManyRedirects => Outcome::down(Reason::Redirects, "too many redirects (loop?)"),
+        E::RedirectFailed => Outcome::down(Reason::Redirects, "redirect could not be followed"),
+        E::BodyExceedsLimit(_) => Outcome::down(Reason::BodyTooLarge, too_large_detail(error)),
+        E::Tls(_) | E::Rustls(_) | E::Pem(_) | E::TlsRequired => {
+            Outcome::down(Reason::Tls, format!("TLS failed: {error}"))
+        }
+        E::ConnectionFailed => Outcome::down(Reason::Connect, "connection failed"),
+        E::Protocol(_) | E::LargeResponseHeader(..) | E::Decompress(..) | E::BodyStalled => {
+            Outcome::down(Reason::Protocol, format!("invalid HTTP response: {error}"))
+        }
+        // `Error` is non-exhaustive: anything new is still a failure to talk HTTP.
+        _ => Outcome::down(Reason::Protocol, error.to_string()),
+    }
+}
+
+fn too_large_detail(error: &ureq::Error) -> String {
+    match error {
+        ureq::Error::BodyExceedsLimit(cap) => {
+            let cap = cap.saturating_sub(1);
+            format!("body larger than the {cap}-byte cap (raise --max-body to accept it)")
+        }
+        _ => error.to_string(),
+    }
+}
+
+fn classify_io(io: &io::Error, phase: Phase, https: bool) -> Outcome {
+    use io::ErrorKind as K;
+    let text = io.to_string();
+    match io.kind() {
+        K::ConnectionRefused => Outcome::down(Reason::Connect, "connection refused"),
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => Outcome::down(
+            Reason::Connect,
+            format!("connection reset by peer ({text})"),
+        ),
+        K::HostUnreachable | K::NetworkUnreachable | K::AddrNotAvailable | K::NotConnected => {
+            Outcome::down(Reason::Connect, format!("cannot reach host: {text}"))
+        }
+        K::TimedOut | K::WouldBlock => Outcome::down(Reason::Timeout, format!("timed out: {text}")),
+        K::UnexpectedEof if phase == Phase::Body => Outcome::down(
+            Reason::Protocol,
+            "connection closed before the body was complete (truncated)",
+        ),
+        K::UnexpectedEof => Outcome::down(
+            Reason::Protocol,
+            "connection closed before a response arrived",
+        ),
+        // rustls reports handshake and certificate failures as InvalidData; on plain HTTP the
+        // same kind means the bytes were not a valid response.
+        K::InvalidData if https => Outcome::down(Reason::Tls, format!("TLS failed: {text}")),
+        K::InvalidData => Outcome::down(Reason::Protocol, format!("invalid response: {text}")),
+        _ if is_dns_failure(&text) => {
+            Outcome::down(Reason::Dns, format!("host name not resolved: {text}"))
+        }
+        _ => Outcome::down(Reason::Connect, text),
+    }
+}
+
+/// The system resolver's failures come back as uncategorized io errors; their text is all
+/// there is to recognise them by.
+fn is_dns_failure(text: &str) -> bool {
+    const MARKERS: [&str; 4] = [
+        "failed to lookup address",
+        "Name or service not known",
+        "No address associated",
+        "Temporary failure in name resolution",
+    ];
+    MARKERS.iter().any(|m| text.contains(m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(error: ureq::Error, phase: Phase, https: bool) -> Reason {
+        classify(&error, phase, Duration::from_secs(1), https)
+            .reason()
+            .expect("down")
+    }
+
+    fn io(kind: io::ErrorKind, text: &str) -> ureq::Error {
+        ureq::Error::Io(io::Error::new(kind, text))
+    }
+
+    #[test]
+    fn io_errors_map_to_reasons() {
+        use io::ErrorKind as K;
+        assert_eq!(
+            reason(io(K::ConnectionRefused, "x"), Phase::Response, false),
+            Reason::Connect
+        );
+        assert_eq!(
+            reason(io(K::ConnectionReset, "x"), Phase::Body, false),
+            Reason::Connect
+        );
+        assert_eq!(
+            reason(io(K::UnexpectedEof, "x"), Phase::Body, false),
+            Reason::Protocol
+        );
+        assert_eq!(
+            reason(io(K::InvalidData, "bad cert"), Phase::Response, true),
+            Reason::Tls
+        );
+        assert_eq!(
+            reason(io(K::InvalidData, "x"), Phase::Response, false),
+            Reason::Protocol
+        );
+        let dns = "failed to lookup address information: Name or service not known";
+        assert_eq!(
+            reason(io(K::Other, dns), Phase::Response, false),
+            Reason::Dns
+        );
+        assert_eq!(
+            reason(io(K::TimedOut, "x"), Phase::Response, false),
+            Reason::Timeout
+        );
+    }
+
+    #[test]
+    fn ureq_errors_map_to_reasons() {
+        assert_eq!(
+            reason(ureq::Error::HostNotFound, Phase::Response, false),
+            Reason::Dns
+        );
+        assert_eq!(
+            reason(ureq::Error::TooManyRedirects, Phase::Response, false),
+            Reason::Redirects
+        );
+        assert_eq!(
+            reason(ureq::Error::BodyExceedsLimit(11), Phase::Body, false),
+            Reason::BodyTooLarge
+        );
+        assert_eq!(
+            reason(ureq::Error::ConnectionFailed, Phase::Response, false),
+            Reason::Connect
+        );
+        assert_eq!(
+            reason(ureq::Error::Tls("x"), Phase::Response, true),
+            Reason::Tls
+        );
+    }
+
+    #[test]
+    fn timeout_says_which_phase() {
+        let body = classify(
+            &ureq::Error::Timeout(ureq::Timeout::Global),
+            Phase::Body,
+            Duration::from_secs(2),
+            false,
+        );
+        assert_eq!(
+            body,
+            Outcome::down(Reason::Timeout, "timed out after 2s while reading the body")
+        );
+        let head = classify(
+            &ureq::Error::Timeout(ureq::Timeout::Global),
+            Phase::Response,
+            Duration::from_secs(2),
+            false,
+        );
+        assert_eq!(
+            head,
+            Outcome::down(
+                Reason::Timeout,
+                "timed out after 2s while waiting for the response headers"
+            )
+        );
+    }
+
+    #[test]
+    fn reason_names_are_the_documented_ones() {
+        let json = serde_json::to_string(&[Reason::BodyTooLarge, Reason::Dns]).unwrap();
+        assert_eq!(json, r#"["body_too_large","dns"]"#);
+        assert_eq!(Reason::BodyTooLarge.to_string(), "body_too_large");
+    }
+}

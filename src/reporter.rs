@@ -1,0 +1,268 @@
+//! The reporter thread: every `--report-every` (60 s by default) it logs one status line.
+//!
+//! The line says what the operator asked for — URLs checked (total and in the window), the top
+//! five status codes and failure reasons, the checks running right now and for how long, the
+//! slowest check of the window — plus the health of the schedule itself: queue depth, overflow,
+//! coalesced and missed occurrences, lateness p50/p99/max and how many monitors are failing.
+//!
+//! Wake-ups follow `next += period`, not a ticker, so reports do not drift. The thread reads
+//! only atomics and swaps the stats window under its lock; it never slows a worker for longer
+//! than that swap. It ends when its stop channel disconnects.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use crossbeam_channel::{select, Receiver};
+use serde::Serialize;
+
+use crate::config::Monitor;
+use crate::output::{emit, ms, timestamp, Format};
+use crate::probe::Reason;
+use crate::scheduler::Job;
+use crate::stats::{Stats, Window};
+
+/// How many codes, reasons and in-flight checks a text line lists.
+const TOP: usize = 5;
+
+/// A URL with a time, in milliseconds.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UrlTime {
+    /// The monitor's URL.
+    pub url: String,
+    /// Milliseconds.
+    pub ms: f64,
+}
+
+/// Lateness percentiles, in milliseconds.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Lateness {
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Maximum.
+    pub max: f64,
+}
+
+/// One status report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    /// When the report was made.
+    pub ts: String,
+    /// Length of the window, in seconds.
+    pub window_s: f64,
+    /// Checks finished since start.
+    pub checked_total: u64,
+    /// Checks finished in the window.
+    pub checked_interval: u64,
+    /// Of those, how many were down.
+    pub down_interval: u64,
+    /// The window's most frequent status codes: `[code, count]`.
+    pub top_codes: Vec<(u16, u64)>,
+    /// The window's most frequent failure reasons: `[reason, count]`.
+    pub top_reasons: Vec<(Reason, u64)>,
+    /// Checks running now, longest-running first.
+    pub in_flight: Vec<UrlTime>,
+    /// The slowest check of the window.
+    pub slowest: Option<UrlTime>,
+    /// Lateness (start − due) over the window.
+    pub lateness_ms: Lateness,
+    /// Jobs waiting in the queue.
+    pub queue_depth: usize,
+    /// Jobs waiting in the overflow FIFO.
+    pub overflow_depth: usize,
+    /// Occurrences coalesced since start (monitor still pending when due again).
+    pub coalesced: u64,
+    /// Jobs that went through the overflow FIFO since start.
+    pub overflowed: u64,
+    /// Occurrences missed since start because the scheduler stalled.
+    pub missed: u64,
+    /// Monitors whose last check was down.
+    pub failing: usize,
+    /// Monitors in the config.
+    pub monitors: usize,
+    /// Check lines dropped since start because output was stalled.
+    pub dropped_lines: u64,
+}
+
+impl Report {
+    /// Builds a report from the live stats, closing the current window at `now`.
+    pub fn collect(
+        stats: &Stats,
+        monitors: &[Monitor],
+        queue_depth: usize,
+        now: Instant,
+    ) -> Report {
+        let window: Window = stats.take_window(now);
+        let schedule = stats.schedule();
+        let url = |m: usize| monitors[m].url.clone();
+        Report {
+            kind: "report",
+            ts: timestamp(SystemTime::now()),
+            window_s: now.saturating_duration_since(window.since).as_secs_f64(),
+            checked_total: stats.checked(),
+            checked_interval: window.checked,
+            down_interval: window.down,
+            top_codes: window.tally.top_codes(TOP),
+            top_reasons: window.tally.top_reasons(TOP),
+            in_flight: stats
+                .in_flight()
+                .into_iter()
+                .map(|(m, since)| UrlTime {
+                    url: url(m),
+                    ms: ms(now.saturating_duration_since(since)),
+                })
+                .collect(),
+            slowest: window.slowest.map(|(m, d)| UrlTime {
+                url: url(m),
+                ms: ms(d),
+            }),
+            lateness_ms: Lateness {
+                p50: ms(window.lateness.quantile(0.5)),
+                p99: ms(window.lateness.quantile(0.99)),
+                max: ms(window.lateness.max()),
+            },
+            queue_depth,
+            overflow_depth: schedule.overflow_depth,
+            coalesced: schedule.coalesced,
+            overflowed: schedule.overflowed,
+            missed: schedule.missed,
+            failing: stats.failing(),
+            monitors: monitors.len(),
+            dropped_lines: stats.dropped_lines(),
+        }
+    }
+
+    /// The report as one line in `format`.
+    pub fn line(&self, format: Format) -> String {
+        match format {
+            Format::Json => serde_json::to_string(self).expect("a report always serializes"),
+            Format::Text => self.text(),
+        }
+    }
+
+    fn text(&self) -> String {
+        let mut parts = vec![format!(
+            "{}  REPORT  checked {} (+{} in {}, {} down)  failing {}/{}",
+            self.ts,
+            self.checked_total,
+            self.checked_interval,
+            seconds(self.window_s),
+            self.down_interval,
+            self.failing,
+            self.monitors
+        )];
+        let codes: Vec<String> = self
+            .top_codes
+            .iter()
+            .map(|(c, n)| format!("{c}x{n}"))
+            .collect();
+        parts.push(format!("codes {}", list_or_none(&codes)));
+        if !self.top_reasons.is_empty() {
+            let reasons: Vec<String> = self
+                .top_reasons
+                .iter()
+                .map(|(r, n)| format!("{r}x{n}"))
+                .collect();
+            parts.push(format!("reasons {}", reasons.join(" ")));
+        }
+        if let Some(s) = &self.slowest {
+            parts.push(format!("slowest {} {}", s.url, millis(s.ms)));
+        }
+        let running: Vec<String> = self
+            .in_flight
+            .iter()
+            .take(TOP)
+            .map(|t| format!("{} {}", t.url, millis(t.ms)))
+            .collect();
+        let more = self.in_flight.len().saturating_sub(TOP);
+        let more = if more > 0 {
+            format!(" (+{more} more)")
+        } else {
+            String::new()
+        };
+        parts.push(format!(
+            "in flight {}: {}{more}",
+            self.in_flight.len(),
+            list_or_none(&running)
+        ));
+        parts.push(format!(
+            "queue {} overflow {}  coalesced {} overflowed {} missed {}",
+            self.queue_depth, self.overflow_depth, self.coalesced, self.overflowed, self.missed
+        ));
+        let l = &self.lateness_ms;
+        parts.push(format!(
+            "lateness p50 {} p99 {} max {}",
+            millis(l.p50),
+            millis(l.p99),
+            millis(l.max)
+        ));
+        if self.dropped_lines > 0 {
+            parts.push(format!(
+                "{} check lines dropped (output stalled)",
+                self.dropped_lines
+            ));
+        }
+        parts.join("  |  ")
+    }
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// A human time from milliseconds: `12 ms`, `4.20 s`.
+pub fn millis(ms: f64) -> String {
+    if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.2} s", ms / 1000.0)
+    }
+}
+
+fn seconds(s: f64) -> String {
+    format!("{s:.0}s")
+}
+
+/// What the reporter thread needs.
+pub struct Reporter {
+    /// Live counters.
+    pub stats: Arc<Stats>,
+    /// The monitors, by index.
+    pub monitors: Arc<[Monitor]>,
+    /// A handle on the job queue, to read its depth.
+    pub queue: Receiver<Job>,
+    /// Output format.
+    pub format: Format,
+    /// Time between reports.
+    pub every: Duration,
+}
+
+impl Reporter {
+    /// The reporter thread's body: reports every `every` until `stop` disconnects.
+    pub fn run(self, stop: Receiver<()>) {
+        let mut next = Instant::now() + self.every;
+        loop {
+            let wait = next.saturating_duration_since(Instant::now());
+            select! {
+                recv(stop) -> _ => return,
+                default(wait) => {
+                    let now = Instant::now();
+                    let report = Report::collect(&self.stats, &self.monitors, self.queue.len(), now);
+                    emit(&report.line(self.format));
+                    next += self.every;
+                    if next <= now {
+                        // Suspended (laptop lid, SIGSTOP): resume the cadence from now.
+                        next = now + self.every;
+                    }
+                }
+            }
+        }
+    }
+}

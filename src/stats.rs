@@ -1,0 +1,411 @@
+//! Live counters shared by the scheduler, the workers and the reporter.
+//!
+//! Plain counts are atomics, so the hot paths (a worker finishing a check, the scheduler
+//! coalescing an occurrence) never wait for each other. The per-minute window (codes, slowest
+//! check, lateness histogram) and the run's code totals sit behind one mutex that a worker holds
+//! for a few hundred nanoseconds per check and the reporter swaps out once a minute.
+//!
+//! Each monitor has at most one check pending at a time (the scheduler's rule), so its own
+//! tally is only ever written by one worker at once; relaxed atomics are enough.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::histogram::Histogram;
+use crate::probe::{Observation, Reason};
+
+/// Counts of status codes and failure reasons.
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    /// HTTP status code → checks that got it.
+    pub codes: BTreeMap<u16, u64>,
+    /// Failure reason → checks that failed with it.
+    pub reasons: BTreeMap<Reason, u64>,
+}
+
+impl Tally {
+    fn add(&mut self, observation: &Observation) {
+        if let Some(code) = observation.status {
+            *self.codes.entry(code).or_default() += 1;
+        }
+        if let Some(reason) = observation.outcome.reason() {
+            *self.reasons.entry(reason).or_default() += 1;
+        }
+    }
+
+    /// The `n` most frequent status codes, most frequent first (ties: lower code first).
+    pub fn top_codes(&self, n: usize) -> Vec<(u16, u64)> {
+        top(&self.codes, n)
+    }
+
+    /// The `n` most frequent failure reasons, most frequent first.
+    pub fn top_reasons(&self, n: usize) -> Vec<(Reason, u64)> {
+        top(&self.reasons, n)
+    }
+}
+
+fn top<K: Copy + Ord>(map: &BTreeMap<K, u64>, n: usize) -> Vec<(K, u64)> {
+    let mut all: Vec<(K, u64)> = map.iter().map(|(k, v)| (*k, *v)).collect();
+    all.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    all.truncate(n);
+    all
+}
+
+/// What happened since the reporter last looked.
+#[derive(Debug, Clone)]
+pub struct Window {
+    /// When this window began.
+    pub since: Instant,
+    /// Checks finished in the window.
+    pub checked: u64,
+    /// Of those, how many were down.
+    pub down: u64,
+    /// Codes and reasons seen in the window.
+    pub tally: Tally,
+    /// The slowest check in the window: monitor index and its total time.
+    pub slowest: Option<(usize, Duration)>,
+    /// Lateness (start − due) of the window's checks.
+    pub lateness: Histogram,
+}
+
+impl Window {
+    fn new(since: Instant) -> Window {
+        Window {
+            since,
+            checked: 0,
+            down: 0,
+            tally: Tally::default(),
+            slowest: None,
+            lateness: Histogram::default(),
+        }
+    }
+}
+
+struct Guarded {
+    window: Window,
+    totals: Tally,
+}
+
+// A monitor's last outcome: 0 = not checked yet.
+const UP: u8 = 1;
+const DOWN: u8 = 2;
+
+#[derive(Default)]
+struct MonitorTally {
+    checks: AtomicU64,
+    up: AtomicU64,
+    last: AtomicU8,
+    max_us: AtomicU64,
+}
+
+/// One monitor's totals, as read for the summary.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MonitorTotals {
+    /// Index of the monitor in the config.
+    pub monitor: usize,
+    /// Checks finished.
+    pub checks: u64,
+    /// Checks that were up.
+    pub up: u64,
+    /// Whether the last check was down.
+    pub failing: bool,
+    /// The slowest check's total time.
+    pub max: Duration,
+}
+
+impl MonitorTotals {
+    /// Percentage of checks that were up (100 when there were none).
+    pub fn up_pct(&self) -> f64 {
+        if self.checks == 0 {
+            100.0
+        } else {
+            self.up as f64 * 100.0 / self.checks as f64
+        }
+    }
+}
+
+/// A check in progress: monitor index and when it started.
+type Running = (usize, Instant);
+
+/// All live counters of one run.
+pub struct Stats {
+    started: Instant,
+    checked: AtomicU64,
+    down: AtomicU64,
+    coalesced: AtomicU64,
+    overflowed: AtomicU64,
+    missed: AtomicU64,
+    overflow_depth: AtomicUsize,
+    skipped: AtomicU64,
+    dropped_lines: AtomicU64,
+    failing: AtomicUsize,
+    monitors: Box<[MonitorTally]>,
+    busy: Box<[Mutex<Option<Running>>]>,
+    guarded: Mutex<Guarded>,
+}
+
+/// Counters owned by the scheduler, published for the reporter.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScheduleCounters {
+    /// Occurrences skipped because the previous check of the monitor was still pending.
+    pub coalesced: u64,
+    /// Jobs that waited in the overflow FIFO because the queue was full.
+    pub overflowed: u64,
+    /// Occurrences skipped because the scheduler itself was stalled for more than a period.
+    pub missed: u64,
+    /// Jobs waiting in the overflow FIFO right now.
+    pub overflow_depth: usize,
+}
+
+impl Stats {
+    /// Counters for `monitors` monitors and `workers` workers, starting now.
+    pub fn new(monitors: usize, workers: usize) -> Stats {
+        let now = Instant::now();
+        Stats {
+            started: now,
+            checked: AtomicU64::new(0),
+            down: AtomicU64::new(0),
+            coalesced: AtomicU64::new(0),
+            overflowed: AtomicU64::new(0),
+            missed: AtomicU64::new(0),
+            overflow_depth: AtomicUsize::new(0),
+            skipped: AtomicU64::new(0),
+            dropped_lines: AtomicU64::new(0),
+            failing: AtomicUsize::new(0),
+            monitors: (0..monitors).map(|_| MonitorTally::default()).collect(),
+            busy: (0..workers).map(|_| Mutex::new(None)).collect(),
+            guarded: Mutex::new(Guarded {
+                window: Window::new(now),
+                totals: Tally::default(),
+            }),
+        }
+    }
+
+    fn guarded(&self) -> MutexGuard<'_, Guarded> {
+        // A panic while holding this lock leaves only counters behind; keep reporting them.
+        self.guarded.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// When the run started.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// Records a finished check of `monitor`.
+    pub fn record(&self, monitor: usize, observation: &Observation, lateness: Duration) {
+        let up = observation.outcome.is_up();
+        self.checked.fetch_add(1, Relaxed);
+        if !up {
+            self.down.fetch_add(1, Relaxed);
+        }
+        let tally = &self.monitors[monitor];
+        tally.checks.fetch_add(1, Relaxed);
+        if up {
+            tally.up.fetch_add(1, Relaxed);
+        }
+        let us = u64::try_from(observation.elapsed.as_micros()).unwrap_or(u64::MAX);
+        tally.max_us.fetch_max(us, Relaxed);
+        let now = if up { UP } else { DOWN };
+        let before = tally.last.swap(now, Relaxed);
+        if before != DOWN && now == DOWN {
+            self.failing.fetch_add(1, Relaxed);
+        } else if before == DOWN && now != DOWN {
+            self.failing.fetch_sub(1, Relaxed);
+        }
+
+        let mut g = self.guarded();
+        let w = &mut g.window;
+        w.checked += 1;
+        if !up {
+            w.down += 1;
+        }
+        w.tally.add(observation);
+        if w.slowest.is_none_or(|(_, d)| observation.elapsed > d) {
+            w.slowest = Some((monitor, observation.elapsed));
+        }
+        w.lateness.record(lateness);
+        g.totals.add(observation);
+    }
+
+    /// Marks worker `worker` as checking `monitor` since `since`, or idle with `None`.
+    pub fn set_busy(&self, worker: usize, job: Option<(usize, Instant)>) {
+        *self.busy[worker].lock().unwrap_or_else(|e| e.into_inner()) = job;
+    }
+
+    /// The checks running right now: (monitor, started), longest-running first.
+    pub fn in_flight(&self) -> Vec<(usize, Instant)> {
+        let mut all: Vec<(usize, Instant)> = self
+            .busy
+            .iter()
+            .filter_map(|slot| *slot.lock().unwrap_or_else(|e| e.into_inner()))
+            .collect();
+        all.sort_by_key(|&(_, since)| since);
+        all
+    }
+
+    /// Returns the window since the last call and starts a new one at `now`.
+    pub fn take_window(&self, now: Instant) -> Window {
+        std::mem::replace(&mut self.guarded().window, Window::new(now))
+    }
+
+    /// Codes and reasons over the whole run.
+    pub fn totals(&self) -> Tally {
+        self.guarded().totals.clone()
+    }
+
+    /// Checks finished over the whole run.
+    pub fn checked(&self) -> u64 {
+        self.checked.load(Relaxed)
+    }
+
+    /// Down checks over the whole run.
+    pub fn down(&self) -> u64 {
+        self.down.load(Relaxed)
+    }
+
+    /// Monitors whose last check was down.
+    pub fn failing(&self) -> usize {
+        self.failing.load(Relaxed)
+    }
+
+    /// Publishes the scheduler's counters.
+    pub fn set_schedule(&self, c: ScheduleCounters) {
+        self.coalesced.store(c.coalesced, Relaxed);
+        self.overflowed.store(c.overflowed, Relaxed);
+        self.missed.store(c.missed, Relaxed);
+        self.overflow_depth.store(c.overflow_depth, Relaxed);
+    }
+
+    /// The scheduler's counters as last published.
+    pub fn schedule(&self) -> ScheduleCounters {
+        ScheduleCounters {
+            coalesced: self.coalesced.load(Relaxed),
+            overflowed: self.overflowed.load(Relaxed),
+            missed: self.missed.load(Relaxed),
+            overflow_depth: self.overflow_depth.load(Relaxed),
+        }
+    }
+
+    /// Counts a queued job dropped unstarted because of shutdown.
+    pub fn add_skipped(&self) {
+        self.skipped.fetch_add(1, Relaxed);
+    }
+
+    /// Queued jobs dropped unstarted because of shutdown.
+    pub fn skipped(&self) -> u64 {
+        self.skipped.load(Relaxed)
+    }
+
+    /// Counts a check line that could not be printed because output was stalled.
+    pub fn add_dropped_line(&self) {
+        self.dropped_lines.fetch_add(1, Relaxed);
+    }
+
+    /// Check lines not printed because output was stalled.
+    pub fn dropped_lines(&self) -> u64 {
+        self.dropped_lines.load(Relaxed)
+    }
+
+    /// Per-monitor totals, in config order.
+    pub fn monitor_totals(&self) -> Vec<MonitorTotals> {
+        self.monitors
+            .iter()
+            .enumerate()
+            .map(|(monitor, t)| MonitorTotals {
+                monitor,
+                checks: t.checks.load(Relaxed),
+                up: t.up.load(Relaxed),
+                failing: t.last.load(Relaxed) == DOWN,
+                max: Duration::from_micros(t.max_us.load(Relaxed)),
+            })
+            .collect()
+    }
+
+    /// Number of monitors.
+    pub fn monitor_count(&self) -> usize {
+        self.monitors.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::Outcome;
+
+    fn obs(status: Option<u16>, outcome: Outcome, ms: u64) -> Observation {
+        Observation {
+            status,
+            bytes: Some(1),
+            ttfb: None,
+            elapsed: Duration::from_millis(ms),
+            final_url: None,
+            outcome,
+        }
+    }
+
+    fn down(reason: Reason) -> Outcome {
+        Outcome::Down {
+            reason,
+            detail: String::new(),
+        }
+    }
+
+    #[test]
+    fn records_window_totals_and_failing() {
+        let stats = Stats::new(3, 2);
+        assert_eq!(stats.monitors[2].last.load(Relaxed), 0);
+        stats.record(0, &obs(Some(200), Outcome::Up, 10), Duration::ZERO);
+        stats.record(
+            1,
+            &obs(Some(503), down(Reason::Status), 30),
+            Duration::from_millis(5),
+        );
+        stats.record(2, &obs(None, down(Reason::Timeout), 20), Duration::ZERO);
+        assert_eq!(stats.failing(), 2);
+        stats.record(1, &obs(Some(200), Outcome::Up, 5), Duration::ZERO);
+        assert_eq!(stats.failing(), 1);
+        assert_eq!((stats.checked(), stats.down()), (4, 2));
+
+        let w = stats.take_window(Instant::now());
+        assert_eq!((w.checked, w.down), (4, 2));
+        assert_eq!(w.tally.top_codes(5), vec![(200, 2), (503, 1)]);
+        assert_eq!(
+            w.tally.top_reasons(5),
+            vec![(Reason::Timeout, 1), (Reason::Status, 1)]
+        );
+        assert_eq!(w.slowest, Some((1, Duration::from_millis(30))));
+        assert_eq!(w.lateness.count(), 4);
+        assert_eq!(stats.take_window(Instant::now()).checked, 0);
+        assert_eq!(stats.totals().top_codes(1), vec![(200, 2)]);
+
+        let m = stats.monitor_totals();
+        assert_eq!((m[1].checks, m[1].up, m[1].failing), (2, 1, false));
+        assert_eq!(m[1].up_pct(), 50.0);
+        assert!(m[2].failing);
+    }
+
+    #[test]
+    fn top_breaks_ties_by_key_and_truncates() {
+        let mut t = Tally::default();
+        for code in [500, 200, 404, 301, 302, 201, 200] {
+            *t.codes.entry(code).or_default() += 1;
+        }
+        assert_eq!(t.top_codes(3), vec![(200, 2), (201, 1), (301, 1)]);
+    }
+
+    #[test]
+    fn in_flight_lists_busy_workers_oldest_first() {
+        let stats = Stats::new(2, 3);
+        let t0 = Instant::now();
+        stats.set_busy(2, Some((1, t0)));
+        stats.set_busy(0, Some((0, t0 + Duration::from_millis(1))));
+        assert_eq!(
+            stats.in_flight(),
+            vec![(1, t0), (0, t0 + Duration::from_millis(1))]
+        );
+        stats.set_busy(2, None);
+        assert_eq!(stats.in_flight().len(), 1);
+    }
+}

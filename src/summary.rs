@@ -1,0 +1,257 @@
+//! The final summary printed when a run ends (Ctrl-C, SIGTERM, `--once`, `--duration`).
+//!
+//! It is built after every thread has been joined, from the same counters the reporter reads,
+//! so its totals include every check that finished.
+
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::config::Monitor;
+use crate::output::{emit, ms, timestamp, Format};
+use crate::probe::Reason;
+use crate::reporter::{millis, UrlTime};
+use crate::stats::{MonitorTotals, Stats};
+
+const TOP: usize = 5;
+
+/// A monitor's uptime over the run.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Uptime {
+    /// The monitor's URL.
+    pub url: String,
+    /// Checks finished.
+    pub checks: u64,
+    /// Percentage of them that were up.
+    pub up_pct: f64,
+}
+
+/// What a run did, overall.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    /// When the summary was made.
+    pub ts: String,
+    /// How long the run lasted, in seconds.
+    pub runtime_s: f64,
+    /// Monitors in the config.
+    pub monitors: usize,
+    /// Checks finished.
+    pub checked_total: u64,
+    /// Of those, up.
+    pub up_total: u64,
+    /// Of those, down.
+    pub down_total: u64,
+    /// Most frequent status codes over the run: `[code, count]`.
+    pub top_codes: Vec<(u16, u64)>,
+    /// Most frequent failure reasons over the run: `[reason, count]`.
+    pub top_reasons: Vec<(Reason, u64)>,
+    /// The monitors with the slowest single check.
+    pub slowest: Vec<UrlTime>,
+    /// URLs whose last check was down.
+    pub failing: Vec<String>,
+    /// Monitors with the lowest uptime (only those below 100 %).
+    pub worst: Vec<Uptime>,
+    /// Monitors never checked (the run ended first).
+    pub never_checked: usize,
+    /// Occurrences coalesced (monitor still pending when due again).
+    pub coalesced: u64,
+    /// Jobs that went through the overflow FIFO.
+    pub overflowed: u64,
+    /// Occurrences missed because the scheduler stalled.
+    pub missed: u64,
+    /// Queued checks dropped unstarted at shutdown.
+    pub skipped: u64,
+    /// Check lines not printed because output stalled.
+    pub dropped_lines: u64,
+}
+
+impl Summary {
+    /// Builds the summary from the final stats.
+    pub fn collect(stats: &Stats, monitors: &[Monitor]) -> Summary {
+        let totals = stats.monitor_totals();
+        let url = |t: &MonitorTotals| monitors[t.monitor].url.clone();
+        let mut slowest: Vec<&MonitorTotals> = totals.iter().filter(|t| t.checks > 0).collect();
+        slowest.sort_by_key(|t| std::cmp::Reverse(t.max));
+        let mut worst: Vec<&MonitorTotals> = totals
+            .iter()
+            .filter(|t| t.checks > 0 && t.up < t.checks)
+            .collect();
+        worst.sort_by(|a, b| {
+            a.up_pct()
+                .total_cmp(&b.up_pct())
+                .then(b.checks.cmp(&a.checks))
+        });
+        let schedule = stats.schedule();
+        let tally = stats.totals();
+        let checked = stats.checked();
+        Summary {
+            kind: "summary",
+            ts: timestamp(SystemTime::now()),
+            runtime_s: stats.started().elapsed().as_secs_f64(),
+            monitors: monitors.len(),
+            checked_total: checked,
+            up_total: checked - stats.down(),
+            down_total: stats.down(),
+            top_codes: tally.top_codes(TOP),
+            top_reasons: tally.top_reasons(TOP),
+            slowest: slowest
+                .iter()
+                .take(TOP)
+                .map(|t| UrlTime {
+                    url: url(t),
+                    ms: ms(t.max),
+                })
+                .collect(),
+            failing: totals.iter().filter(|t| t.failing).map(url).collect(),
+            worst: worst
+                .iter()
+                .take(TOP)
+                .map(|t| Uptime {
+                    url: url(t),
+                    checks: t.checks,
+                    up_pct: (t.up_pct() * 100.0).round() / 100.0,
+                })
+                .collect(),
+            never_checked: totals.iter().filter(|t| t.checks == 0).count(),
+            coalesced: schedule.coalesced,
+            overflowed: schedule.overflowed,
+            missed: schedule.missed,
+            skipped: stats.skipped(),
+            dropped_lines: stats.dropped_lines(),
+        }
+    }
+
+    /// True when some monitor's last check was down.
+    pub fn any_failing(&self) -> bool {
+        !self.failing.is_empty()
+    }
+
+    /// Logs the summary: one JSON line, or a few text lines each starting `… SUMMARY`.
+    pub fn emit(&self, format: Format) {
+        match format {
+            Format::Json => {
+                emit(&serde_json::to_string(self).expect("a summary always serializes"))
+            }
+            Format::Text => {
+                for line in self.text_lines() {
+                    emit(&format!("{}  SUMMARY  {line}", self.ts));
+                }
+            }
+        }
+    }
+
+    fn text_lines(&self) -> Vec<String> {
+        let runtime =
+            humantime::format_duration(Duration::from_secs(self.runtime_s.round() as u64));
+        let mut lines = vec![format!(
+            "ran {runtime}: {} monitors, {} checks, {} up, {} down",
+            self.monitors, self.checked_total, self.up_total, self.down_total
+        )];
+        let codes: Vec<String> = self
+            .top_codes
+            .iter()
+            .map(|(c, n)| format!("{c}x{n}"))
+            .collect();
+        lines.push(format!("top codes: {}", or_none(codes.join(" "))));
+        if !self.top_reasons.is_empty() {
+            let r: Vec<String> = self
+                .top_reasons
+                .iter()
+                .map(|(r, n)| format!("{r}x{n}"))
+                .collect();
+            lines.push(format!("failure reasons: {}", r.join(" ")));
+        }
+        let slow: Vec<String> = self
+            .slowest
+            .iter()
+            .map(|t| format!("{} {}", t.url, millis(t.ms)))
+            .collect();
+        lines.push(format!("slowest: {}", or_none(slow.join(", "))));
+        lines.push(format!(
+            "failing at end ({}): {}",
+            self.failing.len(),
+            or_none(self.failing.join(", "))
+        ));
+        if !self.worst.is_empty() {
+            let w: Vec<String> = self
+                .worst
+                .iter()
+                .map(|u| format!("{} {:.1}% of {}", u.url, u.up_pct, u.checks))
+                .collect();
+            lines.push(format!("lowest uptime: {}", w.join(", ")));
+        }
+        lines.push(format!(
+            "schedule: {} coalesced, {} overflowed, {} missed, {} queued checks skipped at stop, {} never checked",
+            self.coalesced, self.overflowed, self.missed, self.skipped, self.never_checked
+        ));
+        if self.dropped_lines > 0 {
+            lines.push(format!(
+                "{} check lines dropped (output stalled)",
+                self.dropped_lines
+            ));
+        }
+        lines
+    }
+}
+
+fn or_none(s: String) -> String {
+    if s.is_empty() {
+        "none".to_string()
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::probe::{Observation, Outcome};
+
+    #[test]
+    fn summary_counts_failing_and_worst() {
+        let config = Config::parse(
+            r#"[{"url": "http://127.0.0.1:9/a"}, {"url": "http://127.0.0.1:9/b"}, {"url": "http://127.0.0.1:9/c"}]"#,
+        )
+        .unwrap();
+        let stats = Stats::new(3, 1);
+        let obs = |up: bool, status: u16, ms: u64| Observation {
+            status: Some(status),
+            bytes: Some(0),
+            ttfb: None,
+            elapsed: Duration::from_millis(ms),
+            final_url: None,
+            outcome: if up {
+                Outcome::Up
+            } else {
+                Outcome::Down {
+                    reason: Reason::Status,
+                    detail: "HTTP 500".into(),
+                }
+            },
+        };
+        stats.record(0, &obs(true, 200, 5), Duration::ZERO);
+        stats.record(1, &obs(true, 200, 50), Duration::ZERO);
+        stats.record(1, &obs(false, 500, 7), Duration::ZERO);
+        let s = Summary::collect(&stats, &config.monitors);
+        assert_eq!((s.checked_total, s.up_total, s.down_total), (3, 2, 1));
+        assert_eq!(s.failing, vec!["http://127.0.0.1:9/b".to_string()]);
+        assert!(s.any_failing());
+        assert_eq!(
+            s.worst,
+            vec![Uptime {
+                url: "http://127.0.0.1:9/b".into(),
+                checks: 2,
+                up_pct: 50.0
+            }]
+        );
+        assert_eq!(s.slowest[0].url, "http://127.0.0.1:9/b");
+        assert_eq!(s.never_checked, 1);
+        assert_eq!(s.top_codes, vec![(200, 2), (500, 1)]);
+        let v: serde_json::Value = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["type"], "summary");
+        assert_eq!(v["checked_total"], 3);
+    }
+}

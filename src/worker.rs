@@ -1,0 +1,116 @@
+//! The worker pool: fixed threads that take jobs from the bounded queue and run blocking checks.
+//!
+//! Workers are the only part of sitewatch that blocks, and only on their own request. After a
+//! check a worker updates the stats (atomics and one short lock), tells the scheduler the monitor
+//! is free again, and hands the result to the printer with `try_send`: it never waits on stdout,
+//! a log file or anything else that can stall. A probe that panics is caught and reported as a
+//! failed check, so one bad site cannot shrink the pool.
+//!
+//! Shutdown: when the scheduler drops the queue's sender, each worker finishes its current check
+//! and exits once the queue is empty; jobs still queued after a stop was requested are dropped
+//! unstarted and counted as skipped.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+
+use crate::config::Monitor;
+use crate::probe::{Observation, Outcome, Probe, Reason};
+use crate::scheduler::Job;
+use crate::stats::Stats;
+
+/// One finished check, as printed and (later) stored.
+#[derive(Debug, Clone)]
+pub struct CheckRecord {
+    /// Index of the monitor.
+    pub monitor: usize,
+    /// Wall-clock time the check started.
+    pub started_at: SystemTime,
+    /// How late the check started: start − due.
+    pub lateness: std::time::Duration,
+    /// How long the job waited in the queue before a worker took it.
+    pub queued: std::time::Duration,
+    /// What the check saw.
+    pub observation: Observation,
+}
+
+/// What every worker shares.
+pub struct Pool {
+    /// The monitors, by index.
+    pub monitors: Arc<[Monitor]>,
+    /// The probe doing the HTTP work.
+    pub probe: Arc<dyn Probe>,
+    /// Live counters.
+    pub stats: Arc<Stats>,
+    /// Set when a stop was requested: queued jobs are then skipped.
+    pub stopping: Arc<AtomicBool>,
+}
+
+/// The ends of the channels one worker uses.
+pub struct WorkerChannels {
+    /// Jobs in.
+    pub jobs: Receiver<Job>,
+    /// Monitor indexes back to the scheduler.
+    pub done: Sender<usize>,
+    /// Finished checks out to the printer.
+    pub records: Sender<CheckRecord>,
+}
+
+/// The body of worker thread `id`.
+pub fn run(id: usize, pool: &Pool, channels: WorkerChannels) {
+    for job in channels.jobs.iter() {
+        if pool.stopping.load(Ordering::Relaxed) {
+            pool.stats.add_skipped();
+            let _ = channels.done.send(job.monitor);
+            continue;
+        }
+        let record = check(id, pool, &job);
+        pool.stats
+            .record(job.monitor, &record.observation, record.lateness);
+        // The scheduler may already be gone at shutdown; nothing to tell it then.
+        let _ = channels.done.send(job.monitor);
+        match channels.records.try_send(record) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => pool.stats.add_dropped_line(),
+            Err(TrySendError::Disconnected(_)) => {}
+        }
+    }
+}
+
+fn check(id: usize, pool: &Pool, job: &Job) -> CheckRecord {
+    let monitor = &pool.monitors[job.monitor];
+    let start = Instant::now();
+    let started_at = SystemTime::now();
+    pool.stats.set_busy(id, Some((job.monitor, start)));
+    let observation = panic::catch_unwind(AssertUnwindSafe(|| pool.probe.check(monitor)))
+        .unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            log::error!("internal error while checking {}: {what}", monitor.url);
+            Observation {
+                status: None,
+                bytes: None,
+                ttfb: None,
+                elapsed: start.elapsed(),
+                final_url: None,
+                outcome: Outcome::Down {
+                    reason: Reason::Protocol,
+                    detail: format!("internal error in sitewatch: {what}"),
+                },
+            }
+        });
+    pool.stats.set_busy(id, None);
+    CheckRecord {
+        monitor: job.monitor,
+        started_at,
+        lateness: start.saturating_duration_since(job.due),
+        queued: start.saturating_duration_since(job.dispatched),
+        observation,
+    }
+}
