@@ -1209,4 +1209,16 @@ mod tests {
         assert!(e.source().is_some());
         assert!(err("[]").source().is_none());
     }
+    #[test]
+    fn shipped_configs_parse() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let shipped = Config::load(&root.join("urls.json")).unwrap();
+        assert!(shipped.monitors.len() >= 5);
+        let object = Config::load(&root.join("fixtures/object-form.json")).unwrap();
+        assert_eq!(object.monitors[1].method, Method::Head);
+        assert_eq!(object.monitors[2].interval, Duration::from_secs(300));
+        let seed = Config::load(&root.join("fixtures/seed-form.json")).unwrap();
+        assert_eq!(seed.monitors.len(), 3);
+        assert_eq!(seed.monitors[0].url, seed.monitors[1].url);
+    }
 }
