@@ -154,6 +154,7 @@ impl Default for ProbeSettings {
 pub struct HttpProbe {
     agent: Agent,
     max_body: u64,
+    max_redirects: u32,
 }
 
 impl HttpProbe {
@@ -177,6 +178,7 @@ impl HttpProbe {
         HttpProbe {
             agent,
             max_body: settings.max_body,
+            max_redirects: settings.max_redirects,
         }
     }
 
@@ -235,6 +237,13 @@ impl Probe for HttpProbe {
                         observation.bytes = Some(n);
                         if n > self.max_body {
                             too_large(self.max_body)
+                        } else if status.is_redirection() && self.max_redirects == 0 {
+                            // ureq hands back the 3xx instead of an error when no redirect may
+                            // be followed; it is still a redirect too many.
+                            Outcome::down(
+                                Reason::Redirects,
+                                format!("{} (--max-redirects is 0)", describe_status(status)),
+                            )
                         } else if status.is_success() {
                             Outcome::Up
                         } else {
