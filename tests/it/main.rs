@@ -6,4 +6,5 @@ mod config_errors;
 mod output;
 mod schedule;
 mod shutdown;
+mod usage;
 mod util;
