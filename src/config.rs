@@ -37,6 +37,8 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 use ureq::http::{HeaderName, HeaderValue, Uri};
 
+use crate::state::Policy;
+
 /// Interval between checks of a URL when neither the entry nor `defaults` sets one.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 /// Request timeout when neither the entry nor `defaults` sets one.
@@ -93,6 +95,31 @@ pub struct Monitor {
     /// (`Authorization`, `Proxy-Authorization`, `Cookie`) are marked sensitive
     /// so `Debug` output does not leak them into logs.
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// How failures turn into `down` and how a down monitor backs off.
+    pub policy: Policy,
+}
+
+/// Extra attempts after a failed check before a monitor is declared down.
+pub const DEFAULT_RETRIES: u32 = 2;
+/// Delay before the first retry (each further retry doubles it).
+pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(2);
+/// Consecutive successes that bring a down monitor back up.
+pub const DEFAULT_RECOVER_AFTER: u32 = 1;
+/// Upper bound of the default backoff, whatever the interval.
+pub const BACKOFF_CEILING: Duration = Duration::from_secs(600);
+
+/// The default failure policy for a monitor checked every `interval`: back off to 8× the
+/// interval, but never past 10 minutes (and never below the interval itself).
+pub fn default_policy(interval: Duration) -> Policy {
+    Policy {
+        retries: DEFAULT_RETRIES,
+        retry_delay: DEFAULT_RETRY_DELAY,
+        recover_after: DEFAULT_RECOVER_AFTER,
+        max_backoff: interval
+            .saturating_mul(8)
+            .min(BACKOFF_CEILING)
+            .max(interval),
+    }
 }
 
 impl Monitor {
@@ -426,17 +453,19 @@ fn parse_entry(value: Value, defaults: &Settings) -> Result<Monitor, String> {
         .collect();
     headers.extend(own.headers);
 
+    let interval = own
+        .interval
+        .or(defaults.interval)
+        .unwrap_or(DEFAULT_INTERVAL);
     Ok(Monitor {
         url,
         uri,
         name: own.name.or_else(|| defaults.name.clone()),
-        interval: own
-            .interval
-            .or(defaults.interval)
-            .unwrap_or(DEFAULT_INTERVAL),
+        interval,
         timeout: own.timeout.or(defaults.timeout).unwrap_or(DEFAULT_TIMEOUT),
         method: own.method.or(defaults.method).unwrap_or(Method::Get),
         headers,
+        policy: default_policy(interval),
     })
 }
 

@@ -21,6 +21,7 @@ pub mod probe;
 pub mod reporter;
 pub mod scheduler;
 pub mod signal;
+pub mod state;
 pub mod stats;
 pub mod summary;
 pub mod wheel;

@@ -217,6 +217,7 @@ mod tests {
                 ttfb: Some(Duration::from_millis(20)),
                 elapsed: Duration::from_micros(42_250),
                 final_url: status.map(|_| "http://127.0.0.1:9/a".to_string()),
+                retry_after: None,
                 outcome,
             },
         };

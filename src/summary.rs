@@ -223,6 +223,7 @@ mod tests {
             ttfb: None,
             elapsed: Duration::from_millis(ms),
             final_url: None,
+            retry_after: None,
             outcome: if up {
                 Outcome::Up
             } else {

@@ -99,6 +99,7 @@ fn check(id: usize, pool: &Pool, job: &Job) -> CheckRecord {
                 ttfb: None,
                 elapsed: start.elapsed(),
                 final_url: None,
+                retry_after: None,
                 outcome: Outcome::Down {
                     reason: Reason::Protocol,
                     detail: format!("internal error in sitewatch: {what}"),

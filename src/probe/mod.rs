@@ -19,7 +19,12 @@ use serde::Serialize;
 use ureq::http::{self, StatusCode};
 use ureq::{Agent, ResponseExt};
 
+use self::classify::{classify, Phase};
+
 use crate::config::{Method, Monitor};
+
+mod agent;
+mod classify;
 
 /// Why a check counts as down. A closed set: every failure maps to exactly one of these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -83,7 +88,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    fn down(reason: Reason, detail: impl Into<String>) -> Outcome {
+    pub(crate) fn down(reason: Reason, detail: impl Into<String>) -> Outcome {
         Outcome::Down {
             reason,
             detail: detail.into(),
@@ -118,6 +123,8 @@ pub struct Observation {
     pub elapsed: Duration,
     /// URL of the final response after redirects, if a response arrived.
     pub final_url: Option<String>,
+    /// How long the server asked us to wait (`Retry-After` on 429 and 503), if it did.
+    pub retry_after: Option<Duration>,
     /// Up or down.
     pub outcome: Outcome,
 }
@@ -158,25 +165,10 @@ pub struct HttpProbe {
 }
 
 impl HttpProbe {
-    /// Builds the shared agent.
-    ///
-    /// Choices, deliberately: status codes are data (`http_status_as_error(false)`); no
-    /// connection reuse, so every check measures a real connect like a first-time visitor;
-    /// proxy variables in the environment are ignored, so a monitor measures the site and not
-    /// a proxy that happens to be configured for other tools.
+    /// Builds the probe and its shared agent (see [`agent::build`]).
     pub fn new(settings: &ProbeSettings) -> HttpProbe {
-        let agent: Agent = Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(settings.max_redirects)
-            .max_redirects_will_error(true)
-            .proxy(None)
-            .user_agent(settings.user_agent.as_str())
-            .max_idle_connections(0)
-            .max_idle_connections_per_host(0)
-            .build()
-            .into();
         HttpProbe {
-            agent,
+            agent: agent::build(settings),
             max_body: settings.max_body,
             max_redirects: settings.max_redirects,
         }
@@ -207,6 +199,7 @@ impl Probe for HttpProbe {
             ttfb: None,
             elapsed: Duration::ZERO,
             final_url: None,
+            retry_after: None,
             outcome: Outcome::Up,
         };
         let request = match self.request(monitor) {
@@ -286,7 +279,7 @@ fn count_body(
     }
 }
 
-fn too_large(cap: u64) -> Outcome {
+pub(crate) fn too_large(cap: u64) -> Outcome {
     Outcome::down(
         Reason::BodyTooLarge,
         format!("body larger than the {cap}-byte cap (raise --max-body to accept it)"),
@@ -300,208 +293,9 @@ fn describe_status(status: StatusCode) -> String {
     }
 }
 
-/// Where in the exchange an error surfaced; ureq's global timeout does not say.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Phase {
-    /// Before the response headers were complete.
-    Response,
-    /// While reading the body.
-    Body,
-}
-
-/// Maps a ureq error to one reason from the closed set, with a message for a person.
-pub(crate) fn classify(
-    error: &ureq::Error,
-    phase: Phase,
-    timeout: Duration,
-    https: bool,
-) -> Outcome {
-    use ureq::Error as E;
-    let limit = humantime::format_duration(timeout);
-    match error {
-        E::Timeout(which) => {
-            let what = match which {
-                ureq::Timeout::Resolve => "resolving the host name".to_string(),
-                ureq::Timeout::Connect => "connecting".to_string(),
-                ureq::Timeout::RecvBody => "reading the body".to_string(),
-                ureq::Timeout::RecvResponse => "waiting for the response headers".to_string(),
-                _ if phase == Phase::Body => "reading the body".to_string(),
-                _ => "waiting for the response headers".to_string(),
-            };
-            Outcome::down(
-                Reason::Timeout,
-                format!("timed out after {limit} while {what}"),
-            )
-        }
-        E::Io(io) => classify_io(io, phase, https),
-        E::HostNotFound => Outcome::down(Reason::Dns, "host name not found"),
-        E::TooManyRedirects => Outcome::down(Reason::Redirects, "too many redirects (loop?)"),
-        E::RedirectFailed => Outcome::down(Reason::Redirects, "redirect could not be followed"),
-        E::BodyExceedsLimit(_) => Outcome::down(Reason::BodyTooLarge, too_large_detail(error)),
-        E::Tls(_) | E::Rustls(_) | E::Pem(_) | E::TlsRequired => {
-            Outcome::down(Reason::Tls, format!("TLS failed: {error}"))
-        }
-        E::ConnectionFailed => Outcome::down(Reason::Connect, "connection failed"),
-        E::Protocol(_) | E::LargeResponseHeader(..) | E::Decompress(..) | E::BodyStalled => {
-            Outcome::down(Reason::Protocol, format!("invalid HTTP response: {error}"))
-        }
-        // `Error` is non-exhaustive: anything new is still a failure to talk HTTP.
-        _ => Outcome::down(Reason::Protocol, error.to_string()),
-    }
-}
-
-fn too_large_detail(error: &ureq::Error) -> String {
-    match error {
-        ureq::Error::BodyExceedsLimit(cap) => {
-            let cap = cap.saturating_sub(1);
-            format!("body larger than the {cap}-byte cap (raise --max-body to accept it)")
-        }
-        _ => error.to_string(),
-    }
-}
-
-fn classify_io(io: &io::Error, phase: Phase, https: bool) -> Outcome {
-    use io::ErrorKind as K;
-    let text = io.to_string();
-    match io.kind() {
-        K::ConnectionRefused => Outcome::down(Reason::Connect, "connection refused"),
-        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => Outcome::down(
-            Reason::Connect,
-            format!("connection reset by peer ({text})"),
-        ),
-        K::HostUnreachable | K::NetworkUnreachable | K::AddrNotAvailable | K::NotConnected => {
-            Outcome::down(Reason::Connect, format!("cannot reach host: {text}"))
-        }
-        K::TimedOut | K::WouldBlock => Outcome::down(Reason::Timeout, format!("timed out: {text}")),
-        K::UnexpectedEof if phase == Phase::Body => Outcome::down(
-            Reason::Protocol,
-            "connection closed before the body was complete (truncated)",
-        ),
-        K::UnexpectedEof => Outcome::down(
-            Reason::Protocol,
-            "connection closed before a response arrived",
-        ),
-        // rustls reports handshake and certificate failures as InvalidData; on plain HTTP the
-        // same kind means the bytes were not a valid response.
-        K::InvalidData if https => Outcome::down(Reason::Tls, format!("TLS failed: {text}")),
-        K::InvalidData => Outcome::down(Reason::Protocol, format!("invalid response: {text}")),
-        _ if is_dns_failure(&text) => {
-            Outcome::down(Reason::Dns, format!("host name not resolved: {text}"))
-        }
-        _ => Outcome::down(Reason::Connect, text),
-    }
-}
-
-/// The system resolver's failures come back as uncategorized io errors; their text is all
-/// there is to recognise them by.
-fn is_dns_failure(text: &str) -> bool {
-    const MARKERS: [&str; 4] = [
-        "failed to lookup address",
-        "Name or service not known",
-        "No address associated",
-        "Temporary failure in name resolution",
-    ];
-    MARKERS.iter().any(|m| text.contains(m))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn reason(error: ureq::Error, phase: Phase, https: bool) -> Reason {
-        classify(&error, phase, Duration::from_secs(1), https)
-            .reason()
-            .expect("down")
-    }
-
-    fn io(kind: io::ErrorKind, text: &str) -> ureq::Error {
-        ureq::Error::Io(io::Error::new(kind, text))
-    }
-
-    #[test]
-    fn io_errors_map_to_reasons() {
-        use io::ErrorKind as K;
-        assert_eq!(
-            reason(io(K::ConnectionRefused, "x"), Phase::Response, false),
-            Reason::Connect
-        );
-        assert_eq!(
-            reason(io(K::ConnectionReset, "x"), Phase::Body, false),
-            Reason::Connect
-        );
-        assert_eq!(
-            reason(io(K::UnexpectedEof, "x"), Phase::Body, false),
-            Reason::Protocol
-        );
-        assert_eq!(
-            reason(io(K::InvalidData, "bad cert"), Phase::Response, true),
-            Reason::Tls
-        );
-        assert_eq!(
-            reason(io(K::InvalidData, "x"), Phase::Response, false),
-            Reason::Protocol
-        );
-        let dns = "failed to lookup address information: Name or service not known";
-        assert_eq!(
-            reason(io(K::Other, dns), Phase::Response, false),
-            Reason::Dns
-        );
-        assert_eq!(
-            reason(io(K::TimedOut, "x"), Phase::Response, false),
-            Reason::Timeout
-        );
-    }
-
-    #[test]
-    fn ureq_errors_map_to_reasons() {
-        assert_eq!(
-            reason(ureq::Error::HostNotFound, Phase::Response, false),
-            Reason::Dns
-        );
-        assert_eq!(
-            reason(ureq::Error::TooManyRedirects, Phase::Response, false),
-            Reason::Redirects
-        );
-        assert_eq!(
-            reason(ureq::Error::BodyExceedsLimit(11), Phase::Body, false),
-            Reason::BodyTooLarge
-        );
-        assert_eq!(
-            reason(ureq::Error::ConnectionFailed, Phase::Response, false),
-            Reason::Connect
-        );
-        assert_eq!(
-            reason(ureq::Error::Tls("x"), Phase::Response, true),
-            Reason::Tls
-        );
-    }
-
-    #[test]
-    fn timeout_says_which_phase() {
-        let body = classify(
-            &ureq::Error::Timeout(ureq::Timeout::Global),
-            Phase::Body,
-            Duration::from_secs(2),
-            false,
-        );
-        assert_eq!(
-            body,
-            Outcome::down(Reason::Timeout, "timed out after 2s while reading the body")
-        );
-        let head = classify(
-            &ureq::Error::Timeout(ureq::Timeout::Global),
-            Phase::Response,
-            Duration::from_secs(2),
-            false,
-        );
-        assert_eq!(
-            head,
-            Outcome::down(
-                Reason::Timeout,
-                "timed out after 2s while waiting for the response headers"
-            )
-        );
-    }
 
     #[test]
     fn reason_names_are_the_documented_ones() {

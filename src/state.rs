@@ -1,0 +1,312 @@
+//! Per-monitor health: telling a temporary glitch from an outage.
+//!
+//! A monitor is `unknown` until its first verdict, then `up` or `down`. A failed check does not
+//! make it `down` at once: it is retried `retries` times after a short, doubling delay, and only
+//! when every attempt failed does the monitor go `down`. A glitch that clears on retry never
+//! produces a `down`. A `down` monitor goes back `up` after `recover_after` consecutive
+//! successes. While `down`, its interval doubles after each failed check, up to `max_backoff`,
+//! so dead sites do not eat the worker pool; it returns to its own interval once `up`.
+//!
+//! This module is pure policy: no clock, no thread. [`Health::observe`] takes one check's
+//! verdict and returns what to do next; the scheduler, which owns every monitor's `Health`,
+//! turns that into wheel entries and state-change lines.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// A monitor's health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// No verdict yet.
+    Unknown,
+    /// Reachable and serving what was expected.
+    Up,
+    /// Failed every attempt of its last check.
+    Down,
+}
+
+impl State {
+    /// `unknown`, `up` or `down`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Unknown => "unknown",
+            State::Up => "up",
+            State::Down => "down",
+        }
+    }
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a monitor reacts to failures. Built from the config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Extra attempts after a failed check before the monitor is declared down.
+    pub retries: u32,
+    /// Delay before the first retry; each further retry waits twice as long.
+    pub retry_delay: Duration,
+    /// Consecutive successes that bring a down monitor back up.
+    pub recover_after: u32,
+    /// The longest interval a down monitor backs off to.
+    pub max_backoff: Duration,
+}
+
+/// What the scheduler should do after a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    /// `Some((from, to))` when the check changed the monitor's state.
+    pub transition: Option<(State, State)>,
+    /// When to check again: `Retry` soon, or back on the schedule, possibly backed off.
+    pub next: Next,
+}
+
+/// When the next check of a monitor happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// On its normal schedule.
+    Scheduled,
+    /// A retry (or recovery confirmation) this long after the check ended.
+    Retry(Duration),
+    /// Down: this long after the previous due time instead of the normal interval.
+    Backoff(Duration),
+}
+
+/// One monitor's health and the counters behind it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Health {
+    state: State,
+    /// Failed attempts in the current episode (reset by a success).
+    failures: u32,
+    /// Consecutive successes while down.
+    successes: u32,
+    /// The interval a down monitor is at now.
+    backoff: Duration,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            state: State::Unknown,
+            failures: 0,
+            successes: 0,
+            backoff: Duration::ZERO,
+        }
+    }
+}
+
+impl Health {
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// True while down and checked less often than the normal interval.
+    pub fn backed_off(&self, interval: Duration) -> bool {
+        self.state == State::Down && self.backoff > interval
+    }
+
+    /// Takes one check's verdict (`up`), the monitor's normal `interval` and policy, and an
+    /// optional `retry_after` the server asked for (429/503), and says what happens next.
+    pub fn observe(
+        &mut self,
+        up: bool,
+        interval: Duration,
+        policy: &Policy,
+        retry_after: Option<Duration>,
+    ) -> Step {
+        let before = self.state;
+        let next = if up {
+            self.failures = 0;
+            match self.state {
+                State::Unknown | State::Up => {
+                    self.state = State::Up;
+                    Next::Scheduled
+                }
+                State::Down => {
+                    self.successes += 1;
+                    if self.successes >= policy.recover_after {
+                        self.state = State::Up;
+                        self.successes = 0;
+                        self.backoff = Duration::ZERO;
+                        Next::Scheduled
+                    } else {
+                        // Confirm the recovery quickly rather than a whole backoff later.
+                        Next::Retry(policy.retry_delay)
+                    }
+                }
+            }
+        } else {
+            self.successes = 0;
+            match self.state {
+                State::Unknown | State::Up if self.failures < policy.retries => {
+                    let delay = policy
+                        .retry_delay
+                        .saturating_mul(1 << self.failures.min(16));
+                    self.failures += 1;
+                    Next::Retry(honour(delay, retry_after, policy.max_backoff.max(interval)))
+                }
+                State::Unknown | State::Up => {
+                    self.state = State::Down;
+                    self.failures = 0;
+                    self.backoff = interval;
+                    Next::Backoff(honour(
+                        interval,
+                        retry_after,
+                        policy.max_backoff.max(interval),
+                    ))
+                }
+                State::Down => {
+                    let cap = policy.max_backoff.max(interval);
+                    self.backoff = self.backoff.max(interval).saturating_mul(2).min(cap);
+                    Next::Backoff(honour(self.backoff, retry_after, cap))
+                }
+            }
+        };
+        let transition = (before != self.state).then_some((before, self.state));
+        Step { transition, next }
+    }
+}
+
+/// The later of our own delay and the server's `Retry-After`, but never beyond `cap`.
+fn honour(delay: Duration, retry_after: Option<Duration>, cap: Duration) -> Duration {
+    match retry_after {
+        Some(asked) => delay.max(asked.min(cap)),
+        None => delay,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: Duration = Duration::from_secs(60);
+
+    fn policy(retries: u32, recover_after: u32) -> Policy {
+        Policy {
+            retries,
+            retry_delay: Duration::from_secs(2),
+            recover_after,
+            max_backoff: Duration::from_secs(480),
+        }
+    }
+
+    #[test]
+    fn first_success_is_up() {
+        let mut h = Health::default();
+        let step = h.observe(true, MIN, &policy(2, 1), None);
+        assert_eq!(step.transition, Some((State::Unknown, State::Up)));
+        assert_eq!(step.next, Next::Scheduled);
+        assert_eq!(h.observe(true, MIN, &policy(2, 1), None).transition, None);
+    }
+
+    #[test]
+    fn glitch_cleared_by_retry_never_goes_down() {
+        let p = policy(2, 1);
+        let mut h = Health::default();
+        h.observe(true, MIN, &p, None);
+        let s = h.observe(false, MIN, &p, None);
+        assert_eq!(
+            s,
+            Step {
+                transition: None,
+                next: Next::Retry(Duration::from_secs(2))
+            }
+        );
+        let s = h.observe(false, MIN, &p, None);
+        assert_eq!(s.next, Next::Retry(Duration::from_secs(4)));
+        let s = h.observe(true, MIN, &p, None);
+        assert_eq!(
+            s,
+            Step {
+                transition: None,
+                next: Next::Scheduled
+            }
+        );
+        assert_eq!(h.state(), State::Up);
+    }
+
+    #[test]
+    fn all_attempts_failing_goes_down_once_then_backs_off_to_the_cap() {
+        let p = policy(2, 1);
+        let mut h = Health::default();
+        h.observe(true, MIN, &p, None);
+        h.observe(false, MIN, &p, None);
+        h.observe(false, MIN, &p, None);
+        let s = h.observe(false, MIN, &p, None);
+        assert_eq!(s.transition, Some((State::Up, State::Down)));
+        assert_eq!(s.next, Next::Backoff(MIN));
+        let gaps: Vec<Duration> = (0..5)
+            .map(|_| {
+                let s = h.observe(false, MIN, &p, None);
+                assert_eq!(s.transition, None, "one line per transition");
+                match s.next {
+                    Next::Backoff(d) => d,
+                    other => panic!("{other:?}"),
+                }
+            })
+            .collect();
+        let secs: Vec<u64> = gaps.iter().map(Duration::as_secs).collect();
+        assert_eq!(secs, vec![120, 240, 480, 480, 480]);
+        assert!(h.backed_off(MIN));
+    }
+
+    #[test]
+    fn zero_retries_goes_down_on_first_failure() {
+        let mut h = Health::default();
+        let s = h.observe(false, MIN, &policy(0, 1), None);
+        assert_eq!(s.transition, Some((State::Unknown, State::Down)));
+    }
+
+    #[test]
+    fn recovery_needs_consecutive_successes_and_resets_backoff() {
+        let p = policy(0, 2);
+        let mut h = Health::default();
+        h.observe(false, MIN, &p, None);
+        h.observe(false, MIN, &p, None);
+        let s = h.observe(true, MIN, &p, None);
+        assert_eq!(
+            s,
+            Step {
+                transition: None,
+                next: Next::Retry(Duration::from_secs(2))
+            }
+        );
+        // A failure in between starts the count again.
+        h.observe(false, MIN, &p, None);
+        h.observe(true, MIN, &p, None);
+        let s = h.observe(true, MIN, &p, None);
+        assert_eq!(s.transition, Some((State::Down, State::Up)));
+        assert_eq!(s.next, Next::Scheduled);
+        assert!(!h.backed_off(MIN));
+        // A new outage starts backing off from the normal interval again.
+        let s = h.observe(false, MIN, &p, None);
+        assert_eq!(s.next, Next::Backoff(MIN));
+    }
+
+    #[test]
+    fn retry_after_pushes_the_next_check_out_but_is_capped() {
+        let p = policy(1, 1);
+        let mut h = Health::default();
+        let s = h.observe(false, MIN, &p, Some(Duration::from_secs(30)));
+        assert_eq!(s.next, Next::Retry(Duration::from_secs(30)));
+        let s = h.observe(false, MIN, &p, Some(Duration::from_secs(86_400)));
+        assert_eq!(s.next, Next::Backoff(Duration::from_secs(480)));
+    }
+
+    #[test]
+    fn backoff_cap_below_the_interval_means_no_backoff() {
+        let p = Policy {
+            max_backoff: Duration::from_secs(10),
+            ..policy(0, 1)
+        };
+        let mut h = Health::default();
+        h.observe(false, MIN, &p, None);
+        assert_eq!(h.observe(false, MIN, &p, None).next, Next::Backoff(MIN));
+    }
+}
