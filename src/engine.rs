@@ -2,13 +2,15 @@
 //! pipeline order.
 //!
 //! Threads and channels (see ARCHITECTURE.md):
-//! scheduler —jobs (bounded, `--queue`)→ workers —records (bounded)→ printer;
-//! workers —done (unbounded, ≤ one message per monitor)→ scheduler; reporter reads the stats.
+//! scheduler —jobs (bounded, `--queue`)→ workers —events (bounded, via `Fanout`)→ printer;
+//! workers —done (unbounded, ≤ one message per monitor)→ scheduler, which publishes state
+//! changes through the same `Fanout`; the reporter reads the stats.
 //!
 //! Shutdown: the stop channel disconnects (Ctrl-C/SIGTERM), the `--duration` deadline passes, or
 //! in once mode every monitor has been checked. The scheduler returns and drops the job sender;
 //! workers skip what is still queued, finish the check in hand (bounded by its timeout) and exit;
-//! the last worker drops the records sender, so the printer drains and exits; then the reporter
+//! once the scheduler and the last worker have dropped their `Fanout`, the printer drains and
+//! exits; then the reporter
 //! is stopped and the summary is built from the final counters.
 
 use std::num::NonZeroUsize;
@@ -21,15 +23,16 @@ use crossbeam_channel::{after, bounded, never, unbounded, Receiver};
 
 use crate::config::{Config, Monitor};
 use crate::error::Error;
+use crate::event::Fanout;
 use crate::output::{run_printer, Format};
 use crate::probe::Probe;
 use crate::reporter::Reporter;
-use crate::scheduler::{self, Mode, Schedule, Wiring};
+use crate::scheduler::{self, Cadence, Mode, Schedule, Wiring};
 use crate::stats::Stats;
 use crate::summary::Summary;
 use crate::worker::{self, Pool, WorkerChannels};
 
-/// Finished checks the printer may lag behind by before lines are dropped (and counted).
+/// Events the printer may lag behind by before lines are dropped (and counted).
 const RECORD_BUFFER: usize = 65_536;
 
 /// How a run behaves, validated.
@@ -69,20 +72,26 @@ pub fn run(
     let monitors: Arc<[Monitor]> = config.monitors.clone().into();
     let workers = options.workers.get();
     let stats = Arc::new(Stats::new(monitors.len(), workers));
-    let intervals: Vec<Duration> = monitors.iter().map(|m| m.interval).collect();
-    let schedule = Schedule::new(&intervals, options.mode);
+    let cadences: Vec<Cadence> = monitors
+        .iter()
+        .map(|m| Cadence {
+            interval: m.interval,
+            policy: m.policy,
+        })
+        .collect();
+    let schedule = Schedule::new(&cadences, options.mode);
     let stopping = Arc::new(AtomicBool::new(false));
 
     let (jobs_tx, jobs_rx) = bounded(options.queue.get());
     let (done_tx, done_rx) = unbounded();
-    let (records_tx, records_rx) = bounded(RECORD_BUFFER);
+    let (printer_tx, printer_rx) = bounded(RECORD_BUFFER);
     let (reporter_stop_tx, reporter_stop_rx) = bounded::<()>(0);
 
     let printer = {
         let monitors = Arc::clone(&monitors);
         let format = options.format;
         spawn("sitewatch-printer".into(), move || {
-            run_printer(records_rx, monitors, format)
+            run_printer(printer_rx, monitors, format)
         })?
     };
     let reporter = Reporter {
@@ -102,26 +111,29 @@ pub fn run(
         stats: Arc::clone(&stats),
         stopping: Arc::clone(&stopping),
     });
+    let events = Arc::new(Fanout::new(printer_tx, Arc::clone(&stats)));
     let mut pool_threads = Vec::with_capacity(workers);
     for id in 0..workers {
         let pool = Arc::clone(&pool);
         let channels = WorkerChannels {
             jobs: jobs_rx.clone(),
             done: done_tx.clone(),
-            records: records_tx.clone(),
+            events: Arc::clone(&events),
         };
         pool_threads.push(spawn(format!("sitewatch-worker-{id}"), move || {
             worker::run(id, &pool, channels)
         })?);
     }
-    // Only the workers may hold these now, so their exit is what closes the channels.
-    drop((jobs_rx, done_tx, records_tx));
+    // Only the workers (and, for events, the scheduler) hold these now, so their exit is what
+    // closes the channels.
+    drop((jobs_rx, done_tx));
 
     let wiring = Wiring {
         jobs: jobs_tx,
         done: done_rx,
         stop,
         deadline: options.duration.map_or_else(never, after),
+        events,
     };
     let scheduler = {
         let stats = Arc::clone(&stats);

@@ -14,6 +14,7 @@ pub mod config;
 pub mod demo;
 pub mod engine;
 pub mod error;
+pub mod event;
 pub mod histogram;
 pub mod localsite;
 pub mod output;

@@ -21,7 +21,9 @@ use simplelog::{
 
 use crate::config::Monitor;
 use crate::error::Error;
+use crate::event::{Event, StateChange};
 use crate::probe::{Outcome, Reason};
+use crate::state::State;
 use crate::worker::CheckRecord;
 
 /// The `log` target of every line meant for the operator.
@@ -102,10 +104,14 @@ pub fn emit(line: &str) {
     log::info!(target: OUT, "{line}");
 }
 
-/// The printer thread: formats and logs every finished check until the workers are gone.
-pub fn run_printer(records: Receiver<CheckRecord>, monitors: Arc<[Monitor]>, format: Format) {
-    for record in records.iter() {
-        emit(&check_line(&monitors[record.monitor], &record, format));
+/// The printer thread: formats and logs every event until every publisher is gone.
+pub fn run_printer(events: Receiver<Event>, monitors: Arc<[Monitor]>, format: Format) {
+    for event in events.iter() {
+        let line = match &event {
+            Event::Check(record) => check_line(&monitors[record.monitor], record, format),
+            Event::State(change) => state_line(&monitors[change.monitor], change, format),
+        };
+        emit(&line);
     }
 }
 
@@ -138,6 +144,68 @@ struct CheckJson<'a> {
     final_url: Option<&'a str>,
     lateness_ms: f64,
     queued_ms: f64,
+}
+
+#[derive(Serialize)]
+struct StateJson<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    ts: String,
+    url: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    from: State,
+    to: State,
+    since: String,
+    duration_s: f64,
+    attempts: u32,
+    reason: Option<Reason>,
+    status: Option<u16>,
+    detail: Option<&'a str>,
+}
+
+/// One state change as a line in `format`.
+pub fn state_line(monitor: &Monitor, change: &StateChange, format: Format) -> String {
+    let lasted = change.at.duration_since(change.since).unwrap_or_default();
+    match format {
+        Format::Json => serde_json::to_string(&StateJson {
+            kind: "state",
+            ts: timestamp(change.at),
+            url: &monitor.url,
+            name: monitor.name.as_deref(),
+            from: change.from,
+            to: change.to,
+            since: timestamp(change.since),
+            duration_s: (lasted.as_secs_f64() * 1e3).round() / 1e3,
+            attempts: change.attempts,
+            reason: change.reason,
+            status: change.status,
+            detail: change.detail.as_deref(),
+        })
+        .expect("a state line always serializes"),
+        Format::Text => {
+            let mut line = format!("{}  STATE  {}", timestamp(change.at), monitor.url);
+            if let Some(name) = &monitor.name {
+                line.push_str(&format!(" ({name})"));
+            }
+            line.push_str(&format!("  {} -> {}", change.from, change.to));
+            if let (Some(reason), Some(detail)) = (change.reason, change.detail.as_deref()) {
+                line.push_str(&format!("  {reason}: {detail}"));
+            }
+            let lasted = humantime::format_duration(Duration::from_secs(lasted.as_secs()));
+            match change.to {
+                State::Down => line.push_str(&format!(
+                    "  ({} failed attempts; was {} for {lasted})",
+                    change.attempts, change.from
+                )),
+                _ if change.from != State::Unknown => {
+                    line.push_str(&format!("  (was {} for {lasted})", change.from))
+                }
+                _ => {}
+            }
+            line
+        }
+    }
 }
 
 /// One check as a line in `format`.
@@ -246,6 +314,38 @@ mod tests {
             line.ends_with("http://127.0.0.1:9/a  connect: connection refused"),
             "{line}"
         );
+    }
+
+    #[test]
+    fn state_lines_say_from_to_why_and_for_how_long() {
+        let (m, _) = record(Outcome::Up, Some(200));
+        let since = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let change = StateChange {
+            monitor: 0,
+            at: since + Duration::from_secs(125),
+            from: State::Up,
+            to: State::Down,
+            since,
+            attempts: 3,
+            reason: Some(Reason::Connect),
+            status: None,
+            detail: Some("connection refused".into()),
+        };
+        assert_eq!(
+            state_line(&m, &change, Format::Text),
+            "2023-11-14T22:15:25.000Z  STATE  http://127.0.0.1:9/a  up -> down  \
+             connect: connection refused  (3 failed attempts; was up for 2m 5s)"
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&state_line(&m, &change, Format::Json)).unwrap();
+        assert_eq!(v["type"], "state");
+        assert_eq!(
+            (v["from"].as_str(), v["to"].as_str()),
+            (Some("up"), Some("down"))
+        );
+        assert_eq!(v["duration_s"], 125.0);
+        assert_eq!(v["reason"], "connect");
+        assert_eq!(v["since"], "2023-11-14T22:13:20.000Z");
     }
 
     #[test]

@@ -79,8 +79,10 @@ pub struct Report {
     pub overflowed: u64,
     /// Occurrences missed since start because the scheduler stalled.
     pub missed: u64,
-    /// Monitors whose last check was down.
+    /// Monitors in the `down` state.
     pub failing: usize,
+    /// Of those, how many are backed off (checked less often than their interval).
+    pub backed_off: usize,
     /// Monitors in the config.
     pub monitors: usize,
     /// Check lines dropped since start because output was stalled.
@@ -129,7 +131,8 @@ impl Report {
             coalesced: schedule.coalesced,
             overflowed: schedule.overflowed,
             missed: schedule.missed,
-            failing: stats.failing(),
+            failing: schedule.down,
+            backed_off: schedule.backed_off,
             monitors: monitors.len(),
             dropped_lines: stats.dropped_lines(),
         }
@@ -145,14 +148,15 @@ impl Report {
 
     fn text(&self) -> String {
         let mut parts = vec![format!(
-            "{}  REPORT  checked {} (+{} in {}, {} down)  failing {}/{}",
+            "{}  REPORT  checked {} (+{} in {}, {} down)  down {}/{} ({} backed off)",
             self.ts,
             self.checked_total,
             self.checked_interval,
             seconds(self.window_s),
             self.down_interval,
             self.failing,
-            self.monitors
+            self.monitors,
+            self.backed_off
         )];
         let codes: Vec<String> = self
             .top_codes

@@ -20,13 +20,20 @@
 //!   first round starts at once, at up to [`WARMUP_PER_SECOND`] checks per second, so a short
 //!   list shows every result within a second; each monitor then joins its phase no less than
 //!   half an interval after its first check.
+//! - **Glitch or outage.** Each monitor's [`Health`] turns verdicts into retries (soon, on the pool
+//!   like any check, still one pending check at most), a `down` state with backoff, or recovery.
+//!   A retry or backoff replaces the monitor's next occurrence; the wheel entry it replaces is
+//!   recognised as stale by its due time and dropped when it fires.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{select, Receiver, Sender, TrySendError};
 
+use crate::event::{Event, Fanout, StateChange};
+use crate::probe::{Observation, Reason};
+use crate::state::{Health, Next, Policy, State};
 use crate::stats::{ScheduleCounters, Stats};
 use crate::wheel::Wheel;
 
@@ -62,11 +69,88 @@ pub struct Job {
     pub dispatched: Instant,
 }
 
+/// What the schedule needs to know of a monitor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cadence {
+    /// Time between checks.
+    pub interval: Duration,
+    /// How failures are retried and backed off.
+    pub policy: Policy,
+}
+
+/// The part of a check's result the scheduler acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// Whether the check was up.
+    pub up: bool,
+    /// Why it was down.
+    pub reason: Option<Reason>,
+    /// Final status code, if a response arrived.
+    pub status: Option<u16>,
+    /// What went wrong, if down.
+    pub detail: Option<String>,
+    /// How long the server asked us to wait.
+    pub retry_after: Option<Duration>,
+}
+
+impl Verdict {
+    /// The verdict of one observation.
+    pub fn of(o: &Observation) -> Verdict {
+        let (reason, detail) = match &o.outcome {
+            crate::probe::Outcome::Up => (None, None),
+            crate::probe::Outcome::Down { reason, detail } => (Some(*reason), Some(detail.clone())),
+        };
+        Verdict {
+            up: o.outcome.is_up(),
+            reason,
+            status: o.status,
+            detail,
+            retry_after: o.retry_after,
+        }
+    }
+}
+
+/// A worker's message back: the monitor is free again, with its verdict (`None` when the job
+/// was dropped unstarted at shutdown).
+#[derive(Debug, Clone)]
+pub struct Completion {
+    /// Index of the monitor.
+    pub monitor: usize,
+    /// What the check found.
+    pub verdict: Option<Verdict>,
+}
+
+/// A state change decided by [`Schedule::complete`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transition {
+    /// Index of the monitor.
+    pub monitor: usize,
+    /// The state before.
+    pub from: State,
+    /// The state now.
+    pub to: State,
+    /// Tick at which the previous state began.
+    pub since: u64,
+    /// Failed attempts behind a change to `down`.
+    pub attempts: u32,
+}
+
+/// No next occurrence (once mode, after the check).
+const NEVER: u64 = u64::MAX;
+
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     interval: u64,
     phase: u64,
+    /// The occurrence the wheel should fire next; other entries for this monitor are stale.
+    next_due: u64,
+    /// The due tick of the check pending now.
+    inflight_due: u64,
     pending: bool,
+    /// Tick at which the current state began.
+    since: u64,
+    policy: Policy,
+    health: Health,
 }
 
 /// The scheduling policy: which monitor is due, coalescing, the overflow FIFO.
@@ -103,26 +187,32 @@ fn phases(intervals: &[u64]) -> Vec<u64> {
 }
 
 impl Schedule {
-    /// A schedule for monitors with these intervals (index = monitor), starting at tick 0.
-    pub fn new(intervals: &[Duration], mode: Mode) -> Schedule {
-        let ms: Vec<u64> = intervals.iter().map(|&d| millis(d).max(1)).collect();
+    /// A schedule for these monitors (index = monitor), starting at tick 0.
+    pub fn new(cadences: &[Cadence], mode: Mode) -> Schedule {
+        let ms: Vec<u64> = cadences.iter().map(|c| millis(c.interval).max(1)).collect();
         let mut wheel = Wheel::with_capacity(ms.len());
         let slots: Vec<Slot> = phases(&ms)
             .into_iter()
-            .zip(&ms)
-            .map(|(phase, &interval)| Slot {
-                interval,
-                phase,
-                pending: false,
+            .zip(cadences.iter().zip(&ms))
+            .enumerate()
+            .map(|(j, (phase, (cadence, &interval)))| {
+                let first = match mode {
+                    Mode::Once => 0,
+                    Mode::Repeat => (j as u64 * 1000 / WARMUP_PER_SECOND).min(phase),
+                };
+                wheel.insert(j as u32, first);
+                Slot {
+                    interval,
+                    phase,
+                    next_due: first,
+                    inflight_due: 0,
+                    pending: false,
+                    since: 0,
+                    policy: cadence.policy,
+                    health: Health::default(),
+                }
             })
             .collect();
-        for (j, slot) in slots.iter().enumerate() {
-            let first = match mode {
-                Mode::Once => 0,
-                Mode::Repeat => (j as u64 * 1000 / WARMUP_PER_SECOND).min(slot.phase),
-            };
-            wheel.insert(j as u32, first);
-        }
         Schedule {
             wheel,
             unfinished: slots.len(),
@@ -161,8 +251,15 @@ impl Schedule {
             next = due + interval;
             self.counters.missed += later + 1;
         }
-        self.wheel.insert(monitor as u32, next);
+        self.set_next(monitor, next);
         due
+    }
+
+    fn set_next(&mut self, monitor: usize, next: u64) {
+        self.slots[monitor].next_due = next;
+        if next != NEVER {
+            self.wheel.insert(monitor as u32, next);
+        }
     }
 
     /// Fires everything due at `now` and hands out what it can through `send`, which returns the
@@ -179,15 +276,22 @@ impl Schedule {
         fired.sort_unstable_by_key(|&(monitor, due)| (due, monitor));
         for &(monitor, due) in &fired {
             let monitor = monitor as usize;
+            if self.slots[monitor].next_due != due {
+                continue; // replaced by a retry or backoff
+            }
             let due = match self.mode {
                 Mode::Repeat => self.reschedule(monitor, due, now),
-                Mode::Once => due,
+                Mode::Once => {
+                    self.slots[monitor].next_due = NEVER;
+                    due
+                }
             };
             if self.slots[monitor].pending {
                 self.counters.coalesced += 1;
                 continue;
             }
             self.slots[monitor].pending = true;
+            self.slots[monitor].inflight_due = due;
             let dispatch = Dispatch { monitor, due };
             if !self.overflow.is_empty() {
                 self.push_overflow(dispatch);
@@ -218,15 +322,66 @@ impl Schedule {
         self.counters.overflow_depth = self.overflow.len();
     }
 
-    /// Records that `monitor`'s check finished: it may be queued again.
-    pub fn complete(&mut self, monitor: usize) {
+    /// Takes a worker's completion at tick `now`: frees the monitor, runs its verdict through
+    /// its health, schedules a retry or backoff if needed, and returns the state change if any.
+    pub fn complete(&mut self, completion: &Completion, now: u64) -> Option<Transition> {
+        let monitor = completion.monitor;
         let slot = &mut self.slots[monitor];
-        if slot.pending {
-            slot.pending = false;
-            if self.mode == Mode::Once {
-                self.unfinished -= 1;
-            }
+        if !slot.pending {
+            return None;
         }
+        slot.pending = false;
+        let Some(verdict) = &completion.verdict else {
+            self.finish(monitor);
+            return None;
+        };
+        let interval = Duration::from_millis(slot.interval);
+        let was_backed_off = slot.health.backed_off(interval);
+        let before = slot.health.state();
+        let step = slot
+            .health
+            .observe(verdict.up, interval, &slot.policy, verdict.retry_after);
+        let (after, backed_off) = (slot.health.state(), slot.health.backed_off(interval));
+        let inflight_due = slot.inflight_due;
+        match step.next {
+            Next::Retry(delay) => self.set_next(monitor, now.saturating_add(millis(delay))),
+            Next::Backoff(_) | Next::Scheduled if self.mode == Mode::Once => self.finish(monitor),
+            Next::Backoff(delay) => {
+                let next = inflight_due.saturating_add(millis(delay)).max(now);
+                self.set_next(monitor, next);
+            }
+            Next::Scheduled => {}
+        }
+        self.counters.down = self.counters.down + usize::from(after == State::Down)
+            - usize::from(before == State::Down);
+        self.counters.backed_off =
+            self.counters.backed_off + usize::from(backed_off) - usize::from(was_backed_off);
+        let (from, to) = step.transition?;
+        let slot = &mut self.slots[monitor];
+        let since = std::mem::replace(&mut slot.since, now);
+        Some(Transition {
+            monitor,
+            from,
+            to,
+            since,
+            attempts: if to == State::Down {
+                slot.policy.retries + 1
+            } else {
+                0
+            },
+        })
+    }
+
+    fn finish(&mut self, monitor: usize) {
+        if self.mode == Mode::Once {
+            self.slots[monitor].next_due = NEVER;
+            self.unfinished -= 1;
+        }
+    }
+
+    /// A monitor's current state.
+    pub fn state(&self, monitor: usize) -> State {
+        self.slots[monitor].health.state()
     }
 
     /// The tick at which [`tick`](Self::tick) next has work, if any.
@@ -249,27 +404,49 @@ impl Schedule {
 pub struct Wiring {
     /// Jobs out to the workers (bounded: the queue).
     pub jobs: Sender<Job>,
-    /// Monitor indexes back from the workers when a check ends.
-    pub done: Receiver<usize>,
+    /// Verdicts back from the workers when a check ends.
+    pub done: Receiver<Completion>,
     /// Disconnects (or delivers) when the run must stop.
     pub stop: Receiver<()>,
     /// Fires when a `--duration` run is over (`never()` otherwise).
     pub deadline: Receiver<Instant>,
+    /// Where state changes are published.
+    pub events: Arc<Fanout>,
 }
 
 /// The scheduler thread's body. Returns when stopped, at the deadline, or (once mode) when every
-/// monitor has been checked. Dropping `wiring.jobs` on return is what tells the workers to end.
+/// monitor has a verdict. Dropping `wiring.jobs` on return is what tells the workers to end.
 pub fn run(mut schedule: Schedule, start: Instant, wiring: Wiring, stats: Arc<Stats>) {
     let Wiring {
         jobs,
         done,
         stop,
         deadline,
+        events,
     } = wiring;
+    let wall_start = SystemTime::now() - start.elapsed();
+    let tick_of = |t: Instant| millis(t.saturating_duration_since(start));
+    let complete = |schedule: &mut Schedule, c: Completion| {
+        let transition = schedule.complete(&c, tick_of(Instant::now()));
+        let (Some(t), Some(verdict)) = (transition, c.verdict) else {
+            return;
+        };
+        stats.set_state(t.monitor, t.to);
+        events.publish(Event::State(StateChange {
+            monitor: t.monitor,
+            at: SystemTime::now(),
+            from: t.from,
+            to: t.to,
+            since: wall_start + Duration::from_millis(t.since),
+            attempts: t.attempts,
+            reason: verdict.reason,
+            status: verdict.status,
+            detail: verdict.detail,
+        }));
+    };
     loop {
         let now = Instant::now();
-        let tick = millis(now.saturating_duration_since(start));
-        schedule.tick(tick, |d| {
+        schedule.tick(tick_of(now), |d| {
             let job = Job {
                 monitor: d.monitor,
                 due: start + Duration::from_millis(d.due),
@@ -288,11 +465,11 @@ pub fn run(mut schedule: Schedule, start: Instant, wiring: Wiring, stats: Arc<St
             None => Duration::from_secs(3600),
         };
         select! {
-            recv(done) -> monitor => match monitor {
-                Ok(m) => {
-                    schedule.complete(m);
-                    for m in done.try_iter() {
-                        schedule.complete(m);
+            recv(done) -> completion => match completion {
+                Ok(c) => {
+                    complete(&mut schedule, c);
+                    for c in done.try_iter() {
+                        complete(&mut schedule, c);
                     }
                 }
                 // Every worker is gone; nothing more can be checked.
@@ -309,8 +486,30 @@ pub fn run(mut schedule: Schedule, start: Instant, wiring: Wiring, stats: Arc<St
 mod tests {
     use super::*;
 
-    fn secs(list: &[u64]) -> Vec<Duration> {
-        list.iter().map(|&s| Duration::from_secs(s)).collect()
+    fn secs(list: &[u64]) -> Vec<Cadence> {
+        list.iter()
+            .map(|&s| Cadence {
+                interval: Duration::from_secs(s),
+                policy: crate::config::default_policy(Duration::from_secs(s)),
+            })
+            .collect()
+    }
+
+    fn verdict(up: bool) -> Verdict {
+        Verdict {
+            up,
+            reason: (!up).then_some(Reason::Connect),
+            status: None,
+            detail: (!up).then(|| "connection refused".to_string()),
+            retry_after: None,
+        }
+    }
+
+    fn done(monitor: usize, up: bool) -> Completion {
+        Completion {
+            monitor,
+            verdict: Some(verdict(up)),
+        }
     }
 
     /// A queue of `cap` places that remembers what was sent.
@@ -347,7 +546,7 @@ mod tests {
         while t <= until {
             s.tick(t, q.send());
             while let Some(d) = q.items.pop_front() {
-                s.complete(d.monitor);
+                s.complete(&done(d.monitor, true), t);
                 all.push(d);
             }
             t = match s.next_wake() {
@@ -424,7 +623,7 @@ mod tests {
         }
         assert_eq!(q.items.len(), 1);
         assert_eq!(s.counters().coalesced, 3);
-        s.complete(0);
+        s.complete(&done(0, true), 3500);
         s.tick(4000, q.send());
         assert_eq!(q.items.len(), 2);
         assert_eq!(q.items[1].due, 4000);
@@ -467,12 +666,12 @@ mod tests {
         let mut s = Schedule::new(&secs(&[1]), Mode::Repeat);
         let mut q = Queue::new(10);
         s.tick(0, q.send());
-        s.complete(0);
+        s.complete(&done(0, true), 10);
         // The scheduler is frozen for 5.5 s: one late check now, four occurrences missed.
         s.tick(5500, q.send());
         assert_eq!(q.items.back().unwrap().due, 5000);
         assert_eq!(s.counters().missed, 4);
-        s.complete(0);
+        s.complete(&done(0, true), 5510);
         s.tick(6000, q.send());
         assert_eq!(q.items.back().unwrap().due, 6000);
     }
@@ -487,12 +686,145 @@ mod tests {
         for t in 1..10 {
             while let Some(d) = q.items.pop_front() {
                 seen.push(d.monitor);
-                s.complete(d.monitor);
+                s.complete(&done(d.monitor, true), t);
             }
             s.tick(t, q.send());
         }
         assert_eq!(seen, vec![0, 1, 2]);
         assert!(s.is_finished());
         assert_eq!(s.next_wake(), None);
+    }
+
+    /// (tick, from, to) of a state change.
+    type Change = (u64, State, State);
+
+    /// Drives one monitor whose checks take no time and whose verdicts come from `up`, until
+    /// `until`; returns (due tick, verdict) of every check and every transition.
+    fn drive(
+        s: &mut Schedule,
+        until: u64,
+        up: impl Fn(u64) -> bool,
+    ) -> (Vec<(u64, bool)>, Vec<Change>) {
+        let mut q = Queue::new(usize::MAX);
+        let (mut checks, mut changes) = (Vec::new(), Vec::new());
+        let mut t = 0;
+        while t <= until {
+            s.tick(t, q.send());
+            while let Some(d) = q.items.pop_front() {
+                let ok = up(t);
+                checks.push((d.due, ok));
+                if let Some(tr) = s.complete(&done(d.monitor, ok), t) {
+                    changes.push((t, tr.from, tr.to));
+                }
+            }
+            t = match s.next_wake() {
+                Some(w) if w > t => w,
+                _ => t + 1,
+            };
+        }
+        (checks, changes)
+    }
+
+    #[test]
+    fn a_glitch_is_retried_and_never_goes_down() {
+        // Down only between 10 s and 13 s: the retries at +2 s and +4 s see it back.
+        let mut s = Schedule::new(&secs(&[10]), Mode::Repeat);
+        let (checks, changes) = drive(&mut s, 60_000, |t| !(10_000..13_000).contains(&t));
+        assert_eq!(changes, vec![(0, State::Unknown, State::Up)]);
+        let dues: Vec<u64> = checks.iter().map(|c| c.0).collect();
+        // The retries replace the 20 s occurrence; the next one keeps at least half an interval
+        // from the successful retry, back on the fixed grid.
+        assert!(
+            dues.starts_with(&[0, 10_000, 12_000, 16_000, 30_000]),
+            "{dues:?}"
+        );
+        assert!(dues[4..].iter().all(|d| d % 10_000 == 0), "{dues:?}");
+    }
+
+    #[test]
+    fn an_outage_goes_down_once_backs_off_and_recovers_on_the_grid() {
+        // Down from 10 s to 200 s.
+        let mut s = Schedule::new(&secs(&[10]), Mode::Repeat);
+        let (checks, changes) = drive(&mut s, 400_000, |t| !(10_000..200_000).contains(&t));
+        assert_eq!(
+            changes,
+            vec![
+                (0, State::Unknown, State::Up),
+                (16_000, State::Up, State::Down),
+                (246_000, State::Down, State::Up),
+            ]
+        );
+        let down: Vec<u64> = checks
+            .iter()
+            .filter(|c| (16_000..=246_000).contains(&c.0))
+            .map(|c| c.0)
+            .collect();
+        // After going down: 10 s, then doubling to the 80 s cap (8 × interval); the site is back
+        // at 200 s and the next backed-off check sees it.
+        assert_eq!(down, vec![16_000, 26_000, 46_000, 86_000, 166_000, 246_000]);
+        assert_eq!(s.counters().down, 0);
+        assert_eq!(s.counters().backed_off, 0);
+        let after: Vec<u64> = checks
+            .iter()
+            .map(|c| c.0)
+            .filter(|&d| d > 246_000)
+            .collect();
+        assert!(after.iter().all(|d| d % 10_000 == 0), "{after:?}");
+    }
+
+    #[test]
+    fn down_and_backed_off_are_counted() {
+        let mut s = Schedule::new(&secs(&[10, 10]), Mode::Repeat);
+        let (_, changes) = drive(&mut s, 100_000, |_| false);
+        assert_eq!(changes.len(), 2, "{changes:?}");
+        assert_eq!(s.state(0), State::Down);
+        assert_eq!((s.counters().down, s.counters().backed_off), (2, 2));
+    }
+
+    #[test]
+    fn retry_after_pushes_the_retry_out() {
+        let mut s = Schedule::new(&secs(&[60]), Mode::Repeat);
+        let mut q = Queue::new(4);
+        s.tick(0, q.send());
+        q.items.clear();
+        let mut v = verdict(false);
+        v.retry_after = Some(Duration::from_secs(30));
+        s.complete(
+            &Completion {
+                monitor: 0,
+                verdict: Some(v),
+            },
+            100,
+        );
+        s.tick(30_099, q.send());
+        assert!(q.items.is_empty(), "not before Retry-After");
+        s.tick(30_100, q.send());
+        assert_eq!(q.items.pop_front().map(|d| d.due), Some(30_100));
+    }
+
+    #[test]
+    fn once_mode_waits_for_a_verdict_through_retries() {
+        let mut s = Schedule::new(&secs(&[60]), Mode::Once);
+        let (checks, changes) = drive(&mut s, 20_000, |_| false);
+        assert_eq!(
+            checks.iter().map(|c| c.0).collect::<Vec<_>>(),
+            vec![0, 2_000, 6_000]
+        );
+        assert_eq!(changes, vec![(6_000, State::Unknown, State::Down)]);
+        assert!(s.is_finished());
+    }
+
+    #[test]
+    fn skipped_job_frees_the_monitor_without_a_verdict() {
+        let mut s = Schedule::new(&secs(&[1]), Mode::Once);
+        let mut q = Queue::new(1);
+        s.tick(0, q.send());
+        let c = Completion {
+            monitor: 0,
+            verdict: None,
+        };
+        assert_eq!(s.complete(&c, 5), None);
+        assert!(s.is_finished());
+        assert_eq!(s.state(0), State::Unknown);
     }
 }

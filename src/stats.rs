@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::histogram::Histogram;
 use crate::probe::{Observation, Reason};
+use crate::state::State;
 
 /// Counts of status codes and failure reasons.
 #[derive(Debug, Clone, Default)]
@@ -88,7 +89,7 @@ struct Guarded {
     totals: Tally,
 }
 
-// A monitor's last outcome: 0 = not checked yet.
+// A monitor's state: 0 = unknown.
 const UP: u8 = 1;
 const DOWN: u8 = 2;
 
@@ -96,7 +97,7 @@ const DOWN: u8 = 2;
 struct MonitorTally {
     checks: AtomicU64,
     up: AtomicU64,
-    last: AtomicU8,
+    state: AtomicU8,
     max_us: AtomicU64,
 }
 
@@ -109,7 +110,7 @@ pub struct MonitorTotals {
     pub checks: u64,
     /// Checks that were up.
     pub up: u64,
-    /// Whether the last check was down.
+    /// Whether the monitor is in the `down` state.
     pub failing: bool,
     /// The slowest check's total time.
     pub max: Duration,
@@ -138,9 +139,10 @@ pub struct Stats {
     overflowed: AtomicU64,
     missed: AtomicU64,
     overflow_depth: AtomicUsize,
+    down_monitors: AtomicUsize,
+    backed_off: AtomicUsize,
     skipped: AtomicU64,
     dropped_lines: AtomicU64,
-    failing: AtomicUsize,
     monitors: Box<[MonitorTally]>,
     busy: Box<[Mutex<Option<Running>>]>,
     guarded: Mutex<Guarded>,
@@ -157,6 +159,10 @@ pub struct ScheduleCounters {
     pub missed: u64,
     /// Jobs waiting in the overflow FIFO right now.
     pub overflow_depth: usize,
+    /// Monitors in the `down` state.
+    pub down: usize,
+    /// Of those, how many are checked less often than their interval (backed off).
+    pub backed_off: usize,
 }
 
 impl Stats {
@@ -171,9 +177,10 @@ impl Stats {
             overflowed: AtomicU64::new(0),
             missed: AtomicU64::new(0),
             overflow_depth: AtomicUsize::new(0),
+            down_monitors: AtomicUsize::new(0),
+            backed_off: AtomicUsize::new(0),
             skipped: AtomicU64::new(0),
             dropped_lines: AtomicU64::new(0),
-            failing: AtomicUsize::new(0),
             monitors: (0..monitors).map(|_| MonitorTally::default()).collect(),
             busy: (0..workers).map(|_| Mutex::new(None)).collect(),
             guarded: Mutex::new(Guarded {
@@ -207,13 +214,6 @@ impl Stats {
         }
         let us = u64::try_from(observation.elapsed.as_micros()).unwrap_or(u64::MAX);
         tally.max_us.fetch_max(us, Relaxed);
-        let now = if up { UP } else { DOWN };
-        let before = tally.last.swap(now, Relaxed);
-        if before != DOWN && now == DOWN {
-            self.failing.fetch_add(1, Relaxed);
-        } else if before == DOWN && now != DOWN {
-            self.failing.fetch_sub(1, Relaxed);
-        }
 
         let mut g = self.guarded();
         let w = &mut g.window;
@@ -265,9 +265,19 @@ impl Stats {
         self.down.load(Relaxed)
     }
 
-    /// Monitors whose last check was down.
+    /// Monitors in the `down` state.
     pub fn failing(&self) -> usize {
-        self.failing.load(Relaxed)
+        self.down_monitors.load(Relaxed)
+    }
+
+    /// Records a monitor's new state (the scheduler decides it).
+    pub fn set_state(&self, monitor: usize, state: State) {
+        let code = match state {
+            State::Unknown => 0,
+            State::Up => UP,
+            State::Down => DOWN,
+        };
+        self.monitors[monitor].state.store(code, Relaxed);
     }
 
     /// Publishes the scheduler's counters.
@@ -276,6 +286,8 @@ impl Stats {
         self.overflowed.store(c.overflowed, Relaxed);
         self.missed.store(c.missed, Relaxed);
         self.overflow_depth.store(c.overflow_depth, Relaxed);
+        self.down_monitors.store(c.down, Relaxed);
+        self.backed_off.store(c.backed_off, Relaxed);
     }
 
     /// The scheduler's counters as last published.
@@ -285,6 +297,8 @@ impl Stats {
             overflowed: self.overflowed.load(Relaxed),
             missed: self.missed.load(Relaxed),
             overflow_depth: self.overflow_depth.load(Relaxed),
+            down: self.down_monitors.load(Relaxed),
+            backed_off: self.backed_off.load(Relaxed),
         }
     }
 
@@ -317,7 +331,7 @@ impl Stats {
                 monitor,
                 checks: t.checks.load(Relaxed),
                 up: t.up.load(Relaxed),
-                failing: t.last.load(Relaxed) == DOWN,
+                failing: t.state.load(Relaxed) == DOWN,
                 max: Duration::from_micros(t.max_us.load(Relaxed)),
             })
             .collect()
@@ -356,7 +370,7 @@ mod tests {
     #[test]
     fn records_window_totals_and_failing() {
         let stats = Stats::new(3, 2);
-        assert_eq!(stats.monitors[2].last.load(Relaxed), 0);
+        assert_eq!(stats.monitors[2].state.load(Relaxed), 0);
         stats.record(0, &obs(Some(200), Outcome::Up, 10), Duration::ZERO);
         stats.record(
             1,
@@ -364,9 +378,8 @@ mod tests {
             Duration::from_millis(5),
         );
         stats.record(2, &obs(None, down(Reason::Timeout), 20), Duration::ZERO);
-        assert_eq!(stats.failing(), 2);
         stats.record(1, &obs(Some(200), Outcome::Up, 5), Duration::ZERO);
-        assert_eq!(stats.failing(), 1);
+        stats.set_state(2, State::Down);
         assert_eq!((stats.checked(), stats.down()), (4, 2));
 
         let w = stats.take_window(Instant::now());
@@ -383,6 +396,10 @@ mod tests {
 
         let m = stats.monitor_totals();
         assert_eq!((m[1].checks, m[1].up, m[1].failing), (2, 1, false));
+        assert!(
+            m[2].failing,
+            "state, not the last check, makes a monitor failing"
+        );
         assert_eq!(m[1].up_pct(), 50.0);
         assert!(m[2].failing);
     }

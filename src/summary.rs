@@ -49,7 +49,7 @@ pub struct Summary {
     pub top_reasons: Vec<(Reason, u64)>,
     /// The monitors with the slowest single check.
     pub slowest: Vec<UrlTime>,
-    /// URLs whose last check was down.
+    /// URLs of monitors in the `down` state at the end.
     pub failing: Vec<String>,
     /// Monitors with the lowest uptime (only those below 100 %).
     pub worst: Vec<Uptime>,
@@ -123,7 +123,7 @@ impl Summary {
         }
     }
 
-    /// True when some monitor's last check was down.
+    /// True when some monitor ended in the `down` state.
     pub fn any_failing(&self) -> bool {
         !self.failing.is_empty()
     }
@@ -170,7 +170,7 @@ impl Summary {
             .collect();
         lines.push(format!("slowest: {}", or_none(slow.join(", "))));
         lines.push(format!(
-            "failing at end ({}): {}",
+            "down at end ({}): {}",
             self.failing.len(),
             or_none(self.failing.join(", "))
         ));
@@ -236,6 +236,7 @@ mod tests {
         stats.record(0, &obs(true, 200, 5), Duration::ZERO);
         stats.record(1, &obs(true, 200, 50), Duration::ZERO);
         stats.record(1, &obs(false, 500, 7), Duration::ZERO);
+        stats.set_state(1, crate::state::State::Down);
         let s = Summary::collect(&stats, &config.monitors);
         assert_eq!((s.checked_total, s.up_total, s.down_total), (3, 2, 1));
         assert_eq!(s.failing, vec!["http://127.0.0.1:9/b".to_string()]);

@@ -1,9 +1,10 @@
 //! The worker pool: fixed threads that take jobs from the bounded queue and run blocking checks.
 //!
 //! Workers are the only part of sitewatch that blocks, and only on their own request. After a
-//! check a worker updates the stats (atomics and one short lock), tells the scheduler the monitor
-//! is free again, and hands the result to the printer with `try_send`: it never waits on stdout,
-//! a log file or anything else that can stall. A probe that panics is caught and reported as a
+//! check a worker updates the stats (atomics and one short lock), publishes the result through
+//! the [`Fanout`] (`try_send` to every sink), and hands the verdict back to the scheduler, which
+//! frees the monitor and decides on retries: it never waits on stdout, a log file or anything
+//! else that can stall. A probe that panics is caught and reported as a
 //! failed check, so one bad site cannot shrink the pool.
 //!
 //! Shutdown: when the scheduler drops the queue's sender, each worker finishes its current check
@@ -15,11 +16,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
 
 use crate::config::Monitor;
+use crate::event::{Event, Fanout};
 use crate::probe::{Observation, Outcome, Probe, Reason};
-use crate::scheduler::Job;
+use crate::scheduler::{Completion, Job, Verdict};
 use crate::stats::Stats;
 
 /// One finished check, as printed and (later) stored.
@@ -53,30 +55,35 @@ pub struct Pool {
 pub struct WorkerChannels {
     /// Jobs in.
     pub jobs: Receiver<Job>,
-    /// Monitor indexes back to the scheduler.
-    pub done: Sender<usize>,
-    /// Finished checks out to the printer.
-    pub records: Sender<CheckRecord>,
+    /// Verdicts back to the scheduler.
+    pub done: Sender<Completion>,
+    /// Finished checks out to the printer and other sinks.
+    pub events: Arc<Fanout>,
 }
 
 /// The body of worker thread `id`.
 pub fn run(id: usize, pool: &Pool, channels: WorkerChannels) {
     for job in channels.jobs.iter() {
+        // The scheduler may already be gone at shutdown; nothing to tell it then.
         if pool.stopping.load(Ordering::Relaxed) {
             pool.stats.add_skipped();
-            let _ = channels.done.send(job.monitor);
+            let _ = channels.done.send(Completion {
+                monitor: job.monitor,
+                verdict: None,
+            });
             continue;
         }
         let record = check(id, pool, &job);
         pool.stats
             .record(job.monitor, &record.observation, record.lateness);
-        // The scheduler may already be gone at shutdown; nothing to tell it then.
-        let _ = channels.done.send(job.monitor);
-        match channels.records.try_send(record) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => pool.stats.add_dropped_line(),
-            Err(TrySendError::Disconnected(_)) => {}
-        }
+        let verdict = Verdict::of(&record.observation);
+        // Publish before telling the scheduler, so a check's line precedes the state change
+        // it causes.
+        channels.events.publish(Event::Check(record));
+        let _ = channels.done.send(Completion {
+            monitor: job.monitor,
+            verdict: Some(verdict),
+        });
     }
 }
 

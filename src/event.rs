@@ -1,0 +1,71 @@
+//! What the pipeline publishes — finished checks and state changes — and how it reaches its
+//! consumers without ever blocking the publisher.
+//!
+//! Workers publish [`Event::Check`], the scheduler publishes [`Event::State`]. [`Fanout`] hands
+//! each event to every sink with `try_send` on a bounded channel: a sink that has fallen that
+//! far behind (stdout blocked, disk stalled) loses the event, and the loss is counted in
+//! [`Stats`] and shown in the report and summary. Nothing a worker or the scheduler does waits
+//! on a consumer.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crossbeam_channel::{Sender, TrySendError};
+
+use crate::probe::Reason;
+use crate::state::State;
+use crate::stats::Stats;
+use crate::worker::CheckRecord;
+
+/// A monitor changed state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateChange {
+    /// Index of the monitor.
+    pub monitor: usize,
+    /// When the change was decided.
+    pub at: SystemTime,
+    /// The state before.
+    pub from: State,
+    /// The state now.
+    pub to: State,
+    /// When the previous state began (the start of the run for `unknown`).
+    pub since: SystemTime,
+    /// Failed attempts behind a change to `down` (1 + retries).
+    pub attempts: u32,
+    /// The deciding check's failure reason, if it failed.
+    pub reason: Option<Reason>,
+    /// The deciding check's status code, if a response arrived.
+    pub status: Option<u16>,
+    /// The deciding check's failure detail, if it failed.
+    pub detail: Option<String>,
+}
+
+/// Something the printer (and other sinks) consume.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// One finished check.
+    Check(CheckRecord),
+    /// A monitor changed state.
+    State(StateChange),
+}
+
+/// Every consumer of events.
+pub struct Fanout {
+    printer: Sender<Event>,
+    stats: Arc<Stats>,
+}
+
+impl Fanout {
+    /// A fanout to the printer; losses are counted in `stats`.
+    pub fn new(printer: Sender<Event>, stats: Arc<Stats>) -> Fanout {
+        Fanout { printer, stats }
+    }
+
+    /// Hands `event` to every sink without blocking.
+    pub fn publish(&self, event: Event) {
+        match self.printer.try_send(event) {
+            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+            Err(TrySendError::Full(_)) => self.stats.add_dropped_line(),
+        }
+    }
+}
