@@ -3,6 +3,7 @@
 
 mod checks;
 mod config_errors;
+mod outages;
 mod output;
 mod schedule;
 mod shutdown;
