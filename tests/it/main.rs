@@ -3,6 +3,7 @@
 
 mod checks;
 mod config_errors;
+mod dns;
 mod output;
 mod schedule;
 mod shutdown;
