@@ -7,5 +7,7 @@ mod dns;
 mod output;
 mod schedule;
 mod shutdown;
+mod tls;
+mod tls_server;
 mod usage;
 mod util;
