@@ -174,6 +174,24 @@ impl HttpProbe {
         }
     }
 
+    /// Like [`HttpProbe::new`], but host names are resolved by `resolver` instead of the
+    /// system resolver; everything else, TLS included, is the same.
+    ///
+    /// This exists so that tests never depend on a real DNS server (a test resolver maps
+    /// made-up names to `127.0.0.1`, or fails like the system resolver does), and for pinning
+    /// a monitor to an address later. The trait is ureq's `unversioned` API, outside ureq's
+    /// semver promise.
+    pub fn with_resolver(
+        settings: &ProbeSettings,
+        resolver: impl ureq::unversioned::resolver::Resolver,
+    ) -> HttpProbe {
+        HttpProbe {
+            agent: agent::build_with_resolver(settings, resolver),
+            max_body: settings.max_body,
+            max_redirects: settings.max_redirects,
+        }
+    }
+
     fn request(&self, monitor: &Monitor) -> Result<http::Request<()>, http::Error> {
         let mut builder = http::Request::builder()
             .method(monitor.method.as_str())

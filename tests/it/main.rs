@@ -1,11 +1,15 @@
 //! Integration tests for the `sitewatch` binary, run against local sites on 127.0.0.1 only
-//! (`sitewatch::localsite`): no test touches the internet or does a DNS lookup.
+//! (`sitewatch::localsite`, and a local TLS site made at test time): no test touches the internet
+//! or does a DNS lookup (DNS failures go through an injected resolver).
 
 mod checks;
 mod config_errors;
+mod dns;
 mod outages;
 mod output;
 mod schedule;
 mod shutdown;
+mod tls;
+mod tls_server;
 mod usage;
 mod util;
