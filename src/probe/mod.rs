@@ -25,6 +25,9 @@ use crate::config::{Method, Monitor};
 
 mod agent;
 mod classify;
+pub mod expect;
+
+pub use self::expect::{Expect, StatusPattern, StatusSet};
 
 /// Why a check counts as down. A closed set: every failure maps to exactly one of these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -287,10 +290,7 @@ pub(crate) fn too_large(cap: u64) -> Outcome {
 }
 
 fn describe_status(status: StatusCode) -> String {
-    match status.canonical_reason() {
-        Some(text) => format!("HTTP {} {}", status.as_u16(), text),
-        None => format!("HTTP {}", status.as_u16()),
-    }
+    format!("HTTP {}", expect::describe_status(status))
 }
 
 #[cfg(test)]
