@@ -1,6 +1,7 @@
 //! Integration tests for the `sitewatch` binary, run against local sites on 127.0.0.1 only
 //! (`sitewatch::localsite`): no test touches the internet or does a DNS lookup.
 
+mod assertions;
 mod checks;
 mod config_errors;
 mod output;
