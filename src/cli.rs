@@ -220,6 +220,21 @@ fn log_start_after_init(
         .filter(|(_, m)| m.timeout >= m.interval)
         .map(|(i, m)| (i, m.url.as_str()))
         .collect();
+    let insecure: Vec<String> = config
+        .monitors
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.insecure)
+        .map(|(i, m)| format!("entry {} ({})", i + 1, m.url))
+        .collect();
+    if !insecure.is_empty() {
+        log::warn!(
+            "TLS CERTIFICATE VERIFICATION IS OFF (insecure: true) for {} monitor(s): {}; \
+             these checks cannot tell the real site from an impostor",
+            insecure.len(),
+            insecure.join(", "),
+        );
+    }
     if options.mode == Mode::Repeat {
         if let Some((index, url)) = slow.first() {
             log::warn!(

@@ -15,11 +15,15 @@
 //! 2. an object with the entries under `urls` and optional shared `defaults`:
 //!    `{"defaults": {"timeout": "5s"}, "urls": [{"url": "https://example.com"}]}`
 //!
-//! An entry has a required `url` and optional `interval`, `timeout`,
-//! `method` (`GET` or `HEAD`, any case), `headers` (name → string) and
-//! `name`. `defaults` may set all of these except `url`; an entry's own
-//! values win, and headers are merged per header name (case-insensitively,
-//! the entry's value winning). Durations are humantime strings (`"30s"`,
+//! An entry has a required `url` and optional settings: how to ask
+//! (`interval`, `timeout`, `method`, `body`, `headers`, `user_agent`,
+//! `follow_redirects`, `max_redirects`, `insecure`), how to label it (`name`),
+//! what the answer must look like (`expect_status`, `expect_headers`,
+//! `body_contains`, `body_not_contains`, `body_matches`, `max_response_time`)
+//! and how to react to failures (`retries`, `retry_delay`, `recover_after`,
+//! `max_backoff`). `defaults` may set all of these except `url`; an entry's
+//! own values win, and `headers` and `expect_headers` are merged per header
+//! name (case-insensitively, the entry's value winning). Durations are humantime strings (`"30s"`,
 //! `"1m 30s"`, `"500ms"`) or a whole, non-negative number of seconds (`30`).
 //! The same URL may be listed several times; every entry becomes its own
 //! monitor.
@@ -33,10 +37,12 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use regex::Regex;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 use ureq::http::{HeaderName, HeaderValue, Uri};
 
+use crate::probe::{Expect, StatusPattern, StatusSet};
 use crate::state::Policy;
 
 /// Interval between checks of a URL when neither the entry nor `defaults` sets one.
@@ -63,15 +69,46 @@ pub enum Method {
     Get,
     /// `HEAD`: fetch only the status and headers, cheaper for large pages.
     Head,
+    /// `POST`, with the monitor's `body` if it has one.
+    Post,
+    /// `PUT`, with the monitor's `body` if it has one.
+    Put,
+    /// `PATCH`, with the monitor's `body` if it has one.
+    Patch,
+    /// `DELETE`.
+    Delete,
+    /// `OPTIONS`.
+    Options,
 }
 
 impl Method {
-    /// The method as it goes on the wire: `"GET"` or `"HEAD"`.
+    /// Every method, in the order error messages list them.
+    pub const ALL: [Method; 7] = [
+        Method::Get,
+        Method::Head,
+        Method::Post,
+        Method::Put,
+        Method::Patch,
+        Method::Delete,
+        Method::Options,
+    ];
+
+    /// The method as it goes on the wire, e.g. `"GET"`.
     pub fn as_str(&self) -> &'static str {
         match self {
             Method::Get => "GET",
             Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
         }
+    }
+
+    /// Whether a configured `body` is sent with this method (POST, PUT, PATCH).
+    pub fn has_body(&self) -> bool {
+        matches!(self, Method::Post | Method::Put | Method::Patch)
     }
 }
 
@@ -95,12 +132,35 @@ pub struct Monitor {
     /// (`Authorization`, `Proxy-Authorization`, `Cookie`) are marked sensitive
     /// so `Debug` output does not leak them into logs.
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Request body, sent only with POST, PUT or PATCH (the config rejects it with any other
+    /// method). No `Content-Type` is added: set one in `headers`.
+    pub body: Option<String>,
+    /// `User-Agent` for this monitor; `None` sends the probe's (`sitewatch/<version>`).
+    pub user_agent: Option<String>,
+    /// Follow redirects (the default). When false the first response is the final one, a
+    /// 3xx included, and is checked against `expect.status`.
+    pub follow_redirects: bool,
+    /// Redirects followed before the check fails with `redirects`; `None` uses
+    /// `--max-redirects`. Ignored when `follow_redirects` is false.
+    pub max_redirects: Option<u32>,
+    /// Skip TLS certificate verification for this monitor only.
+    pub insecure: bool,
+    /// What the response must look like: status, headers, body, total time.
+    pub expect: Expect,
     /// How failures turn into `down` and how a down monitor backs off.
     pub policy: Policy,
 }
 
 /// Extra attempts after a failed check before a monitor is declared down.
 pub const DEFAULT_RETRIES: u32 = 2;
+/// Most `retries` accepted.
+pub const MAX_RETRIES: u32 = 10;
+/// Shortest accepted `retry_delay`.
+pub const MIN_RETRY_DELAY: Duration = Duration::from_millis(100);
+/// Most `recover_after` accepted.
+pub const MAX_RECOVER_AFTER: u32 = 100;
+/// Most `max_redirects` accepted.
+pub const MAX_REDIRECTS: u32 = 50;
 /// Delay before the first retry (each further retry doubles it).
 pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(2);
 /// Consecutive successes that bring a down monitor back up.
@@ -349,39 +409,64 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
 // expected one of ..." message comes through); every value stays a `Value`
 // and is checked by hand so that errors can name the field and quote the value.
 
-/// The fields `defaults` may contain.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawDefaults {
-    #[serde(default, deserialize_with = "present")]
-    interval: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    timeout: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    method: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    headers: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    name: Option<Value>,
+/// Declares the raw `defaults` and entry structs from one list of setting names, in the order
+/// serde's "expected one of" message lists them (an entry's `url` first), so that the two can
+/// never disagree.
+macro_rules! raw_settings {
+    ($($field:ident),* $(,)?) => {
+        /// The fields `defaults` may contain.
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct RawDefaults {
+            $(
+                #[serde(default, deserialize_with = "present")]
+                $field: Option<Value>,
+            )*
+        }
+
+        /// The fields an entry may contain.
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct RawEntry {
+            #[serde(default, deserialize_with = "present")]
+            url: Option<Value>,
+            $(
+                #[serde(default, deserialize_with = "present")]
+                $field: Option<Value>,
+            )*
+        }
+
+        impl RawEntry {
+            /// The `url` and the settings, which are validated like `defaults`.
+            fn split(self) -> (Option<Value>, RawDefaults) {
+                (self.url, RawDefaults { $($field: self.$field,)* })
+            }
+        }
+    };
 }
 
-/// The fields an entry may contain.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawEntry {
-    #[serde(default, deserialize_with = "present")]
-    url: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    interval: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    timeout: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    method: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    headers: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    name: Option<Value>,
-}
+raw_settings!(
+    interval,
+    timeout,
+    method,
+    headers,
+    name,
+    body,
+    user_agent,
+    follow_redirects,
+    max_redirects,
+    insecure,
+    expect_status,
+    expect_headers,
+    body_contains,
+    body_not_contains,
+    body_matches,
+    max_response_time,
+    retries,
+    retry_delay,
+    recover_after,
+    max_backoff,
+);
 
 /// Validated optional settings, from `defaults` or from one entry.
 #[derive(Default)]
@@ -391,27 +476,86 @@ struct Settings {
     method: Option<Method>,
     headers: Vec<(HeaderName, HeaderValue)>,
     name: Option<String>,
+    body: Option<String>,
+    user_agent: Option<String>,
+    follow_redirects: Option<bool>,
+    max_redirects: Option<u32>,
+    insecure: Option<bool>,
+    expect_status: Option<StatusSet>,
+    expect_headers: Vec<(HeaderName, String)>,
+    body_contains: Option<String>,
+    body_not_contains: Option<String>,
+    body_matches: Option<Regex>,
+    max_response_time: Option<Duration>,
+    retries: Option<u32>,
+    retry_delay: Option<Duration>,
+    recover_after: Option<u32>,
+    max_backoff: Option<Duration>,
 }
 
 impl Settings {
     /// Validates the optional fields shared by `defaults` and entries, in
     /// file-reading order so the first error reported is the first a user sees.
-    fn from_values(
-        interval: Option<Value>,
-        timeout: Option<Value>,
-        method: Option<Value>,
-        headers: Option<Value>,
-        name: Option<Value>,
-    ) -> Result<Settings, String> {
+    fn from_raw(raw: RawDefaults) -> Result<Settings, String> {
         Ok(Settings {
-            interval: interval.map(|v| interval_value(&v)).transpose()?,
-            timeout: timeout.map(|v| timeout_value(&v)).transpose()?,
-            method: method.map(|v| method_value(&v)).transpose()?,
-            headers: headers
+            interval: raw.interval.map(|v| interval_value(&v)).transpose()?,
+            timeout: raw.timeout.map(|v| timeout_value(&v)).transpose()?,
+            method: raw.method.map(|v| method_value(&v)).transpose()?,
+            headers: raw
+                .headers
                 .map(|v| headers_value(&v))
                 .transpose()?
                 .unwrap_or_default(),
-            name: name.map(|v| name_value(&v)).transpose()?,
+            name: raw.name.map(|v| name_value(&v)).transpose()?,
+            body: raw.body.map(|v| body_value(&v)).transpose()?,
+            user_agent: raw.user_agent.map(|v| user_agent_value(&v)).transpose()?,
+            follow_redirects: raw
+                .follow_redirects
+                .map(|v| bool_value("follow_redirects", &v))
+                .transpose()?,
+            max_redirects: raw
+                .max_redirects
+                .map(|v| count_value("max_redirects", &v, 0, MAX_REDIRECTS))
+                .transpose()?,
+            insecure: raw
+                .insecure
+                .map(|v| bool_value("insecure", &v))
+                .transpose()?,
+            expect_status: raw
+                .expect_status
+                .map(|v| status_set_value(&v))
+                .transpose()?,
+            expect_headers: raw
+                .expect_headers
+                .map(|v| expect_headers_value(&v))
+                .transpose()?
+                .unwrap_or_default(),
+            body_contains: raw
+                .body_contains
+                .map(|v| needle_value("body_contains", &v))
+                .transpose()?,
+            body_not_contains: raw
+                .body_not_contains
+                .map(|v| needle_value("body_not_contains", &v))
+                .transpose()?,
+            body_matches: raw.body_matches.map(|v| regex_value(&v)).transpose()?,
+            max_response_time: raw
+                .max_response_time
+                .map(|v| positive_duration_value("max_response_time", &v))
+                .transpose()?,
+            retries: raw
+                .retries
+                .map(|v| count_value("retries", &v, 0, MAX_RETRIES))
+                .transpose()?,
+            retry_delay: raw.retry_delay.map(|v| retry_delay_value(&v)).transpose()?,
+            recover_after: raw
+                .recover_after
+                .map(|v| count_value("recover_after", &v, 1, MAX_RECOVER_AFTER))
+                .transpose()?,
+            max_backoff: raw
+                .max_backoff
+                .map(|v| positive_duration_value("max_backoff", &v))
+                .transpose()?,
         })
     }
 }
@@ -425,7 +569,22 @@ fn parse_defaults(value: Value) -> Result<Settings, String> {
         ));
     }
     let raw: RawDefaults = serde_json::from_value(value).map_err(|e| e.to_string())?;
-    Settings::from_values(raw.interval, raw.timeout, raw.method, raw.headers, raw.name)
+    Settings::from_raw(raw)
+}
+
+/// Merges two per-header-name lists: `defaults` first, minus any name `own` overrides, then
+/// `own` (HeaderName is lowercase, so equality is the case-insensitive comparison we want).
+fn merge_by_name<T: Clone>(
+    defaults: &[(HeaderName, T)],
+    own: Vec<(HeaderName, T)>,
+) -> Vec<(HeaderName, T)> {
+    let mut merged: Vec<_> = defaults
+        .iter()
+        .filter(|(name, _)| !own.iter().any(|(n, _)| n == name))
+        .cloned()
+        .collect();
+    merged.extend(own);
+    merged
 }
 
 /// Validates one entry and combines it with the defaults into a [`Monitor`].
@@ -437,35 +596,76 @@ fn parse_entry(value: Value, defaults: &Settings) -> Result<Monitor, String> {
         ));
     }
     let raw: RawEntry = serde_json::from_value(value).map_err(|e| e.to_string())?;
-    let (url, uri) = match raw.url {
+    let (url, raw) = raw.split();
+    let (url, uri) = match url {
         None => return Err("missing required field `url`".to_owned()),
         Some(v) => url_value(&v)?,
     };
-    let own = Settings::from_values(raw.interval, raw.timeout, raw.method, raw.headers, raw.name)?;
-
-    // Defaults first, minus anything the entry overrides (HeaderName is
-    // lowercase, so equality is the case-insensitive comparison we want).
-    let mut headers: Vec<_> = defaults
-        .headers
-        .iter()
-        .filter(|(name, _)| !own.headers.iter().any(|(n, _)| n == name))
-        .cloned()
-        .collect();
-    headers.extend(own.headers);
+    let own = Settings::from_raw(raw)?;
 
     let interval = own
         .interval
         .or(defaults.interval)
         .unwrap_or(DEFAULT_INTERVAL);
+    let method = own.method.or(defaults.method).unwrap_or(Method::Get);
+    let body = own.body.or_else(|| defaults.body.clone());
+    if body.is_some() && !method.has_body() {
+        return Err(format!(
+            "body is set but method is {}; a body is only sent with POST, PUT or PATCH",
+            method.as_str()
+        ));
+    }
+    let expect = Expect {
+        status: own.expect_status.or_else(|| defaults.expect_status.clone()),
+        headers: merge_by_name(&defaults.expect_headers, own.expect_headers),
+        body_contains: own.body_contains.or_else(|| defaults.body_contains.clone()),
+        body_not_contains: own
+            .body_not_contains
+            .or_else(|| defaults.body_not_contains.clone()),
+        body_matches: own.body_matches.or_else(|| defaults.body_matches.clone()),
+        max_response_time: own.max_response_time.or(defaults.max_response_time),
+    };
+    if method == Method::Head && expect.has_body_assertions() {
+        return Err(format!(
+            "{} cannot be checked with method HEAD, which reads no body; use GET",
+            expect.body_assertion_names().join(", ")
+        ));
+    }
+    let builtin = default_policy(interval);
+    let policy = Policy {
+        retries: own.retries.or(defaults.retries).unwrap_or(builtin.retries),
+        retry_delay: own
+            .retry_delay
+            .or(defaults.retry_delay)
+            .unwrap_or(builtin.retry_delay),
+        recover_after: own
+            .recover_after
+            .or(defaults.recover_after)
+            .unwrap_or(builtin.recover_after),
+        // Backing off to less than the normal interval would check a down site more often.
+        max_backoff: own
+            .max_backoff
+            .or(defaults.max_backoff)
+            .map_or(builtin.max_backoff, |b| b.max(interval)),
+    };
     Ok(Monitor {
         url,
         uri,
         name: own.name.or_else(|| defaults.name.clone()),
         interval,
         timeout: own.timeout.or(defaults.timeout).unwrap_or(DEFAULT_TIMEOUT),
-        method: own.method.or(defaults.method).unwrap_or(Method::Get),
-        headers,
-        policy: default_policy(interval),
+        method,
+        headers: merge_by_name(&defaults.headers, own.headers),
+        body,
+        user_agent: own.user_agent.or_else(|| defaults.user_agent.clone()),
+        follow_redirects: own
+            .follow_redirects
+            .or(defaults.follow_redirects)
+            .unwrap_or(true),
+        max_redirects: own.max_redirects.or(defaults.max_redirects),
+        insecure: own.insecure.or(defaults.insecure).unwrap_or(false),
+        expect,
+        policy,
     })
 }
 
@@ -568,11 +768,194 @@ fn interval_value(value: &Value) -> Result<Duration, String> {
 
 /// Validates `timeout`: a non-zero duration up to the maximum.
 fn timeout_value(value: &Value) -> Result<Duration, String> {
-    let d = duration_value("timeout", value)?;
+    positive_duration_value("timeout", value)
+}
+
+/// Validates a duration that must be above zero (`timeout`, `max_response_time`,
+/// `max_backoff`), up to the maximum.
+fn positive_duration_value(field: &str, value: &Value) -> Result<Duration, String> {
+    let d = duration_value(field, value)?;
     if d.is_zero() {
-        return Err("timeout must be greater than zero".to_owned());
+        return Err(format!("{field} must be greater than zero"));
     }
-    check_max("timeout", d)
+    check_max(field, d)
+}
+
+/// Validates `retry_delay`: at least [`MIN_RETRY_DELAY`], up to the maximum.
+fn retry_delay_value(value: &Value) -> Result<Duration, String> {
+    let d = duration_value("retry_delay", value)?;
+    if d < MIN_RETRY_DELAY {
+        return Err(format!(
+            "retry_delay {} is below the minimum of {}",
+            humantime::format_duration(d),
+            humantime::format_duration(MIN_RETRY_DELAY)
+        ));
+    }
+    check_max("retry_delay", d)
+}
+
+/// Validates a whole number from `min` to `max` (`retries`, `recover_after`, `max_redirects`).
+fn count_value(field: &str, value: &Value, min: u32, max: u32) -> Result<u32, String> {
+    let n = match value {
+        Value::Number(n) => n.as_u64(),
+        _ => None,
+    };
+    match n.and_then(|n| u32::try_from(n).ok()) {
+        Some(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{field} must be a whole number from {min} to {max}, found {}",
+            shown(value)
+        )),
+    }
+}
+
+/// Validates a `true`/`false` setting (`follow_redirects`, `insecure`).
+fn bool_value(field: &str, value: &Value) -> Result<bool, String> {
+    match value {
+        Value::Bool(b) => Ok(*b),
+        other => Err(format!(
+            "{field} must be true or false, found {}",
+            shown(other)
+        )),
+    }
+}
+
+/// Validates `body`: a string (it may be empty).
+fn body_value(value: &Value) -> Result<String, String> {
+    match value {
+        Value::String(s) => Ok(s.clone()),
+        other => Err(format!(
+            "body must be a string (the request body as text), found {}",
+            shown(other)
+        )),
+    }
+}
+
+/// Validates `user_agent`: a non-empty string that is a valid header value.
+fn user_agent_value(value: &Value) -> Result<String, String> {
+    let Value::String(s) = value else {
+        return Err(format!(
+            "user_agent must be a string, found {}",
+            shown(value)
+        ));
+    };
+    let s = s.trim();
+    if s.is_empty() {
+        return Err(
+            "user_agent is empty; remove it to send the default sitewatch/<version>".to_owned(),
+        );
+    }
+    if HeaderValue::from_str(s).is_err() {
+        return Err(format!(
+            "user_agent {s:?} is not a valid HTTP header value \
+             (it must not contain line breaks or other control characters)"
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+/// Validates `body_contains` / `body_not_contains`: a non-empty string.
+fn needle_value(field: &str, value: &Value) -> Result<String, String> {
+    match value {
+        Value::String(s) if !s.is_empty() => Ok(s.clone()),
+        Value::String(_) => Err(format!(
+            "{field} is empty; give the text to look for in the body"
+        )),
+        other => Err(format!("{field} must be a string, found {}", shown(other))),
+    }
+}
+
+/// Validates `body_matches`: a string that compiles as a regex.
+fn regex_value(value: &Value) -> Result<Regex, String> {
+    let Value::String(s) = value else {
+        return Err(format!(
+            "body_matches must be a regex written as a string, found {}",
+            shown(value)
+        ));
+    };
+    if s.is_empty() {
+        return Err("body_matches is empty; give a regex such as \"^ok\"".to_owned());
+    }
+    Regex::new(s).map_err(|e| {
+        format!(
+            "body_matches {s:?} is not a valid regex: {}",
+            one_line_regex_error(&e)
+        )
+    })
+}
+
+/// The regex crate's syntax errors span several lines (the pattern, a caret, the message);
+/// keep the message, so the config error stays on one line.
+fn one_line_regex_error(e: &regex::Error) -> String {
+    let text = e.to_string();
+    if let Some(message) = text.lines().find_map(|l| l.trim().strip_prefix("error:")) {
+        return message.trim().to_owned();
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Validates `expect_status`: a non-empty array of codes (`200`, `"301"`), classes (`"2xx"`)
+/// and inclusive ranges (`"200-299"`).
+fn status_set_value(value: &Value) -> Result<StatusSet, String> {
+    const HINT: &str = "such as [200, \"3xx\", \"401-403\"]";
+    let Value::Array(items) = value else {
+        return Err(format!(
+            "expect_status must be an array {HINT}, found {}",
+            shown(value)
+        ));
+    };
+    let patterns = items
+        .iter()
+        .map(|item| {
+            let pattern = match item {
+                Value::Number(n) => match n.as_u64() {
+                    Some(n) => StatusPattern::code(n),
+                    None => Err(format!("{n} is not a status code from 100 to 599")),
+                },
+                Value::String(s) => StatusPattern::parse(s),
+                other => Err(format!(
+                    "{} is not a status code, class or range",
+                    shown(other)
+                )),
+            };
+            pattern.map_err(|e| format!("expect_status item {e}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    StatusSet::new(patterns)
+        .ok_or_else(|| format!("expect_status is empty; list the statuses to accept, {HINT}"))
+}
+
+/// Validates `expect_headers`: an object of valid header names to the substring their value
+/// must contain (`""` only requires the header to be present).
+fn expect_headers_value(value: &Value) -> Result<Vec<(HeaderName, String)>, String> {
+    let Value::Object(map) = value else {
+        return Err(format!(
+            "expect_headers must be an object such as {{\"Content-Type\": \"json\"}}, found {}",
+            shown(value)
+        ));
+    };
+    let mut out: Vec<(HeaderName, String)> = Vec::with_capacity(map.len());
+    for (key, value) in map {
+        let name = HeaderName::from_bytes(key.as_bytes()).map_err(|_| {
+            format!(
+                "expect_headers: header name {key:?} is not a valid HTTP header name \
+                 (letters, digits and !#$%&'*+-.^_`|~ only, no spaces or colons)"
+            )
+        })?;
+        if out.iter().any(|(n, _)| *n == name) {
+            return Err(format!(
+                "expect_headers: header {key:?} is given more than once (header names are case-insensitive)"
+            ));
+        }
+        let Value::String(text) = value else {
+            return Err(format!(
+                "expect_headers: header {key:?}: value must be a string the header must contain, found {}",
+                shown(value)
+            ));
+        };
+        out.push((name, text.clone()));
+    }
+    Ok(out)
 }
 
 /// Rejects durations above [`MAX_DURATION`].
@@ -587,22 +970,23 @@ fn check_max(field: &str, d: Duration) -> Result<Duration, String> {
     Ok(d)
 }
 
-/// Validates `method`: `GET` or `HEAD`, any case.
+/// Validates `method`: one of [`Method::ALL`], any case.
 fn method_value(value: &Value) -> Result<Method, String> {
     let Value::String(s) = value else {
         return Err(format!(
-            "method must be the string \"GET\" or \"HEAD\", found {}",
+            "method must be a string such as \"GET\" or \"POST\", found {}",
             shown(value)
         ));
     };
     let m = s.trim();
-    if m.eq_ignore_ascii_case("GET") {
-        Ok(Method::Get)
-    } else if m.eq_ignore_ascii_case("HEAD") {
-        Ok(Method::Head)
-    } else {
-        Err(format!("method {s:?} is not supported; use GET or HEAD"))
-    }
+    Method::ALL
+        .into_iter()
+        .find(|method| m.eq_ignore_ascii_case(method.as_str()))
+        .ok_or_else(|| {
+            format!(
+                "method {s:?} is not supported; use GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS"
+            )
+        })
 }
 
 /// Validates `headers`: an object of valid header names to valid string values.
@@ -905,7 +1289,7 @@ mod tests {
     }
 
     #[test]
-    fn method_head_any_case_accepted_post_rejected() {
+    fn every_method_accepted_in_any_case_others_rejected() {
         assert_eq!(
             ok(&one("method", r#""head""#)).monitors[0].method,
             Method::Head
@@ -914,12 +1298,26 @@ mod tests {
             ok(&one("method", r#""Get""#)).monitors[0].method,
             Method::Get
         );
-        let (_, _, msg) = entry_err(&one("method", r#""POST""#));
-        assert_contains(&msg, &[r#"method "POST""#, "GET", "HEAD"]);
+        for method in Method::ALL {
+            let lower = method.as_str().to_ascii_lowercase();
+            let c = ok(&one("method", &format!("{lower:?}")));
+            assert_eq!(c.monitors[0].method, method);
+            assert_eq!(c.monitors[0].method.as_str(), method.as_str());
+        }
+        let (_, _, msg) = entry_err(&one("method", r#""TRACE""#));
+        assert_contains(
+            &msg,
+            &[
+                "entry 1 (index 0, \"https://example.com\")",
+                r#"method "TRACE""#,
+                "GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS",
+            ],
+        );
         let (_, _, msg) = entry_err(&one("method", "1"));
         assert_contains(&msg, &["method", "found 1"]);
-        assert_eq!(Method::Head.as_str(), "HEAD");
-        assert_eq!(Method::Get.as_str(), "GET");
+        assert!(Method::Post.has_body() && Method::Put.has_body() && Method::Patch.has_body());
+        assert!(!Method::Get.has_body() && !Method::Head.has_body());
+        assert!(!Method::Delete.has_body() && !Method::Options.has_body());
     }
 
     #[test]
@@ -1052,7 +1450,18 @@ mod tests {
                 r#"{"timeout": 0}"#,
                 &["timeout must be greater than zero"][..],
             ),
-            (r#"{"method": "PUT"}"#, &["\"PUT\"", "GET or HEAD"][..]),
+            (
+                r#"{"method": "CONNECT"}"#,
+                &["\"CONNECT\"", "DELETE or OPTIONS"][..],
+            ),
+            (
+                r#"{"retries": 11}"#,
+                &["retries", "0 to 10", "found 11"][..],
+            ),
+            (
+                r#"{"body_matches": "("}"#,
+                &["body_matches \"(\"", "not a valid regex"][..],
+            ),
             (r#"{"headers": {"Bad Name": "x"}}"#, &["\"Bad Name\""][..]),
             (r#"[]"#, &["must be an object", "found an array"][..]),
         ] {
@@ -1204,6 +1613,451 @@ mod tests {
         assert_contains(&msg, &["name must be a string", "found 7"]);
         let (_, _, msg) = entry_err(&one("name", r#""""#));
         assert_contains(&msg, &["name is empty"]);
+    }
+
+    // --- checks: request options, expectations, failure policy ----------
+
+    /// The one monitor of a single-entry config with one field set.
+    fn monitor(field: &str, json: &str) -> Monitor {
+        ok(&one(field, json)).monitors.remove(0)
+    }
+
+    /// The entry error (full display text) of a single-entry config with one field set.
+    fn field_err(field: &str, json: &str) -> String {
+        let (index, url, msg) = entry_err(&one(field, json));
+        assert_eq!((index, url.as_deref()), (0, Some("https://example.com")));
+        assert!(
+            msg.starts_with("entry 1 (index 0, \"https://example.com\"): "),
+            "{msg}"
+        );
+        msg
+    }
+
+    #[test]
+    fn new_fields_have_their_defaults() {
+        let m = &ok(r#"[{"url": "https://example.com", "interval": 30}]"#).monitors[0];
+        assert_eq!(m.body, None);
+        assert_eq!(m.user_agent, None);
+        assert!(m.follow_redirects);
+        assert_eq!(m.max_redirects, None);
+        assert!(!m.insecure);
+        assert_eq!(m.expect.status, None);
+        assert!(m.expect.status_ok(204) && !m.expect.status_ok(301));
+        assert!(m.expect.headers.is_empty());
+        assert!(!m.expect.has_body_assertions());
+        assert_eq!(m.expect.max_response_time, None);
+        assert_eq!(m.policy, default_policy(Duration::from_secs(30)));
+        assert_eq!(m.policy.retries, DEFAULT_RETRIES);
+        assert_eq!(m.policy.retry_delay, DEFAULT_RETRY_DELAY);
+        assert_eq!(m.policy.recover_after, DEFAULT_RECOVER_AFTER);
+        assert_eq!(m.policy.max_backoff, Duration::from_secs(240));
+    }
+
+    #[test]
+    fn retries_parse_and_range() {
+        assert_eq!(monitor("retries", "0").policy.retries, 0);
+        assert_eq!(monitor("retries", "10").policy.retries, 10);
+        for bad in ["11", "-1", "1.5", r#""2""#, "null"] {
+            let msg = field_err("retries", bad);
+            assert_contains(&msg, &["retries must be a whole number from 0 to 10", bad]);
+        }
+    }
+
+    #[test]
+    fn retry_delay_parse_and_minimum() {
+        assert_eq!(
+            monitor("retry_delay", r#""100ms""#).policy.retry_delay,
+            Duration::from_millis(100)
+        );
+        assert_eq!(
+            monitor("retry_delay", "5").policy.retry_delay,
+            Duration::from_secs(5)
+        );
+        let msg = field_err("retry_delay", r#""50ms""#);
+        assert_contains(&msg, &["retry_delay 50ms is below the minimum of 100ms"]);
+        let msg = field_err("retry_delay", "0");
+        assert_contains(&msg, &["retry_delay", "minimum of 100ms"]);
+        let msg = field_err("retry_delay", r#""soon""#);
+        assert_contains(&msg, &["retry_delay \"soon\" is not a valid duration"]);
+    }
+
+    #[test]
+    fn recover_after_parse_and_range() {
+        assert_eq!(monitor("recover_after", "1").policy.recover_after, 1);
+        assert_eq!(monitor("recover_after", "100").policy.recover_after, 100);
+        for bad in ["0", "101", "true"] {
+            let msg = field_err("recover_after", bad);
+            assert_contains(
+                &msg,
+                &["recover_after must be a whole number from 1 to 100", bad],
+            );
+        }
+    }
+
+    #[test]
+    fn max_backoff_default_given_and_raised_to_the_interval() {
+        // Default: 8 × interval, capped at 10 minutes, never below the interval.
+        let m = &ok(r#"[{"url": "https://example.com", "interval": "5m"}]"#).monitors[0];
+        assert_eq!(m.policy.max_backoff, BACKOFF_CEILING);
+        let m = &ok(r#"[{"url": "https://example.com", "interval": "1h"}]"#).monitors[0];
+        assert_eq!(m.policy.max_backoff, Duration::from_secs(3600));
+        let m = &ok(r#"[{"url": "https://example.com", "interval": "10s", "max_backoff": "30m"}]"#)
+            .monitors[0];
+        assert_eq!(m.policy.max_backoff, Duration::from_secs(1800));
+        // Below the interval: raised to it.
+        let m = &ok(r#"[{"url": "https://example.com", "interval": "1m", "max_backoff": "10s"}]"#)
+            .monitors[0];
+        assert_eq!(m.policy.max_backoff, Duration::from_secs(60));
+        assert_contains(
+            &field_err("max_backoff", "0"),
+            &["max_backoff must be greater than zero"],
+        );
+        assert_contains(
+            &field_err("max_backoff", r#""500years""#),
+            &["max_backoff", "above the maximum"],
+        );
+    }
+
+    #[test]
+    fn expect_status_forms() {
+        let m = monitor("expect_status", r#"[200, "3xx", "401-403", "404"]"#);
+        let set = m.expect.status.clone().unwrap();
+        assert_eq!(
+            set.patterns(),
+            [
+                StatusPattern::Code(200),
+                StatusPattern::Class(3),
+                StatusPattern::Range(401, 403),
+                StatusPattern::Code(404),
+            ]
+        );
+        for code in [200, 301, 399, 402, 404] {
+            assert!(m.expect.status_ok(code), "{code}");
+        }
+        for code in [201, 400, 405, 500] {
+            assert!(!m.expect.status_ok(code), "{code}");
+        }
+        assert_eq!(set.to_string(), "200, 3xx, 401-403 or 404");
+    }
+
+    #[test]
+    fn expect_status_rejections_quote_the_item() {
+        for (json, needles) in [
+            ("[]", &["expect_status is empty"][..]),
+            ("200", &["expect_status must be an array", "found 200"][..]),
+            (
+                r#""2xx""#,
+                &["expect_status must be an array", "found \"2xx\""][..],
+            ),
+            (
+                "[600]",
+                &["expect_status item 600 is not a status code from 100 to 599"][..],
+            ),
+            ("[99]", &["expect_status item 99"][..]),
+            ("[-1]", &["expect_status item -1"][..]),
+            ("[200.5]", &["expect_status item 200.5"][..]),
+            (
+                r#"[200, "2xy"]"#,
+                &["expect_status item \"2xy\" is not a status code"][..],
+            ),
+            (r#"["6xx"]"#, &["expect_status item \"6xx\""][..]),
+            (
+                r#"["299-200"]"#,
+                &["expect_status item \"299-200\" is an empty range"][..],
+            ),
+            (r#"["200-700"]"#, &["expect_status item \"200-700\""][..]),
+            ("[true]", &["expect_status item true"][..]),
+            ("[null]", &["expect_status item null"][..]),
+        ] {
+            assert_contains(&field_err("expect_status", json), needles);
+        }
+    }
+
+    #[test]
+    fn body_assertions_parse() {
+        let m = monitor("body_contains", r#""Welcome""#);
+        assert_eq!(m.expect.body_contains.as_deref(), Some("Welcome"));
+        let m = monitor("body_not_contains", r#""Error""#);
+        assert_eq!(m.expect.body_not_contains.as_deref(), Some("Error"));
+        let m = monitor("body_matches", r#""(?i)^hello \\w+""#);
+        let re = m.expect.body_matches.as_ref().unwrap();
+        assert!(re.is_match("HELLO world"));
+        assert!(m.expect.has_body_assertions());
+    }
+
+    #[test]
+    fn body_assertion_rejections() {
+        for field in ["body_contains", "body_not_contains"] {
+            assert_contains(&field_err(field, r#""""#), &[&format!("{field} is empty")]);
+            assert_contains(
+                &field_err(field, "5"),
+                &[&format!("{field} must be a string"), "found 5"],
+            );
+        }
+        let msg = field_err("body_matches", r#""a(b""#);
+        assert_contains(
+            &msg,
+            &[
+                "body_matches \"a(b\" is not a valid regex: ",
+                "unclosed group",
+            ],
+        );
+        assert!(!msg.contains('\n'), "one line: {msg:?}");
+        assert_contains(
+            &field_err("body_matches", r#""""#),
+            &["body_matches is empty"],
+        );
+        assert_contains(
+            &field_err("body_matches", "[1]"),
+            &["body_matches must be a regex", "found an array"],
+        );
+    }
+
+    #[test]
+    fn body_assertions_with_head_rejected() {
+        let (_, _, msg) = entry_err(
+            r#"[{"url": "https://example.com", "method": "HEAD", "body_contains": "x", "body_matches": "y"}]"#,
+        );
+        assert_contains(
+            &msg,
+            &[
+                "entry 1 (index 0, \"https://example.com\")",
+                "body_contains, body_matches cannot be checked with method HEAD",
+            ],
+        );
+    }
+
+    #[test]
+    fn max_response_time_parse_and_rejections() {
+        let m = monitor("max_response_time", r#""500ms""#);
+        assert_eq!(m.expect.max_response_time, Some(Duration::from_millis(500)));
+        assert_contains(
+            &field_err("max_response_time", r#""0s""#),
+            &["max_response_time must be greater than zero"],
+        );
+        assert_contains(
+            &field_err("max_response_time", "true"),
+            &["max_response_time true is not a valid duration"],
+        );
+    }
+
+    #[test]
+    fn expect_headers_parse_merge_and_rejections() {
+        let c = ok(r#"{
+            "defaults": {"expect_headers": {"Content-Type": "json", "X-Served-By": ""}},
+            "urls": [
+                {"url": "https://a.example", "expect_headers": {"content-type": "html"}},
+                {"url": "https://b.example"}
+            ]
+        }"#);
+        let a = &c.monitors[0].expect.headers;
+        assert_eq!(a.len(), 2);
+        assert!(a.iter().any(|(n, v)| n == "x-served-by" && v.is_empty()));
+        assert!(a.iter().any(|(n, v)| n == "content-type" && v == "html"));
+        let b = &c.monitors[1].expect.headers;
+        assert!(b.iter().any(|(n, v)| n == "content-type" && v == "json"));
+        assert_contains(
+            &field_err("expect_headers", r#"{"Bad Name": "x"}"#),
+            &["expect_headers: header name \"Bad Name\""],
+        );
+        assert_contains(
+            &field_err("expect_headers", r#"{"X-A": "1", "x-a": "2"}"#),
+            &["expect_headers: header \"x-a\" is given more than once"],
+        );
+        assert_contains(
+            &field_err("expect_headers", r#"{"X-A": 1}"#),
+            &[
+                "expect_headers: header \"X-A\": value must be a string",
+                "found 1",
+            ],
+        );
+        assert_contains(
+            &field_err("expect_headers", r#"["X-A"]"#),
+            &["expect_headers must be an object", "found an array"],
+        );
+    }
+
+    #[test]
+    fn redirect_and_tls_options() {
+        assert!(!monitor("follow_redirects", "false").follow_redirects);
+        assert!(monitor("follow_redirects", "true").follow_redirects);
+        assert_eq!(monitor("max_redirects", "0").max_redirects, Some(0));
+        assert_eq!(monitor("max_redirects", "50").max_redirects, Some(50));
+        assert!(monitor("insecure", "true").insecure);
+        assert!(!monitor("insecure", "false").insecure);
+        assert_contains(
+            &field_err("follow_redirects", r#""no""#),
+            &["follow_redirects must be true or false", "found \"no\""],
+        );
+        assert_contains(
+            &field_err("insecure", "1"),
+            &["insecure must be true or false", "found 1"],
+        );
+        assert_contains(
+            &field_err("max_redirects", "51"),
+            &[
+                "max_redirects must be a whole number from 0 to 50",
+                "found 51",
+            ],
+        );
+    }
+
+    #[test]
+    fn body_with_methods() {
+        for method in ["POST", "put", "Patch"] {
+            let c = ok(&format!(
+                r#"[{{"url": "https://example.com", "method": "{method}", "body": "{{\"a\": 1}}"}}]"#
+            ));
+            assert_eq!(c.monitors[0].body.as_deref(), Some(r#"{"a": 1}"#));
+        }
+        let c = ok(r#"[{"url": "https://example.com", "method": "POST", "body": ""}]"#);
+        assert_eq!(c.monitors[0].body.as_deref(), Some(""));
+        for method in ["GET", "HEAD", "DELETE", "OPTIONS"] {
+            let (_, _, msg) = entry_err(&format!(
+                r#"[{{"url": "https://example.com", "method": "{method}", "body": "x"}}]"#
+            ));
+            assert_contains(
+                &msg,
+                &[
+                    "entry 1 (index 0, \"https://example.com\")",
+                    &format!("body is set but method is {method}"),
+                    "POST, PUT or PATCH",
+                ],
+            );
+        }
+        // No method at all means GET.
+        assert_contains(&field_err("body", r#""x""#), &["method is GET"]);
+        let (_, _, msg) =
+            entry_err(r#"[{"url": "https://example.com", "method": "POST", "body": {"a": 1}}]"#);
+        assert_contains(&msg, &["body must be a string", "found an object"]);
+    }
+
+    #[test]
+    fn user_agent_parse_and_rejections() {
+        let m = monitor("user_agent", r#"" probe/1.0 (+ops@example.com) ""#);
+        assert_eq!(
+            m.user_agent.as_deref(),
+            Some("probe/1.0 (+ops@example.com)")
+        );
+        assert_contains(
+            &field_err("user_agent", r#""  ""#),
+            &["user_agent is empty"],
+        );
+        assert_contains(
+            &field_err("user_agent", r#""a\u0007b""#),
+            &["user_agent", "not a valid HTTP header value"],
+        );
+        assert_contains(
+            &field_err("user_agent", "7"),
+            &["user_agent must be a string", "found 7"],
+        );
+    }
+
+    #[test]
+    fn every_new_field_comes_from_defaults_and_entries_override() {
+        let c = ok(r#"{
+            "defaults": {
+                "retries": 5, "retry_delay": "1s", "recover_after": 3, "max_backoff": "20m",
+                "expect_status": [200, 204], "body_contains": "ok", "body_not_contains": "err",
+                "body_matches": "^o", "max_response_time": "2s",
+                "follow_redirects": false, "max_redirects": 3, "insecure": true,
+                "method": "POST", "body": "ping", "user_agent": "probe/1"
+            },
+            "urls": [
+                {"url": "https://a.example"},
+                {"url": "https://b.example",
+                 "retries": 0, "retry_delay": "200ms", "recover_after": 1, "max_backoff": "2m",
+                 "expect_status": ["3xx"], "body_contains": "OK", "body_not_contains": "ERR",
+                 "body_matches": "^O", "max_response_time": "300ms",
+                 "follow_redirects": true, "max_redirects": 9, "insecure": false,
+                 "method": "PUT", "body": "pong", "user_agent": "probe/2"}
+            ]
+        }"#);
+        let (a, b) = (&c.monitors[0], &c.monitors[1]);
+        assert_eq!(
+            a.policy,
+            Policy {
+                retries: 5,
+                retry_delay: Duration::from_secs(1),
+                recover_after: 3,
+                max_backoff: Duration::from_secs(1200),
+            }
+        );
+        assert_eq!(
+            b.policy,
+            Policy {
+                retries: 0,
+                retry_delay: Duration::from_millis(200),
+                recover_after: 1,
+                max_backoff: Duration::from_secs(120),
+            }
+        );
+        assert_eq!(a.expect.status.as_ref().unwrap().to_string(), "200 or 204");
+        assert_eq!(b.expect.status.as_ref().unwrap().to_string(), "3xx");
+        assert_eq!(a.expect.body_contains.as_deref(), Some("ok"));
+        assert_eq!(b.expect.body_contains.as_deref(), Some("OK"));
+        assert_eq!(a.expect.body_not_contains.as_deref(), Some("err"));
+        assert_eq!(b.expect.body_not_contains.as_deref(), Some("ERR"));
+        assert_eq!(a.expect.body_matches.as_ref().unwrap().as_str(), "^o");
+        assert_eq!(b.expect.body_matches.as_ref().unwrap().as_str(), "^O");
+        assert_eq!(a.expect.max_response_time, Some(Duration::from_secs(2)));
+        assert_eq!(b.expect.max_response_time, Some(Duration::from_millis(300)));
+        assert!(!a.follow_redirects && b.follow_redirects);
+        assert_eq!((a.max_redirects, b.max_redirects), (Some(3), Some(9)));
+        assert!(a.insecure && !b.insecure);
+        assert_eq!((a.method, b.method), (Method::Post, Method::Put));
+        assert_eq!(
+            (a.body.as_deref(), b.body.as_deref()),
+            (Some("ping"), Some("pong"))
+        );
+        assert_eq!(
+            (a.user_agent.as_deref(), b.user_agent.as_deref()),
+            (Some("probe/1"), Some("probe/2"))
+        );
+    }
+
+    #[test]
+    fn defaults_body_with_an_entry_get_names_the_entry() {
+        let (index, url, msg) = entry_err(
+            r#"{"defaults": {"method": "POST", "body": "x"},
+                "urls": [{"url": "https://a.example"}, {"url": "https://b.example", "method": "GET"}]}"#,
+        );
+        assert_eq!((index, url.as_deref()), (1, Some("https://b.example")));
+        assert_contains(&msg, &["body is set but method is GET"]);
+    }
+
+    #[test]
+    fn unknown_field_lists_the_new_fields() {
+        let (_, _, msg) = entry_err(r#"[{"url": "https://example.com", "expect_body": "x"}]"#);
+        assert_contains(
+            &msg,
+            &[
+                "unknown field `expect_body`",
+                "`expect_status`",
+                "`expect_headers`",
+                "`body_contains`",
+                "`body_not_contains`",
+                "`body_matches`",
+                "`max_response_time`",
+                "`follow_redirects`",
+                "`max_redirects`",
+                "`insecure`",
+                "`body`",
+                "`user_agent`",
+                "`retries`",
+                "`retry_delay`",
+                "`recover_after`",
+                "`max_backoff`",
+            ],
+        );
+        let e =
+            err(r#"{"defaults": {"expect_body": "x"}, "urls": [{"url": "https://a.example"}]}"#);
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("defaults: unknown field `expect_body`"),
+            "{msg}"
+        );
+        assert!(!msg.contains("`url`"), "{msg}");
     }
 
     // --- load -----------------------------------------------------------

@@ -44,7 +44,8 @@ fn config_for(site: &LocalSite) -> Result<Config, ConfigError> {
         entry("dead (refused)", refused_url(), "3s"),
     ];
     let text = serde_json::json!({
-        "defaults": {"timeout": "2s"},
+        // Short retries so outages are declared within seconds of starting.
+        "defaults": {"timeout": "2s", "retry_delay": "500ms"},
         "urls": urls,
     })
     .to_string();

@@ -32,7 +32,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Largest accepted request head (request line plus headers).
 const MAX_HEAD: usize = 64 * 1024;
@@ -51,8 +51,10 @@ const CHUNK: usize = 65_530;
 const PATTERN: &[u8; 10] = b"abcdefghij";
 /// Largest payload of one deflate stored block.
 const STORED_MAX: usize = 65_535;
-/// Largest request body that is read and discarded before responding.
+/// Largest request body that is read (and discarded, except by `/echo-body`) before responding.
 const MAX_DRAIN: u64 = 1024 * 1024;
+/// Furthest `/retry-after-date/{secs}` goes into the future (a day), so the date stays valid.
+const MAX_RETRY_AFTER: u64 = 24 * 60 * 60;
 
 /// A short description of every route, one per line.
 pub fn routes_help() -> &'static str {
@@ -72,6 +74,11 @@ pub fn routes_help() -> &'static str {
 /garbage            answers \"this is not http\" instead of HTTP
 /flaky              200, 503, 200, 503, ... per request to this path
 /echo-headers       200, body lists the request headers as \"name: value\"
+/echo-body          200, body is the request body (Content-Length framed, up to 1 MiB)
+/text/{word}        200 \"hello {word} world\\n\"
+/header/{name}/{value}  200 \"ok\\n\" with response header name: value (value may hold '/')
+/retry-after/{secs}     503 with Retry-After: secs
+/retry-after-date/{secs}  429 with Retry-After: the HTTP date secs from now
 anything else       404 \"not found\\n\"
 "
 }
@@ -269,11 +276,18 @@ fn handle_connection(mut stream: TcpStream, shared: &Shared) -> io::Result<()> {
         return Ok(());
     }
     stream.read_exact(&mut vec![0; head.len()])?;
+    // The body is read before responding: kept for `/echo-body`, discarded otherwise.
     let body_len = header(&req, "content-length").and_then(|v| v.parse::<u64>().ok());
+    let mut body = Vec::new();
     if let Some(len) = body_len {
-        io::copy(&mut (&stream).take(len.min(MAX_DRAIN)), &mut io::sink())?;
+        let mut limited = (&stream).take(len.min(MAX_DRAIN));
+        if req.path == "/echo-body" {
+            limited.read_to_end(&mut body)?;
+        } else {
+            io::copy(&mut limited, &mut io::sink())?;
+        }
     }
-    respond(&mut stream, &req, shared)
+    respond(&mut stream, &req, &body, shared)
 }
 
 /// Peeks (without consuming) until the buffered data holds a complete head;
@@ -390,10 +404,14 @@ fn send(
     extra: &[(&str, String)],
     body: &[u8],
 ) -> io::Result<()> {
-    let mut headers = vec![
-        ("Content-Type", "text/plain".to_string()),
-        ("Content-Length", body.len().to_string()),
-    ];
+    let mut headers = vec![("Content-Length", body.len().to_string())];
+    // The default Content-Type unless the caller sets its own.
+    if !extra
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+    {
+        headers.push(("Content-Type", "text/plain".to_string()));
+    }
     headers.extend_from_slice(extra);
     write_head(stream, code, &headers)?;
     if !head_only {
@@ -488,7 +506,23 @@ fn crc32_update(crc: u32, data: &[u8]) -> u32 {
     !c
 }
 
-fn respond(stream: &mut TcpStream, req: &RecordedRequest, shared: &Shared) -> io::Result<()> {
+/// Whether `/header/{name}/{value}` may send this header: a token name that does not change
+/// the framing, and a value of visible ASCII and spaces.
+fn settable_header(name: &str, value: &str) -> bool {
+    const FRAMING: [&str; 3] = ["content-length", "transfer-encoding", "connection"];
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    !name.is_empty()
+        && name.bytes().all(token)
+        && !FRAMING.iter().any(|f| name.eq_ignore_ascii_case(f))
+        && value.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
+}
+
+fn respond(
+    stream: &mut TcpStream,
+    req: &RecordedRequest,
+    body: &[u8],
+    shared: &Shared,
+) -> io::Result<()> {
     let head_only = req.method.eq_ignore_ascii_case("HEAD");
     let rest = req.path.strip_prefix('/').unwrap_or("\0");
     let (route, arg) = match rest.split_once('/') {
@@ -598,6 +632,30 @@ fn respond(stream: &mut TcpStream, req: &RecordedRequest, shared: &Shared) -> io
                 .map(|(n, v)| format!("{n}: {v}\n"))
                 .collect();
             send(stream, head_only, 200, &[], body.as_bytes())
+        }
+        ("echo-body", None, _) => send(stream, head_only, 200, &[], body),
+        ("text", Some(word), _) if !word.is_empty() => {
+            let text = format!("hello {word} world\n");
+            send(stream, head_only, 200, &[], text.as_bytes())
+        }
+        ("header", Some(arg), _) => match arg.split_once('/') {
+            Some((name, value)) if settable_header(name, value) => send(
+                stream,
+                head_only,
+                200,
+                &[(name, value.to_string())],
+                b"ok\n",
+            ),
+            _ => send(stream, head_only, 404, &[], b"not found\n"),
+        },
+        ("retry-after", _, Some(secs)) => {
+            let after = [("Retry-After", secs.to_string())];
+            send(stream, head_only, 503, &after, b"status 503\n")
+        }
+        ("retry-after-date", _, Some(secs)) => {
+            let at = SystemTime::now() + Duration::from_secs(secs.min(MAX_RETRY_AFTER));
+            let after = [("Retry-After", httpdate::fmt_http_date(at))];
+            send(stream, head_only, 429, &after, b"status 429\n")
         }
         _ => send(stream, head_only, 404, &[], b"not found\n"),
     }
@@ -901,6 +959,86 @@ mod tests {
         assert!(reqs[0].at <= reqs[1].at);
         assert_eq!(site.hits("/echo-headers"), 1);
         assert_eq!(site.hits("/echo-headers?x=1"), 0);
+    }
+
+    #[test]
+    fn echo_body_returns_the_request_body_and_records_the_method() {
+        let site = LocalSite::start().unwrap();
+        let mut resp = agent()
+            .post(&site.url("/echo-body"))
+            .send("name=sitewatch&x=1")
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(
+            resp.body_mut().read_to_string().unwrap(),
+            "name=sitewatch&x=1"
+        );
+        let mut resp = agent().put(&site.url("/echo-body")).send("").unwrap();
+        assert_eq!(resp.body_mut().read_to_string().unwrap(), "");
+        assert_eq!(get(&site, "/echo-body"), (200, Vec::new()));
+        let methods: Vec<String> = site.requests().into_iter().map(|r| r.method).collect();
+        assert_eq!(methods, ["POST", "PUT", "GET"]);
+        // Other routes still discard a request body.
+        let mut resp = agent().post(&site.url("/ok")).send("ignored").unwrap();
+        assert_eq!(resp.body_mut().read_to_string().unwrap(), "ok\n");
+    }
+
+    #[test]
+    fn text_route_wraps_the_word() {
+        let site = LocalSite::start().unwrap();
+        assert_eq!(
+            get(&site, "/text/Welcome"),
+            (200, b"hello Welcome world\n".to_vec())
+        );
+        assert_eq!(get(&site, "/text/").0, 404);
+        assert_eq!(get(&site, "/text").0, 404);
+    }
+
+    #[test]
+    fn header_route_sets_one_response_header() {
+        let site = LocalSite::start().unwrap();
+        let resp = agent().get(&site.url("/header/X-Foo/bar")).call().unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["x-foo"], "bar");
+        // A value may contain slashes; Content-Type replaces the default one.
+        let resp = agent()
+            .get(&site.url("/header/content-type/application/json"))
+            .call()
+            .unwrap();
+        let types: Vec<_> = resp.headers().get_all("content-type").iter().collect();
+        assert_eq!(types, ["application/json"]);
+        for bad in [
+            "/header/x-foo",
+            "/header//v",
+            "/header/bad@name/v",
+            "/header/content-length/5",
+            "/header/Connection/keep-alive",
+        ] {
+            assert_eq!(get(&site, bad).0, 404, "{bad}");
+        }
+    }
+
+    #[test]
+    fn retry_after_routes() {
+        let site = LocalSite::start().unwrap();
+        let resp = agent().get(&site.url("/retry-after/7")).call().unwrap();
+        assert_eq!(resp.status(), 503);
+        assert_eq!(resp.headers()["retry-after"], "7");
+        let before = SystemTime::now();
+        let resp = agent()
+            .get(&site.url("/retry-after-date/30"))
+            .call()
+            .unwrap();
+        assert_eq!(resp.status(), 429);
+        let date = resp.headers()["retry-after"].to_str().unwrap();
+        let at = httpdate::parse_http_date(date).unwrap();
+        let ahead = at.duration_since(before).unwrap();
+        // HTTP dates have whole seconds.
+        assert!(
+            (Duration::from_secs(29)..=Duration::from_secs(31)).contains(&ahead),
+            "{date}: {ahead:?}"
+        );
+        assert_eq!(get(&site, "/retry-after/soon").0, 404);
     }
 
     #[test]

@@ -195,8 +195,10 @@ pub fn state_line(monitor: &Monitor, change: &StateChange, format: Format) -> St
             let lasted = humantime::format_duration(Duration::from_secs(lasted.as_secs()));
             match change.to {
                 State::Down => line.push_str(&format!(
-                    "  ({} failed attempts; was {} for {lasted})",
-                    change.attempts, change.from
+                    "  ({} failed attempt{}; was {} for {lasted})",
+                    change.attempts,
+                    if change.attempts == 1 { "" } else { "s" },
+                    change.from
                 )),
                 _ if change.from != State::Unknown => {
                     line.push_str(&format!("  (was {} for {lasted})", change.from))

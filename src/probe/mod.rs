@@ -10,21 +10,30 @@
 //!   through the last body byte, across redirects);
 //! - the body is streamed through a fixed buffer and counted, never held in memory, and reading
 //!   stops one byte past the size cap;
-//! - every failure maps to exactly one [`Reason`].
+//! - every failure maps to exactly one [`Reason`];
+//! - the monitor's expectations ([`Expect`]) are checked in a fixed order after the transport
+//!   succeeded: status (reason `status`), then headers, body and total time (reason
+//!   `assertion`). Body assertions look at the body as it streams; only `body_matches` keeps it,
+//!   up to the size cap.
 
 use std::io::{self, Read};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 use ureq::http::{self, StatusCode};
-use ureq::{Agent, ResponseExt};
+use ureq::tls::TlsConfig;
+use ureq::{Agent, AsSendBody, ResponseExt};
 
 use self::classify::{classify, Phase};
+use self::expect::BodyCheck;
 
 use crate::config::{Method, Monitor};
 
 mod agent;
 mod classify;
+pub mod expect;
+
+pub use self::expect::{Expect, StatusPattern, StatusSet};
 
 /// Why a check counts as down. A closed set: every failure maps to exactly one of these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -44,9 +53,9 @@ pub enum Reason {
     BodyTooLarge,
     /// The peer did not speak valid HTTP, or closed the connection mid-response.
     Protocol,
-    /// The final status code was not the one expected (2xx).
+    /// The final status code was not an expected one (`expect_status`, by default 2xx).
     Status,
-    /// A body or latency assertion failed.
+    /// A header, body or latency assertion failed.
     Assertion,
 }
 
@@ -141,9 +150,10 @@ pub trait Probe: Send + Sync {
 pub struct ProbeSettings {
     /// Largest body accepted, in decoded bytes; one more byte is a `body_too_large` failure.
     pub max_body: u64,
-    /// Redirects followed before giving up with `redirects`.
+    /// Redirects followed before giving up with `redirects`, unless a monitor sets its own
+    /// `max_redirects`.
     pub max_redirects: u32,
-    /// The `User-Agent` header sent.
+    /// The `User-Agent` header sent, unless a monitor sets its own `user_agent`.
     pub user_agent: String,
 }
 
@@ -165,7 +175,7 @@ pub struct HttpProbe {
 }
 
 impl HttpProbe {
-    /// Builds the probe and its shared agent (see [`agent::build`]).
+    /// Builds the probe and its shared agent.
     pub fn new(settings: &ProbeSettings) -> HttpProbe {
         HttpProbe {
             agent: agent::build(settings),
@@ -192,19 +202,97 @@ impl HttpProbe {
         }
     }
 
-    fn request(&self, monitor: &Monitor) -> Result<http::Request<()>, http::Error> {
+    /// The request for one check, with the monitor's per-request settings: timeout, redirect
+    /// policy, TLS verification and `User-Agent`.
+    fn request<B: AsSendBody>(
+        &self,
+        monitor: &Monitor,
+        body: B,
+    ) -> Result<http::Request<B>, http::Error> {
         let mut builder = http::Request::builder()
             .method(monitor.method.as_str())
             .uri(monitor.uri.clone());
         for (name, value) in &monitor.headers {
             builder = builder.header(name, value);
         }
-        let request = builder.body(())?;
-        Ok(self
+        let request = builder.body(body)?;
+        let mut config = self
             .agent
             .configure_request(request)
-            .timeout_global(Some(monitor.timeout))
-            .build())
+            .timeout_global(Some(monitor.timeout));
+        config = if monitor.follow_redirects {
+            config
+                .max_redirects(self.max_redirects(monitor))
+                .max_redirects_will_error(true)
+        } else {
+            // The first response is the final one, 3xx included, checked against expect_status.
+            config.max_redirects(0).max_redirects_will_error(false)
+        };
+        if monitor.insecure {
+            config = config.tls_config(TlsConfig::builder().disable_verification(true).build());
+        }
+        if let Some(agent) = &monitor.user_agent {
+            config = config.user_agent(agent.as_str());
+        }
+        Ok(config.build())
+    }
+
+    /// Redirects this monitor follows: its own `max_redirects`, else `--max-redirects`.
+    fn max_redirects(&self, monitor: &Monitor) -> u32 {
+        monitor.max_redirects.unwrap_or(self.max_redirects)
+    }
+
+    /// Sends the request, with the configured body for methods that carry one.
+    fn send(
+        &self,
+        monitor: &Monitor,
+    ) -> Result<Result<http::Response<ureq::Body>, ureq::Error>, http::Error> {
+        match &monitor.body {
+            Some(body) if monitor.method.has_body() => {
+                Ok(self.agent.run(self.request(monitor, body.as_str())?))
+            }
+            _ => Ok(self.agent.run(self.request(monitor, ())?)),
+        }
+    }
+
+    /// The verdict on a response whose body was read completely (`bytes` of it) at `elapsed`.
+    fn verdict(
+        &self,
+        monitor: &Monitor,
+        response: &http::Response<ureq::Body>,
+        body: &BodyCheck<'_>,
+        bytes: u64,
+        elapsed: Duration,
+    ) -> Outcome {
+        let status = response.status();
+        let expect = &monitor.expect;
+        if bytes > self.max_body {
+            return too_large(self.max_body);
+        }
+        if status.is_redirection() && monitor.follow_redirects && self.max_redirects(monitor) == 0 {
+            // ureq hands back the 3xx instead of an error when no redirect may be followed;
+            // it is still a redirect too many.
+            let setting = if monitor.max_redirects.is_some() {
+                "max_redirects"
+            } else {
+                "--max-redirects"
+            };
+            return Outcome::down(
+                Reason::Redirects,
+                format!("{} ({setting} is 0)", describe_status(status)),
+            );
+        }
+        if let Some(detail) = expect.status_failure(status) {
+            return Outcome::down(Reason::Status, detail);
+        }
+        let assertion = expect
+            .header_failure(response.headers())
+            .or_else(|| body.failure(bytes))
+            .or_else(|| expect.time_failure(elapsed));
+        match assertion {
+            Some(detail) => Outcome::down(Reason::Assertion, detail),
+            None => Outcome::Up,
+        }
     }
 }
 
@@ -220,8 +308,8 @@ impl Probe for HttpProbe {
             retry_after: None,
             outcome: Outcome::Up,
         };
-        let request = match self.request(monitor) {
-            Ok(request) => request,
+        let sent = match self.send(monitor) {
+            Ok(sent) => sent,
             Err(e) => {
                 observation.outcome = Outcome::down(Reason::Protocol, format!("bad request: {e}"));
                 observation.elapsed = started.elapsed();
@@ -229,37 +317,36 @@ impl Probe for HttpProbe {
             }
         };
         let https = monitor.uri.scheme_str() == Some("https");
-        match self.agent.run(request) {
+        match sent {
             Err(e) => {
                 observation.outcome = classify(&e, Phase::Response, monitor.timeout, https);
+                observation.elapsed = started.elapsed();
             }
             Ok(mut response) => {
                 observation.ttfb = Some(started.elapsed());
                 let status = response.status();
                 observation.status = Some(status.as_u16());
                 observation.final_url = Some(response.get_uri().to_string());
+                if status == StatusCode::TOO_MANY_REQUESTS
+                    || status == StatusCode::SERVICE_UNAVAILABLE
+                {
+                    observation.retry_after = response
+                        .headers()
+                        .get(http::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| expect::retry_after(v, SystemTime::now()));
+                }
+                let mut body = monitor.expect.body_check(self.max_body);
                 let read = if monitor.method == Method::Head {
                     Ok(0)
                 } else {
-                    count_body(&mut response, self.max_body)
+                    read_body(&mut response, self.max_body, &mut body)
                 };
+                observation.elapsed = started.elapsed();
                 observation.outcome = match read {
                     Ok(n) => {
                         observation.bytes = Some(n);
-                        if n > self.max_body {
-                            too_large(self.max_body)
-                        } else if status.is_redirection() && self.max_redirects == 0 {
-                            // ureq hands back the 3xx instead of an error when no redirect may
-                            // be followed; it is still a redirect too many.
-                            Outcome::down(
-                                Reason::Redirects,
-                                format!("{} (--max-redirects is 0)", describe_status(status)),
-                            )
-                        } else if status.is_success() {
-                            Outcome::Up
-                        } else {
-                            Outcome::down(Reason::Status, describe_status(status))
-                        }
+                        self.verdict(monitor, &response, &body, n, observation.elapsed)
                     }
                     Err((n, e)) => {
                         observation.bytes = Some(n);
@@ -268,17 +355,17 @@ impl Probe for HttpProbe {
                 };
             }
         }
-        observation.elapsed = started.elapsed();
         observation
     }
 }
 
-/// Reads the body to the end through a fixed buffer, counting decoded bytes. Stops after
-/// `cap + 1` bytes, which is enough to know the cap was exceeded. On error, returns the
-/// bytes read so far with it.
-fn count_body(
+/// Reads the body to the end through a fixed buffer, counting decoded bytes and handing each
+/// chunk to the body assertions (a no-op without any). Stops after `cap + 1` bytes, which is
+/// enough to know the cap was exceeded. On error, returns the bytes read so far with it.
+fn read_body(
     response: &mut http::Response<ureq::Body>,
     cap: u64,
+    check: &mut BodyCheck<'_>,
 ) -> Result<u64, (u64, io::Error)> {
     let mut reader = response
         .body_mut()
@@ -290,7 +377,10 @@ fn count_body(
     loop {
         match reader.read(&mut buf) {
             Ok(0) => return Ok(total),
-            Ok(n) => total += n as u64,
+            Ok(n) => {
+                total += n as u64;
+                check.feed(&buf[..n]);
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err((total, e)),
         }
@@ -305,10 +395,7 @@ pub(crate) fn too_large(cap: u64) -> Outcome {
 }
 
 fn describe_status(status: StatusCode) -> String {
-    match status.canonical_reason() {
-        Some(text) => format!("HTTP {} {}", status.as_u16(), text),
-        None => format!("HTTP {}", status.as_u16()),
-    }
+    format!("HTTP {}", expect::describe_status(status))
 }
 
 #[cfg(test)]

@@ -41,7 +41,10 @@ fn unknown_field_names_the_entry_and_the_accepted_fields() {
         &run,
         &format!(
             "{p}: entry 1 (index 0, \"http://127.0.0.1:9/a\"): unknown field `intervall`, \
-             expected one of `url`, `interval`, `timeout`, `method`, `headers`, `name`"
+             expected one of `url`, `interval`, `timeout`, `method`, `headers`, `name`, `body`, \
+             `user_agent`, `follow_redirects`, `max_redirects`, `insecure`, `expect_status`, \
+             `expect_headers`, `body_contains`, `body_not_contains`, `body_matches`, \
+             `max_response_time`, `retries`, `retry_delay`, `recover_after`, `max_backoff`"
         ),
     );
 }
@@ -125,12 +128,15 @@ fn empty_list_is_rejected_as_nothing_to_monitor() {
 #[test]
 fn bad_defaults_are_reported_as_defaults() {
     let (run, p) = run_config(
-        r#"{"defaults": {"method": "POST"}, "urls": [{"url": "http://127.0.0.1:9/a"}]}"#,
+        r#"{"defaults": {"method": "TRACE"}, "urls": [{"url": "http://127.0.0.1:9/a"}]}"#,
         &[],
     );
     assert_usage_error(
         &run,
-        &format!("{p}: defaults: method \"POST\" is not supported; use GET or HEAD"),
+        &format!(
+            "{p}: defaults: method \"TRACE\" is not supported; \
+             use GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS"
+        ),
     );
 }
 

@@ -2,6 +2,7 @@
 //! (`sitewatch::localsite`, and a local TLS site made at test time): no test touches the internet
 //! or does a DNS lookup (DNS failures go through an injected resolver).
 
+mod assertions;
 mod checks;
 mod config_errors;
 mod dns;

@@ -11,8 +11,7 @@ fn ms_between(a: &Value, b: &Value) -> f64 {
     let t = |v: &Value| -> f64 {
         let ts = v["ts"].as_str().expect("ts");
         let (h, m, s) = (&ts[11..13], &ts[14..16], &ts[17..23]);
-        (h.parse::<f64>().unwrap() * 3600.0 + m.parse::<f64>().unwrap() * 60.0)
-            * 1000.0
+        (h.parse::<f64>().unwrap() * 3600.0 + m.parse::<f64>().unwrap() * 60.0) * 1000.0
             + s.parse::<f64>().unwrap() * 1000.0
     };
     t(b) - t(a)
@@ -51,7 +50,10 @@ fn flaky_site_with_default_retries_never_goes_down() {
     assert_eq!(run.code(), 0, "{run}");
     let states = run.of_type("state");
     assert_eq!(states.len(), 1, "only unknown -> up\n{run}");
-    assert_eq!((states[0]["from"].as_str(), states[0]["to"].as_str()), (Some("unknown"), Some("up")));
+    assert_eq!(
+        (states[0]["from"].as_str(), states[0]["to"].as_str()),
+        (Some("unknown"), Some("up"))
+    );
     assert!(run.checks().iter().any(|c| c["status"] == 503), "{run}");
     assert_eq!(run.summary()["failing"], json!([]), "{run}");
 }
@@ -79,8 +81,15 @@ fn flaky_site_without_retries_goes_down_and_up_once_per_flip() {
     assert_transitions_chain(&states);
     // One state line per flip of the site: every check that differs from the previous one.
     let checks = run.checks();
-    let flips = checks.windows(2).filter(|w| w[0]["up"] != w[1]["up"]).count();
-    assert_eq!(states.len(), flips + 1, "unknown -> up, then one line per flip\n{run}");
+    let flips = checks
+        .windows(2)
+        .filter(|w| w[0]["up"] != w[1]["up"])
+        .count();
+    assert_eq!(
+        states.len(),
+        flips + 1,
+        "unknown -> up, then one line per flip\n{run}"
+    );
 }
 
 #[test]
@@ -92,13 +101,18 @@ fn dead_site_goes_down_after_its_retries_then_backs_off() {
     let mut sw = Sitewatch::spawn(["--format", "json", "--report-every", "500ms", path(&file)]);
     let deadline = within(12.0);
     let down = sw.wait_for_json(deadline, "the down transition", |v| v["type"] == "state");
-    assert_eq!((down["from"].as_str(), down["to"].as_str()), (Some("unknown"), Some("down")));
+    assert_eq!(
+        (down["from"].as_str(), down["to"].as_str()),
+        (Some("unknown"), Some("down"))
+    );
     assert_eq!(down["reason"], "connect", "{down}");
     assert_eq!(down["attempts"], 3, "{down}");
     // Three checks after going down: backed off by the interval, then twice the interval.
     let mut after = Vec::new();
     while after.len() < 3 {
-        after.push(sw.wait_for_json(deadline, "three checks while down", |v| v["type"] == "check"));
+        after.push(sw.wait_for_json(deadline, "three checks while down", |v| {
+            v["type"] == "check"
+        }));
     }
     let report = sw.wait_for_json(deadline, "a report while backed off", |v| {
         v["type"] == "report" && v["backed_off"] == 1
@@ -109,11 +123,27 @@ fn dead_site_goes_down_after_its_retries_then_backs_off() {
     assert_eq!(run.code(), 0, "{run}");
     let checks = run.checks();
     // 0, +100 ms, +200 ms later: the three attempts that decided `down`.
-    let (g1, g2) = (ms_between(&checks[0], &checks[1]), ms_between(&checks[1], &checks[2]));
-    assert!((90.0..600.0).contains(&g1) && (190.0..800.0).contains(&g2), "{g1} {g2}\n{run}");
-    let (b1, b2) = (ms_between(&after[0], &after[1]), ms_between(&after[1], &after[2]));
-    assert!(b2 > 1.6 * b1, "backoff doubles: {b1} ms then {b2} ms\n{run}");
-    assert_eq!(run.of_type("state").len(), 1, "one line for one transition\n{run}");
+    let (g1, g2) = (
+        ms_between(&checks[0], &checks[1]),
+        ms_between(&checks[1], &checks[2]),
+    );
+    assert!(
+        (90.0..600.0).contains(&g1) && (190.0..800.0).contains(&g2),
+        "{g1} {g2}\n{run}"
+    );
+    let (b1, b2) = (
+        ms_between(&after[0], &after[1]),
+        ms_between(&after[1], &after[2]),
+    );
+    assert!(
+        b2 > 1.6 * b1,
+        "backoff doubles: {b1} ms then {b2} ms\n{run}"
+    );
+    assert_eq!(
+        run.of_type("state").len(),
+        1,
+        "one line for one transition\n{run}"
+    );
     assert_eq!(run.summary()["failing"], json!([dead]), "{run}");
 }
 
@@ -121,7 +151,8 @@ fn dead_site_goes_down_after_its_retries_then_backs_off() {
 fn retry_after_on_503_delays_the_retry() {
     let site = LocalSite::start().unwrap();
     let url = site.url("/retry-after/2");
-    let file = config(&json!([{"url": url, "interval": "10s", "retries": 1, "retry_delay": "100ms"}]));
+    let file =
+        config(&json!([{"url": url, "interval": "10s", "retries": 1, "retry_delay": "100ms"}]));
     let mut sw = Sitewatch::spawn(["--format", "json", path(&file)]);
     let deadline = within(10.0);
     let first = sw.wait_for_json(deadline, "the first check", |v| v["type"] == "check");
@@ -129,7 +160,10 @@ fn retry_after_on_503_delays_the_retry() {
     sw.sigint();
     let run = sw.finish(within(5.0));
     let gap = ms_between(&first, &retry);
-    assert!(gap >= 1900.0, "Retry-After: 2 honoured, not the 100 ms retry delay: {gap} ms\n{run}");
+    assert!(
+        gap >= 1900.0,
+        "Retry-After: 2 honoured, not the 100 ms retry delay: {gap} ms\n{run}"
+    );
     assert_eq!(first["status"], 503);
 }
 
@@ -142,10 +176,19 @@ fn hanging_sites_filling_the_pool_delay_others_only_until_a_worker_frees() {
         .iter()
         .map(|u| json!({"url": u, "interval": "1s", "timeout": "1500ms", "retries": 0}))
         .collect();
-    entries.extend(oks.iter().map(|u| json!({"url": u, "interval": "1s", "timeout": "1500ms"})));
+    entries.extend(
+        oks.iter()
+            .map(|u| json!({"url": u, "interval": "1s", "timeout": "1500ms"})),
+    );
     let file = config(&Value::Array(entries));
     let mut sw = Sitewatch::spawn([
-        "--format", "json", "--workers", "2", "--report-every", "500ms", path(&file),
+        "--format",
+        "json",
+        "--workers",
+        "2",
+        "--report-every",
+        "500ms",
+        path(&file),
     ]);
     let deadline = within(15.0);
     let mut ok_checks = 0;
@@ -161,14 +204,21 @@ fn hanging_sites_filling_the_pool_delay_others_only_until_a_worker_frees() {
     // Workers are free again within the timeout: the stop waited at most for one hang.
     assert!(stopped.elapsed().as_secs_f64() < 2.5, "{run}");
     assert_eq!(run.code(), 0, "{run}");
-    for c in run.checks().iter().filter(|c| oks.iter().any(|u| c["url"] == *u)) {
+    for c in run
+        .checks()
+        .iter()
+        .filter(|c| oks.iter().any(|u| c["url"] == *u))
+    {
         assert_eq!(c["up"], true, "{c}");
         // At worst a healthy check waits for a hung worker to time out.
         assert!(num(c, "lateness_ms") < 1500.0 + 500.0, "{c}");
     }
     for r in run.reports() {
         for f in r["in_flight"].as_array().unwrap() {
-            assert!(num(f, "ms") < 1500.0 + 500.0, "no check outlives its timeout: {r}");
+            assert!(
+                num(f, "ms") < 1500.0 + 500.0,
+                "no check outlives its timeout: {r}"
+            );
         }
     }
     let summary = run.summary();

@@ -104,7 +104,7 @@ fn text_format_has_aligned_check_lines_reports_and_summary_lines() {
     let dead = refused_url();
     let file = config(&json!([
         {"url": ok, "interval": "1s", "name": "home"},
-        {"url": dead, "interval": "1s"},
+        {"url": dead, "interval": "1s", "retries": 0},
     ]));
     let run = run(
         [
@@ -121,10 +121,11 @@ fn text_format_has_aligned_check_lines_reports_and_summary_lines() {
     assert_eq!(run.code(), 0, "{run}");
     let is_report = |l: &&String| l.contains("  REPORT  ");
     let is_summary = |l: &&String| l.contains("  SUMMARY  ");
+    let is_state = |l: &&String| l.contains("  STATE  ");
     let checks: Vec<&String> = run
         .stdout
         .iter()
-        .filter(|l| !is_report(l) && !is_summary(l))
+        .filter(|l| !is_report(l) && !is_summary(l) && !is_state(l))
         .collect();
     let mut ups = 0;
     let mut downs = 0;
@@ -178,8 +179,21 @@ fn text_format_has_aligned_check_lines_reports_and_summary_lines() {
         "{body:?}"
     );
     assert!(
-        body.contains(&format!("failing at end (1): {dead}").as_str()),
+        body.contains(&format!("down at end (1): {dead}").as_str()),
         "{body:?}"
+    );
+    // One state line per monitor, e.g. `TS  STATE  URL  unknown -> down  connect: …`.
+    let states: Vec<&String> = run
+        .stdout
+        .iter()
+        .filter(|l| l.contains("  STATE  "))
+        .collect();
+    assert_eq!(states.len(), 2, "{run}");
+    assert!(
+        states.iter().any(|l| l[24..].starts_with(&format!(
+            "  STATE  {dead}  unknown -> down  connect: connection refused  (1 failed attempt;"
+        ))),
+        "{states:?}"
     );
     assert!(
         body.iter()
@@ -216,8 +230,13 @@ fn log_file_gets_the_same_lines_and_is_appended_to() {
 
     let first = once(&entries, &["--log-file", l]);
     assert_eq!(first.code(), 1, "{first}");
-    assert_eq!(first.stdout.len(), 3, "two checks and a summary\n{first}");
+    assert_eq!(
+        first.stdout.len(),
+        5,
+        "two checks, their two state changes and a summary\n{first}"
+    );
     assert_eq!(first.checks().len(), 2);
+    assert_eq!(first.of_type("state").len(), 2);
     first.summary();
     assert_eq!(read(), first.stdout);
 

@@ -12,7 +12,7 @@ fn hanging_monitor_does_not_delay_a_healthy_one() {
     let ok = site.url("/ok");
     let hang = site.url("/hang");
     let file = config(&json!([
-        {"url": hang, "interval": "1s", "timeout": "2s"},
+        {"url": hang, "interval": "1s", "timeout": "2s", "retries": 0},
         {"url": ok, "interval": "1s", "timeout": "2s"},
     ]));
     let mut sw = Sitewatch::spawn(["--format", "json", "--workers", "2", path(&file)]);

@@ -127,16 +127,16 @@ fn http_to_a_tls_port_is_a_protocol_failure() {
     assert_eq!(site.hits(), 0);
 }
 
-// Depends on the `insecure` config field (another branch): uncomment once it is merged.
-// #[test]
-// fn insecure_monitor_is_up_against_a_self_signed_site() {
-//     let site = TlsSite::start();
-//     let c = check_one(
-//         json!({"url": site.url("/"), "timeout": "2s", "insecure": true}),
-//         &[],
-//     );
-//     assert_eq!(c["up"], true, "{c}");
-//     assert_eq!(c["status"], 200);
-//     assert_eq!(c["bytes"], 3);
-//     assert_eq!(site.hits(), 1);
-// }
+/// `insecure: true` skips certificate verification for that monitor only.
+#[test]
+fn insecure_monitor_is_up_against_a_self_signed_site() {
+    let site = TlsSite::start();
+    let c = check_one(
+        json!({"url": site.url("/"), "timeout": "2s", "insecure": true}),
+        &[],
+    );
+    assert_eq!(c["up"], true, "{c}");
+    assert_eq!(c["status"], 200);
+    assert_eq!(c["bytes"], 3);
+    assert_eq!(site.hits(), 1);
+}

@@ -380,8 +380,15 @@ where
 }
 
 /// `sitewatch --once --format json [extra] CONFIG` over `entries` (a JSON config value).
+/// A plain list is run with `retries: 0` as its default, so a failure is final on the first
+/// check (a test about retries sets its own, or passes the object form).
 pub fn once(entries: &Value, extra: &[&str]) -> Finished {
-    let file = config(entries);
+    let file = match entries {
+        Value::Array(_) => {
+            config(&serde_json::json!({"defaults": {"retries": 0}, "urls": entries}))
+        }
+        _ => config(entries),
+    };
     let mut args = vec!["--once", "--format", "json"];
     args.extend_from_slice(extra);
     args.push(path(&file));

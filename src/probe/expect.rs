@@ -1,0 +1,710 @@
+//! What a response must look like for a check to be up: its status, headers, body and speed.
+//!
+//! [`Expect`] is built once from the config (see [`crate::config`]) and evaluated by the probe
+//! on every check, in this order: status (`expect_status`, reason `status`), then headers
+//! (`expect_headers`), body (`body_contains`, `body_not_contains`, `body_matches`) and total
+//! time (`max_response_time`), all with reason `assertion`. Each check returns the first
+//! failure as a detail that says what was expected and what came.
+//!
+//! The body is never held whole for `body_contains` / `body_not_contains`: [`BodyCheck`]
+//! searches each chunk as it streams past, keeping only the last `needle length - 1` bytes so
+//! that a needle split across two chunks is still found. Only `body_matches` keeps the body (up
+//! to the size cap), because a regex can span any distance; it is matched against the body
+//! decoded as UTF-8, with invalid sequences replaced.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use memchr::memmem;
+use regex::Regex;
+use ureq::http::{HeaderMap, HeaderName, StatusCode};
+
+/// One item of `expect_status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusPattern {
+    /// Exactly this code (`301` or `"301"`).
+    Code(u16),
+    /// A whole class by its first digit: `Class(2)` is `"2xx"`, 200 to 299.
+    Class(u16),
+    /// An inclusive range (`"200-299"`).
+    Range(u16, u16),
+}
+
+/// Lowest status code accepted in `expect_status`.
+pub const MIN_STATUS: u16 = 100;
+/// Highest status code accepted in `expect_status`.
+pub const MAX_STATUS: u16 = 599;
+
+impl StatusPattern {
+    /// A single code given as a JSON integer; it must lie in 100..=599.
+    pub fn code(n: u64) -> Result<StatusPattern, String> {
+        match u16::try_from(n) {
+            Ok(code) if (MIN_STATUS..=MAX_STATUS).contains(&code) => Ok(StatusPattern::Code(code)),
+            _ => Err(format!(
+                "{n} is not a status code from {MIN_STATUS} to {MAX_STATUS}"
+            )),
+        }
+    }
+
+    /// Parses the string forms: `"301"`, `"2xx"` (any case) or `"200-299"`.
+    pub fn parse(text: &str) -> Result<StatusPattern, String> {
+        let t = text.trim();
+        let bad = || {
+            format!(
+                "{text:?} is not a status code (\"301\"), class (\"2xx\") or range (\"200-299\") \
+                 from {MIN_STATUS} to {MAX_STATUS}"
+            )
+        };
+        let number = |s: &str| -> Result<u16, String> {
+            if s.is_empty() || s.len() > 3 || !s.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad());
+            }
+            let n: u16 = s.parse().map_err(|_| bad())?;
+            if (MIN_STATUS..=MAX_STATUS).contains(&n) {
+                Ok(n)
+            } else {
+                Err(bad())
+            }
+        };
+        if let Some((lo, hi)) = t.split_once('-') {
+            let (lo, hi) = (number(lo.trim())?, number(hi.trim())?);
+            if lo > hi {
+                return Err(format!(
+                    "{text:?} is an empty range: its start is above its end"
+                ));
+            }
+            return Ok(StatusPattern::Range(lo, hi));
+        }
+        let lower = t.to_ascii_lowercase();
+        if let Some(digit) = lower.strip_suffix("xx") {
+            return match digit.as_bytes() {
+                [d @ b'1'..=b'5'] => Ok(StatusPattern::Class(u16::from(d - b'0'))),
+                _ => Err(bad()),
+            };
+        }
+        number(t).map(StatusPattern::Code)
+    }
+
+    /// Whether `code` is accepted by this pattern.
+    pub fn matches(self, code: u16) -> bool {
+        match self {
+            StatusPattern::Code(c) => code == c,
+            StatusPattern::Class(d) => code / 100 == d,
+            StatusPattern::Range(lo, hi) => (lo..=hi).contains(&code),
+        }
+    }
+}
+
+impl fmt::Display for StatusPattern {
+    /// As written in the config: `301`, `2xx`, `200-299`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StatusPattern::Code(c) => write!(f, "{c}"),
+            StatusPattern::Class(d) => write!(f, "{d}xx"),
+            StatusPattern::Range(lo, hi) => write!(f, "{lo}-{hi}"),
+        }
+    }
+}
+
+/// The final statuses a check accepts (`expect_status`): never empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusSet {
+    patterns: Vec<StatusPattern>,
+}
+
+impl StatusSet {
+    /// A set of the given patterns, or `None` when there are none.
+    pub fn new(patterns: Vec<StatusPattern>) -> Option<StatusSet> {
+        (!patterns.is_empty()).then_some(StatusSet { patterns })
+    }
+
+    /// Any 2xx: what a check accepts when `expect_status` is not set.
+    pub fn success() -> StatusSet {
+        StatusSet {
+            patterns: vec![StatusPattern::Class(2)],
+        }
+    }
+
+    /// The patterns, in config order.
+    pub fn patterns(&self) -> &[StatusPattern] {
+        &self.patterns
+    }
+
+    /// Whether any pattern accepts `code`.
+    pub fn matches(&self, code: u16) -> bool {
+        self.patterns.iter().any(|p| p.matches(code))
+    }
+}
+
+impl fmt::Display for StatusSet {
+    /// `2xx`, `200 or 301`, `200, 3xx or 404`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.patterns.len();
+        for (i, p) in self.patterns.iter().enumerate() {
+            if i > 0 {
+                f.write_str(if i + 1 == n { " or " } else { ", " })?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything a response must satisfy, besides arriving whole within the size cap.
+#[derive(Debug, Clone, Default)]
+pub struct Expect {
+    /// Accepted final statuses (`expect_status`); `None` means any 2xx, the default.
+    pub status: Option<StatusSet>,
+    /// Response headers that must be present and contain a substring (`expect_headers`);
+    /// names are unique. An empty substring only requires the header to be present.
+    pub headers: Vec<(HeaderName, String)>,
+    /// The decoded body must contain these bytes (`body_contains`); never empty.
+    pub body_contains: Option<String>,
+    /// The decoded body must not contain these bytes (`body_not_contains`); never empty.
+    pub body_not_contains: Option<String>,
+    /// The decoded body, as lossy UTF-8, must match this regex (`body_matches`).
+    pub body_matches: Option<Regex>,
+    /// The whole check (first byte sent to last body byte) must take at most this long
+    /// (`max_response_time`); greater than zero.
+    pub max_response_time: Option<Duration>,
+}
+
+impl Expect {
+    /// True when the body has to be looked at, not just counted.
+    pub fn has_body_assertions(&self) -> bool {
+        self.body_contains.is_some()
+            || self.body_not_contains.is_some()
+            || self.body_matches.is_some()
+    }
+
+    /// The names of the body assertions set, for messages (`body_contains`, …).
+    pub fn body_assertion_names(&self) -> Vec<&'static str> {
+        let mut names = Vec::new();
+        if self.body_contains.is_some() {
+            names.push("body_contains");
+        }
+        if self.body_not_contains.is_some() {
+            names.push("body_not_contains");
+        }
+        if self.body_matches.is_some() {
+            names.push("body_matches");
+        }
+        names
+    }
+
+    /// Whether `code` is an accepted final status.
+    pub fn status_ok(&self, code: u16) -> bool {
+        match &self.status {
+            Some(set) => set.matches(code),
+            None => (200..=299).contains(&code),
+        }
+    }
+
+    /// `None` if `status` is accepted, else the detail of the `status` failure:
+    /// `HTTP 503 Service Unavailable` under the default (any 2xx), or
+    /// `expected 201, got 200 OK` when `expect_status` is set.
+    pub fn status_failure(&self, status: StatusCode) -> Option<String> {
+        if self.status_ok(status.as_u16()) {
+            return None;
+        }
+        Some(match &self.status {
+            None => format!("HTTP {}", describe_status(status)),
+            Some(set) => format!("expected {set}, got {}", describe_status(status)),
+        })
+    }
+
+    /// `None` if every expected header is present and contains its substring, else the detail
+    /// of the first that is not.
+    pub fn header_failure(&self, headers: &HeaderMap) -> Option<String> {
+        for (name, wanted) in &self.headers {
+            let values: Vec<String> = headers
+                .get_all(name)
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .collect();
+            if values.is_empty() {
+                return Some(format!("header {name} missing"));
+            }
+            if !values.iter().any(|v| v.contains(wanted.as_str())) {
+                return Some(format!(
+                    "header {name} is {}, expected it to contain {}",
+                    quoted(&values.join(", ")),
+                    quoted(wanted)
+                ));
+            }
+        }
+        None
+    }
+
+    /// A fresh body checker for one response whose body is capped at `cap` bytes.
+    pub fn body_check(&self, cap: u64) -> BodyCheck<'_> {
+        BodyCheck {
+            contains: self.body_contains.as_deref().map(StreamSearch::new),
+            not_contains: self.body_not_contains.as_deref().map(StreamSearch::new),
+            matches: self.body_matches.as_ref().map(|re| (re, Vec::new())),
+            cap: usize::try_from(cap).unwrap_or(usize::MAX),
+        }
+    }
+
+    /// `None` if the check was fast enough, else the detail of the `assertion` failure.
+    pub fn time_failure(&self, elapsed: Duration) -> Option<String> {
+        let limit = self.max_response_time?;
+        if elapsed <= limit {
+            return None;
+        }
+        // Whole milliseconds read best, unless they would print the limit itself.
+        let took = if elapsed.as_millis() > limit.as_millis() {
+            format!("{} ms", elapsed.as_millis())
+        } else {
+            format!("{:.3} ms", elapsed.as_secs_f64() * 1000.0)
+        };
+        Some(format!(
+            "response took {took}, more than max_response_time {}",
+            humantime::format_duration(limit)
+        ))
+    }
+}
+
+/// The body assertions of one response, fed chunk by chunk as the body streams in.
+pub struct BodyCheck<'a> {
+    contains: Option<StreamSearch<'a>>,
+    not_contains: Option<StreamSearch<'a>>,
+    /// The regex and the body kept for it (at most `cap` bytes).
+    matches: Option<(&'a Regex, Vec<u8>)>,
+    cap: usize,
+}
+
+impl BodyCheck<'_> {
+    /// Takes the next chunk of the decoded body.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        if let Some(search) = &mut self.contains {
+            search.feed(chunk);
+        }
+        if let Some(search) = &mut self.not_contains {
+            search.feed(chunk);
+        }
+        if let Some((_, kept)) = &mut self.matches {
+            let room = self.cap.saturating_sub(kept.len());
+            kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        }
+    }
+
+    /// After the whole body was fed (`bytes` of it): `None` if every body assertion holds,
+    /// else the detail of the first that fails.
+    pub fn failure(&self, bytes: u64) -> Option<String> {
+        if let Some(search) = &self.contains {
+            if !search.found {
+                return Some(format!(
+                    "body does not contain {} ({bytes} bytes read)",
+                    quoted(search.needle_text())
+                ));
+            }
+        }
+        if let Some(search) = &self.not_contains {
+            if search.found {
+                return Some(format!(
+                    "body contains {}, which body_not_contains forbids ({bytes} bytes read)",
+                    quoted(search.needle_text())
+                ));
+            }
+        }
+        if let Some((re, kept)) = &self.matches {
+            if !re.is_match(&String::from_utf8_lossy(kept)) {
+                return Some(format!(
+                    "body does not match the regex {} ({bytes} bytes read)",
+                    quoted(re.as_str())
+                ));
+            }
+        }
+        None
+    }
+}
+
+/// Finds a needle in a stream of chunks without keeping the stream: between chunks it keeps
+/// only the last `needle.len() - 1` bytes, enough for a match that straddles a boundary.
+pub struct StreamSearch<'a> {
+    needle: &'a str,
+    finder: memmem::Finder<'a>,
+    /// The stream's last bytes (at most `needle.len() - 1` between calls).
+    tail: Vec<u8>,
+    found: bool,
+}
+
+impl<'a> StreamSearch<'a> {
+    /// A search for `needle` (non-empty: the empty needle is found at once).
+    pub fn new(needle: &'a str) -> StreamSearch<'a> {
+        StreamSearch {
+            needle,
+            finder: memmem::Finder::new(needle.as_bytes()),
+            tail: Vec::with_capacity(needle.len().saturating_sub(1) * 2),
+            found: needle.is_empty(),
+        }
+    }
+
+    /// Takes the next chunk of the stream.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        if self.found || chunk.is_empty() {
+            return;
+        }
+        let keep = self.needle.len() - 1;
+        // A match that starts in the tail ends within the chunk's first `keep` bytes.
+        let head = chunk.len().min(keep);
+        self.tail.extend_from_slice(&chunk[..head]);
+        if self.finder.find(&self.tail).is_some() || self.finder.find(chunk).is_some() {
+            self.found = true;
+            self.tail = Vec::new();
+            return;
+        }
+        if chunk.len() >= keep {
+            self.tail.clear();
+            self.tail.extend_from_slice(&chunk[chunk.len() - keep..]);
+        } else {
+            // The whole (short) chunk is in the tail already; keep its last `keep` bytes.
+            let excess = self.tail.len().saturating_sub(keep);
+            self.tail.drain(..excess);
+        }
+    }
+
+    /// Whether the needle has been seen so far.
+    pub fn found(&self) -> bool {
+        self.found
+    }
+
+    fn needle_text(&self) -> &str {
+        self.needle
+    }
+}
+
+/// `503 Service Unavailable`, or `599` for a code without a standard reason phrase.
+pub(crate) fn describe_status(status: StatusCode) -> String {
+    match status.canonical_reason() {
+        Some(text) => format!("{} {text}", status.as_u16()),
+        None => status.as_u16().to_string(),
+    }
+}
+
+/// A value quoted for a detail: escaped, on one line, and shortened past 80 characters.
+fn quoted(text: &str) -> String {
+    const MAX: usize = 80;
+    if text.chars().count() <= MAX {
+        format!("{text:?}")
+    } else {
+        let cut: String = text.chars().take(MAX).collect();
+        format!("{cut:?}…")
+    }
+}
+
+/// How long a `Retry-After` value asks to wait, seen at `now`: whole seconds (`120`) or an
+/// HTTP date (`Wed, 21 Oct 2015 07:28:00 GMT`; a date in the past means no wait). `None` for
+/// anything else, which is ignored.
+pub fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return value.parse::<u64>().ok().map(Duration::from_secs);
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ureq::http::HeaderValue;
+
+    fn set(items: &[&str]) -> StatusSet {
+        StatusSet::new(
+            items
+                .iter()
+                .map(|s| StatusPattern::parse(s).unwrap())
+                .collect(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn status_patterns_parse_and_match() {
+        assert_eq!(StatusPattern::parse("2xx"), Ok(StatusPattern::Class(2)));
+        assert_eq!(StatusPattern::parse("5XX"), Ok(StatusPattern::Class(5)));
+        assert_eq!(
+            StatusPattern::parse("200-299"),
+            Ok(StatusPattern::Range(200, 299))
+        );
+        assert_eq!(
+            StatusPattern::parse(" 301 - 308 "),
+            Ok(StatusPattern::Range(301, 308))
+        );
+        assert_eq!(StatusPattern::parse("301"), Ok(StatusPattern::Code(301)));
+        assert_eq!(StatusPattern::code(404), Ok(StatusPattern::Code(404)));
+
+        let class = StatusPattern::Class(2);
+        assert!(class.matches(200) && class.matches(299));
+        assert!(!class.matches(199) && !class.matches(300));
+        let range = StatusPattern::Range(301, 303);
+        assert!(range.matches(301) && range.matches(302) && range.matches(303));
+        assert!(!range.matches(300) && !range.matches(304));
+        let single = StatusPattern::Code(404);
+        assert!(single.matches(404) && !single.matches(403) && !single.matches(405));
+    }
+
+    #[test]
+    fn bad_status_patterns_are_rejected_quoting_the_item() {
+        for bad in [
+            "", "2x", "6xx", "0xx", "xx", "2xy", "abc", "99", "600", "1000", "200-", "-200",
+            "200-600", "2xx-3xx", "+200",
+        ] {
+            let e = StatusPattern::parse(bad).unwrap_err();
+            assert!(e.contains(&format!("{bad:?}")), "{bad}: {e}");
+        }
+        assert!(StatusPattern::parse("299-200")
+            .unwrap_err()
+            .contains("empty range"));
+        for bad in [0u64, 99, 600, 70000] {
+            let e = StatusPattern::code(bad).unwrap_err();
+            assert!(e.starts_with(&bad.to_string()), "{e}");
+            assert!(e.contains("100 to 599"), "{e}");
+        }
+    }
+
+    #[test]
+    fn status_set_matches_any_pattern_and_displays_as_written() {
+        let s = set(&["200", "3xx", "401-403"]);
+        for code in [200, 300, 302, 399, 401, 402, 403] {
+            assert!(s.matches(code), "{code}");
+        }
+        for code in [201, 299, 400, 404, 500] {
+            assert!(!s.matches(code), "{code}");
+        }
+        assert_eq!(s.to_string(), "200, 3xx or 401-403");
+        assert_eq!(set(&["200", "301"]).to_string(), "200 or 301");
+        assert_eq!(StatusSet::success().to_string(), "2xx");
+        assert!(StatusSet::new(Vec::new()).is_none());
+    }
+
+    #[test]
+    fn status_failure_details() {
+        let default = Expect::default();
+        assert_eq!(default.status_failure(StatusCode::OK), None);
+        assert_eq!(default.status_failure(StatusCode::NO_CONTENT), None);
+        assert_eq!(
+            default.status_failure(StatusCode::SERVICE_UNAVAILABLE),
+            Some("HTTP 503 Service Unavailable".into())
+        );
+        let explicit = Expect {
+            status: Some(set(&["201"])),
+            ..Expect::default()
+        };
+        assert_eq!(
+            explicit.status_failure(StatusCode::OK),
+            Some("expected 201, got 200 OK".into())
+        );
+        let two = Expect {
+            status: Some(StatusSet::success()),
+            ..Expect::default()
+        };
+        assert_eq!(
+            two.status_failure(StatusCode::from_u16(599).unwrap()),
+            Some("expected 2xx, got 599".into())
+        );
+        let not_found = Expect {
+            status: Some(set(&["404"])),
+            ..Expect::default()
+        };
+        assert_eq!(not_found.status_failure(StatusCode::NOT_FOUND), None);
+    }
+
+    /// Feeds `body` split at each of `cuts` and reports whether `needle` was found.
+    fn found_split(needle: &str, body: &[u8], cuts: &[usize]) -> bool {
+        let mut s = StreamSearch::new(needle);
+        let mut at = 0;
+        for &cut in cuts {
+            s.feed(&body[at..cut]);
+            at = cut;
+        }
+        s.feed(&body[at..]);
+        s.found()
+    }
+
+    #[test]
+    fn stream_search_finds_a_needle_split_across_two_chunks() {
+        let body = b"....Welcome....";
+        // Every split point, including inside the needle and at its edges.
+        for cut in 0..=body.len() {
+            assert!(found_split("Welcome", body, &[cut]), "cut at {cut}");
+        }
+        assert!(!found_split("Welcomer", body, &[7]));
+    }
+
+    #[test]
+    fn stream_search_across_many_tiny_chunks() {
+        let body = b"xxhello worldxx";
+        let every_byte: Vec<usize> = (1..body.len()).collect();
+        assert!(found_split("hello world", body, &every_byte));
+        assert!(found_split("o w", body, &every_byte));
+        assert!(!found_split("hello  world", body, &every_byte));
+        // Chunks of two with a one-byte needle and a needle longer than any chunk.
+        let pairs: Vec<usize> = (2..body.len()).step_by(2).collect();
+        assert!(found_split("w", body, &pairs));
+        assert!(found_split("llo wor", body, &pairs));
+        // A near miss at a boundary must not leave a stale tail behind.
+        assert!(!found_split("abcd", b"abcXbcdX", &[3, 4, 7]));
+        assert!(found_split("abcd", b"abXabcd", &[2, 3, 5]));
+    }
+
+    #[test]
+    fn stream_search_with_empty_chunks_and_exact_tail() {
+        let mut s = StreamSearch::new("abc");
+        s.feed(b"");
+        s.feed(b"xa");
+        s.feed(b"");
+        assert!(!s.found());
+        s.feed(b"b");
+        assert!(!s.found());
+        s.feed(b"c");
+        assert!(s.found());
+    }
+
+    fn expect_body(contains: Option<&str>, not: Option<&str>, re: Option<&str>) -> Expect {
+        Expect {
+            body_contains: contains.map(str::to_owned),
+            body_not_contains: not.map(str::to_owned),
+            body_matches: re.map(|r| Regex::new(r).unwrap()),
+            ..Expect::default()
+        }
+    }
+
+    fn body_failure(expect: &Expect, cap: u64, chunks: &[&[u8]]) -> Option<String> {
+        let mut check = expect.body_check(cap);
+        let mut n = 0;
+        for c in chunks {
+            check.feed(c);
+            n += c.len() as u64;
+        }
+        check.failure(n)
+    }
+
+    #[test]
+    fn body_assertions_in_order_with_details() {
+        let e = expect_body(
+            Some("Welcome"),
+            Some("Error"),
+            Some(r"(?i)^hello \w+ world$"),
+        );
+        assert!(e.has_body_assertions());
+        assert_eq!(
+            e.body_assertion_names(),
+            ["body_contains", "body_not_contains", "body_matches"]
+        );
+        assert_eq!(body_failure(&e, 100, &[b"Hello Wel", b"come World"]), None);
+        assert_eq!(
+            body_failure(&e, 100, &[b"hello big world"]),
+            Some(r#"body does not contain "Welcome" (15 bytes read)"#.into())
+        );
+        assert_eq!(
+            body_failure(&e, 100, &[b"hello Welcome Error world"]),
+            Some(
+                r#"body contains "Error", which body_not_contains forbids (25 bytes read)"#.into()
+            )
+        );
+        assert_eq!(
+            body_failure(&e, 100, &[b"Welcome, hello world"]),
+            Some(
+                r#"body does not match the regex "(?i)^hello \\w+ world$" (20 bytes read)"#.into()
+            )
+        );
+        assert!(!Expect::default().has_body_assertions());
+    }
+
+    #[test]
+    fn regex_sees_lossy_utf8_up_to_the_cap() {
+        let e = expect_body(None, None, Some("^caf\u{fffd} ok"));
+        assert_eq!(body_failure(&e, 100, &[b"caf\xff ok"]), None);
+        let tail = expect_body(None, None, Some("needle"));
+        // Past the cap the body is not kept (such a body fails as body_too_large anyway).
+        assert!(body_failure(&tail, 4, &[b"xx", b"xxneedle"]).is_some());
+        assert_eq!(body_failure(&tail, 8, &[b"xx", b"needle"]), None);
+    }
+
+    #[test]
+    fn header_assertions() {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static("text/plain"));
+        headers.append("x-multi", HeaderValue::from_static("a"));
+        headers.append("x-multi", HeaderValue::from_static("b-json"));
+        let expect = |name: &str, value: &str| Expect {
+            headers: vec![(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.into(),
+            )],
+            ..Expect::default()
+        };
+        assert_eq!(
+            expect("Content-Type", "text").header_failure(&headers),
+            None
+        );
+        assert_eq!(expect("content-type", "").header_failure(&headers), None);
+        assert_eq!(expect("x-multi", "json").header_failure(&headers), None);
+        assert_eq!(
+            expect("content-type", "json").header_failure(&headers),
+            Some(r#"header content-type is "text/plain", expected it to contain "json""#.into())
+        );
+        assert_eq!(
+            expect("X-Foo", "1").header_failure(&headers),
+            Some("header x-foo missing".into())
+        );
+        assert_eq!(
+            expect("x-multi", "c").header_failure(&headers),
+            Some(r#"header x-multi is "a, b-json", expected it to contain "c""#.into())
+        );
+    }
+
+    #[test]
+    fn time_assertion() {
+        let e = Expect {
+            max_response_time: Some(Duration::from_millis(500)),
+            ..Expect::default()
+        };
+        assert_eq!(e.time_failure(Duration::from_millis(500)), None);
+        assert_eq!(
+            e.time_failure(Duration::from_millis(812)),
+            Some("response took 812 ms, more than max_response_time 500ms".into())
+        );
+        assert_eq!(
+            e.time_failure(Duration::from_micros(500_400)),
+            Some("response took 500.400 ms, more than max_response_time 500ms".into())
+        );
+        assert_eq!(
+            Expect::default().time_failure(Duration::from_secs(99)),
+            None
+        );
+    }
+
+    #[test]
+    fn long_values_are_shortened_in_details() {
+        let long = "x".repeat(200);
+        let q = quoted(&long);
+        assert!(q.ends_with("\"…") && q.len() < 100, "{q}");
+        assert_eq!(quoted("a\"b\n"), r#""a\"b\n""#);
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let now = SystemTime::now();
+        assert_eq!(retry_after("7", now), Some(Duration::from_secs(7)));
+        assert_eq!(retry_after(" 120 ", now), Some(Duration::from_secs(120)));
+        assert_eq!(retry_after("0", now), Some(Duration::ZERO));
+        let later = now + Duration::from_secs(30);
+        let got = retry_after(&httpdate::fmt_http_date(later), now).unwrap();
+        // HTTP dates have whole seconds.
+        assert!(
+            (Duration::from_secs(29)..=Duration::from_secs(30)).contains(&got),
+            "{got:?}"
+        );
+        assert_eq!(
+            retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        for bad in ["", "soon", "-5", "1.5", "99999999999999999999999"] {
+            assert_eq!(retry_after(bad, now), None, "{bad}");
+        }
+    }
+}
