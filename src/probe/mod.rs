@@ -177,8 +177,12 @@ pub struct HttpProbe {
 impl HttpProbe {
     /// Builds the probe and its shared agent.
     pub fn new(settings: &ProbeSettings) -> HttpProbe {
+        HttpProbe::with_agent(agent::build(settings), settings)
+    }
+
+    fn with_agent(agent: Agent, settings: &ProbeSettings) -> HttpProbe {
         HttpProbe {
-            agent: agent::build(settings),
+            agent,
             max_body: settings.max_body,
             max_redirects: settings.max_redirects,
         }
@@ -195,11 +199,7 @@ impl HttpProbe {
         settings: &ProbeSettings,
         resolver: impl ureq::unversioned::resolver::Resolver,
     ) -> HttpProbe {
-        HttpProbe {
-            agent: agent::build_with_resolver(settings, resolver),
-            max_body: settings.max_body,
-            max_redirects: settings.max_redirects,
-        }
+        HttpProbe::with_agent(agent::build_with_resolver(settings, resolver), settings)
     }
 
     /// The request for one check, with the monitor's per-request settings: timeout, redirect
