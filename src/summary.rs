@@ -51,6 +51,8 @@ pub struct Summary {
     pub slowest: Vec<UrlTime>,
     /// URLs of monitors in the `down` state at the end.
     pub failing: Vec<String>,
+    /// Of those, how many were backed off (checked less often than their interval).
+    pub backed_off: usize,
     /// Monitors with the lowest uptime (only those below 100 %).
     pub worst: Vec<Uptime>,
     /// Monitors never checked (the run ended first).
@@ -105,6 +107,7 @@ impl Summary {
                 })
                 .collect(),
             failing: totals.iter().filter(|t| t.failing).map(url).collect(),
+            backed_off: schedule.backed_off,
             worst: worst
                 .iter()
                 .take(TOP)
@@ -170,8 +173,9 @@ impl Summary {
             .collect();
         lines.push(format!("slowest: {}", or_none(slow.join(", "))));
         lines.push(format!(
-            "down at end ({}): {}",
+            "down at end ({}, {} backed off): {}",
             self.failing.len(),
+            self.backed_off,
             or_none(self.failing.join(", "))
         ));
         if !self.worst.is_empty() {

@@ -179,7 +179,9 @@ fn text_format_has_aligned_check_lines_reports_and_summary_lines() {
         "{body:?}"
     );
     assert!(
-        body.contains(&format!("down at end (1): {dead}").as_str()),
+        body.iter()
+            .any(|l| l.starts_with("down at end (1, ")
+                && l.ends_with(&format!(" backed off): {dead}"))),
         "{body:?}"
     );
     // One state line per monitor, e.g. `TS  STATE  URL  unknown -> down  connect: …`.
