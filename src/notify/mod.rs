@@ -29,8 +29,177 @@
 //! [`Notifier::finish`] tells delivery threads to make their remaining retries without waiting,
 //! and waits a bounded time for them.
 
+pub mod command;
 pub mod config;
 pub mod digest;
+pub mod discord;
+mod http;
+pub mod ntfy;
+pub mod render;
+pub mod slack;
+pub mod webhook;
+
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::probe::Reason;
+use crate::state::State;
 
 pub use config::{ChannelKind, ChannelSpec, Channels};
 pub use digest::{next_digest_at, Digest, DigestSource, DigestTime, Incident, MonitorDigest};
+
+/// One way of delivering a notification: a webhook, a chat service, a program.
+///
+/// `deliver` makes exactly one attempt and says why it failed; retries, backoff and giving up
+/// are the delivery thread's business, the same for every channel.
+pub trait Channel: Send {
+    /// Makes one attempt to deliver `notification`.
+    fn deliver(&self, notification: &Notification) -> Result<(), String>;
+}
+
+/// What happened to one monitor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// The monitor went down (from `up`, or from `unknown` at start).
+    Down,
+    /// The monitor came back up after being down.
+    Recovered,
+    /// The monitor is still down (`remind_every`).
+    Reminder,
+    /// The monitor changed state more than `flap_threshold` times within `flap_window`.
+    Flapping,
+}
+
+impl Kind {
+    /// `down`, `recovered`, `reminder` or `flapping`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Down => "down",
+            Kind::Recovered => "recovered",
+            Kind::Reminder => "reminder",
+            Kind::Flapping => "flapping",
+        }
+    }
+}
+
+/// One event about one monitor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alert {
+    /// What happened.
+    pub kind: Kind,
+    /// The monitor's URL.
+    pub url: String,
+    /// The monitor's name, if it has one.
+    pub name: Option<String>,
+    /// The state before the event (for a reminder, `down`).
+    pub from: State,
+    /// The state now.
+    pub to: State,
+    /// When it happened.
+    pub at: SystemTime,
+    /// When the outage began (`down`, `reminder`, `recovered`); for `flapping`, when the first
+    /// of the counted changes happened.
+    pub since: SystemTime,
+    /// How long the monitor was (`recovered`) or has been (`reminder`) down.
+    pub down_for: Option<Duration>,
+    /// Failed attempts behind a `down`.
+    pub attempts: u32,
+    /// The deciding check's failure reason.
+    pub reason: Option<Reason>,
+    /// The deciding check's status code.
+    pub status: Option<u16>,
+    /// The deciding check's failure detail.
+    pub detail: Option<String>,
+    /// `flapping`: state changes counted within the window.
+    pub changes: Option<u32>,
+    /// `flapping`, and an alert sent when flapping ends: the flapping window.
+    pub flap_window: Option<Duration>,
+    /// True for the `down` or `recovered` sent once a flapping monitor has been stable again.
+    pub after_flapping: bool,
+}
+
+impl Alert {
+    /// The monitor's name, or its URL.
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.url)
+    }
+}
+
+/// What a channel is given to deliver.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notification {
+    /// One event about one monitor.
+    Alert(Alert),
+    /// Several events that arrived within one grouping window, in arrival order.
+    Group(Vec<Alert>),
+    /// The daily summary.
+    Digest(Digest),
+    /// `sitewatch notify test`: proves the channel works.
+    Test {
+        /// The channel's name.
+        channel: String,
+        /// When it was sent.
+        at: SystemTime,
+    },
+}
+
+impl Notification {
+    /// The event name: `down`, `recovered`, `reminder`, `flapping`, `group`, `digest` or `test`.
+    pub fn event(&self) -> &'static str {
+        match self {
+            Notification::Alert(a) => a.kind.as_str(),
+            Notification::Group(_) => "group",
+            Notification::Digest(_) => "digest",
+            Notification::Test { .. } => "test",
+        }
+    }
+
+    /// When the notification was made (a group: its latest event).
+    pub fn at(&self) -> SystemTime {
+        match self {
+            Notification::Alert(a) => a.at,
+            Notification::Group(alerts) => alerts
+                .iter()
+                .map(|a| a.at)
+                .max()
+                .unwrap_or(SystemTime::UNIX_EPOCH),
+            Notification::Digest(d) => d.to,
+            Notification::Test { at, .. } => *at,
+        }
+    }
+
+    /// The most severe kind it carries (a down beats a recovery), for priorities and colours.
+    pub fn worst(&self) -> Option<Kind> {
+        let rank = |k: Kind| match k {
+            Kind::Down => 3,
+            Kind::Flapping => 2,
+            Kind::Reminder => 1,
+            Kind::Recovered => 0,
+        };
+        match self {
+            Notification::Alert(a) => Some(a.kind),
+            Notification::Group(alerts) => alerts.iter().map(|a| a.kind).max_by_key(|&k| rank(k)),
+            Notification::Digest(_) | Notification::Test { .. } => None,
+        }
+    }
+}
+/// Builds each channel's sender from its spec.
+pub fn build_channel(spec: &ChannelSpec) -> Box<dyn Channel> {
+    match &spec.kind {
+        ChannelKind::Webhook { url, headers } => {
+            Box::new(webhook::Webhook::new(url, headers, spec.timeout))
+        }
+        ChannelKind::Slack { url } => Box::new(slack::Slack::new(url, spec.timeout)),
+        ChannelKind::Discord { url, username } => {
+            Box::new(discord::Discord::new(url, username.clone(), spec.timeout))
+        }
+        ChannelKind::Ntfy { url, token } => {
+            Box::new(ntfy::Ntfy::new(url, token.as_ref(), spec.timeout))
+        }
+        ChannelKind::Command { program, shell } => {
+            Box::new(command::Program::new(program.clone(), *shell, spec.timeout))
+        }
+    }
+}
