@@ -31,24 +31,38 @@
 
 pub mod command;
 pub mod config;
+mod delivery;
 pub mod digest;
 pub mod discord;
+pub mod dispatcher;
 mod http;
 pub mod ntfy;
 pub mod render;
 pub mod slack;
 pub mod webhook;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, SystemTime};
 
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use serde::Serialize;
 
+use crate::config::Monitor;
+use crate::error::Error;
+use crate::event::StateChange;
 use crate::probe::Reason;
 use crate::state::State;
+use crate::stats::Stats;
 
 pub use config::{ChannelKind, ChannelSpec, Channels};
 pub use digest::{next_digest_at, Digest, DigestSource, DigestTime, Incident, MonitorDigest};
 
+/// State changes the notifier may lag behind by before they are dropped (and counted as lost).
+pub const EVENT_BUFFER: usize = 4096;
+/// Messages one channel's delivery thread may lag behind by before further ones are dropped.
+pub const DELIVERY_BUFFER: usize = 64;
 /// One way of delivering a notification: a webhook, a chat service, a program.
 ///
 /// `deliver` makes exactly one attempt and says why it failed; retries, backoff and giving up
@@ -200,6 +214,137 @@ pub fn build_channel(spec: &ChannelSpec) -> Box<dyn Channel> {
         }
         ChannelKind::Command { program, shell } => {
             Box::new(command::Program::new(program.clone(), *shell, spec.timeout))
+        }
+    }
+}
+/// A running notifier: the dispatcher thread and one delivery thread per channel.
+pub struct Notifier {
+    threads: Vec<JoinHandle<()>>,
+    stop: Sender<()>,
+    done: Receiver<()>,
+    in_delivery: Arc<AtomicUsize>,
+    stats: Arc<Stats>,
+}
+fn spawn<F>(name: String, f: F) -> Result<JoinHandle<()>, Error>
+where
+    F: FnOnce() + Send + 'static,
+{
+    thread::Builder::new()
+        .name(name)
+        .spawn(f)
+        .map_err(Error::Thread)
+}
+
+impl Notifier {
+    /// Starts the notifier for `channels` (none: returns `None`). State changes go in through
+    /// the returned sender; when every clone of it is dropped, the notifier flushes and ends.
+    pub fn start(
+        channels: &Channels,
+        monitors: Arc<[Monitor]>,
+        stats: Arc<Stats>,
+    ) -> Result<Option<(Notifier, Sender<StateChange>)>, Error> {
+        if channels.specs.is_empty() {
+            return Ok(None);
+        }
+        if channels.offset_guessed {
+            log::warn!(
+                "the local UTC offset could not be read; daily digest times are taken as UTC \
+                 (set utc_offset on the channel to choose)"
+            );
+        }
+        let (events_tx, events_rx) = bounded(EVENT_BUFFER);
+        let (stop_tx, stop_rx) = bounded::<()>(0);
+        let (done_tx, done_rx) = bounded::<()>(0);
+        let in_delivery = Arc::new(AtomicUsize::new(0));
+        let mut threads = Vec::with_capacity(channels.specs.len() + 1);
+        let mut queues = Vec::with_capacity(channels.specs.len());
+        for (i, spec) in channels.specs.iter().enumerate() {
+            let (tx, rx) = bounded(DELIVERY_BUFFER);
+            let courier = delivery::Courier {
+                name: spec.name.clone(),
+                channel: build_channel(spec),
+                retries: spec.retries,
+                retry_delay: spec.retry_delay,
+                stop: stop_rx.clone(),
+                stats: Arc::clone(&stats),
+                in_delivery: Arc::clone(&in_delivery),
+            };
+            let done = done_tx.clone();
+            threads.push(spawn(format!("sitewatch-notify-{i}"), move || {
+                courier.run(rx);
+                drop(done);
+            })?);
+            queues.push(tx);
+        }
+        let dispatcher = dispatcher::Dispatcher::new(
+            &channels.specs,
+            Arc::clone(&monitors),
+            Arc::clone(&stats),
+            SystemTime::now(),
+        );
+        let outlets = dispatcher::Outlets {
+            queues,
+            names: channels.specs.iter().map(|s| s.name.clone()).collect(),
+            stats: Arc::clone(&stats),
+            in_delivery: Arc::clone(&in_delivery),
+        };
+        let done = done_tx;
+        threads.push(spawn("sitewatch-notifier".into(), move || {
+            dispatcher::run(dispatcher, events_rx, outlets);
+            drop(done);
+        })?);
+        log::info!(
+            "notifications: {} channel(s): {}",
+            channels.specs.len(),
+            channels
+                .specs
+                .iter()
+                .map(|s| format!("{} ({})", s.name, s.kind.type_name()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        Ok(Some((
+            Notifier {
+                threads,
+                stop: stop_tx,
+                done: done_rx,
+                in_delivery,
+                stats,
+            },
+            events_tx,
+        )))
+    }
+
+    /// Ends the notifier once every state-change sender is gone: delivery threads make their
+    /// remaining retries without waiting, and this waits at most `grace` for what is in
+    /// delivery. Messages still in delivery after that are counted as lost.
+    pub fn finish(self, grace: Duration) {
+        let Notifier {
+            threads,
+            stop,
+            done,
+            in_delivery,
+            stats,
+        } = self;
+        drop(stop);
+        match done.recv_timeout(grace) {
+            Err(RecvTimeoutError::Disconnected) | Ok(()) => {
+                for handle in threads {
+                    let name = handle.thread().name().unwrap_or("notifier").to_string();
+                    if handle.join().is_err() {
+                        log::error!("{name} panicked; some notifications may be lost");
+                    }
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                let left = in_delivery.load(Ordering::SeqCst);
+                log::warn!(
+                    "notification lost: {left} message(s) still being delivered {} after the \
+                     stop; not waiting longer",
+                    humantime::format_duration(grace)
+                );
+                stats.add_lost_notifications(left as u64);
+            }
         }
     }
 }
