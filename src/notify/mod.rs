@@ -217,6 +217,45 @@ pub fn build_channel(spec: &ChannelSpec) -> Box<dyn Channel> {
         }
     }
 }
+/// The outcome of `sitewatch notify test` for one channel.
+#[derive(Debug)]
+pub struct TestOutcome {
+    /// The channel's name.
+    pub name: String,
+    /// Its type.
+    pub kind: &'static str,
+    /// Delivered, or why not.
+    pub result: Result<(), String>,
+}
+
+/// Sends a [`Notification::Test`] through every channel, or only the one named `only`, one
+/// attempt each (no retries: the point is to see at once what is wrong), one after the other.
+/// `Err` when `only` names no channel; the message lists the channels.
+pub fn send_test(channels: &Channels, only: Option<&str>) -> Result<Vec<TestOutcome>, String> {
+    let selected: Vec<&ChannelSpec> = channels
+        .specs
+        .iter()
+        .filter(|s| only.is_none_or(|n| s.name == n))
+        .collect();
+    if let (Some(name), true) = (only, selected.is_empty()) {
+        let names: Vec<&str> = channels.specs.iter().map(|s| s.name.as_str()).collect();
+        return Err(format!(
+            "no channel is named {name:?}; the channels are {}",
+            names.join(", ")
+        ));
+    }
+    Ok(selected
+        .into_iter()
+        .map(|spec| TestOutcome {
+            name: spec.name.clone(),
+            kind: spec.kind.type_name(),
+            result: build_channel(spec).deliver(&Notification::Test {
+                channel: spec.name.clone(),
+                at: SystemTime::now(),
+            }),
+        })
+        .collect())
+}
 /// A running notifier: the dispatcher thread and one delivery thread per channel.
 pub struct Notifier {
     threads: Vec<JoinHandle<()>>,
