@@ -49,6 +49,25 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Notification channels (the config's `notify` list).
+    Notify {
+        #[command(subcommand)]
+        action: NotifyCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum NotifyCommand {
+    /// Send a test notification through every channel, or CHANNEL, and say which worked:
+    /// exit 0 all delivered, 1 some failed, 2 bad config or unknown channel.
+    Test {
+        /// The channel to test, by name [default: every channel].
+        #[arg(value_name = "CHANNEL")]
+        channel: Option<String>,
+        /// The config [default: urls.json]; a lone argument ending in .json is the CONFIG.
+        #[arg(value_name = "CONFIG")]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -157,6 +176,9 @@ impl Common {
 /// URL down); `Err` means sitewatch could not run, which `main` reports with status 2.
 pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
+        Some(Command::Notify {
+            action: NotifyCommand::Test { channel, config },
+        }) => notify_test(channel, config),
         Some(Command::Demo { common }) => {
             let options = common.options(Mode::Repeat, 4, Duration::from_secs(10))?;
             let demo = demo::start().map_err(Error::Demo)?;
@@ -183,6 +205,41 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             }
         }
     }
+}
+
+/// `sitewatch notify test [CHANNEL] [CONFIG]`: one test message per channel, a line each.
+fn notify_test(channel: Option<String>, config: Option<PathBuf>) -> Result<ExitCode, Error> {
+    let (channel, path) = match (channel, config) {
+        (Some(c), None) if c.ends_with(".json") => (None, PathBuf::from(c)),
+        (channel, config) => (
+            channel,
+            config.unwrap_or_else(|| PathBuf::from("urls.json")),
+        ),
+    };
+    let config = load(&path)?;
+    if config.notify.specs.is_empty() {
+        return Err(Error::Usage(format!(
+            "{} has no notification channels: add a \"notify\" list (see README: Notifications)",
+            path.display()
+        )));
+    }
+    let outcomes = crate::notify::send_test(&config.notify, channel.as_deref())
+        .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+    let mut all_ok = true;
+    for o in &outcomes {
+        match &o.result {
+            Ok(()) => println!("{} ({}): OK", o.name, o.kind),
+            Err(reason) => {
+                all_ok = false;
+                println!("{} ({}): failed: {reason}", o.name, o.kind);
+            }
+        }
+    }
+    Ok(if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn load(path: &Path) -> Result<Config, Error> {
@@ -294,6 +351,19 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("--report-every"), "{err}");
         assert!(Cli::try_parse_from(["sitewatch", "--workers", "0"]).is_err());
+    }
+
+    #[test]
+    fn notify_test_takes_a_channel_and_a_config() {
+        let cli = Cli::try_parse_from(["sitewatch", "notify", "test", "pager", "x.json"]).unwrap();
+        let Some(Command::Notify {
+            action: NotifyCommand::Test { channel, config },
+        }) = cli.command
+        else {
+            panic!("{cli:?}")
+        };
+        assert_eq!(channel.as_deref(), Some("pager"));
+        assert_eq!(config, Some(PathBuf::from("x.json")));
     }
 
     #[test]

@@ -28,6 +28,10 @@
 //! The same URL may be listed several times; every entry becomes its own
 //! monitor.
 //!
+//! The object form may also hold a `notify` list of notification channels, validated by
+//! [`crate::notify::config`]; an entry (or `defaults`) may then say which channels it reports
+//! to with `"notify": ["name", …]` (all of them when absent).
+//!
 //! Nothing starts on a bad configuration: [`Config::parse`] and
 //! [`Config::load`] return the first problem found as a [`ConfigError`]
 //! whose one-line message says where the problem is (line and column, the
@@ -42,6 +46,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 use ureq::http::{HeaderName, HeaderValue, Uri};
 
+use crate::notify::Channels;
 use crate::probe::{Expect, StatusPattern, StatusSet};
 use crate::state::Policy;
 
@@ -149,6 +154,8 @@ pub struct Monitor {
     pub expect: Expect,
     /// How failures turn into `down` and how a down monitor backs off.
     pub policy: Policy,
+    /// The notification channels this monitor reports to, by name; `None`: every channel.
+    pub notify: Option<Vec<String>>,
 }
 
 /// Extra attempts after a failed check before a monitor is declared down.
@@ -194,6 +201,8 @@ impl Monitor {
 pub struct Config {
     /// One monitor per entry, in the order they appear in the file; never empty.
     pub monitors: Vec<Monitor>,
+    /// Notification channels (the `notify` list); empty when there are none.
+    pub notify: Channels,
 }
 
 impl Config {
@@ -224,7 +233,7 @@ impl Config {
         // Parse to a generic value first: syntax errors get a line and column,
         // and we can then look at each entry separately to report its index.
         let root: Value = serde_json::from_str(text).map_err(syntax_error)?;
-        let (defaults, entries) = split_top_level(root)?;
+        let (defaults, entries, notify) = split_top_level(root)?;
 
         let defaults = match defaults {
             None => Settings::default(),
@@ -252,7 +261,12 @@ impl Config {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Config { monitors })
+        let notify = match notify {
+            None => Channels::default(),
+            Some(value) => crate::notify::config::parse(value, &|var| std::env::var(var).ok())?,
+        };
+        crate::notify::config::check_monitors(&monitors, &notify)?;
+        Ok(Config { monitors, notify })
     }
 }
 
@@ -300,6 +314,8 @@ pub enum ConfigError {
     Empty,
     /// A problem in the `defaults` object.
     Defaults(String),
+    /// A problem in the `notify` list; the message names the channel.
+    Notify(String),
     /// A problem in one entry.
     Entry {
         /// 0-based position of the entry in the list.
@@ -328,6 +344,7 @@ impl fmt::Display for ConfigError {
                  add at least one entry such as {\"url\": \"https://example.com\"}",
             ),
             ConfigError::Defaults(message) => write!(f, "defaults: {message}"),
+            ConfigError::Notify(message) => write!(f, "notify: {message}"),
             // Both the 1-based position (how people count) and the 0-based
             // index (how tools such as jq count) so either finds the entry.
             ConfigError::Entry {
@@ -368,10 +385,13 @@ fn syntax_error(e: serde_json::Error) -> ConfigError {
     }
 }
 
-/// Splits the root value into the optional `defaults` value and the entries.
-fn split_top_level(root: Value) -> Result<(Option<Value>, Vec<Value>), ConfigError> {
+/// The optional `defaults`, the entries, and the optional `notify` list.
+type TopLevel = (Option<Value>, Vec<Value>, Option<Value>);
+
+/// Splits the root value into the optional `defaults` value, the entries and `notify`.
+fn split_top_level(root: Value) -> Result<TopLevel, ConfigError> {
     let mut object = match root {
-        Value::Array(entries) => return Ok((None, entries)),
+        Value::Array(entries) => return Ok((None, entries, None)),
         Value::Object(object) => object,
         other => {
             return Err(ConfigError::Shape(format!(
@@ -380,14 +400,18 @@ fn split_top_level(root: Value) -> Result<(Option<Value>, Vec<Value>), ConfigErr
             )))
         }
     };
-    if let Some(key) = object.keys().find(|k| *k != "urls" && *k != "defaults") {
+    if let Some(key) = object
+        .keys()
+        .find(|k| !["urls", "defaults", "notify"].contains(&k.as_str()))
+    {
         return Err(ConfigError::Shape(format!(
-            "unknown top-level key {key:?}; the accepted keys are \"urls\" and \"defaults\""
+            "unknown top-level key {key:?}; the accepted keys are \"urls\", \"defaults\" and \"notify\""
         )));
     }
     let defaults = object.remove("defaults");
+    let notify = object.remove("notify");
     match object.remove("urls") {
-        Some(Value::Array(entries)) => Ok((defaults, entries)),
+        Some(Value::Array(entries)) => Ok((defaults, entries, notify)),
         Some(other) => Err(ConfigError::Shape(format!(
             "\"urls\" must be an array of entries, found {}",
             kind(&other)
@@ -466,6 +490,7 @@ raw_settings!(
     retry_delay,
     recover_after,
     max_backoff,
+    notify,
 );
 
 /// Validated optional settings, from `defaults` or from one entry.
@@ -491,6 +516,7 @@ struct Settings {
     retry_delay: Option<Duration>,
     recover_after: Option<u32>,
     max_backoff: Option<Duration>,
+    notify: Option<Vec<String>>,
 }
 
 impl Settings {
@@ -556,6 +582,7 @@ impl Settings {
                 .max_backoff
                 .map(|v| positive_duration_value("max_backoff", &v))
                 .transpose()?,
+            notify: raw.notify.map(|v| notify_names_value(&v)).transpose()?,
         })
     }
 }
@@ -666,7 +693,27 @@ fn parse_entry(value: Value, defaults: &Settings) -> Result<Monitor, String> {
         insecure: own.insecure.or(defaults.insecure).unwrap_or(false),
         expect,
         policy,
+        notify: own.notify.or_else(|| defaults.notify.clone()),
     })
+}
+
+/// Validates an entry's `notify`: a list of channel names (checked against the `notify` list
+/// once everything is parsed).
+fn notify_names_value(value: &Value) -> Result<Vec<String>, String> {
+    const HINT: &str = "a list of channel names such as [\"ops-slack\", \"pager\"]";
+    let Value::Array(items) = value else {
+        return Err(format!("notify must be {HINT}, found {}", shown(value)));
+    };
+    items
+        .iter()
+        .map(|v| match v {
+            Value::String(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+            other => Err(format!(
+                "notify must be {HINT}; found the item {}",
+                shown(other)
+            )),
+        })
+        .collect()
 }
 
 /// Validates `url`: a string that parses, with an http(s) scheme, a host and

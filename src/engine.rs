@@ -12,6 +12,11 @@
 //! once the scheduler and the last worker have dropped their `Fanout`, the printer drains and
 //! exits; then the reporter
 //! is stopped and the summary is built from the final counters.
+//!
+//! Notifications (when the config has a `notify` list): the `Fanout` also hands state changes
+//! to the notifier thread (`notify::dispatcher`), which feeds one delivery thread per channel.
+//! It is finished after the printer and before the summary, waiting at most [`NOTIFY_GRACE`]
+//! for deliveries in progress, so the summary counts every notification that was lost.
 
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,6 +29,7 @@ use crossbeam_channel::{after, bounded, never, unbounded, Receiver};
 use crate::config::{Config, Monitor};
 use crate::error::Error;
 use crate::event::Fanout;
+use crate::notify::Notifier;
 use crate::output::{run_printer, Format};
 use crate::probe::Probe;
 use crate::reporter::Reporter;
@@ -34,6 +40,8 @@ use crate::worker::{self, Pool, WorkerChannels};
 
 /// Events the printer may lag behind by before lines are dropped (and counted).
 const RECORD_BUFFER: usize = 65_536;
+/// Longest a stopping run waits for notifications still being delivered.
+pub const NOTIFY_GRACE: Duration = Duration::from_secs(5);
 
 /// How a run behaves, validated.
 #[derive(Debug, Clone)]
@@ -111,7 +119,16 @@ pub fn run(
         stats: Arc::clone(&stats),
         stopping: Arc::clone(&stopping),
     });
-    let events = Arc::new(Fanout::new(printer_tx, Arc::clone(&stats)));
+    let mut fanout = Fanout::new(printer_tx, Arc::clone(&stats));
+    let notifier = match Notifier::start(&config.notify, Arc::clone(&monitors), Arc::clone(&stats))?
+    {
+        Some((notifier, changes)) => {
+            fanout = fanout.with_notifier(changes);
+            Some(notifier)
+        }
+        None => None,
+    };
+    let events = Arc::new(fanout);
     let mut pool_threads = Vec::with_capacity(workers);
     for id in 0..workers {
         let pool = Arc::clone(&pool);
@@ -153,6 +170,10 @@ pub fn run(
         join(handle);
     }
     join(printer);
+    // Every `Fanout` is gone: the notifier sends what it holds and its deliveries finish.
+    if let Some(notifier) = notifier {
+        notifier.finish(NOTIFY_GRACE);
+    }
     drop(reporter_stop_tx);
     join(reporter);
 

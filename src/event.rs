@@ -2,7 +2,8 @@
 //! consumers without ever blocking the publisher.
 //!
 //! Workers publish [`Event::Check`], the scheduler publishes [`Event::State`]. [`Fanout`] hands
-//! each event to every sink with `try_send` on a bounded channel: a sink that has fallen that
+//! each event to every sink (the printer; the notifier, state changes only, when there are
+//! notification channels) with `try_send` on a bounded channel: a sink that has fallen that
 //! far behind (stdout blocked, disk stalled) loses the event, and the loss is counted in
 //! [`Stats`] and shown in the report and summary. Nothing a worker or the scheduler does waits
 //! on a consumer.
@@ -52,17 +53,34 @@ pub enum Event {
 /// Every consumer of events.
 pub struct Fanout {
     printer: Sender<Event>,
+    notifier: Option<Sender<StateChange>>,
     stats: Arc<Stats>,
 }
 
 impl Fanout {
     /// A fanout to the printer; losses are counted in `stats`.
     pub fn new(printer: Sender<Event>, stats: Arc<Stats>) -> Fanout {
-        Fanout { printer, stats }
+        Fanout {
+            printer,
+            notifier: None,
+            stats,
+        }
+    }
+
+    /// Also hands every state change to the notifier. A change it cannot take (its queue full,
+    /// or the notifier gone) is counted as a lost notification, never waited for.
+    pub fn with_notifier(mut self, notifier: Sender<StateChange>) -> Fanout {
+        self.notifier = Some(notifier);
+        self
     }
 
     /// Hands `event` to every sink without blocking.
     pub fn publish(&self, event: Event) {
+        if let (Some(notifier), Event::State(change)) = (&self.notifier, &event) {
+            if notifier.try_send(change.clone()).is_err() {
+                self.stats.add_lost_notifications(1);
+            }
+        }
         match self.printer.try_send(event) {
             Ok(()) | Err(TrySendError::Disconnected(_)) => {}
             Err(TrySendError::Full(_)) => self.stats.add_dropped_line(),

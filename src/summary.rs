@@ -67,6 +67,8 @@ pub struct Summary {
     pub skipped: u64,
     /// Check lines not printed because output stalled.
     pub dropped_lines: u64,
+    /// Notifications not delivered (queues full, or every attempt failed).
+    pub lost_notifications: u64,
 }
 
 impl Summary {
@@ -123,6 +125,7 @@ impl Summary {
             missed: schedule.missed,
             skipped: stats.skipped(),
             dropped_lines: stats.dropped_lines(),
+            lost_notifications: stats.lost_notifications(),
         }
     }
 
@@ -194,6 +197,12 @@ impl Summary {
             lines.push(format!(
                 "{} check lines dropped (output stalled)",
                 self.dropped_lines
+            ));
+        }
+        if self.lost_notifications > 0 {
+            lines.push(format!(
+                "{} notifications lost (see the warnings on stderr)",
+                self.lost_notifications
             ));
         }
         lines

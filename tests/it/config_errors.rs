@@ -44,7 +44,7 @@ fn unknown_field_names_the_entry_and_the_accepted_fields() {
              expected one of `url`, `interval`, `timeout`, `method`, `headers`, `name`, `body`, \
              `user_agent`, `follow_redirects`, `max_redirects`, `insecure`, `expect_status`, \
              `expect_headers`, `body_contains`, `body_not_contains`, `body_matches`, \
-             `max_response_time`, `retries`, `retry_delay`, `recover_after`, `max_backoff`"
+             `max_response_time`, `retries`, `retry_delay`, `recover_after`, `max_backoff`, `notify`"
         ),
     );
 }

@@ -6,6 +6,8 @@ mod assertions;
 mod checks;
 mod config_errors;
 mod dns;
+mod notify;
+mod notify_util;
 mod outages;
 mod output;
 mod schedule;

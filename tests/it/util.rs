@@ -79,7 +79,16 @@ impl Sitewatch {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        Sitewatch::start(args, None)
+        Sitewatch::start(args, None, &[])
+    }
+
+    /// Like [`Sitewatch::spawn`], with these variables added to its environment.
+    pub fn spawn_env<I, S>(args: I, env: &[(&str, &str)]) -> Sitewatch
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        Sitewatch::start(args, None, env)
     }
 
     /// Like [`Sitewatch::spawn`], in working directory `dir`.
@@ -88,10 +97,10 @@ impl Sitewatch {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        Sitewatch::start(args, Some(dir))
+        Sitewatch::start(args, Some(dir), &[])
     }
 
-    fn start<I, S>(args: I, dir: Option<&Path>) -> Sitewatch
+    fn start<I, S>(args: I, dir: Option<&Path>, env: &[(&str, &str)]) -> Sitewatch
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
@@ -103,6 +112,7 @@ impl Sitewatch {
         let mut command = Command::new(BIN);
         command
             .args(&args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
