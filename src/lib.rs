@@ -24,6 +24,7 @@ pub mod scheduler;
 pub mod signal;
 pub mod state;
 pub mod stats;
+pub mod store;
 pub mod summary;
 pub mod wheel;
 pub mod worker;

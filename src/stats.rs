@@ -143,6 +143,7 @@ pub struct Stats {
     backed_off: AtomicUsize,
     skipped: AtomicU64,
     dropped_lines: AtomicU64,
+    unwritten: AtomicU64,
     monitors: Box<[MonitorTally]>,
     busy: Box<[Mutex<Option<Running>>]>,
     guarded: Mutex<Guarded>,
@@ -181,6 +182,7 @@ impl Stats {
             backed_off: AtomicUsize::new(0),
             skipped: AtomicU64::new(0),
             dropped_lines: AtomicU64::new(0),
+            unwritten: AtomicU64::new(0),
             monitors: (0..monitors).map(|_| MonitorTally::default()).collect(),
             busy: (0..workers).map(|_| Mutex::new(None)).collect(),
             guarded: Mutex::new(Guarded {
@@ -320,6 +322,17 @@ impl Stats {
     /// Check lines not printed because output was stalled.
     pub fn dropped_lines(&self) -> u64 {
         self.dropped_lines.load(Relaxed)
+    }
+
+    /// Counts `n` results (checks or state changes) that did not reach the history database:
+    /// its channel was full or its transaction failed.
+    pub fn add_unwritten(&self, n: u64) {
+        self.unwritten.fetch_add(n, Relaxed);
+    }
+
+    /// Results that did not reach the history database.
+    pub fn unwritten(&self) -> u64 {
+        self.unwritten.load(Relaxed)
     }
 
     /// Per-monitor totals, in config order.
