@@ -19,6 +19,7 @@ pub mod histogram;
 pub mod localsite;
 pub mod output;
 pub mod probe;
+pub mod report;
 pub mod reporter;
 pub mod scheduler;
 pub mod signal;
