@@ -12,6 +12,10 @@
 //! once the scheduler and the last worker have dropped their `Fanout`, the printer drains and
 //! exits; then the reporter
 //! is stopped and the summary is built from the final counters.
+//!
+//! History (optional): the `Fanout` also feeds the writer thread (`store::writer`) through its
+//! own bounded channel. It is joined after the printer and before the summary is built, so the
+//! summary counts every result it could not write and every check it counts is committed.
 
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,6 +33,7 @@ use crate::probe::Probe;
 use crate::reporter::Reporter;
 use crate::scheduler::{self, Cadence, Mode, Schedule, Wiring};
 use crate::stats::Stats;
+use crate::store::writer::{self as history_writer, History, Writer};
 use crate::summary::Summary;
 use crate::worker::{self, Pool, WorkerChannels};
 
@@ -63,11 +68,13 @@ where
 }
 
 /// Runs the monitors in `config` until stopped; returns the final summary (already printed).
+/// With `history`, every check and state change is also written to its database.
 pub fn run(
     config: &Config,
     options: &Options,
     probe: Arc<dyn Probe>,
     stop: Receiver<()>,
+    history: Option<History>,
 ) -> Result<Summary, Error> {
     let monitors: Arc<[Monitor]> = config.monitors.clone().into();
     let workers = options.workers.get();
@@ -111,7 +118,17 @@ pub fn run(
         stats: Arc::clone(&stats),
         stopping: Arc::clone(&stopping),
     });
-    let events = Arc::new(Fanout::new(printer_tx, Arc::clone(&stats)));
+    let mut fanout = Fanout::new(printer_tx, Arc::clone(&stats));
+    let mut writer = None;
+    if let Some(history) = history {
+        let (history_tx, history_rx) = bounded(history_writer::CHANNEL);
+        let body = Writer::new(history, Arc::clone(&stats));
+        writer = Some(spawn("sitewatch-history".into(), move || {
+            body.run(history_rx);
+        })?);
+        fanout = fanout.with_history(history_tx);
+    }
+    let events = Arc::new(fanout);
     let mut pool_threads = Vec::with_capacity(workers);
     for id in 0..workers {
         let pool = Arc::clone(&pool);
@@ -153,6 +170,10 @@ pub fn run(
         join(handle);
     }
     join(printer);
+    // Every `Fanout` is gone, so the writer commits what it holds and ends.
+    if let Some(writer) = writer {
+        join(writer);
+    }
     drop(reporter_stop_tx);
     join(reporter);
 

@@ -52,17 +52,34 @@ pub enum Event {
 /// Every consumer of events.
 pub struct Fanout {
     printer: Sender<Event>,
+    history: Option<Sender<Event>>,
     stats: Arc<Stats>,
 }
 
 impl Fanout {
     /// A fanout to the printer; losses are counted in `stats`.
     pub fn new(printer: Sender<Event>, stats: Arc<Stats>) -> Fanout {
-        Fanout { printer, stats }
+        Fanout {
+            printer,
+            history: None,
+            stats,
+        }
+    }
+
+    /// Also hands every event to the history writer. An event it cannot take (channel full, or
+    /// the writer gone) is counted as unwritten, never waited for.
+    pub fn with_history(mut self, history: Sender<Event>) -> Fanout {
+        self.history = Some(history);
+        self
     }
 
     /// Hands `event` to every sink without blocking.
     pub fn publish(&self, event: Event) {
+        if let Some(history) = &self.history {
+            if history.try_send(event.clone()).is_err() {
+                self.stats.add_unwritten(1);
+            }
+        }
         match self.printer.try_send(event) {
             Ok(()) | Err(TrySendError::Disconnected(_)) => {}
             Err(TrySendError::Full(_)) => self.stats.add_dropped_line(),

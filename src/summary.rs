@@ -65,6 +65,8 @@ pub struct Summary {
     pub skipped: u64,
     /// Check lines not printed because output stalled.
     pub dropped_lines: u64,
+    /// Results (checks and state changes) that did not reach the history database.
+    pub unwritten: u64,
 }
 
 impl Summary {
@@ -120,6 +122,7 @@ impl Summary {
             missed: schedule.missed,
             skipped: stats.skipped(),
             dropped_lines: stats.dropped_lines(),
+            unwritten: stats.unwritten(),
         }
     }
 
@@ -190,6 +193,12 @@ impl Summary {
             lines.push(format!(
                 "{} check lines dropped (output stalled)",
                 self.dropped_lines
+            ));
+        }
+        if self.unwritten > 0 {
+            lines.push(format!(
+                "history: {} results could not be written to the database (see the errors above)",
+                self.unwritten
             ));
         }
         lines

@@ -3,6 +3,7 @@
 
 mod checks;
 mod config_errors;
+mod history;
 mod output;
 mod schedule;
 mod shutdown;
