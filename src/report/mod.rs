@@ -12,7 +12,7 @@
 //!
 //! The database is opened read-only, so a report can run while sitewatch writes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::SystemTime;
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -246,19 +246,30 @@ pub fn build(conn: &Connection, query: &Query) -> rusqlite::Result<Report> {
         incidents: Vec::new(),
     };
     let source = Source::new(conn)?;
-    for m in &monitors {
-        let hours = source.hours(m.id, from, to)?;
-        let (before, within, after) = source.transitions(m.id, from, horizon)?;
-        let t = timeline(before.as_ref(), &within, &after, from, horizon);
-        let mut total = Cell::default();
-        let mut cells = vec![Cell::default(); n_cells];
-        for (hour, cell) in &hours {
+    let ids: Vec<i64> = monitors.iter().map(|m| m.id).collect();
+    // Per monitor: the window's total and one cell per hour or day, filled as rows stream by.
+    let mut sums: HashMap<i64, (Cell, Vec<Cell>)> = HashMap::new();
+    source.hours(
+        query.pattern.as_ref().map(|_| &ids[..]),
+        from,
+        to,
+        &mut |monitor, hour, cell| {
+            let (total, cells) = sums
+                .entry(monitor)
+                .or_insert_with(|| (Cell::default(), vec![Cell::default(); n_cells]));
             total.merge(cell);
-            let i = usize::try_from((hour.max(&cells_from) - cells_from) / cell_ms).unwrap_or(0);
+            let i = usize::try_from((hour.max(cells_from) - cells_from) / cell_ms).unwrap_or(0);
             if let Some(c) = cells.get_mut(i) {
                 c.merge(cell);
             }
-        }
+        },
+    )?;
+    for m in &monitors {
+        let (total, cells) = sums
+            .remove(&m.id)
+            .unwrap_or_else(|| (Cell::default(), vec![Cell::default(); n_cells]));
+        let (before, within, after) = source.transitions(m.id, from, horizon)?;
+        let t = timeline(before.as_ref(), &within, &after, from, horizon);
         if total.checks == 0 && t.observed_ms == 0 && t.incidents.is_empty() {
             continue;
         }
@@ -325,7 +336,7 @@ pub fn build_now(conn: &Connection, mut query: Query) -> rusqlite::Result<Report
     build(conn, &query)
 }
 
-/// The reads a report makes, per monitor.
+/// The reads a report makes.
 struct Source<'c> {
     conn: &'c Connection,
     /// Raw checks before this time may have been pruned (ms since the epoch).
@@ -348,58 +359,76 @@ impl<'c> Source<'c> {
         })
     }
 
-    /// Aggregates by hour over `[from, to)`: whole hours from the rollups; a partial hour at
-    /// either edge from raw checks, or whole from its rollup if raw checks there were pruned.
-    fn hours(&self, monitor: i64, from: i64, to: i64) -> rusqlite::Result<BTreeMap<i64, Cell>> {
-        let mut hours = BTreeMap::new();
+    /// Hands `add(monitor, hour, cell)` the checks of `[from, to)` by monitor and hour, for the
+    /// monitors in `ids` (all when `None`): whole hours from the rollups; a partial hour at either
+    /// edge from raw checks, or whole from its rollup if raw checks there were pruned. Each table
+    /// is read once, in key order (both are time-major), whatever the number of monitors.
+    fn hours(
+        &self,
+        ids: Option<&[i64]>,
+        from: i64,
+        to: i64,
+        add: &mut dyn FnMut(i64, i64, &Cell),
+    ) -> rusqlite::Result<()> {
         if from >= to {
-            return Ok(hours);
+            return Ok(());
         }
+        let only = match ids {
+            None => String::new(),
+            Some(ids) => {
+                let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+                format!(" AND monitor IN ({})", list.join(","))
+            }
+        };
         let first = hour_of(from);
         let last = hour_of(to - 1);
         let raw_head = from != first && from >= self.pruned_before;
         let raw_tail = to != last + HOUR_MS && last >= self.pruned_before;
         if first == last && (raw_head || raw_tail) {
-            self.raw(monitor, from, to, &mut hours)?;
-            return Ok(hours);
+            return self.raw(&only, from, to, add);
         }
         let lo = if raw_head { first + HOUR_MS } else { first };
         let hi = if raw_tail { last } else { last + HOUR_MS };
-        let mut s = self.conn.prepare(
-            "SELECT hour, checks, up, ms_sum, ms_max, sketch FROM rollups
-             WHERE monitor = ?1 AND hour >= ?2 AND hour < ?3",
-        )?;
-        let mut rows = s.query(params![monitor, lo, hi])?;
+        let mut s = self.conn.prepare(&format!(
+            "SELECT monitor, hour, checks, up, ms_sum, ms_max, sketch FROM rollups
+             WHERE hour >= ?1 AND hour < ?2{only}"
+        ))?;
+        let mut rows = s.query(params![lo, hi])?;
         while let Some(row) = rows.next()? {
-            hours.insert(row.get::<_, i64>(0)?, cell_from_row(row, 1)?);
+            add(row.get(0)?, row.get(1)?, &cell_from_row(row, 2)?);
         }
         if raw_head {
-            self.raw(monitor, from, lo, &mut hours)?;
+            self.raw(&only, from, lo, add)?;
         }
         if raw_tail {
-            self.raw(monitor, hi, to, &mut hours)?;
+            self.raw(&only, hi, to, add)?;
         }
-        Ok(hours)
+        Ok(())
     }
 
+    /// Raw checks of `[from, to)` (at most an hour), summed per monitor and hour.
     fn raw(
         &self,
-        monitor: i64,
+        only: &str,
         from: i64,
         to: i64,
-        hours: &mut BTreeMap<i64, Cell>,
+        add: &mut dyn FnMut(i64, i64, &Cell),
     ) -> rusqlite::Result<()> {
-        let mut s = self.conn.prepare(
-            "SELECT ts, reason IS NULL, ms FROM checks
-             WHERE monitor = ?1 AND ts >= ?2 AND ts < ?3",
-        )?;
-        let mut rows = s.query(params![monitor, from, to])?;
+        let mut s = self.conn.prepare(&format!(
+            "SELECT monitor, ts, reason IS NULL, ms FROM checks
+             WHERE ts >= ?1 AND ts < ?2{only}"
+        ))?;
+        let mut hours: BTreeMap<(i64, i64), Cell> = BTreeMap::new();
+        let mut rows = s.query(params![from, to])?;
         while let Some(row) = rows.next()? {
-            let ts: i64 = row.get(0)?;
+            let ts: i64 = row.get(1)?;
             hours
-                .entry(hour_of(ts))
+                .entry((row.get(0)?, hour_of(ts)))
                 .or_default()
-                .add(row.get(1)?, row.get(2)?);
+                .add(row.get(2)?, row.get(3)?);
+        }
+        for ((monitor, hour), cell) in &hours {
+            add(*monitor, *hour, cell);
         }
         Ok(())
     }

@@ -12,6 +12,9 @@
 //!
 //! Times are integer milliseconds since the Unix epoch (UTC) everywhere; latencies are REAL
 //! milliseconds. The schema is [`MIGRATIONS`]; README.md ("History and reports") documents it.
+//! Keys are time-major (`checks` indexed by `ts`, `rollups` keyed by `(hour, monitor)`): with
+//! many monitors checked in turn, a batch then lands on the last few pages of each B-tree
+//! instead of one page per monitor, which is what keeps commits cheap.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -51,7 +54,7 @@ pub const MIGRATIONS: &[&str] = &[
          ms          REAL    NOT NULL,
          lateness_ms REAL    NOT NULL
      );
-     CREATE INDEX checks_by_monitor ON checks (monitor, ts);
+     CREATE INDEX checks_by_time ON checks (ts);
      CREATE TABLE transitions (
          ts         INTEGER NOT NULL,
          monitor    INTEGER NOT NULL REFERENCES monitors (id),
@@ -71,7 +74,7 @@ pub const MIGRATIONS: &[&str] = &[
          ms_sum  REAL    NOT NULL,
          ms_max  REAL    NOT NULL,
          sketch  BLOB    NOT NULL,
-         PRIMARY KEY (monitor, hour)
+         PRIMARY KEY (hour, monitor)
      ) WITHOUT ROWID;
      CREATE TABLE meta (
          key   TEXT PRIMARY KEY,

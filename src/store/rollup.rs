@@ -26,11 +26,15 @@ const SUB: u64 = 1 << SUB_BITS;
 /// Format tag of an encoded sketch, so the encoding can change with a migration.
 const SKETCH_V1: u8 = 1;
 
-/// A log-linear histogram of latencies in microseconds, stored sparsely: only buckets that hold
-/// samples cost anything (a few bytes each), and sketches merge by adding counts.
+/// A log-linear histogram of latencies in microseconds. In memory, the counts of the buckets
+/// from the lowest to the highest one used (an hour's latencies span a few dozen); on disk, only
+/// the non-empty buckets (a few bytes each). Sketches merge by adding counts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Sketch {
-    buckets: BTreeMap<u16, u64>,
+    /// Bucket of `counts[0]`.
+    lo: u16,
+    /// Counts of buckets `lo..lo + len`; the first and last are never zero.
+    counts: Vec<u64>,
 }
 
 fn bucket(us: u64) -> u16 {
@@ -54,22 +58,69 @@ fn bounds(i: u16) -> (u64, u64) {
 }
 
 impl Sketch {
+    fn add_bucket(&mut self, b: u16, n: u64) {
+        if n == 0 {
+            return;
+        }
+        if self.counts.is_empty() {
+            self.lo = b;
+        } else if b < self.lo {
+            let grow = usize::from(self.lo - b);
+            self.counts.splice(0..0, std::iter::repeat_n(0, grow));
+            self.lo = b;
+        }
+        let i = usize::from(b - self.lo);
+        if i >= self.counts.len() {
+            self.counts.resize(i + 1, 0);
+        }
+        self.counts[i] += n;
+    }
+
+    /// The non-empty buckets and their counts, lowest first.
+    fn buckets(&self) -> impl Iterator<Item = (u16, u64)> + '_ {
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, &n)| n > 0)
+            .map(|(i, &n)| (self.lo + i as u16, n))
+    }
+
     /// Adds one latency, in milliseconds.
     pub fn add_ms(&mut self, ms: f64) {
         let us = (ms * 1000.0).round().max(0.0) as u64;
-        *self.buckets.entry(bucket(us)).or_default() += 1;
+        self.add_bucket(bucket(us), 1);
     }
 
     /// Adds every sample of `other`.
     pub fn merge(&mut self, other: &Sketch) {
-        for (&b, &n) in &other.buckets {
-            *self.buckets.entry(b).or_default() += n;
+        if other.counts.is_empty() {
+            return;
+        }
+        if self.counts.is_empty() {
+            self.lo = other.lo;
+            self.counts.clone_from(&other.counts);
+            return;
+        }
+        // Make room for both ends, then add slice to slice.
+        let last = other.lo + (other.counts.len() - 1) as u16;
+        if other.lo < self.lo {
+            let grow = usize::from(self.lo - other.lo);
+            self.counts.splice(0..0, std::iter::repeat_n(0, grow));
+            self.lo = other.lo;
+        }
+        let end = usize::from(last - self.lo) + 1;
+        if end > self.counts.len() {
+            self.counts.resize(end, 0);
+        }
+        let start = usize::from(other.lo - self.lo);
+        for (mine, theirs) in self.counts[start..end].iter_mut().zip(&other.counts) {
+            *mine += theirs;
         }
     }
 
     /// Number of samples.
     pub fn count(&self) -> u64 {
-        self.buckets.values().sum()
+        self.counts.iter().sum()
     }
 
     /// The latency at quantile `q` (nearest rank), in milliseconds: the midpoint of the bucket
@@ -81,7 +132,7 @@ impl Sketch {
         }
         let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
         let mut seen = 0;
-        for (&b, &n) in &self.buckets {
+        for (b, n) in self.buckets() {
             seen += n;
             if seen >= rank {
                 let (low, width) = bounds(b);
@@ -99,10 +150,10 @@ impl Sketch {
     /// The compact byte form stored in `rollups.sketch`: a format byte, then for each non-empty
     /// bucket in order, the gap from the previous bucket and the count, as LEB128 varints.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(1 + self.buckets.len() * 3);
+        let mut out = Vec::with_capacity(1 + self.counts.len() * 3);
         out.push(SKETCH_V1);
         let mut previous = 0u64;
-        for (&b, &n) in &self.buckets {
+        for (b, n) in self.buckets() {
             varint(&mut out, u64::from(b) - previous);
             varint(&mut out, n);
             previous = u64::from(b);
@@ -121,7 +172,7 @@ impl Sketch {
         while !rest.is_empty() {
             b += read_varint(&mut rest)?;
             let n = read_varint(&mut rest)?;
-            *sketch.buckets.entry(u16::try_from(b).ok()?).or_default() += n;
+            sketch.add_bucket(u16::try_from(b).ok()?, n);
         }
         Some(sketch)
     }
@@ -360,6 +411,30 @@ mod tests {
         a.merge(&b);
         assert_eq!(a, all);
         assert!(all.encode().len() < 20, "{:?}", all.encode());
+    }
+
+    #[test]
+    fn merging_grows_either_end_and_keeps_the_form_canonical() {
+        let (mut mid, mut wide, mut all) =
+            (Sketch::default(), Sketch::default(), Sketch::default());
+        for ms in [40.0, 50.0] {
+            mid.add_ms(ms);
+        }
+        for ms in [0.002, 9_000.0] {
+            wide.add_ms(ms);
+        }
+        for ms in [0.002, 40.0, 50.0, 9_000.0] {
+            all.add_ms(ms);
+        }
+        let mut a = mid.clone();
+        a.merge(&wide);
+        let mut b = wide.clone();
+        b.merge(&mid);
+        assert_eq!(a, all);
+        assert_eq!(b, all);
+        a.merge(&Sketch::default());
+        assert_eq!(a, all);
+        assert_eq!(Sketch::decode(&all.encode()), Some(all));
     }
 
     #[test]

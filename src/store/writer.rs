@@ -92,11 +92,11 @@ pub struct Written {
     pub pruned: u64,
 }
 
-/// Pruning progress: monitors still to visit in this pass, and its horizon.
+/// Pruning progress: whether a pass is under way, and its horizon.
 struct Prune {
     retain: Duration,
     due: Instant,
-    pending: Vec<i64>,
+    active: bool,
     horizon: i64,
 }
 
@@ -126,7 +126,7 @@ impl Writer {
             prune: settings.retain.map(|retain| Prune {
                 retain,
                 due: Instant::now(),
-                pending: Vec::new(),
+                active: false,
                 horizon: i64::MIN,
             }),
             settings,
@@ -209,10 +209,12 @@ impl Writer {
 
     fn write(&mut self, batch: &[Event]) -> rusqlite::Result<(u64, u64)> {
         let Writer { store, rollups, .. } = self;
-        let ids = store.monitor_ids.clone();
-        let tx = store
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let Store {
+            conn,
+            monitor_ids: ids,
+            ..
+        } = store;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (mut checks, mut transitions) = (0, 0);
         {
             let mut insert_check = tx.prepare(
@@ -279,44 +281,36 @@ impl Writer {
             return;
         };
         let conn = &mut self.store.conn;
-        if prune.pending.is_empty() {
+        if !prune.active {
             prune.horizon = epoch_ms(SystemTime::now())
                 .saturating_sub(i64::try_from(prune.retain.as_millis()).unwrap_or(i64::MAX));
             // Say first what is about to go, so a report never trusts a half-pruned hour.
-            match mark_pruned(conn, prune.horizon).and_then(|()| monitor_ids(conn)) {
-                Ok(ids) => prune.pending = ids,
-                Err(e) => {
-                    log::error!("history: cannot prune old checks: {e}");
-                    prune.due = Instant::now() + PRUNE_EVERY;
-                    return;
-                }
+            if let Err(e) = mark_pruned(conn, prune.horizon) {
+                log::error!("history: cannot prune old checks: {e}; will try again in an hour");
+                prune.due = Instant::now() + PRUNE_EVERY;
+                return;
             }
+            prune.active = true;
         }
-        let Some(&monitor) = prune.pending.last() else {
-            prune.due = Instant::now() + PRUNE_EVERY;
-            return;
-        };
         let deleted = conn.execute(
             "DELETE FROM checks WHERE rowid IN
-               (SELECT rowid FROM checks WHERE monitor = ?1 AND ts < ?2 LIMIT ?3)",
-            params![monitor, prune.horizon, PRUNE_CHUNK],
+               (SELECT rowid FROM checks WHERE ts < ?1 LIMIT ?2)",
+            params![prune.horizon, PRUNE_CHUNK],
         );
         match deleted {
             Ok(n) => {
                 self.written.pruned += n as u64;
-                if (n as i64) < PRUNE_CHUNK {
-                    prune.pending.pop();
-                }
                 // More to do: go on right after the next batch; else rest for an hour.
-                prune.due = if prune.pending.is_empty() {
-                    Instant::now() + PRUNE_EVERY
-                } else {
+                prune.active = n as i64 == PRUNE_CHUNK;
+                prune.due = if prune.active {
                     Instant::now()
+                } else {
+                    Instant::now() + PRUNE_EVERY
                 };
             }
             Err(e) => {
                 log::error!("history: cannot prune old checks: {e}; will try again in an hour");
-                prune.pending.clear();
+                prune.active = false;
                 prune.due = Instant::now() + PRUNE_EVERY;
             }
         }
@@ -373,8 +367,12 @@ impl Writer {
         if stops.is_empty() {
             return Ok(());
         }
-        let ids = self.store.monitor_ids.clone();
-        let tx = self.store.conn.transaction()?;
+        let Store {
+            conn,
+            monitor_ids: ids,
+            ..
+        } = &mut self.store;
+        let tx = conn.transaction()?;
         {
             let mut insert = tx.prepare(INSERT_TRANSITION)?;
             for change in stops {
@@ -417,12 +415,6 @@ fn mark_pruned(conn: &Connection, horizon: i64) -> rusqlite::Result<()> {
         [horizon],
     )?;
     Ok(())
-}
-
-fn monitor_ids(conn: &Connection) -> rusqlite::Result<Vec<i64>> {
-    let mut statement = conn.prepare("SELECT id FROM monitors ORDER BY id DESC")?;
-    let ids = statement.query_map([], |r| r.get(0))?;
-    ids.collect()
 }
 
 /// One check as stored.

@@ -139,7 +139,7 @@ fn sigkill_leaves_a_sound_database_missing_at_most_the_last_batch() {
     let mut sw = Sitewatch::spawn(args);
     let started = Instant::now();
     let mut seen: Vec<(Instant, Value)> = Vec::new();
-    while started.elapsed() < Duration::from_secs(4) {
+    while started.elapsed() < Duration::from_secs(5) {
         let v = sw.wait_for_json(within(5.0), "checks", |v| v["type"] == "check");
         seen.push((Instant::now(), v));
     }
@@ -159,10 +159,11 @@ fn sigkill_leaves_a_sound_database_missing_at_most_the_last_batch() {
     let rows: i64 = conn
         .query_row("SELECT count(*) FROM checks", [], |r| r.get(0))
         .unwrap();
-    // A batch commits within 1 s of its first event; a check printed 2 s before the kill is in.
+    // A batch commits within 1 s of its first event; a check printed 3 s before the kill (1 s
+    // plus room for a loaded machine) is in.
     let settled: Vec<&Value> = seen
         .iter()
-        .filter(|(at, _)| killed.duration_since(*at) > Duration::from_secs(2))
+        .filter(|(at, _)| killed.duration_since(*at) > Duration::from_secs(3))
         .map(|(_, v)| v)
         .collect();
     assert!(settled.len() >= 20, "{} checks settled", settled.len());
@@ -180,7 +181,7 @@ fn sigkill_leaves_a_sound_database_missing_at_most_the_last_batch() {
             .unwrap();
         assert_eq!(
             n, 1,
-            "{check} lost although it was printed 2 s before the kill"
+            "{check} lost although it was printed 3 s before the kill"
         );
     }
     assert!(rows as usize >= settled.len());
