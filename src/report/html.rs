@@ -4,7 +4,8 @@
 //! Per monitor: its numbers, an uptime bar with one cell per hour (windows up to 7 days) or per
 //! day, coloured by the share of checks that were up, and a latency chart of the same cells
 //! (p50 line over a p95 band, downtime shaded). Then the incidents table. Every cell has a
-//! tooltip with its figures.
+//! tooltip with its figures. The chart's scale ignores the top 5 % of cells, so one hour with a
+//! timeout does not flatten a week of latency; spikes above it are clipped at the top.
 
 use std::fmt::Write;
 
@@ -15,9 +16,9 @@ use crate::state::State;
 /// Width of the bar and chart, px.
 const W: f64 = 840.0;
 /// Height of the uptime bar, px.
-const BAR_H: f64 = 22.0;
-/// Height of the latency chart, px.
-const CHART_H: f64 = 64.0;
+const BAR_H: f64 = 18.0;
+/// Height of the latency chart, px (time labels go below it).
+const CHART_H: f64 = 50.0;
 
 /// Escapes text for HTML content and attributes.
 pub fn escape(s: &str) -> String {
@@ -62,11 +63,11 @@ h1{font-size:20px;margin:0 0 4px}
 .sub{color:#5b6570;margin-bottom:14px}
 .legend span{display:inline-block;margin-right:14px;font-size:12px;color:#5b6570}
 .legend i{display:inline-block;width:11px;height:11px;border-radius:2px;margin-right:5px;vertical-align:-1px}
-.mon{display:flex;gap:16px;background:#fff;border:1px solid #e1e4e8;border-radius:6px;padding:10px 14px;margin:10px 0}
-.info{width:250px;flex:none}
-.url{font-weight:600;word-break:break-all}
+.mon{display:flex;gap:16px;background:#fff;border:1px solid #e1e4e8;border-radius:6px;padding:7px 12px;margin:7px 0}
+.info{width:250px;flex:none;line-height:1.3}
+.url{font-weight:600;word-break:break-all;font-size:13px}
 .name{color:#5b6570}
-.big{font-size:22px;font-weight:650}
+.big{font-size:17px;font-weight:650;color:#1d232a;margin-right:6px}
 .nums{font-size:12px;color:#5b6570}
 .badge{display:inline-block;font-size:11px;font-weight:700;padding:1px 7px;border-radius:9px;color:#fff;vertical-align:2px;margin-left:6px}
 .up{background:#1f9d55}.down{background:#d93b30}.unknown{background:#8a949e}
@@ -141,14 +142,16 @@ fn monitor(h: &mut String, report: &Report, m: &MonitorReport) {
         escape(&m.url),
         state = m.state
     );
-    if let Some(name) = &m.name {
-        let _ = write!(h, "<div class=\"name\">{}</div>", escape(name));
-    }
     let _ = write!(
         h,
-        "<div class=\"big\">{}</div><div class=\"nums\">{} checks · by time {}<br>\
-         {} incident(s), {} down, longest {}<br>p50 {} · p95 {} · max {}</div></div>",
+        "<div class=\"name\"><span class=\"big\">{}</span>{}</div>",
         percent(m.uptime_pct),
+        escape(m.name.as_deref().unwrap_or(""))
+    );
+    let _ = write!(
+        h,
+        "<div class=\"nums\">{} checks · by time {}<br>\
+         {} incident(s), {} down, longest {}<br>p50 {} · p95 {} · max {}</div></div>",
         m.checks,
         percent(m.uptime_time_pct),
         m.incidents,
@@ -184,9 +187,7 @@ fn bar(h: &mut String, report: &Report, m: &MonitorReport) {
     let gap = if w > 4.0 { 1.0 } else { 0.0 };
     let _ = write!(
         h,
-        "<svg width=\"{W}\" height=\"{}\" viewBox=\"0 0 {W} {}\" role=\"img\" aria-label=\"uptime per cell\">",
-        BAR_H + 14.0,
-        BAR_H + 14.0
+        "<svg width=\"{W}\" height=\"{BAR_H}\" viewBox=\"0 0 {W} {BAR_H}\" role=\"img\" aria-label=\"uptime per cell\" style=\"display:block;margin-bottom:3px\">"
     );
     for (i, c) in m.cells.iter().enumerate() {
         let pct = c.uptime_pct();
@@ -208,7 +209,6 @@ fn bar(h: &mut String, report: &Report, m: &MonitorReport) {
             escape(&tip)
         );
     }
-    axis(h, report, m.cells.len(), BAR_H + 11.0);
     h.push_str("</svg>");
 }
 
@@ -219,7 +219,8 @@ fn axis(h: &mut String, report: &Report, n: usize, y: f64) {
     }
     let step = n.div_ceil(8).max(1);
     let w = W / n as f64;
-    for i in (0..n).step_by(step) {
+    // A label needs about 90 px: none that would run off the right edge.
+    for i in (0..n).step_by(step).filter(|&i| i as f64 * w + 90.0 <= W) {
         let _ = write!(
             h,
             "<text x=\"{:.1}\" y=\"{y}\">{}</text>",
@@ -232,17 +233,14 @@ fn axis(h: &mut String, report: &Report, n: usize, y: f64) {
 fn chart(h: &mut String, report: &Report, m: &MonitorReport) {
     let n = m.cells.len().max(1);
     let w = W / n as f64;
-    let top = m
-        .cells
-        .iter()
-        .filter_map(|c| c.p95_ms.or(c.p50_ms))
-        .fold(0.0f64, f64::max);
-    let scale = nice(top.max(1.0) * 1.1);
+    let scale = nice(chart_top(m) * 1.15);
     let y = |ms: f64| CHART_H - (ms / scale).min(1.0) * (CHART_H - 4.0);
     let _ = write!(
         h,
-        "<svg width=\"{W}\" height=\"{CHART_H}\" viewBox=\"0 0 {W} {CHART_H}\" role=\"img\" aria-label=\"latency per cell\">\
-         <rect x=\"0\" y=\"0\" width=\"{W}\" height=\"{CHART_H}\" fill=\"#fafbfc\" stroke=\"#eef0f2\"/>"
+        "<svg width=\"{W}\" height=\"{}\" viewBox=\"0 0 {W} {}\" role=\"img\" aria-label=\"latency per cell\">\
+         <rect x=\"0\" y=\"0\" width=\"{W}\" height=\"{CHART_H}\" fill=\"#fafbfc\" stroke=\"#eef0f2\"/>",
+        CHART_H + 13.0,
+        CHART_H + 13.0
     );
     // Downtime, shaded behind the lines.
     let span_ms = (n as i64 * report.cell_ms) as f64;
@@ -318,11 +316,30 @@ fn chart(h: &mut String, report: &Report, m: &MonitorReport) {
     let _ = write!(
         h,
         "<text x=\"4\" y=\"11\">{}</text><text x=\"4\" y=\"{}\">0</text>\
-         <text x=\"{}\" y=\"11\" text-anchor=\"end\">latency: p50 line, p95 band</text></svg>",
+         <text x=\"{}\" y=\"11\" text-anchor=\"end\">latency: p50 line, p95 band</text>",
         escape(&millis(Some(scale))),
         CHART_H - 3.0,
         W - 4.0
     );
+    axis(h, report, m.cells.len(), CHART_H + 11.0);
+    h.push_str("</svg>");
+}
+
+/// The top of a monitor's latency chart: the cells' p95 at their own 95th percentile (so a
+/// few slow hours do not squash the rest), but never below the highest p50.
+fn chart_top(m: &MonitorReport) -> f64 {
+    let mut p95s: Vec<f64> = m.cells.iter().filter_map(|c| c.p95_ms).collect();
+    p95s.sort_by(f64::total_cmp);
+    let robust = p95s
+        .get((p95s.len().saturating_sub(1) * 95) / 100)
+        .copied()
+        .unwrap_or(1.0);
+    let p50_max = m
+        .cells
+        .iter()
+        .filter_map(|c| c.p50_ms)
+        .fold(0.0f64, f64::max);
+    robust.max(p50_max).max(1.0)
 }
 
 /// The smallest of 1, 2, 2.5, 5 × 10ⁿ at or above `x`.
