@@ -6,7 +6,7 @@
 //! Per monitor it gives checks and uptime by checks (from the hourly rollups for whole hours
 //! inside the window and from raw checks for the partial hours at its edges, so a month of
 //! history costs a few hundred rows per monitor), latency p50/p95 (from the rollups' sketches,
-//! within ±3.2 %) and max, and from the state transitions ([`timeline`]) uptime by time,
+//! within ±3.2 %) and max, and from the state transitions ([`timeline`](mod@timeline)) uptime by time,
 //! incidents, downtime and the longest incident. Windows reaching back past `--retain`, where
 //! raw checks are gone, are counted by whole hours.
 //!
