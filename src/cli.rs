@@ -8,7 +8,7 @@ use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use clap::{Args, Parser, Subcommand};
 
@@ -17,13 +17,20 @@ use crate::engine::{self, Options};
 use crate::error::Error;
 use crate::output::{init_logging, Format};
 use crate::probe::{HttpProbe, ProbeSettings};
+use crate::report::{self, ReportFormat};
 use crate::scheduler::Mode;
+use crate::store::writer::{History, Settings};
+use crate::store::{self, Store};
 use crate::{demo, signal};
 
 /// Most worker threads accepted: beyond this, threads cost more than they check.
 const MAX_WORKERS: usize = 4096;
 /// Shortest report period accepted.
 const MIN_REPORT_EVERY: Duration = Duration::from_millis(100);
+/// The history database used when `--db` is not given (in the working directory).
+pub const DEFAULT_DB: &str = "sitewatch.db";
+/// Shortest `--retain` accepted: rollups are hourly, so raw checks must outlive an hour.
+const MIN_RETAIN: Duration = Duration::from_secs(3600);
 
 /// sitewatch: checks a list of URLs on their schedules with a fixed pool of workers, logs a
 /// line per check and a status report every minute, and prints a summary on Ctrl-C.
@@ -54,6 +61,8 @@ enum Command {
         #[command(subcommand)]
         action: NotifyCommand,
     },
+    /// Uptime, incidents and latency per monitor from the history database.
+    Report(ReportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,6 +105,55 @@ struct Common {
     /// Stop by itself after this long, e.g. 30s [default: run until Ctrl-C].
     #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
     duration: Option<Duration>,
+    /// History database (SQLite), created if missing [default: sitewatch.db; demo: none].
+    #[arg(long, value_name = "PATH")]
+    db: Option<PathBuf>,
+    /// Keep no history: write no database.
+    #[arg(long, conflicts_with_all = ["db", "retain"])]
+    no_db: bool,
+    /// Delete raw checks older than this, e.g. 90d; hourly rollups are kept [default: keep all].
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
+    retain: Option<Duration>,
+}
+
+/// `sitewatch report`: what to read, which window, which monitors, which format.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// History database to read.
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_DB)]
+    db: PathBuf,
+    /// Report on the last DURATION, e.g. 24h, 7d [default: 24h].
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg, conflicts_with_all = ["from", "to"])]
+    since: Option<Duration>,
+    /// Start of the window: RFC 3339 UTC time or date, e.g. 2026-11-01 or 2026-11-01T12:00:00Z [default: --to minus 24h].
+    #[arg(long, value_name = "TIME", value_parser = time_arg)]
+    from: Option<SystemTime>,
+    /// End of the window (exclusive), same forms as --from [default: now].
+    #[arg(long, value_name = "TIME", value_parser = time_arg)]
+    to: Option<SystemTime>,
+    /// Only monitors whose URL or name contains PATTERN; `*` and `?` make it a glob.
+    #[arg(long, value_name = "PATTERN")]
+    url: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    format: ReportFormat,
+    /// Write the report to this file instead of stdout.
+    #[arg(long, short = 'o', value_name = "PATH")]
+    output: Option<PathBuf>,
+}
+
+/// Parses a point in time: RFC 3339 (`2026-11-01T12:00:00Z`, also with a space and without
+/// `Z`, read as UTC) or a bare date (`2026-11-01`, midnight UTC).
+pub fn time_arg(s: &str) -> Result<SystemTime, String> {
+    let s = s.trim();
+    let full = if s.len() == 10 {
+        format!("{s}T00:00:00Z")
+    } else {
+        s.to_string()
+    };
+    humantime::parse_rfc3339_weak(&full).map_err(|e| {
+        format!("{s:?} is not a time ({e}); use e.g. 2026-11-01 or 2026-11-01T12:00:00Z")
+    })
 }
 
 fn duration_arg(s: &str) -> Result<Duration, String> {
@@ -163,6 +221,38 @@ impl Common {
         })
     }
 
+    /// Opens the history database this run asks for (`default` when `--db` is absent), before
+    /// anything starts; `None` with `--no-db` or when there is no default.
+    fn history(&self, config: &Config, default: Option<&Path>) -> Result<Option<History>, Error> {
+        if self.no_db {
+            return Ok(None);
+        }
+        let Some(path) = self.db.as_deref().or(default) else {
+            if self.retain.is_some() {
+                return Err(Error::Usage(
+                    "--retain needs a database: add --db PATH".into(),
+                ));
+            }
+            return Ok(None);
+        };
+        if let Some(retain) = self.retain {
+            if retain < MIN_RETAIN {
+                return Err(Error::Usage(format!(
+                    "--retain must be at least {} (rollups are hourly)",
+                    humantime::format_duration(MIN_RETAIN)
+                )));
+            }
+        }
+        let store = Store::open(path, &config.monitors).map_err(Error::Store)?;
+        Ok(Some(History {
+            store,
+            settings: Settings {
+                retain: self.retain,
+                ..Settings::default()
+            },
+        }))
+    }
+
     fn probe_settings(&self) -> ProbeSettings {
         ProbeSettings {
             max_body: self.max_body,
@@ -179,25 +269,32 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Some(Command::Notify {
             action: NotifyCommand::Test { channel, config },
         }) => notify_test(channel, config),
+        Some(Command::Report(args)) => {
+            report_command(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Demo { common }) => {
             let options = common.options(Mode::Repeat, 4, Duration::from_secs(10))?;
             let demo = demo::start().map_err(Error::Demo)?;
+            // The demo keeps no history unless asked to with --db: it leaves no file behind.
+            let history = common.history(&demo.config, None)?;
             log_start_after_init(
                 &common,
                 &demo.config,
                 &options,
                 "demo: local sites on 127.0.0.1",
             )?;
-            monitor(&demo.config, &options, &common)?;
+            monitor(&demo.config, &options, &common, history)?;
             Ok(ExitCode::SUCCESS)
         }
         None => {
             let config = load(&cli.config)?;
             let mode = if cli.once { Mode::Once } else { Mode::Repeat };
             let options = cli.common.options(mode, 16, Duration::from_secs(60))?;
+            let history = cli.common.history(&config, Some(Path::new(DEFAULT_DB)))?;
             let source = cli.config.display().to_string();
             log_start_after_init(&cli.common, &config, &options, &source)?;
-            let summary = monitor(&config, &options, &cli.common)?;
+            let summary = monitor(&config, &options, &cli.common, history)?;
             if cli.once && summary.any_failing() {
                 Ok(ExitCode::from(1))
             } else {
@@ -305,10 +402,74 @@ fn log_start_after_init(
     Ok(())
 }
 
-fn monitor(config: &Config, options: &Options, common: &Common) -> Result<crate::Summary, Error> {
+fn monitor(
+    config: &Config,
+    options: &Options,
+    common: &Common,
+    history: Option<History>,
+) -> Result<crate::Summary, Error> {
+    if let Some(h) = &history {
+        log::info!(
+            "history: writing to {}{}",
+            h.store.path().display(),
+            h.settings.retain.map_or(String::new(), |r| format!(
+                ", keeping raw checks for {}",
+                humantime::format_duration(r)
+            ))
+        );
+    }
     let stop = signal::install()?;
     let probe = Arc::new(HttpProbe::new(&common.probe_settings()));
-    engine::run(config, options, probe, stop)
+    engine::run(config, options, probe, stop, history)
+}
+
+/// `sitewatch report`: reads the database, renders, writes to stdout or `--output`.
+fn report_command(args: &ReportArgs) -> Result<(), Error> {
+    let now = SystemTime::now();
+    let to = args.to.unwrap_or(now);
+    let from = match (args.from, args.since) {
+        (Some(from), _) => from,
+        (None, Some(since)) => to.checked_sub(since).unwrap_or(std::time::UNIX_EPOCH),
+        (None, None) => to
+            .checked_sub(Duration::from_secs(86_400))
+            .unwrap_or(std::time::UNIX_EPOCH),
+    };
+    if from >= to {
+        return Err(Error::Usage("--from must be before --to".into()));
+    }
+    let conn = store::open_for_report(&args.db).map_err(Error::Store)?;
+    let query = report::Query {
+        from: store::epoch_ms(from),
+        to: store::epoch_ms(to),
+        pattern: args.url.clone(),
+        now: store::epoch_ms(now),
+    };
+    let report = report::build(&conn, &query).map_err(|e| {
+        Error::Report(format!(
+            "cannot read the history in {}: {e}",
+            args.db.display()
+        ))
+    })?;
+    let text = report::render(&report, args.format);
+    match &args.output {
+        Some(path) => std::fs::write(path, text).map_err(|e| {
+            Error::Report(format!(
+                "cannot write the report to {}: {e}",
+                path.display()
+            ))
+        }),
+        None => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`| head`) is not an error worth reporting.
+            match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    Err(Error::Report(format!("cannot write the report: {e}")))
+                }
+                _ => Ok(()),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,9 @@
 //! to the notifier thread (`notify::dispatcher`), which feeds one delivery thread per channel.
 //! It is finished after the printer and before the summary, waiting at most [`NOTIFY_GRACE`]
 //! for deliveries in progress, so the summary counts every notification that was lost.
+//! History (optional): the `Fanout` also feeds the writer thread (`store::writer`) through its
+//! own bounded channel. It is joined after the printer and before the summary is built, so the
+//! summary counts every result it could not write and every check it counts is committed.
 
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,6 +38,7 @@ use crate::probe::Probe;
 use crate::reporter::Reporter;
 use crate::scheduler::{self, Cadence, Mode, Schedule, Wiring};
 use crate::stats::Stats;
+use crate::store::writer::{self as history_writer, History, Writer};
 use crate::summary::Summary;
 use crate::worker::{self, Pool, WorkerChannels};
 
@@ -71,11 +75,13 @@ where
 }
 
 /// Runs the monitors in `config` until stopped; returns the final summary (already printed).
+/// With `history`, every check and state change is also written to its database.
 pub fn run(
     config: &Config,
     options: &Options,
     probe: Arc<dyn Probe>,
     stop: Receiver<()>,
+    history: Option<History>,
 ) -> Result<Summary, Error> {
     let monitors: Arc<[Monitor]> = config.monitors.clone().into();
     let workers = options.workers.get();
@@ -128,6 +134,15 @@ pub fn run(
         }
         None => None,
     };
+    let mut writer = None;
+    if let Some(history) = history {
+        let (history_tx, history_rx) = bounded(history_writer::CHANNEL);
+        let body = Writer::new(history, Arc::clone(&stats));
+        writer = Some(spawn("sitewatch-history".into(), move || {
+            body.run(history_rx);
+        })?);
+        fanout = fanout.with_history(history_tx);
+    }
     let events = Arc::new(fanout);
     let mut pool_threads = Vec::with_capacity(workers);
     for id in 0..workers {
@@ -173,6 +188,10 @@ pub fn run(
     // Every `Fanout` is gone: the notifier sends what it holds and its deliveries finish.
     if let Some(notifier) = notifier {
         notifier.finish(NOTIFY_GRACE);
+    }
+    // Every `Fanout` is gone, so the writer commits what it holds and ends.
+    if let Some(writer) = writer {
+        join(writer);
     }
     drop(reporter_stop_tx);
     join(reporter);

@@ -6,6 +6,7 @@ use std::io;
 use std::path::PathBuf;
 
 use crate::config::ConfigError;
+use crate::store::StoreError;
 
 /// Why sitewatch could not run.
 #[derive(Debug)]
@@ -34,6 +35,11 @@ pub enum Error {
     Thread(io::Error),
     /// The demo's local sites could not be started.
     Demo(io::Error),
+    /// The history database could not be opened, created or migrated (nothing was started), or
+    /// `sitewatch report` could not read it. The message says what to do.
+    Store(StoreError),
+    /// A report could not be read from the database or written out.
+    Report(String),
 }
 
 impl std::fmt::Display for Error {
@@ -52,6 +58,8 @@ impl std::fmt::Display for Error {
             Error::Signal(e) => write!(f, "cannot install the Ctrl-C/SIGTERM handler: {e}"),
             Error::Thread(e) => write!(f, "cannot start a thread: {e}"),
             Error::Demo(e) => write!(f, "cannot start the demo's local sites: {e}"),
+            Error::Store(e) => e.fmt(f),
+            Error::Report(message) => f.write_str(message),
         }
     }
 }
@@ -63,7 +71,8 @@ impl std::error::Error for Error {
             Error::LogFile { source, .. } => Some(source),
             Error::Signal(e) => Some(e),
             Error::Thread(e) | Error::Demo(e) => Some(e),
-            Error::Usage(_) | Error::Logger => None,
+            Error::Store(e) => Some(e),
+            Error::Usage(_) | Error::Logger | Error::Report(_) => None,
         }
     }
 }

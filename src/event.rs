@@ -54,6 +54,7 @@ pub enum Event {
 pub struct Fanout {
     printer: Sender<Event>,
     notifier: Option<Sender<StateChange>>,
+    history: Option<Sender<Event>>,
     stats: Arc<Stats>,
 }
 
@@ -63,6 +64,7 @@ impl Fanout {
         Fanout {
             printer,
             notifier: None,
+            history: None,
             stats,
         }
     }
@@ -74,11 +76,23 @@ impl Fanout {
         self
     }
 
+    /// Also hands every event to the history writer. An event it cannot take (channel full, or
+    /// the writer gone) is counted as unwritten, never waited for.
+    pub fn with_history(mut self, history: Sender<Event>) -> Fanout {
+        self.history = Some(history);
+        self
+    }
+
     /// Hands `event` to every sink without blocking.
     pub fn publish(&self, event: Event) {
         if let (Some(notifier), Event::State(change)) = (&self.notifier, &event) {
             if notifier.try_send(change.clone()).is_err() {
                 self.stats.add_lost_notifications(1);
+            }
+        }
+        if let Some(history) = &self.history {
+            if history.try_send(event.clone()).is_err() {
+                self.stats.add_unwritten(1);
             }
         }
         match self.printer.try_send(event) {

@@ -619,7 +619,11 @@ fn respond(
         }
         ("garbage", None, _) => stream.write_all(b"this is not http\r\n\r\n"),
         ("flaky", None, _) => {
-            if shared.flaky.fetch_add(1, Ordering::SeqCst) % 2 == 0 {
+            if shared
+                .flaky
+                .fetch_add(1, Ordering::SeqCst)
+                .is_multiple_of(2)
+            {
                 ok(stream)
             } else {
                 send(stream, head_only, 503, &[], b"status 503\n")

@@ -144,6 +144,7 @@ pub struct Stats {
     skipped: AtomicU64,
     dropped_lines: AtomicU64,
     lost_notifications: AtomicU64,
+    unwritten: AtomicU64,
     monitors: Box<[MonitorTally]>,
     busy: Box<[Mutex<Option<Running>>]>,
     guarded: Mutex<Guarded>,
@@ -183,6 +184,7 @@ impl Stats {
             skipped: AtomicU64::new(0),
             dropped_lines: AtomicU64::new(0),
             lost_notifications: AtomicU64::new(0),
+            unwritten: AtomicU64::new(0),
             monitors: (0..monitors).map(|_| MonitorTally::default()).collect(),
             busy: (0..workers).map(|_| Mutex::new(None)).collect(),
             guarded: Mutex::new(Guarded {
@@ -333,6 +335,17 @@ impl Stats {
     /// Notifications not delivered.
     pub fn lost_notifications(&self) -> u64 {
         self.lost_notifications.load(Relaxed)
+    }
+
+    /// Counts `n` results (checks or state changes) that did not reach the history database:
+    /// its channel was full or its transaction failed.
+    pub fn add_unwritten(&self, n: u64) {
+        self.unwritten.fetch_add(n, Relaxed);
+    }
+
+    /// Results that did not reach the history database.
+    pub fn unwritten(&self) -> u64 {
+        self.unwritten.load(Relaxed)
     }
 
     /// Per-monitor totals, in config order.

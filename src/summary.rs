@@ -69,6 +69,8 @@ pub struct Summary {
     pub dropped_lines: u64,
     /// Notifications not delivered (queues full, or every attempt failed).
     pub lost_notifications: u64,
+    /// Results (checks and state changes) that did not reach the history database.
+    pub unwritten: u64,
 }
 
 impl Summary {
@@ -126,6 +128,7 @@ impl Summary {
             skipped: stats.skipped(),
             dropped_lines: stats.dropped_lines(),
             lost_notifications: stats.lost_notifications(),
+            unwritten: stats.unwritten(),
         }
     }
 
@@ -203,6 +206,12 @@ impl Summary {
             lines.push(format!(
                 "{} notifications lost (see the warnings on stderr)",
                 self.lost_notifications
+            ));
+        }
+        if self.unwritten > 0 {
+            lines.push(format!(
+                "history: {} results could not be written to the database (see the errors above)",
+                self.unwritten
             ));
         }
         lines

@@ -6,6 +6,7 @@ mod assertions;
 mod checks;
 mod config_errors;
 mod dns;
+mod history;
 mod notify;
 mod notify_util;
 mod outages;

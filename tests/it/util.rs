@@ -105,10 +105,11 @@ impl Sitewatch {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let args: Vec<String> = args
-            .into_iter()
-            .map(|a| a.as_ref().to_string_lossy().into_owned())
-            .collect();
+        let args = with_no_db(
+            args.into_iter()
+                .map(|a| a.as_ref().to_string_lossy().into_owned())
+                .collect(),
+        );
         let mut command = Command::new(BIN);
         command
             .args(&args)
@@ -377,6 +378,25 @@ impl std::fmt::Display for Finished {
             self.stderr.join("\n")
         )
     }
+}
+
+/// Adds `--no-db` to a monitoring run that does not choose a database itself, so tests leave no
+/// `sitewatch.db` behind: first for a plain run, after the subcommand for `demo`. `report`,
+/// `notify` and `--help`/`--version` are left alone.
+fn with_no_db(mut args: Vec<String>) -> Vec<String> {
+    let chooses = args
+        .iter()
+        .any(|a| a == "--db" || a == "--no-db" || a.starts_with("--db="));
+    let informational = args.iter().any(|a| a == "--help" || a == "--version");
+    if chooses || informational {
+        return args;
+    }
+    match args.first().map(String::as_str) {
+        Some("report" | "notify") => {}
+        Some("demo") => args.insert(1, "--no-db".into()),
+        _ => args.insert(0, "--no-db".into()),
+    }
+    args
 }
 
 /// Runs sitewatch to completion (it must exit before `secs` seconds).

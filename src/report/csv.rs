@@ -1,0 +1,100 @@
+//! The report as one CSV table (RFC 4180), for spreadsheets and scripts: a `type` column says
+//! whether a row is a `monitor` or an `incident`; columns that do not apply to a row are empty.
+//! Times are RFC 3339 UTC, durations seconds, latencies milliseconds.
+
+use super::{time, Report};
+
+const HEADER: [&str; 20] = [
+    "type",
+    "url",
+    "name",
+    "checks",
+    "up",
+    "uptime_pct",
+    "uptime_time_pct",
+    "incidents",
+    "downtime_s",
+    "longest_incident_s",
+    "p50_ms",
+    "p95_ms",
+    "max_ms",
+    "state",
+    "start",
+    "end",
+    "duration_s",
+    "reason",
+    "status",
+    "detail",
+];
+
+/// Quotes a field when it needs it.
+fn field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map_or(String::new(), |v| v.to_string())
+}
+
+/// The report as CSV, with a header row.
+pub fn render(report: &Report) -> String {
+    let mut rows: Vec<Vec<String>> = vec![HEADER.iter().map(|h| h.to_string()).collect()];
+    for m in &report.monitors {
+        rows.push(vec![
+            "monitor".into(),
+            m.url.clone(),
+            opt(m.name.as_deref()),
+            m.checks.to_string(),
+            m.up.to_string(),
+            opt(m.uptime_pct),
+            opt(m.uptime_time_pct),
+            m.incidents.to_string(),
+            m.downtime_s.to_string(),
+            m.longest_incident_s.to_string(),
+            opt(m.p50_ms),
+            opt(m.p95_ms),
+            opt(m.max_ms),
+            m.state.to_string(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ]);
+    }
+    for i in &report.incidents {
+        let mut row = vec![String::new(); HEADER.len()];
+        row[0] = "incident".into();
+        row[1] = i.url.clone();
+        row[2] = opt(i.name.as_deref());
+        row[14] = time(i.start);
+        row[15] = opt(i.end.map(time));
+        row[16] = i.duration_s.to_string();
+        row[17] = opt(i.reason.as_deref());
+        row[18] = opt(i.status);
+        row[19] = opt(i.detail.as_deref());
+        rows.push(row);
+    }
+    let mut out = String::new();
+    for row in rows {
+        let line: Vec<String> = row.iter().map(|f| field(f)).collect();
+        out.push_str(&line.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fields_with_commas_or_quotes_are_quoted() {
+        assert_eq!(super::field("a,b"), "\"a,b\"");
+        assert_eq!(super::field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(super::field("plain"), "plain");
+    }
+}

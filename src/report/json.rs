@@ -1,0 +1,102 @@
+//! The report as one JSON document, for machines:
+//! `{"from", "to", "generated", "monitors": [{"url", "checks", "uptime_pct", "incidents",
+//! "downtime_s", "p50_ms", "p95_ms", "max_ms", "state", …}], "incidents": [{"url", "start",
+//! "end", "duration_s", "reason", …}]}`. Times are RFC 3339 UTC; a missing value is `null`.
+
+use serde::Serialize;
+
+use super::{time, IncidentReport, MonitorReport, Report};
+use crate::state::State;
+
+#[derive(Serialize)]
+struct Doc<'a> {
+    from: String,
+    to: String,
+    generated: String,
+    monitors: Vec<Monitor<'a>>,
+    incidents: Vec<Incident<'a>>,
+}
+
+#[derive(Serialize)]
+struct Monitor<'a> {
+    url: &'a str,
+    name: Option<&'a str>,
+    interval_s: f64,
+    checks: u64,
+    up: u64,
+    uptime_pct: Option<f64>,
+    uptime_time_pct: Option<f64>,
+    observed_s: f64,
+    incidents: usize,
+    downtime_s: f64,
+    longest_incident_s: f64,
+    p50_ms: Option<f64>,
+    p95_ms: Option<f64>,
+    max_ms: Option<f64>,
+    mean_ms: Option<f64>,
+    state: State,
+}
+
+#[derive(Serialize)]
+struct Incident<'a> {
+    url: &'a str,
+    name: Option<&'a str>,
+    start: String,
+    end: Option<String>,
+    duration_s: f64,
+    ongoing: bool,
+    ended_by: Option<State>,
+    reason: Option<&'a str>,
+    status: Option<u16>,
+    detail: Option<&'a str>,
+}
+
+fn monitor(m: &MonitorReport) -> Monitor<'_> {
+    Monitor {
+        url: &m.url,
+        name: m.name.as_deref(),
+        interval_s: m.interval_s,
+        checks: m.checks,
+        up: m.up,
+        uptime_pct: m.uptime_pct,
+        uptime_time_pct: m.uptime_time_pct,
+        observed_s: m.observed_s,
+        incidents: m.incidents,
+        downtime_s: m.downtime_s,
+        longest_incident_s: m.longest_incident_s,
+        p50_ms: m.p50_ms,
+        p95_ms: m.p95_ms,
+        max_ms: m.max_ms,
+        mean_ms: m.mean_ms,
+        state: m.state,
+    }
+}
+
+fn incident(i: &IncidentReport) -> Incident<'_> {
+    Incident {
+        url: &i.url,
+        name: i.name.as_deref(),
+        start: time(i.start),
+        end: i.end.map(time),
+        duration_s: i.duration_s,
+        ongoing: i.end.is_none(),
+        ended_by: i.ended_by,
+        reason: i.reason.as_deref(),
+        status: i.status,
+        detail: i.detail.as_deref(),
+    }
+}
+
+/// The report as pretty-printed JSON, with a final newline.
+pub fn render(report: &Report) -> String {
+    let doc = Doc {
+        from: time(report.from),
+        to: time(report.to),
+        generated: time(report.generated),
+        monitors: report.monitors.iter().map(monitor).collect(),
+        incidents: report.incidents.iter().map(incident).collect(),
+    };
+    let mut out = serde_json::to_string_pretty(&doc).expect("a report always serializes");
+    out.push('\n');
+    out
+}

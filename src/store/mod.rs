@@ -1,0 +1,533 @@
+//! The history database: one SQLite file (`sitewatch.db` by default) holding every check, every
+//! state change and hourly rollups, so `sitewatch report` can answer "how reliable was it?".
+//!
+//! [`Store::open`] runs on the main thread before any other thread starts: it opens or creates
+//! the file, switches it to WAL, applies the schema migrations (`PRAGMA user_version`) and
+//! registers the monitors. Anything wrong with the path — read-only, locked, corrupt, written
+//! by a newer sitewatch, a missing directory — is a [`StoreError`] that says what to do, and
+//! nothing is started. Afterwards the [`writer`] thread owns the connection: it is the only
+//! code that writes, in batched transactions, and a failure then is logged and counted, never
+//! fatal to the monitor. Reports open the file read-only ([`open_for_report`]); in WAL mode
+//! they never block the writer.
+//!
+//! Times are integer milliseconds since the Unix epoch (UTC) everywhere; latencies are REAL
+//! milliseconds. The schema is [`MIGRATIONS`]; README.md ("History and reports") documents it.
+//! Keys are time-major (`checks` indexed by `ts`, `rollups` keyed by `(hour, monitor)`): with
+//! many monitors checked in turn, a batch then lands on the last few pages of each B-tree
+//! instead of one page per monitor, which is what keeps commits cheap.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, TransactionBehavior};
+
+use crate::config::Monitor;
+
+pub mod rollup;
+pub mod writer;
+
+/// How long an open or a write waits for another connection's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The schema, one migration per entry: entry `i` takes `user_version` from `i` to `i + 1`.
+/// Never edit a released entry; append a new one.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: monitors, raw checks, state transitions, hourly rollups, and `meta` (key/value;
+    // `pruned_before`: raw checks before this time may have been deleted by --retain).
+    "CREATE TABLE monitors (
+         id          INTEGER PRIMARY KEY,
+         url         TEXT    NOT NULL,
+         name        TEXT    NOT NULL DEFAULT '',
+         interval_ms INTEGER NOT NULL,
+         method      TEXT    NOT NULL,
+         first_seen  INTEGER NOT NULL,
+         last_seen   INTEGER NOT NULL,
+         UNIQUE (url, name, interval_ms)
+     );
+     CREATE TABLE checks (
+         ts          INTEGER NOT NULL,
+         monitor     INTEGER NOT NULL REFERENCES monitors (id),
+         status      INTEGER,
+         reason      TEXT,
+         detail      TEXT,
+         bytes       INTEGER,
+         ms          REAL    NOT NULL,
+         lateness_ms REAL    NOT NULL
+     );
+     CREATE INDEX checks_by_time ON checks (ts);
+     CREATE TABLE transitions (
+         ts         INTEGER NOT NULL,
+         monitor    INTEGER NOT NULL REFERENCES monitors (id),
+         from_state TEXT    NOT NULL,
+         to_state   TEXT    NOT NULL,
+         reason     TEXT,
+         status     INTEGER,
+         detail     TEXT,
+         attempts   INTEGER NOT NULL DEFAULT 0
+     );
+     CREATE INDEX transitions_by_monitor ON transitions (monitor, ts);
+     CREATE TABLE rollups (
+         monitor INTEGER NOT NULL REFERENCES monitors (id),
+         hour    INTEGER NOT NULL,
+         checks  INTEGER NOT NULL,
+         up      INTEGER NOT NULL,
+         ms_sum  REAL    NOT NULL,
+         ms_max  REAL    NOT NULL,
+         sketch  BLOB    NOT NULL,
+         PRIMARY KEY (hour, monitor)
+     ) WITHOUT ROWID;
+     CREATE TABLE meta (
+         key   TEXT PRIMARY KEY,
+         value
+     ) WITHOUT ROWID;",
+];
+
+/// The schema version this build writes.
+pub fn schema_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// Milliseconds since the Unix epoch (negative before 1970).
+pub fn epoch_ms(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
+    }
+}
+
+/// The time `ms` milliseconds after the Unix epoch.
+pub fn from_epoch_ms(ms: i64) -> SystemTime {
+    if ms >= 0 {
+        UNIX_EPOCH + Duration::from_millis(ms as u64)
+    } else {
+        UNIX_EPOCH - Duration::from_millis(ms.unsigned_abs())
+    }
+}
+
+/// What went wrong with the database, in the terms a user can act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem {
+    /// The file or its directory cannot be written.
+    ReadOnly,
+    /// Another process holds a lock on it for longer than the busy timeout.
+    Locked,
+    /// It is not a SQLite database, or is damaged.
+    Corrupt,
+    /// Its schema is newer than this build knows.
+    Newer {
+        /// `user_version` found in the file.
+        found: i64,
+        /// The newest version this build knows.
+        known: i64,
+    },
+    /// The disk is full.
+    DiskFull,
+    /// It cannot be opened or created (missing directory, permissions, a directory in the way).
+    CannotOpen,
+    /// `sitewatch report` was pointed at a file that does not exist.
+    Missing,
+    /// Anything else SQLite reported.
+    Other,
+}
+
+/// Who was opening the database: decides what advice the message gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A monitoring run, which writes.
+    Monitor,
+    /// `sitewatch report`, which only reads.
+    Report,
+}
+
+/// The database could not be opened or prepared; nothing was started.
+#[derive(Debug)]
+pub struct StoreError {
+    /// The database path.
+    pub path: PathBuf,
+    /// What is wrong, classified.
+    pub problem: Problem,
+    /// Who was opening it.
+    pub purpose: Purpose,
+    /// SQLite's own words, if any.
+    pub source: Option<rusqlite::Error>,
+}
+
+impl StoreError {
+    fn new(
+        path: &Path,
+        purpose: Purpose,
+        problem: Problem,
+        source: Option<rusqlite::Error>,
+    ) -> Self {
+        StoreError {
+            path: path.to_owned(),
+            problem,
+            purpose,
+            source,
+        }
+    }
+
+    fn sqlite(path: &Path, purpose: Purpose, e: rusqlite::Error) -> Self {
+        StoreError::new(path, purpose, classify(&e), Some(e))
+    }
+}
+
+/// Sorts a SQLite error into a [`Problem`].
+pub fn classify(e: &rusqlite::Error) -> Problem {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::ReadOnly) => Problem::ReadOnly,
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Problem::Locked,
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => Problem::Corrupt,
+        Some(ErrorCode::DiskFull) => Problem::DiskFull,
+        Some(ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => Problem::CannotOpen,
+        _ => Problem::Other,
+    }
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let path = self.path.display();
+        let why = self
+            .source
+            .as_ref()
+            .map_or(String::new(), |e| format!(" ({e})"));
+        let way_out = match self.purpose {
+            Purpose::Monitor => "use --db PATH or --no-db",
+            Purpose::Report => "use --db PATH to read another file",
+        };
+        match self.problem {
+            Problem::ReadOnly => write!(f, "database is read-only: {path}{why}; {way_out}"),
+            Problem::Locked => write!(
+                f,
+                "database is locked by another process: {path}{why}; stop the other writer, or {way_out}"
+            ),
+            Problem::Corrupt => write!(
+                f,
+                "database is corrupt or not a sitewatch database: {path}{why}; move it aside, or {way_out}"
+            ),
+            Problem::Newer { found, known } => write!(
+                f,
+                "database {path} has schema version {found}, newer than this sitewatch knows ({known}); \
+                 upgrade sitewatch, or {way_out}"
+            ),
+            Problem::DiskFull => {
+                write!(f, "disk full while preparing database {path}{why}; free some space, or {way_out}")
+            }
+            Problem::CannotOpen => write!(
+                f,
+                "cannot open database {path}{why}; check that its directory exists and is writable, or {way_out}"
+            ),
+            Problem::Missing => write!(
+                f,
+                "no history database at {path}; run `sitewatch --db {path} CONFIG` first, or {way_out}"
+            ),
+            Problem::Other => write!(f, "database error on {path}{why}; {way_out}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_ref().map(|e| e as _)
+    }
+}
+
+/// Applies every migration the database has not seen, each in its own transaction. Returns the
+/// version it found. A database newer than this build is left untouched.
+pub fn migrate(conn: &mut Connection) -> Result<i64, MigrateError> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let known = schema_version();
+    if found > known {
+        return Err(MigrateError::Newer { found, known });
+    }
+    for (version, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", version as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(found)
+}
+
+/// Why [`migrate`] failed.
+#[derive(Debug)]
+pub enum MigrateError {
+    /// The file's schema is newer than this build.
+    Newer {
+        /// Its `user_version`.
+        found: i64,
+        /// Ours.
+        known: i64,
+    },
+    /// SQLite failed.
+    Sqlite(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for MigrateError {
+    fn from(e: rusqlite::Error) -> Self {
+        MigrateError::Sqlite(e)
+    }
+}
+
+impl std::fmt::Display for MigrateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MigrateError::Newer { found, known } => {
+                write!(f, "schema version {found} is newer than {known}")
+            }
+            MigrateError::Sqlite(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for MigrateError {}
+
+fn migrate_for(conn: &mut Connection, path: &Path, purpose: Purpose) -> Result<(), StoreError> {
+    migrate(conn).map(|_| ()).map_err(|e| match e {
+        MigrateError::Newer { found, known } => {
+            StoreError::new(path, purpose, Problem::Newer { found, known }, None)
+        }
+        MigrateError::Sqlite(e) => StoreError::sqlite(path, purpose, e),
+    })
+}
+
+/// An open, migrated history database with the run's monitors registered. Moved into the
+/// writer thread, which is then its only user.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    /// Database id of each monitor, by config index.
+    monitor_ids: Vec<i64>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("monitors", &self.monitor_ids.len())
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, sets WAL mode, applies migrations and
+    /// registers `monitors`. Any problem is reported now, before anything starts.
+    pub fn open(path: &Path, monitors: &[Monitor]) -> Result<Store, StoreError> {
+        let purpose = Purpose::Monitor;
+        let err = |e| StoreError::sqlite(path, purpose, e);
+        let mut conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(err)?;
+        // SQLite quietly falls back to read-only when the file is not writable.
+        if conn.is_readonly(rusqlite::MAIN_DB).map_err(err)? {
+            return Err(StoreError::new(path, purpose, Problem::ReadOnly, None));
+        }
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+        // Reading the journal mode is the first read of the file: a corrupt one fails here.
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            log::warn!(
+                "history: {} stays in journal mode {mode} (WAL is not available there)",
+                path.display()
+            );
+        }
+        // WAL + NORMAL: a commit survives a crash of sitewatch; only a power cut can lose the
+        // last transactions, never corrupt the file.
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(err)?;
+        migrate_for(&mut conn, path, purpose)?;
+        let monitor_ids = register(&mut conn, monitors).map_err(err)?;
+        Ok(Store {
+            conn,
+            path: path.to_owned(),
+            monitor_ids,
+        })
+    }
+
+    /// The database path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The database id of the monitor at config index `monitor`.
+    pub fn monitor_id(&self, monitor: usize) -> i64 {
+        self.monitor_ids[monitor]
+    }
+
+    /// Number of monitors registered for this run.
+    pub fn monitor_count(&self) -> usize {
+        self.monitor_ids.len()
+    }
+
+    /// The connection, for the writer thread and tests.
+    pub fn connection(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+/// Inserts or refreshes one row per monitor (identified by URL, name and interval) and returns
+/// their ids in config order.
+fn register(conn: &mut Connection, monitors: &[Monitor]) -> rusqlite::Result<Vec<i64>> {
+    let now = epoch_ms(SystemTime::now());
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut ids = Vec::with_capacity(monitors.len());
+    {
+        let mut upsert = tx.prepare(
+            "INSERT INTO monitors (url, name, interval_ms, method, first_seen, last_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+             ON CONFLICT (url, name, interval_ms) DO UPDATE SET
+               method = excluded.method, last_seen = excluded.last_seen
+             RETURNING id",
+        )?;
+        for m in monitors {
+            let interval = i64::try_from(m.interval.as_millis()).unwrap_or(i64::MAX);
+            ids.push(upsert.query_row(
+                params![
+                    m.url,
+                    m.name.as_deref().unwrap_or(""),
+                    interval,
+                    m.method.as_str(),
+                    now
+                ],
+                |r| r.get(0),
+            )?);
+        }
+    }
+    tx.commit()?;
+    Ok(ids)
+}
+
+/// Opens an existing database read-only for `sitewatch report` and checks its schema.
+pub fn open_for_report(path: &Path) -> Result<Connection, StoreError> {
+    let purpose = Purpose::Report;
+    if !path.exists() {
+        return Err(StoreError::new(path, purpose, Problem::Missing, None));
+    }
+    let err = |e| StoreError::sqlite(path, purpose, e);
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(err)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+    let found: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(err)?;
+    let known = schema_version();
+    if found > known {
+        return Err(StoreError::new(
+            path,
+            purpose,
+            Problem::Newer { found, known },
+            None,
+        ));
+    }
+    if found < known {
+        // 0: some other SQLite file; otherwise an older sitewatch wrote it and the next run
+        // will migrate it.
+        let problem = if found == 0 {
+            Problem::Corrupt
+        } else {
+            Problem::Other
+        };
+        return Err(StoreError {
+            path: path.to_owned(),
+            problem,
+            purpose,
+            source: None,
+        });
+    }
+    Ok(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn monitors() -> Vec<Monitor> {
+        Config::parse(
+            r#"[{"url": "http://127.0.0.1:9/a", "interval": 60},
+                {"url": "http://127.0.0.1:9/a", "interval": 30},
+                {"url": "http://127.0.0.1:9/b", "interval": 60}]"#,
+        )
+        .unwrap()
+        .monitors
+    }
+
+    #[test]
+    fn open_creates_migrates_and_registers_monitors_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        let first = Store::open(&path, &monitors()).unwrap();
+        assert_eq!(first.monitor_ids, vec![1, 2, 3]);
+        drop(first);
+        let mut again = Store::open(&path, &monitors()[1..]).unwrap();
+        assert_eq!(
+            again.monitor_ids,
+            vec![2, 3],
+            "same URL+name+interval, same id"
+        );
+        let conn = again.connection();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, schema_version());
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        assert_eq!(migrate(conn).unwrap(), schema_version(), "idempotent");
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
+        let err = Store::open(&path, &monitors()).unwrap_err();
+        assert_eq!(
+            err.problem,
+            Problem::Newer {
+                found: 99,
+                known: 1
+            }
+        );
+        assert!(err.to_string().contains("upgrade sitewatch"), "{err}");
+        let err = open_for_report(&path).unwrap_err();
+        assert!(err.to_string().contains("schema version 99"), "{err}");
+    }
+
+    #[test]
+    fn garbage_is_corrupt_and_a_missing_directory_cannot_be_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("junk.db");
+        std::fs::write(&path, vec![b'x'; 8192]).unwrap();
+        let err = Store::open(&path, &monitors()).unwrap_err();
+        assert_eq!(err.problem, Problem::Corrupt, "{err}");
+        assert!(
+            err.to_string().contains("use --db PATH or --no-db"),
+            "{err}"
+        );
+        let err = Store::open(&dir.path().join("no/such/dir.db"), &monitors()).unwrap_err();
+        assert_eq!(err.problem, Problem::CannotOpen, "{err}");
+        let err = open_for_report(&dir.path().join("absent.db")).unwrap_err();
+        assert_eq!(err.problem, Problem::Missing);
+    }
+
+    #[test]
+    fn epoch_ms_round_trips() {
+        for ms in [0, 1, 1_767_225_600_000, -5] {
+            assert_eq!(epoch_ms(from_epoch_ms(ms)), ms);
+        }
+    }
+}
