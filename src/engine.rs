@@ -126,8 +126,13 @@ pub fn run(
         stopping: Arc::clone(&stopping),
     });
     let mut fanout = Fanout::new(printer_tx, Arc::clone(&stats));
-    let notifier = match Notifier::start(&config.notify, Arc::clone(&monitors), Arc::clone(&stats))?
-    {
+    let history_db = history.as_ref().map(|h| h.store.path().to_path_buf());
+    let notifier = match Notifier::start(
+        &config.notify,
+        Arc::clone(&monitors),
+        Arc::clone(&stats),
+        history_db,
+    )? {
         Some((notifier, changes)) => {
             fanout = fanout.with_notifier(changes);
             Some(notifier)

@@ -35,12 +35,14 @@ mod delivery;
 pub mod digest;
 pub mod discord;
 pub mod dispatcher;
+pub mod history;
 mod http;
 pub mod ntfy;
 pub mod render;
 pub mod slack;
 pub mod webhook;
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -281,6 +283,7 @@ impl Notifier {
         channels: &Channels,
         monitors: Arc<[Monitor]>,
         stats: Arc<Stats>,
+        history_db: Option<PathBuf>,
     ) -> Result<Option<(Notifier, Sender<StateChange>)>, Error> {
         if channels.specs.is_empty() {
             return Ok(None);
@@ -315,12 +318,17 @@ impl Notifier {
             })?);
             queues.push(tx);
         }
-        let dispatcher = dispatcher::Dispatcher::new(
+        let mut dispatcher = dispatcher::Dispatcher::new(
             &channels.specs,
             Arc::clone(&monitors),
             Arc::clone(&stats),
             SystemTime::now(),
         );
+        // The digest reads the history database when the run keeps one, its memory otherwise.
+        if let Some(path) = history_db {
+            let source = history::HistoryDigest::new(path, Arc::clone(&monitors));
+            dispatcher = dispatcher.with_source(Box::new(source));
+        }
         let outlets = dispatcher::Outlets {
             queues,
             names: channels.specs.iter().map(|s| s.name.clone()).collect(),

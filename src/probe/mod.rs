@@ -60,6 +60,24 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason, in declaration order.
+    pub const ALL: [Reason; 9] = [
+        Reason::Dns,
+        Reason::Connect,
+        Reason::Timeout,
+        Reason::Tls,
+        Reason::Redirects,
+        Reason::BodyTooLarge,
+        Reason::Protocol,
+        Reason::Status,
+        Reason::Assertion,
+    ];
+
+    /// The reason with this name (as written by [`Reason::as_str`]), if any.
+    pub fn from_name(name: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+
     /// The name used in log lines and JSON (`body_too_large`, …).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -401,6 +419,14 @@ fn describe_status(status: StatusCode) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reason_names_round_trip() {
+        for r in Reason::ALL {
+            assert_eq!(Reason::from_name(r.as_str()), Some(r));
+        }
+        assert_eq!(Reason::from_name("nope"), None);
+    }
 
     #[test]
     fn reason_names_are_the_documented_ones() {
