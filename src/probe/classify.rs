@@ -50,7 +50,11 @@ pub(crate) fn classify(
             Outcome::down(Reason::Tls, format!("TLS failed: {error}"))
         }
         E::ConnectionFailed => Outcome::down(Reason::Connect, "connection failed"),
-        E::Protocol(_) | E::LargeResponseHeader(..) | E::Decompress(..) | E::BodyStalled => {
+        // ureq's own text already starts with "protocol:"; say it once.
+        E::Protocol(inner) => {
+            Outcome::down(Reason::Protocol, format!("invalid HTTP response: {inner}"))
+        }
+        E::LargeResponseHeader(..) | E::Decompress(..) | E::BodyStalled => {
             Outcome::down(Reason::Protocol, format!("invalid HTTP response: {error}"))
         }
         // `Error` is non-exhaustive: anything new is still a failure to talk HTTP.

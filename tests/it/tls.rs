@@ -120,7 +120,7 @@ fn http_to_a_tls_port_is_a_protocol_failure() {
         down(&seen.outcome),
         (
             Reason::Protocol,
-            "invalid HTTP response: protocol: http parse fail: invalid HTTP version"
+            "invalid HTTP response: http parse fail: invalid HTTP version"
         ),
         "{seen:?}"
     );
