@@ -95,6 +95,18 @@ pub(super) fn build_with_resolver(settings: &ProbeSettings, resolver: impl Resol
     Agent::with_parts(config(settings), DefaultConnector::new(), resolver)
 }
 
+/// Bytes of response a connection buffers: enough for the largest response head ureq
+/// accepts (`max_response_header_size`, 64 KiB), so no response that ureq's default 128 KiB
+/// would take is refused. Each check opens a fresh connection, which allocates and zeroes its
+/// buffers: at ureq's defaults (128 KiB in, 128 KiB out) that was a tenth of sitewatch's CPU
+/// per check and most of the memory of a large pool.
+const INPUT_BUFFER: usize = 64 * 1024;
+
+/// Bytes of request a connection buffers. Only the longest single line of the request head
+/// has to fit (ureq writes the head line by line); servers commonly refuse header lines over
+/// 8 KiB, so 16 KiB loses nothing. Request bodies stream through it in pieces.
+const OUTPUT_BUFFER: usize = 16 * 1024;
+
 /// The configuration shared by [`build`] and [`build_with_resolver`] (see [`build`]).
 fn config(settings: &ProbeSettings) -> Config {
     Agent::config_builder()
@@ -105,6 +117,8 @@ fn config(settings: &ProbeSettings) -> Config {
         .user_agent(settings.user_agent.as_str())
         .max_idle_connections(0)
         .max_idle_connections_per_host(0)
+        .input_buffer_size(INPUT_BUFFER)
+        .output_buffer_size(OUTPUT_BUFFER)
         .build()
 }
 
