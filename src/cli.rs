@@ -166,7 +166,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
                 &options,
                 "demo: local sites on 127.0.0.1",
             )?;
-            monitor(&demo.config, &options, &common)?;
+            monitor(demo.config, &options, &common)?;
             Ok(ExitCode::SUCCESS)
         }
         None => {
@@ -175,7 +175,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             let options = cli.common.options(mode, 16, Duration::from_secs(60))?;
             let source = cli.config.display().to_string();
             log_start_after_init(&cli.common, &config, &options, &source)?;
-            let summary = monitor(&config, &options, &cli.common)?;
+            let summary = monitor(config, &options, &cli.common)?;
             if cli.once && summary.any_failing() {
                 Ok(ExitCode::from(1))
             } else {
@@ -248,7 +248,7 @@ fn log_start_after_init(
     Ok(())
 }
 
-fn monitor(config: &Config, options: &Options, common: &Common) -> Result<crate::Summary, Error> {
+fn monitor(config: Config, options: &Options, common: &Common) -> Result<crate::Summary, Error> {
     let stop = signal::install()?;
     let probe = Arc::new(HttpProbe::new(&common.probe_settings()));
     engine::run(config, options, probe, stop)
