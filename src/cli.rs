@@ -284,7 +284,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
                 &options,
                 "demo: local sites on 127.0.0.1",
             )?;
-            monitor(&demo.config, &options, &common, history)?;
+            monitor(demo.config, &options, &common, history)?;
             Ok(ExitCode::SUCCESS)
         }
         None => {
@@ -294,7 +294,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             let history = cli.common.history(&config, Some(Path::new(DEFAULT_DB)))?;
             let source = cli.config.display().to_string();
             log_start_after_init(&cli.common, &config, &options, &source)?;
-            let summary = monitor(&config, &options, &cli.common, history)?;
+            let summary = monitor(config, &options, &cli.common, history)?;
             if cli.once && summary.any_failing() {
                 Ok(ExitCode::from(1))
             } else {
@@ -403,7 +403,7 @@ fn log_start_after_init(
 }
 
 fn monitor(
-    config: &Config,
+    config: Config,
     options: &Options,
     common: &Common,
     history: Option<History>,

@@ -76,24 +76,30 @@ where
 
 /// Runs the monitors in `config` until stopped; returns the final summary (already printed).
 /// With `history`, every check and state change is also written to its database.
+///
+/// Takes the config by value so that its monitors are moved, not copied, into the one shared
+/// list the threads read: with a long list a copy doubled sitewatch's memory.
 pub fn run(
-    config: &Config,
+    config: Config,
     options: &Options,
     probe: Arc<dyn Probe>,
     stop: Receiver<()>,
     history: Option<History>,
 ) -> Result<Summary, Error> {
-    let monitors: Arc<[Monitor]> = config.monitors.clone().into();
+    let monitors: Arc<[Monitor]> = config.monitors.into();
     let workers = options.workers.get();
     let stats = Arc::new(Stats::new(monitors.len(), workers));
-    let cadences: Vec<Cadence> = monitors
-        .iter()
-        .map(|m| Cadence {
-            interval: m.interval,
-            policy: m.policy,
-        })
-        .collect();
-    let schedule = Schedule::new(&cadences, options.mode);
+    // The cadences are only needed to build the schedule: not kept for the whole run.
+    let schedule = {
+        let cadences: Vec<Cadence> = monitors
+            .iter()
+            .map(|m| Cadence {
+                interval: m.interval,
+                policy: m.policy,
+            })
+            .collect();
+        Schedule::new(&cadences, options.mode)
+    };
     let stopping = Arc::new(AtomicBool::new(false));
 
     let (jobs_tx, jobs_rx) = bounded(options.queue.get());

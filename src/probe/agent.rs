@@ -10,9 +10,12 @@
 //! The resolver and connector traits are ureq's `unversioned` API, which ureq does not cover by
 //! semver: a ureq upgrade may need this module changed, and nothing else.
 
+use std::net::{IpAddr, SocketAddr};
+
 use ureq::config::Config;
-use ureq::unversioned::resolver::Resolver;
-use ureq::unversioned::transport::DefaultConnector;
+use ureq::http::Uri;
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 use ureq::Agent;
 
 use super::ProbeSettings;
@@ -23,8 +26,59 @@ use super::ProbeSettings;
 /// reuse, so every check measures a real connect like a first-time visitor; proxy variables in
 /// the environment are ignored, so a monitor measures the site and not a proxy that happens to
 /// be configured for other tools.
+///
+/// Names are resolved by ureq's default resolver, except IP literals, which [`LiteralFirst`]
+/// turns into an address at once.
 pub(super) fn build(settings: &ProbeSettings) -> Agent {
-    Agent::new_with_config(config(settings))
+    build_with_resolver(settings, LiteralFirst::default())
+}
+
+/// ureq's [`DefaultResolver`], except that a URL whose host is an IP literal (`127.0.0.1`,
+/// `[::1]`) is answered at once.
+///
+/// With a timeout set (every check has one), the default resolver runs each lookup on a
+/// newly spawned thread so that it can give up on time, even when the host is already an
+/// address: a thread spawned and joined per check, which was most of sitewatch's CPU per check
+/// against local or address-only URLs (see BENCHMARKS.md). An address needs no lookup and
+/// cannot time out, so it skips that; host names still go through the default resolver,
+/// timeout included.
+#[derive(Debug, Default)]
+pub(super) struct LiteralFirst(DefaultResolver);
+
+impl Resolver for LiteralFirst {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        config: &Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        match literal_addr(uri) {
+            Some(addr) => {
+                let mut addrs = self.empty();
+                addrs.push(addr);
+                Ok(addrs)
+            }
+            None => self.0.resolve(uri, config, timeout),
+        }
+    }
+}
+
+/// The socket address of a URL whose host is an IP literal, with the scheme's default port
+/// when none is given; `None` for host names (and for anything the default resolver should
+/// judge, such as an unknown scheme without a port).
+fn literal_addr(uri: &Uri) -> Option<SocketAddr> {
+    let host = uri.host()?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let ip: IpAddr = host.parse().ok()?;
+    let port = uri.port_u16().or(match uri.scheme_str()? {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    })?;
+    Some(SocketAddr::new(ip, port))
 }
 
 /// Like [`build`], but host names are resolved by `resolver` instead of the system resolver.
@@ -41,6 +95,18 @@ pub(super) fn build_with_resolver(settings: &ProbeSettings, resolver: impl Resol
     Agent::with_parts(config(settings), DefaultConnector::new(), resolver)
 }
 
+/// Bytes of response a connection buffers: enough for the largest response head ureq
+/// accepts (`max_response_header_size`, 64 KiB), so no response that ureq's default 128 KiB
+/// would take is refused. Each check opens a fresh connection, which allocates and zeroes its
+/// buffers: at ureq's defaults (128 KiB in, 128 KiB out) that was a tenth of sitewatch's CPU
+/// per check and most of the memory of a large pool.
+const INPUT_BUFFER: usize = 64 * 1024;
+
+/// Bytes of request a connection buffers. Only the longest single line of the request head
+/// has to fit (ureq writes the head line by line); servers commonly refuse header lines over
+/// 8 KiB, so 16 KiB loses nothing. Request bodies stream through it in pieces.
+const OUTPUT_BUFFER: usize = 16 * 1024;
+
 /// The configuration shared by [`build`] and [`build_with_resolver`] (see [`build`]).
 fn config(settings: &ProbeSettings) -> Config {
     Agent::config_builder()
@@ -51,5 +117,46 @@ fn config(settings: &ProbeSettings) -> Config {
         .user_agent(settings.user_agent.as_str())
         .max_idle_connections(0)
         .max_idle_connections_per_host(0)
+        .input_buffer_size(INPUT_BUFFER)
+        .output_buffer_size(OUTPUT_BUFFER)
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(url: &str) -> Option<SocketAddr> {
+        literal_addr(&url.parse().unwrap())
+    }
+
+    #[test]
+    fn ip_literals_resolve_without_a_lookup() {
+        assert_eq!(
+            addr("http://127.0.0.1:8080/x"),
+            Some("127.0.0.1:8080".parse().unwrap())
+        );
+        assert_eq!(
+            addr("http://127.0.0.2/"),
+            Some("127.0.0.2:80".parse().unwrap())
+        );
+        assert_eq!(
+            addr("https://127.0.0.1/"),
+            Some("127.0.0.1:443".parse().unwrap())
+        );
+        assert_eq!(
+            addr("http://[::1]:9000/"),
+            Some("[::1]:9000".parse().unwrap())
+        );
+        assert_eq!(addr("https://[::1]/"), Some("[::1]:443".parse().unwrap()));
+    }
+
+    #[test]
+    fn host_names_go_to_the_default_resolver() {
+        assert_eq!(addr("http://localhost:8080/"), None);
+        assert_eq!(addr("https://example.invalid/"), None);
+        // Not an address, however it looks.
+        assert_eq!(addr("http://127.0.0.1.example.invalid/"), None);
+        assert_eq!(addr("ftp://127.0.0.1/"), None);
+    }
 }

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# sitewatch's benchmark suite: one command, everything on 127.0.0.1, every loop bounded.
+#
+# usage: scripts/bench.sh [SCENARIO...]     (default: all, in this order)
+#   throughput  --once over 1k/10k/100k local URLs with 16/64/256 workers, next to lychee and curl
+#   precision   10,000 monitors (5–60 s, plus hanging and failing URLs), and 10,000 every 10 s,
+#               next to Prometheus + blackbox_exporter, measured from nginx's arrival log
+#   overload    8 workers for 20,000 monitors every 5 s: memory over time, fairness, coalescing
+#   scale       1,000,000 monitors every hour: start-up time, RSS, bytes per monitor, idle CPU
+#   wheel       the timing wheel alone at 1 M entries (examples/wheel_bench.rs)
+#   report      only rewrite BENCHMARKS.md from the results already in target/bench
+#
+# It installs what it needs (Debian: nginx, prometheus, prometheus-blackbox-exporter, time, curl;
+# Cargo: lychee), builds sitewatch in release mode, runs each scenario BENCH_RUNS times (default
+# 3) and writes BENCHMARKS.md (medians) from the raw results in target/bench/results/.
+# Before each scenario it waits up to BENCH_LOAD_WAIT s (default 600) for the 1-minute load
+# average to drop to BENCH_MAX_LOAD (default 1.5); the load is recorded with every figure.
+# Knobs (environment): BENCH_RUNS, BENCH_SIZES, BENCH_WORKERS, BENCH_PRECISION_SECS,
+# BENCH_TARGET_SECS, BENCH_OVERLOAD_SECS, BENCH_SCALE_SECS, BENCH_SCALE_N, NGINX_PORT, PROM_PORT,
+# BB_PORT. A full run takes about an hour on 2 cores.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+# shellcheck source=bench/common.sh
+source "$ROOT/scripts/bench/common.sh"
+for f in throughput precision overload scale wheel; do
+    # shellcheck disable=SC1090
+    source "$ROOT/scripts/bench/$f.sh"
+done
+
+all=(throughput precision overload scale wheel)
+scenarios=("$@")
+((${#scenarios[@]})) || scenarios=("${all[@]}")
+for s in "${scenarios[@]}"; do
+    [[ " ${all[*]} report " == *" $s "* ]] || die "unknown scenario '$s' (one of: ${all[*]} report)"
+done
+
+if [[ ${scenarios[*]} != report ]]; then
+    install_tools
+    build_sitewatch
+    raise_nofile
+    machine_info
+    for s in "${scenarios[@]}"; do
+        [[ $s == report ]] && continue
+        say "=== $s ==="
+        "scenario_$s"
+    done
+fi
+"$PY" "$BENCH_PY/report.py" "$RESULTS" "$ROOT/BENCHMARKS.md"
+say "wrote BENCHMARKS.md"
