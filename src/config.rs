@@ -1101,7 +1101,7 @@ fn name_value(value: &Value) -> Result<String, String> {
 
 /// A value as it should appear in an error: scalars verbatim (strings quoted
 /// and escaped, so the message stays on one line), containers by kind only.
-fn shown(value: &Value) -> String {
+pub(crate) fn shown(value: &Value) -> String {
     match value {
         Value::String(s) => format!("{s:?}"),
         Value::Array(_) | Value::Object(_) => kind(value).to_owned(),
@@ -1110,7 +1110,7 @@ fn shown(value: &Value) -> String {
 }
 
 /// The JSON type of a value, with an article, for "found ..." messages.
-fn kind(value: &Value) -> &'static str {
+pub(crate) fn kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -64,7 +64,8 @@ pub struct Options {
     pub duration: Option<Duration>,
 }
 
-fn spawn<F>(name: String, f: F) -> Result<JoinHandle<()>, Error>
+/// Starts a named thread; the OS refusing one is an [`Error::Thread`].
+pub(crate) fn spawn<F>(name: String, f: F) -> Result<JoinHandle<()>, Error>
 where
     F: FnOnce() + Send + 'static,
 {

@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 use ureq::http::{HeaderName, HeaderValue, Uri};
 
 use super::digest::DigestTime;
-use crate::config::{parse_duration, ConfigError, Monitor};
+use crate::config::{kind, parse_duration, shown, ConfigError, Monitor};
 
 /// Default grouping window: events within it go out as one message per channel.
 pub const DEFAULT_GROUP_WINDOW: Duration = Duration::from_secs(10);
@@ -206,7 +206,7 @@ pub fn parse(value: Value, env: &dyn Fn(&str) -> Option<String>) -> Result<Chann
     let Value::Array(items) = value else {
         return Err(ConfigError::Notify(format!(
             "must be a list of channels such as [{{\"type\": \"webhook\", \"url\": \"https://…\"}}], found {}",
-            kind_of(&value)
+            kind(&value)
         )));
     };
     let mut channels = Channels::default();
@@ -280,7 +280,7 @@ fn parse_channel(
     let Value::Object(mut map) = item else {
         return Err(format!(
             "expected an object such as {{\"type\": \"webhook\", \"url\": \"https://…\"}}, found {}",
-            kind_of(&item)
+            kind(&item)
         ));
     };
     let kind = match map.remove("type") {
@@ -511,7 +511,7 @@ fn headers_value(
     let Value::Object(map) = value else {
         return Err(format!(
             "headers must be an object such as {{\"Authorization\": {{\"env\": \"HOOK_TOKEN\"}}}}, found {}",
-            kind_of(&value)
+            kind(&value)
         ));
     };
     let mut out: Vec<(HeaderName, Secret)> = Vec::with_capacity(map.len());
@@ -664,25 +664,6 @@ pub fn offset_value(value: &Value) -> Result<i32, String> {
     match (num(h), num(m)) {
         (Some(h), Some(m)) if h <= 14 && m < 60 => Ok(sign * (h * 3600 + m * 60)),
         _ => Err(bad()),
-    }
-}
-
-fn shown(value: &Value) -> String {
-    match value {
-        Value::String(s) => format!("{s:?}"),
-        Value::Array(_) | Value::Object(_) => kind_of(value).to_string(),
-        scalar => scalar.to_string(),
-    }
-}
-
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

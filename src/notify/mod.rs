@@ -45,13 +45,14 @@ pub mod webhook;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use serde::Serialize;
 
 use crate::config::Monitor;
+use crate::engine::spawn;
 use crate::error::Error;
 use crate::event::StateChange;
 use crate::probe::Reason;
@@ -265,15 +266,6 @@ pub struct Notifier {
     done: Receiver<()>,
     in_delivery: Arc<AtomicUsize>,
     stats: Arc<Stats>,
-}
-fn spawn<F>(name: String, f: F) -> Result<JoinHandle<()>, Error>
-where
-    F: FnOnce() + Send + 'static,
-{
-    thread::Builder::new()
-        .name(name)
-        .spawn(f)
-        .map_err(Error::Thread)
 }
 
 impl Notifier {
