@@ -1,6 +1,6 @@
 //! Benchmarks of the history, through the same code a run uses (`Store::open`, the writer
 //! thread, `report::build`), bounded in size and time. `scripts/bench-history.sh` runs them and
-//! writes BENCHMARKS.md.
+//! writes BENCHMARKS-history.md.
 //!
 //! ```text
 //! cargo run --release --example bench_history -- writer [--rows 1000000] [--monitors 1000] [--batch 500] [--runs 5]

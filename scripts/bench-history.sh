@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Benchmarks the history (examples/bench_history.rs) and writes the figures into BENCHMARKS.md.
+# Benchmarks the history (examples/bench_history.rs) and writes the figures into BENCHMARKS-history.md.
 # Bounded: the writer runs push 0.1–1 M rows each (about a minute in all); the month fill writes
 # 1,000 monitors × 30 days × 1/min = 43.2 M raw checks (a few minutes, ~3 GB in $TMPDIR, deleted
 # afterwards); the report runs 5 times. On a shared 2-core machine, quote medians.
 #
-#   scripts/bench-history.sh            # everything, rewrites BENCHMARKS.md
+#   scripts/bench-history.sh            # everything, rewrites BENCHMARKS-history.md
 #   scripts/bench-history.sh --quick    # 3 days instead of 30 for the fill (for trying it out)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,7 +35,7 @@ field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" <<<"$2"; }
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
 
-cat > BENCHMARKS.md <<MD
+cat > BENCHMARKS-history.md <<MD
 # Benchmarks
 
 Measured by \`scripts/bench-history.sh\` on $(date -u +%Y-%m-%d): $(nproc) cores ($cpu), $mem, $(rustc --version | cut -d' ' -f1-2),
@@ -92,4 +92,4 @@ $report
 $report7
 \`\`\`
 MD
-echo "wrote BENCHMARKS.md" >&2
+echo "wrote BENCHMARKS-history.md" >&2
