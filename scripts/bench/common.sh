@@ -1,6 +1,7 @@
 # Shared helpers for scripts/bench.sh (sourced, not run). Everything here listens on and talks to
 # 127.0.0.1 only, and every wait is bounded.
 
+export PATH=$PATH:/usr/sbin:/sbin:$HOME/.cargo/bin
 BENCH_RUNS=${BENCH_RUNS:-3}
 BENCH_DIR=${BENCH_DIR:-$ROOT/target/bench}
 RESULTS=$BENCH_DIR/results
@@ -53,6 +54,13 @@ rss_of() {
 
 load1() { cut -d' ' -f1 /proc/loadavg; }
 
+# CPU seconds the whole machine has been busy (all processes, user + system + irq), so that a
+# run can tell how much CPU others took while it ran: busy − the tool's − nginx's. The load
+# average alone cannot, because it also counts the benchmark's own threads (256 workers).
+busy_cpu() {
+    awk -v tck="$CLK_TCK" '/^cpu / { print ($2 + $3 + $4 + $7 + $8 + $9) / tck; exit }' /proc/stat
+}
+
 # Waits (at most BENCH_LOAD_WAIT seconds, polling every 30 s) for the 1-minute load average to
 # fall to BENCH_MAX_LOAD or below, so measurements are not taken while the machine is busy with
 # something else. Measures anyway when the wait runs out, and the load is recorded either way.
@@ -89,7 +97,6 @@ install_tools() {
         say "installing lychee with cargo (a long build)"
         cargo install lychee --locked
     fi
-    export PATH=$PATH:/usr/sbin:$HOME/.cargo/bin
 }
 
 build_sitewatch() {

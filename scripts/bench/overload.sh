@@ -26,6 +26,7 @@ scenario_overload() {
         tpid=$!
         STARTED_PIDS+=("$tpid")
         pid=$(child_of "$tpid")
+        STARTED_PIDS+=("$pid")
         for i in $(seq 1 $((secs / 5 + 12))); do # bounded: the run plus a minute
             sleep 5
             kill -0 "$pid" 2>/dev/null || break

@@ -53,9 +53,11 @@ precision_once() {
     local set=$1 tool=$2 run=$3 secs=$4
     local dir=$BENCH_DIR/precision/$set out=$BENCH_DIR/precision/$set-$tool-$run
     local load m0 m1 end n0 n1 cpu wall rss extra="null"
+    local b0 b1
     load=$(load1)
     m0=$(log_mark)
     n0=$(nginx_cpu)
+    b0=$(busy_cpu)
     if [[ $tool == sitewatch ]]; then
         /usr/bin/time -f '%e %U %S %M' -o "$out.time" timeout $((secs + 60)) \
             "$SITEWATCH" -w 64 --format json --report-every 10s --duration "${secs}s" "$dir/monitors.json" \
@@ -82,12 +84,15 @@ print(json.dumps({"reports": [r["lateness_ms"] for r in reps],
         rss=$((rp + rb))
         extra="{\"prometheus_cpu_s\":$cp,\"blackbox_cpu_s\":$cb,\"prometheus_rss_kb\":$rp,\"blackbox_rss_kb\":$rb}"
     fi
-    m1=$(log_mark)
+    b1=$(busy_cpu)
     n1=$(nginx_cpu)
-    local gaps
+    m1=$(log_mark)
+    local gaps others
+    others=$(awk -v b0="$b0" -v b1="$b1" -v n0="$n0" -v n1="$n1" -v c="$cpu" \
+        'BEGIN { o = (b1 - b0) - (n1 - n0) - c; printf "%.2f", o > 0 ? o : 0 }')
     gaps=$("$PY" "$BENCH_PY/analyze.py" gaps "$ACCESS_LOG" "$m0" "$m1" "$dir/plan.json" --end "$end")
-    printf '{"set":"%s","tool":"%s","run":%s,"secs":%s,"wall_s":%s,"cpu_s":%s,"rss_kb":%s,"load1":%s,"nginx_cpu_s":%s,"gaps":%s,"own":%s}\n' \
-        "$set" "$tool" "$run" "$secs" "$wall" "$cpu" "$rss" "$load" "$(fsub "$n1" "$n0")" "$gaps" "$extra" \
+    printf '{"set":"%s","tool":"%s","run":%s,"secs":%s,"wall_s":%s,"cpu_s":%s,"rss_kb":%s,"load1":%s,"nginx_cpu_s":%s,"others_cpu_s":%s,"gaps":%s,"own":%s}\n' \
+        "$set" "$tool" "$run" "$secs" "$wall" "$cpu" "$rss" "$load" "$(fsub "$n1" "$n0")" "$others" "$gaps" "$extra" \
         >>"$RESULTS/precision.jsonl"
     say "precision $set $tool run=$run: $(echo "$gaps" | "$PY" -c 'import json,sys; g=json.load(sys.stdin); d=g["dev_on_time_ms"]; print("gaps", g["gaps"], "dev p50", d["p50"], "p99", d["p99"], "max", d["max"], "ms; missed", g["missed"], "(%s %%)" % g["missed_pct"])'); CPU ${cpu}s in ${wall}s"
 }

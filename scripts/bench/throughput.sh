@@ -31,13 +31,15 @@ throughput_once() {
             --header 'Connection: close' --output "$out.lychee.json" "$list.txt") ;;
         curl) cmd=(xargs -P "$w" -n 100 -a "$list.txt" curl -s -H 'Connection: close' --max-time 10) ;;
     esac
-    local m0 m1 load c0 c1
+    local m0 m1 load c0 c1 b0 b1
     load=$(load1)
     m0=$(log_mark)
     c0=$(nginx_cpu)
+    b0=$(busy_cpu)
     run_timed "$tf" "${cmd[@]}" >"$out.stdout" 2>"$out.stderr"
-    m1=$(log_mark)
+    b1=$(busy_cpu)
     c1=$(nginx_cpu)
+    m1=$(log_mark)
     local verify summary=null
     verify=$("$PY" "$BENCH_PY/analyze.py" verify "$ACCESS_LOG" "$m0" "$m1" "$list.txt")
     if [[ $tool == sitewatch ]]; then
@@ -45,9 +47,11 @@ throughput_once() {
         [[ -n $summary ]] || summary=null
     fi
     read -r wall user sys rss < <(tail -1 "$tf")
-    printf '{"tool":"%s","n":%s,"workers":%s,"run":%s,"wall_s":%s,"user_s":%s,"sys_s":%s,"maxrss_kb":%s,"load1":%s,"nginx_cpu_s":%s,"verify":%s,"summary":%s}\n' \
+    printf '{"tool":"%s","n":%s,"workers":%s,"run":%s,"wall_s":%s,"user_s":%s,"sys_s":%s,"maxrss_kb":%s,"load1":%s,"nginx_cpu_s":%s,"others_cpu_s":%s,"verify":%s,"summary":%s}\n' \
         "$tool" "$n" "$w" "$run" "$wall" "$user" "$sys" "$rss" "$load" \
-        "$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')" "$verify" "$summary" \
+        "$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')" \
+        "$(awk -v b0="$b0" -v b1="$b1" -v n0="$c0" -v n1="$c1" -v u="$user" -v s="$sys" \
+            'BEGIN { o = (b1 - b0) - (n1 - n0) - u - s; printf "%.2f", o > 0 ? o : 0 }')" "$verify" "$summary" \
         >>"$RESULTS/throughput.jsonl"
     say "$tool n=$n w=$w run=$run: ${wall}s wall, ${user}+${sys}s CPU, ${rss} KiB; $(echo "$verify" | "$PY" -c 'import json,sys; v=json.load(sys.stdin); print("requests", v["requests"], "every URL once" if v["every_url_once"] else "NOT every URL once", "fresh", v["fresh"])')"
 }
