@@ -30,7 +30,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{select, Receiver, Sender, TrySendError};
+use crossbeam_channel::{select, Receiver, Sender, TryRecvError, TrySendError};
 
 use crate::event::{Event, Fanout, StateChange};
 use crate::probe::{Observation, Reason};
@@ -419,12 +419,14 @@ impl Schedule {
 }
 
 /// How long the scheduler may leave completions waiting when
-/// [`Schedule::completions_can_wait`]: it then takes them in batches, at its next deadline or
-/// after this long, instead of waking up for each one. A completion only frees its monitor
-/// (whose next occurrence is at least half an interval away) or schedules a retry (delays of
-/// at least 100 ms), so this costs nothing in precision, and it halves the scheduler's
-/// wake-ups (one per due check instead of two).
-pub const COMPLETION_BATCH: Duration = Duration::from_millis(10);
+/// [`Schedule::completions_can_wait`]: while checks are running it wakes at its next deadline
+/// or the next multiple of this (since start), whichever comes first, and takes every
+/// completion then, instead of waking up for each one. Deadlines lie on the same grid
+/// ([`GRAIN_MS`]), so in steady state it wakes at most 100 times a second, however many
+/// checks run. A completion only frees its monitor (whose next occurrence is at least half an
+/// interval away, and completions are always taken before due checks are) or schedules a retry
+/// (delays of at least 100 ms), so this costs nothing in precision.
+pub const COMPLETION_BATCH: Duration = Duration::from_millis(GRAIN_MS);
 
 /// Channels the scheduler thread talks through.
 pub struct Wiring {
@@ -470,11 +472,19 @@ pub fn run(mut schedule: Schedule, start: Instant, wiring: Wiring, stats: Arc<St
             detail: verdict.detail,
         }));
     };
-    // Completions are held back (see COMPLETION_BATCH) until this instant.
-    let mut hold_until = Instant::now();
+    // Checks handed to the workers whose completion has not been taken yet.
+    let mut in_flight: usize = 0;
     loop {
-        for c in done.try_iter() {
-            complete(&mut schedule, c);
+        loop {
+            match done.try_recv() {
+                Ok(c) => {
+                    in_flight = in_flight.saturating_sub(1);
+                    complete(&mut schedule, c);
+                }
+                Err(TryRecvError::Empty) => break,
+                // Every worker is gone; nothing more can be checked.
+                Err(TryRecvError::Disconnected) => return,
+            }
         }
         let now = Instant::now();
         schedule.tick(tick_of(now), |d| {
@@ -483,9 +493,13 @@ pub fn run(mut schedule: Schedule, start: Instant, wiring: Wiring, stats: Arc<St
                 due: start + Duration::from_millis(d.due),
                 dispatched: now,
             };
-            jobs.try_send(job).map_err(|e| match e {
-                TrySendError::Full(_) | TrySendError::Disconnected(_) => d,
-            })
+            match jobs.try_send(job) {
+                Ok(()) => {
+                    in_flight += 1;
+                    Ok(())
+                }
+                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => Err(d),
+            }
         });
         stats.set_schedule(schedule.counters());
         if schedule.is_finished() {
@@ -496,20 +510,25 @@ pub fn run(mut schedule: Schedule, start: Instant, wiring: Wiring, stats: Arc<St
             Some(t) => (start + Duration::from_millis(t)).saturating_duration_since(now),
             None => Duration::from_secs(3600),
         };
-        if schedule.completions_can_wait() && hold_until > now {
-            // Sleep through completions; the loop's top takes them when this ends.
+        if in_flight > 0 && schedule.completions_can_wait() {
+            // Checks are running: take their completions at the next deadline or the next
+            // point of the COMPLETION_BATCH grid (where deadlines lie too, so the two wake-ups
+            // are one), not with a wake-up each.
+            let batch = COMPLETION_BATCH.as_nanos();
+            let into = now.saturating_duration_since(start).as_nanos() % batch;
+            let to_grid = Duration::from_nanos(u64::try_from(batch - into).unwrap_or(u64::MAX));
             select! {
                 recv(stop) -> _ => return,
                 recv(deadline) -> _ => return,
-                default(wait.min(hold_until - now)) => {}
+                default(wait.min(to_grid)) => {}
             }
             continue;
         }
         select! {
             recv(done) -> completion => match completion {
                 Ok(c) => {
+                    in_flight = in_flight.saturating_sub(1);
                     complete(&mut schedule, c);
-                    hold_until = Instant::now() + COMPLETION_BATCH;
                 }
                 // Every worker is gone; nothing more can be checked.
                 Err(_) => return,

@@ -390,7 +390,8 @@ def wheel(w, out, targets, headline):
     out.append(
         "`cargo run --release --example wheel_bench` (plain harness; CPU time of the thread from "
         "/proc/thread-self/schedstat, median of the repeats). *insert*: 1 M entries with dues "
-        "uniform over 1 s – 1 h into an empty wheel; *drain*: advance 1 ms at a time until all "
+        "uniform over 1 s – 1 h into an empty wheel (wall time: a few ms, too short for that "
+        "clock); *drain*: advance 1 ms at a time until all "
         "have fired; *recurring*: the scheduler's steady state, each entry re-inserted one interval "
         "after it fires, 1 ms steps (as if the scheduler woke every millisecond).\n"
     )
