@@ -77,7 +77,7 @@ fn config(urls: &[(String, Option<String>)], interval_s: u64) -> Config {
 }
 
 fn check(monitor: usize, ts: i64, ms: f64, down: Option<Reason>) -> Event {
-    Event::Check(CheckRecord {
+    Event::Check(Arc::new(CheckRecord {
         monitor,
         started_at: from_epoch_ms(ts),
         lateness: Duration::from_micros(150),
@@ -105,11 +105,11 @@ fn check(monitor: usize, ts: i64, ms: f64, down: Option<Reason>) -> Event {
                 },
             },
         },
-    })
+    }))
 }
 
 fn change(monitor: usize, ts: i64, from: State, to: State, reason: Option<Reason>) -> Event {
-    Event::State(StateChange {
+    Event::State(Arc::new(StateChange {
         monitor,
         at: from_epoch_ms(ts),
         from,
@@ -126,7 +126,7 @@ fn change(monitor: usize, ts: i64, from: State, to: State, reason: Option<Reason
             }
             .to_string()
         }),
-    })
+    }))
 }
 
 /// Runs a writer over a fresh store at `db` and feeds it `produce`'s events; returns the
@@ -137,13 +137,19 @@ fn drive(
     batch: usize,
     produce: impl FnOnce(&dyn Fn(Event)) + Send,
 ) -> (f64, u64) {
-    let store = Store::open(db, &config.monitors).expect("open store");
+    let mut store = Store::open(db).expect("open store");
+    // Registered here, so that the figures are those of the writes alone.
+    store.register(&config.monitors).expect("register monitors");
     let stats = Arc::new(Stats::new(config.monitors.len(), 1));
     let settings = Settings {
         batch_rows: batch,
         ..Settings::default()
     };
-    let writer = Writer::new(History { store, settings }, Arc::clone(&stats));
+    let writer = Writer::new(
+        History { store, settings },
+        Arc::new(config.monitors.clone()),
+        Arc::clone(&stats),
+    );
     let (tx, rx) = bounded(CHANNEL);
     let started = Instant::now();
     let thread = std::thread::spawn(move || writer.run(rx));

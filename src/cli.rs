@@ -223,7 +223,7 @@ impl Common {
 
     /// Opens the history database this run asks for (`default` when `--db` is absent), before
     /// anything starts; `None` with `--no-db` or when there is no default.
-    fn history(&self, config: &Config, default: Option<&Path>) -> Result<Option<History>, Error> {
+    fn history(&self, default: Option<&Path>) -> Result<Option<History>, Error> {
         if self.no_db {
             return Ok(None);
         }
@@ -243,7 +243,7 @@ impl Common {
                 )));
             }
         }
-        let store = Store::open(path, &config.monitors).map_err(Error::Store)?;
+        let store = Store::open(path).map_err(Error::Store)?;
         Ok(Some(History {
             store,
             settings: Settings {
@@ -277,7 +277,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             let options = common.options(Mode::Repeat, 4, Duration::from_secs(10))?;
             let demo = demo::start().map_err(Error::Demo)?;
             // The demo keeps no history unless asked to with --db: it leaves no file behind.
-            let history = common.history(&demo.config, None)?;
+            let history = common.history(None)?;
             log_start_after_init(
                 &common,
                 &demo.config,
@@ -291,7 +291,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             let config = load(&cli.config)?;
             let mode = if cli.once { Mode::Once } else { Mode::Repeat };
             let options = cli.common.options(mode, 16, Duration::from_secs(60))?;
-            let history = cli.common.history(&config, Some(Path::new(DEFAULT_DB)))?;
+            let history = cli.common.history(Some(Path::new(DEFAULT_DB)))?;
             let source = cli.config.display().to_string();
             log_start_after_init(&cli.common, &config, &options, &source)?;
             let summary = monitor(config, &options, &cli.common, history)?;
@@ -372,7 +372,7 @@ fn log_start_after_init(
         .iter()
         .enumerate()
         .filter(|(_, m)| m.timeout >= m.interval)
-        .map(|(i, m)| (i, m.url.as_str()))
+        .map(|(i, m)| (i, &*m.url))
         .collect();
     let insecure: Vec<String> = config
         .monitors

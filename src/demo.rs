@@ -62,6 +62,6 @@ mod tests {
             .config
             .monitors
             .iter()
-            .all(|m| m.uri.host() == Some("127.0.0.1")));
+            .all(|m| m.uri().unwrap().host() == Some("127.0.0.1")));
     }
 }

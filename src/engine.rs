@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{after, bounded, never, unbounded, Receiver};
 
-use crate::config::{Config, Monitor};
+use crate::config::Config;
 use crate::error::Error;
 use crate::event::Fanout;
 use crate::notify::Notifier;
@@ -87,20 +87,17 @@ pub fn run(
     stop: Receiver<()>,
     history: Option<History>,
 ) -> Result<Summary, Error> {
-    let monitors: Arc<[Monitor]> = config.monitors.into();
+    // Arc::new, not into(): an `Arc<[Monitor]>` would copy the whole list once more.
+    let monitors = Arc::new(config.monitors);
     let workers = options.workers.get();
     let stats = Arc::new(Stats::new(monitors.len(), workers));
-    // The cadences are only needed to build the schedule: not kept for the whole run.
-    let schedule = {
-        let cadences: Vec<Cadence> = monitors
-            .iter()
-            .map(|m| Cadence {
-                interval: m.interval,
-                policy: m.policy,
-            })
-            .collect();
-        Schedule::new(&cadences, options.mode)
-    };
+    let schedule = Schedule::new(
+        monitors.iter().map(|m| Cadence {
+            interval: m.interval,
+            policy: m.policy(),
+        }),
+        options.mode,
+    );
     let stopping = Arc::new(AtomicBool::new(false));
 
     let (jobs_tx, jobs_rx) = bounded(options.queue.get());
@@ -149,7 +146,7 @@ pub fn run(
     let mut writer = None;
     if let Some(history) = history {
         let (history_tx, history_rx) = bounded(history_writer::CHANNEL);
-        let body = Writer::new(history, Arc::clone(&stats));
+        let body = Writer::new(history, Arc::clone(&monitors), Arc::clone(&stats));
         writer = Some(spawn("sitewatch-history".into(), move || {
             body.run(history_rx);
         })?);

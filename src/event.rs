@@ -42,12 +42,16 @@ pub struct StateChange {
 }
 
 /// Something the printer (and other sinks) consume.
+///
+/// Shared, not copied, between sinks: handing an event to the history writer as well as the
+/// printer costs a reference count, and a channel slot is 16 bytes, so the sinks' bounded
+/// queues (up to 100,000 events) take little memory.
 #[derive(Debug, Clone)]
 pub enum Event {
     /// One finished check.
-    Check(CheckRecord),
+    Check(Arc<CheckRecord>),
     /// A monitor changed state.
-    State(StateChange),
+    State(Arc<StateChange>),
 }
 
 /// Every consumer of events.
@@ -86,7 +90,7 @@ impl Fanout {
     /// Hands `event` to every sink without blocking.
     pub fn publish(&self, event: Event) {
         if let (Some(notifier), Event::State(change)) = (&self.notifier, &event) {
-            if notifier.try_send(change.clone()).is_err() {
+            if notifier.try_send(StateChange::clone(change)).is_err() {
                 self.stats.add_lost_notifications(1);
             }
         }

@@ -105,7 +105,7 @@ pub fn emit(line: &str) {
 }
 
 /// The printer thread: formats and logs every event until every publisher is gone.
-pub fn run_printer(events: Receiver<Event>, monitors: Arc<[Monitor]>, format: Format) {
+pub fn run_printer(events: Receiver<Event>, monitors: Arc<Vec<Monitor>>, format: Format) {
     for event in events.iter() {
         let line = match &event {
             Event::Check(record) => check_line(&monitors[record.monitor], record, format),
@@ -251,7 +251,7 @@ pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> St
             if let Some(name) = &monitor.name {
                 line.push_str(&format!(" ({name})"));
             }
-            if let Some(final_url) = o.final_url.as_deref().filter(|u| *u != monitor.url) {
+            if let Some(final_url) = o.final_url.as_deref().filter(|u| *u != &*monitor.url) {
                 line.push_str(&format!("  -> {final_url}"));
             }
             if let (Some(reason), Some(detail)) = (reason, detail) {

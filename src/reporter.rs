@@ -99,7 +99,7 @@ impl Report {
     ) -> Report {
         let window: Window = stats.take_window(now);
         let schedule = stats.schedule();
-        let url = |m: usize| monitors[m].url.clone();
+        let url = |m: usize| monitors[m].url.to_string();
         Report {
             kind: "report",
             ts: timestamp(SystemTime::now()),
@@ -239,7 +239,7 @@ pub struct Reporter {
     /// Live counters.
     pub stats: Arc<Stats>,
     /// The monitors, by index.
-    pub monitors: Arc<[Monitor]>,
+    pub monitors: Arc<Vec<Monitor>>,
     /// A handle on the job queue, to read its depth.
     pub queue: Receiver<Job>,
     /// Output format.

@@ -156,7 +156,8 @@ struct Slot {
     pending: bool,
     /// Tick at which the current state began.
     since: u64,
-    policy: Policy,
+    /// Index into [`Schedule::policies`].
+    policy: u32,
     health: Health,
 }
 
@@ -164,6 +165,9 @@ struct Slot {
 pub struct Schedule {
     wheel: Wheel<u32>,
     slots: Vec<Slot>,
+    /// The distinct failure policies: a handful in practice (one per interval for the default
+    /// policy), so slots refer to them rather than each carry 40 bytes.
+    policies: Vec<Policy>,
     overflow: VecDeque<Dispatch>,
     fired: Vec<(u32, u64)>,
     mode: Mode,
@@ -196,14 +200,26 @@ fn phases(intervals: &[u64]) -> Vec<u64> {
 
 impl Schedule {
     /// A schedule for these monitors (index = monitor), starting at tick 0.
-    pub fn new(cadences: &[Cadence], mode: Mode) -> Schedule {
-        let ms: Vec<u64> = cadences.iter().map(|c| millis(c.interval).max(1)).collect();
+    pub fn new(cadences: impl IntoIterator<Item = Cadence>, mode: Mode) -> Schedule {
+        let mut policies: Vec<Policy> = Vec::new();
+        let mut policy_index: HashMap<Policy, u32> = HashMap::new();
+        let (ms, policy): (Vec<u64>, Vec<u32>) = cadences
+            .into_iter()
+            .map(|c| {
+                let index = *policy_index.entry(c.policy).or_insert_with(|| {
+                    policies.push(c.policy);
+                    // As many policies as monitors at most, and monitors are indexed by u32.
+                    (policies.len() - 1) as u32
+                });
+                (millis(c.interval).max(1), index)
+            })
+            .unzip();
         let mut wheel = Wheel::with_capacity(ms.len());
         let slots: Vec<Slot> = phases(&ms)
             .into_iter()
-            .zip(cadences.iter().zip(&ms))
+            .zip(ms.iter().zip(policy))
             .enumerate()
-            .map(|(j, (phase, (cadence, &interval)))| {
+            .map(|(j, (phase, (&interval, policy)))| {
                 let first = match mode {
                     Mode::Once => 0,
                     Mode::Repeat => {
@@ -219,7 +235,7 @@ impl Schedule {
                     inflight_due: 0,
                     pending: false,
                     since: 0,
-                    policy: cadence.policy,
+                    policy,
                     health: Health::default(),
                 }
             })
@@ -228,6 +244,7 @@ impl Schedule {
             wheel,
             unfinished: slots.len(),
             slots,
+            policies,
             overflow: VecDeque::new(),
             fired: Vec::new(),
             mode,
@@ -349,9 +366,12 @@ impl Schedule {
         let interval = Duration::from_millis(slot.interval);
         let was_backed_off = slot.health.backed_off(interval);
         let before = slot.health.state();
-        let step = slot
-            .health
-            .observe(verdict.up, interval, &slot.policy, verdict.retry_after);
+        let step = slot.health.observe(
+            verdict.up,
+            interval,
+            &self.policies[slot.policy as usize],
+            verdict.retry_after,
+        );
         let (after, backed_off) = (slot.health.state(), slot.health.backed_off(interval));
         let inflight_due = slot.inflight_due;
         match step.next {
@@ -376,7 +396,7 @@ impl Schedule {
             to,
             since,
             attempts: if to == State::Down {
-                slot.policy.retries + 1
+                self.policies[slot.policy as usize].retries + 1
             } else {
                 0
             },
@@ -460,7 +480,7 @@ pub fn run(mut schedule: Schedule, start: Instant, wiring: Wiring, stats: Arc<St
             return;
         };
         stats.set_state(t.monitor, t.to);
-        events.publish(Event::State(StateChange {
+        events.publish(Event::State(Arc::new(StateChange {
             monitor: t.monitor,
             at: SystemTime::now(),
             from: t.from,
@@ -470,7 +490,7 @@ pub fn run(mut schedule: Schedule, start: Instant, wiring: Wiring, stats: Arc<St
             reason: verdict.reason,
             status: verdict.status,
             detail: verdict.detail,
-        }));
+        })));
     };
     // Checks handed to the workers whose completion has not been taken yet.
     let mut in_flight: usize = 0;
@@ -623,7 +643,7 @@ mod tests {
 
     #[test]
     fn short_list_runs_at_once_then_settles_on_its_phase() {
-        let mut s = Schedule::new(&secs(&[60, 60, 60]), Mode::Repeat);
+        let mut s = Schedule::new(secs(&[60, 60, 60]), Mode::Repeat);
         let all = simulate(&mut s, 200_000);
         let first: Vec<u64> = all.iter().take(3).map(|d| d.due).collect();
         assert_eq!(first, vec![0, 0, 0]);
@@ -644,7 +664,7 @@ mod tests {
 
     #[test]
     fn no_drift_over_thousands_of_periods() {
-        let mut s = Schedule::new(&secs(&[1, 7]), Mode::Repeat);
+        let mut s = Schedule::new(secs(&[1, 7]), Mode::Repeat);
         let all = simulate(&mut s, 3_600_000);
         let ones: Vec<u64> = all
             .iter()
@@ -661,7 +681,7 @@ mod tests {
     #[test]
     fn many_monitors_give_a_smooth_rate() {
         // 1,000 monitors at 10 s: after warm-up, every second sees about 100 checks.
-        let mut s = Schedule::new(&secs(&[10; 1000]), Mode::Repeat);
+        let mut s = Schedule::new(secs(&[10; 1000]), Mode::Repeat);
         let all = simulate(&mut s, 60_000);
         for second in 20..60u64 {
             let n = all.iter().filter(|d| d.due / 1000 == second).count();
@@ -672,7 +692,7 @@ mod tests {
     #[test]
     fn dues_lie_on_the_grain_so_wake_ups_are_bounded() {
         // 20,000 monitors at 10 s (2,000 checks/s): one wake-up per grain, not per check.
-        let mut s = Schedule::new(&secs(&[10; 20_000]), Mode::Repeat);
+        let mut s = Schedule::new(secs(&[10; 20_000]), Mode::Repeat);
         let all = simulate(&mut s, 40_000);
         assert!(all.iter().all(|d| d.due % GRAIN_MS == 0));
         let steady: Vec<&Dispatch> = all.iter().filter(|d| d.due >= 30_000).collect();
@@ -687,7 +707,7 @@ mod tests {
 
     #[test]
     fn pending_monitor_is_coalesced_not_queued_twice() {
-        let mut s = Schedule::new(&secs(&[1]), Mode::Repeat);
+        let mut s = Schedule::new(secs(&[1]), Mode::Repeat);
         let mut q = Queue::new(10);
         s.tick(0, q.send());
         assert_eq!(q.items.len(), 1);
@@ -705,7 +725,7 @@ mod tests {
 
     #[test]
     fn full_queue_overflows_in_due_order_and_drains_first() {
-        let mut s = Schedule::new(&secs(&[10; 4]), Mode::Repeat);
+        let mut s = Schedule::new(secs(&[10; 4]), Mode::Repeat);
         let mut q = Queue::new(1);
         s.tick(5, q.send());
         assert_eq!(q.items.len(), 1);
@@ -724,7 +744,7 @@ mod tests {
     #[test]
     fn overflow_holds_at_most_one_entry_per_monitor() {
         // Nothing is ever taken off a one-place queue: demand far above capacity.
-        let mut s = Schedule::new(&secs(&[1; 50]), Mode::Repeat);
+        let mut s = Schedule::new(secs(&[1; 50]), Mode::Repeat);
         let mut q = Queue::new(1);
         let mut t = 0;
         while t < 100_000 {
@@ -737,7 +757,7 @@ mod tests {
 
     #[test]
     fn stall_skips_whole_periods_and_counts_them() {
-        let mut s = Schedule::new(&secs(&[1]), Mode::Repeat);
+        let mut s = Schedule::new(secs(&[1]), Mode::Repeat);
         let mut q = Queue::new(10);
         s.tick(0, q.send());
         s.complete(&done(0, true), 10);
@@ -752,7 +772,7 @@ mod tests {
 
     #[test]
     fn once_mode_checks_each_monitor_once_and_finishes() {
-        let mut s = Schedule::new(&secs(&[1, 1, 30]), Mode::Once);
+        let mut s = Schedule::new(secs(&[1, 1, 30]), Mode::Once);
         let mut q = Queue::new(2);
         s.tick(0, q.send());
         assert!(!s.is_finished());
@@ -802,7 +822,7 @@ mod tests {
     #[test]
     fn a_glitch_is_retried_and_never_goes_down() {
         // Down only between 10 s and 13 s: the retries at +2 s and +4 s see it back.
-        let mut s = Schedule::new(&secs(&[10]), Mode::Repeat);
+        let mut s = Schedule::new(secs(&[10]), Mode::Repeat);
         let (checks, changes) = drive(&mut s, 60_000, |t| !(10_000..13_000).contains(&t));
         assert_eq!(changes, vec![(0, State::Unknown, State::Up)]);
         let dues: Vec<u64> = checks.iter().map(|c| c.0).collect();
@@ -818,7 +838,7 @@ mod tests {
     #[test]
     fn an_outage_goes_down_once_backs_off_and_recovers_on_the_grid() {
         // Down from 10 s to 200 s.
-        let mut s = Schedule::new(&secs(&[10]), Mode::Repeat);
+        let mut s = Schedule::new(secs(&[10]), Mode::Repeat);
         let (checks, changes) = drive(&mut s, 400_000, |t| !(10_000..200_000).contains(&t));
         assert_eq!(
             changes,
@@ -847,8 +867,38 @@ mod tests {
     }
 
     #[test]
+    fn each_monitor_keeps_its_own_policy() {
+        // Same interval, three policies: no retries, the default 2, and 1 retry shared by two.
+        let policy = |retries| Policy {
+            retries,
+            ..crate::config::default_policy(Duration::from_secs(10))
+        };
+        let cadences = [0, 2, 1, 1].map(|retries| Cadence {
+            interval: Duration::from_secs(10),
+            policy: policy(retries),
+        });
+        let mut s = Schedule::new(cadences, Mode::Repeat);
+        assert_eq!(s.policies.len(), 3);
+        // Every check fails; each monitor goes down after its own number of attempts.
+        let mut downs: Vec<(usize, u32)> = Vec::new();
+        let mut q = Queue::new(usize::MAX);
+        for t in 0..30_000 {
+            s.tick(t, q.send());
+            while let Some(d) = q.items.pop_front() {
+                if let Some(tr) = s.complete(&done(d.monitor, false), t) {
+                    if tr.to == State::Down {
+                        downs.push((tr.monitor, tr.attempts));
+                    }
+                }
+            }
+        }
+        downs.sort_unstable();
+        assert_eq!(downs, vec![(0, 1), (1, 3), (2, 2), (3, 2)]);
+    }
+
+    #[test]
     fn down_and_backed_off_are_counted() {
-        let mut s = Schedule::new(&secs(&[10, 10]), Mode::Repeat);
+        let mut s = Schedule::new(secs(&[10, 10]), Mode::Repeat);
         let (_, changes) = drive(&mut s, 100_000, |_| false);
         assert_eq!(changes.len(), 2, "{changes:?}");
         assert_eq!(s.state(0), State::Down);
@@ -857,7 +907,7 @@ mod tests {
 
     #[test]
     fn retry_after_pushes_the_retry_out() {
-        let mut s = Schedule::new(&secs(&[60]), Mode::Repeat);
+        let mut s = Schedule::new(secs(&[60]), Mode::Repeat);
         let mut q = Queue::new(4);
         s.tick(0, q.send());
         q.items.clear();
@@ -878,7 +928,7 @@ mod tests {
 
     #[test]
     fn once_mode_waits_for_a_verdict_through_retries() {
-        let mut s = Schedule::new(&secs(&[60]), Mode::Once);
+        let mut s = Schedule::new(secs(&[60]), Mode::Once);
         let (checks, changes) = drive(&mut s, 20_000, |_| false);
         assert_eq!(
             checks.iter().map(|c| c.0).collect::<Vec<_>>(),
@@ -890,7 +940,7 @@ mod tests {
 
     #[test]
     fn skipped_job_frees_the_monitor_without_a_verdict() {
-        let mut s = Schedule::new(&secs(&[1]), Mode::Once);
+        let mut s = Schedule::new(secs(&[1]), Mode::Once);
         let mut q = Queue::new(1);
         s.tick(0, q.send());
         let c = Completion {

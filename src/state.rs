@@ -45,7 +45,7 @@ impl std::fmt::Display for State {
 }
 
 /// How a monitor reacts to failures. Built from the config.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Policy {
     /// Extra attempts after a failed check before the monitor is declared down.
     pub retries: u32,

@@ -77,7 +77,7 @@ impl Summary {
     /// Builds the summary from the final stats.
     pub fn collect(stats: &Stats, monitors: &[Monitor]) -> Summary {
         let totals = stats.monitor_totals();
-        let url = |t: &MonitorTotals| monitors[t.monitor].url.clone();
+        let url = |t: &MonitorTotals| monitors[t.monitor].url.to_string();
         let mut slowest: Vec<&MonitorTotals> = totals.iter().filter(|t| t.checks > 0).collect();
         slowest.sort_by_key(|t| std::cmp::Reverse(t.max));
         let mut worst: Vec<&MonitorTotals> = totals

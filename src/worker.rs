@@ -42,7 +42,7 @@ pub struct CheckRecord {
 /// What every worker shares.
 pub struct Pool {
     /// The monitors, by index.
-    pub monitors: Arc<[Monitor]>,
+    pub monitors: Arc<Vec<Monitor>>,
     /// The probe doing the HTTP work.
     pub probe: Arc<dyn Probe>,
     /// Live counters.
@@ -79,7 +79,7 @@ pub fn run(id: usize, pool: &Pool, channels: WorkerChannels) {
         let verdict = Verdict::of(&record.observation);
         // Publish before telling the scheduler, so a check's line precedes the state change
         // it causes.
-        channels.events.publish(Event::Check(record));
+        channels.events.publish(Event::Check(Arc::new(record)));
         let _ = channels.done.send(Completion {
             monitor: job.monitor,
             verdict: Some(verdict),

@@ -168,9 +168,7 @@ impl Channels {
 
     /// Whether monitor `m` reports to channel `spec` (its `notify` list, or every channel).
     pub fn wants(spec: &ChannelSpec, m: &Monitor) -> bool {
-        m.notify
-            .as_ref()
-            .is_none_or(|names| names.contains(&spec.name))
+        m.notify().is_none_or(|names| names.contains(&spec.name))
     }
 }
 
@@ -233,7 +231,7 @@ pub fn parse(value: Value, env: &dyn Fn(&str) -> Option<String>) -> Result<Chann
 /// Checks that every monitor's `notify` list names existing channels.
 pub fn check_monitors(monitors: &[Monitor], channels: &Channels) -> Result<(), ConfigError> {
     for (index, m) in monitors.iter().enumerate() {
-        let Some(names) = &m.notify else { continue };
+        let Some(names) = m.notify() else { continue };
         if let Some(unknown) = names
             .iter()
             .find(|n| !channels.specs.iter().any(|s| s.name == **n))
@@ -245,7 +243,7 @@ pub fn check_monitors(monitors: &[Monitor], channels: &Channels) -> Result<(), C
             };
             return Err(ConfigError::Entry {
                 index,
-                url: Some(m.url.clone()),
+                url: Some(m.url.to_string()),
                 message: format!("notify: unknown channel {unknown:?}; {known}"),
             });
         }

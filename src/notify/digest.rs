@@ -141,7 +141,7 @@ pub trait DigestSource: Send {
 
 /// The digest source of a run without a history database: what the notifier has seen.
 pub struct MemoryHistory {
-    monitors: Arc<[Monitor]>,
+    monitors: Arc<Vec<Monitor>>,
     stats: Arc<Stats>,
     started: SystemTime,
     /// (when, per monitor (checks, up)), oldest first, at most a day and an hour of them.
@@ -153,7 +153,7 @@ pub struct MemoryHistory {
 
 impl MemoryHistory {
     /// Starts remembering at `now`.
-    pub fn new(monitors: Arc<[Monitor]>, stats: Arc<Stats>, now: SystemTime) -> MemoryHistory {
+    pub fn new(monitors: Arc<Vec<Monitor>>, stats: Arc<Stats>, now: SystemTime) -> MemoryHistory {
         let incidents = (0..monitors.len()).map(|_| VecDeque::new()).collect();
         MemoryHistory {
             monitors,
@@ -239,8 +239,8 @@ impl DigestSource for MemoryHistory {
                     .sum();
                 MonitorDigest {
                     monitor: i,
-                    url: m.url.clone(),
-                    name: m.name.clone(),
+                    url: m.url.to_string(),
+                    name: m.name.as_deref().map(str::to_owned),
                     checks: totals[i].checks.saturating_sub(c0),
                     up: totals[i].up.saturating_sub(u0),
                     downtime,

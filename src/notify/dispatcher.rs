@@ -86,7 +86,7 @@ impl Route {
 
 /// The notification policy of every channel.
 pub struct Dispatcher {
-    monitors: Arc<[Monitor]>,
+    monitors: Arc<Vec<Monitor>>,
     routes: Vec<Route>,
     memory: MemoryHistory,
     source: Option<Box<dyn DigestSource>>,
@@ -99,7 +99,7 @@ impl Dispatcher {
     /// A dispatcher for `specs` (index = channel) over `monitors`, starting at `wall`.
     pub fn new(
         specs: &[ChannelSpec],
-        monitors: Arc<[Monitor]>,
+        monitors: Arc<Vec<Monitor>>,
         stats: Arc<Stats>,
         wall: SystemTime,
     ) -> Dispatcher {
@@ -145,8 +145,8 @@ impl Dispatcher {
         };
         Alert {
             kind,
-            url: m.url.clone(),
-            name: m.name.clone(),
+            url: m.url.to_string(),
+            name: m.name.as_deref().map(str::to_owned),
             from: c.from,
             to: c.to,
             at: c.at,
@@ -421,7 +421,6 @@ pub fn run(mut dispatcher: Dispatcher, events: Receiver<StateChange>, outlets: O
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::notify::config::parse;
     use crate::probe::Reason;
     use serde_json::{json, Value};
 
@@ -437,17 +436,11 @@ mod tests {
     }
 
     impl Sim {
-        /// `channels`: the notify list; `n` monitors, monitor 0 only to the first channel when
-        /// `first_only`.
+        /// `channels`: the notify list; `urls`: the entries.
         fn new(channels: Value, urls: Value) -> Sim {
-            let config = Config::parse(&json!({"urls": urls}).to_string()).unwrap();
-            let specs = parse(channels, &|_| None).unwrap();
-            let mut monitors = config.monitors;
-            for m in &mut monitors {
-                if m.name.as_deref() == Some("only-a") {
-                    m.notify = Some(vec!["a".into()]);
-                }
-            }
+            let text = json!({"urls": urls, "notify": channels}).to_string();
+            let config = Config::parse(&text).unwrap();
+            let (monitors, specs) = (config.monitors, config.notify);
             let n = monitors.len();
             let stats = Arc::new(Stats::new(n, 1));
             let start = Instant::now();
@@ -603,7 +596,7 @@ mod tests {
     #[test]
     fn monitors_go_only_to_the_channels_they_name() {
         let channels = json!([hook(json!({})), hook(json!({"name": "b"}))]);
-        let urls = json!([{"url": "http://127.0.0.1:9/x", "name": "only-a"}]);
+        let urls = json!([{"url": "http://127.0.0.1:9/x", "notify": ["a"]}]);
         let mut s = Sim::new(channels, urls);
         s.change(0, 0, State::Down);
         let out = s.run(0, 2000);

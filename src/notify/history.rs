@@ -20,18 +20,20 @@ use crate::store::{epoch_ms, from_epoch_ms, open_for_report};
 /// A [`DigestSource`] reading the history database at `path`.
 pub struct HistoryDigest {
     path: PathBuf,
-    monitors: Arc<[Monitor]>,
+    monitors: Arc<Vec<Monitor>>,
 }
 
 impl HistoryDigest {
     /// Digests of `monitors` from the database at `path`.
-    pub fn new(path: PathBuf, monitors: Arc<[Monitor]>) -> HistoryDigest {
+    pub fn new(path: PathBuf, monitors: Arc<Vec<Monitor>>) -> HistoryDigest {
         HistoryDigest { path, monitors }
     }
 }
 
 fn same_monitor(m: &Monitor, r: &MonitorReport) -> bool {
-    r.url == m.url && r.name == m.name && (r.interval_s - m.interval.as_secs_f64()).abs() < 1e-3
+    *r.url == *m.url
+        && r.name.as_deref() == m.name.as_deref()
+        && (r.interval_s - m.interval.as_secs_f64()).abs() < 1e-3
 }
 
 impl DigestSource for HistoryDigest {
@@ -54,7 +56,7 @@ impl DigestSource for HistoryDigest {
                 let incidents = report
                     .incidents
                     .iter()
-                    .filter(|x| x.url == m.url && x.name == m.name)
+                    .filter(|x| *x.url == *m.url && x.name.as_deref() == m.name.as_deref())
                     .map(|x| Incident {
                         start: from_epoch_ms(x.start),
                         end: x.end.map(from_epoch_ms),
@@ -64,8 +66,8 @@ impl DigestSource for HistoryDigest {
                     .collect();
                 MonitorDigest {
                     monitor: i,
-                    url: m.url.clone(),
-                    name: m.name.clone(),
+                    url: m.url.to_string(),
+                    name: m.name.as_deref().map(str::to_owned),
                     checks: found.map_or(0, |r| r.checks),
                     up: found.map_or(0, |r| r.up),
                     downtime: Duration::from_secs_f64(found.map_or(0.0, |r| r.downtime_s.max(0.0))),

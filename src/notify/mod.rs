@@ -273,7 +273,7 @@ impl Notifier {
     /// the returned sender; when every clone of it is dropped, the notifier flushes and ends.
     pub fn start(
         channels: &Channels,
-        monitors: Arc<[Monitor]>,
+        monitors: Arc<Vec<Monitor>>,
         stats: Arc<Stats>,
         history_db: Option<PathBuf>,
     ) -> Result<Option<(Notifier, Sender<StateChange>)>, Error> {

@@ -229,8 +229,8 @@ impl HttpProbe {
     ) -> Result<http::Request<B>, http::Error> {
         let mut builder = http::Request::builder()
             .method(monitor.method.as_str())
-            .uri(monitor.uri.clone());
-        for (name, value) in &monitor.headers {
+            .uri(&*monitor.url);
+        for (name, value) in monitor.headers() {
             builder = builder.header(name, value);
         }
         let request = builder.body(body)?;
@@ -249,15 +249,15 @@ impl HttpProbe {
         if monitor.insecure {
             config = config.tls_config(TlsConfig::builder().disable_verification(true).build());
         }
-        if let Some(agent) = &monitor.user_agent {
-            config = config.user_agent(agent.as_str());
+        if let Some(agent) = monitor.user_agent() {
+            config = config.user_agent(agent);
         }
         Ok(config.build())
     }
 
     /// Redirects this monitor follows: its own `max_redirects`, else `--max-redirects`.
     fn max_redirects(&self, monitor: &Monitor) -> u32 {
-        monitor.max_redirects.unwrap_or(self.max_redirects)
+        monitor.max_redirects().unwrap_or(self.max_redirects)
     }
 
     /// Sends the request, with the configured body for methods that carry one.
@@ -265,9 +265,9 @@ impl HttpProbe {
         &self,
         monitor: &Monitor,
     ) -> Result<Result<http::Response<ureq::Body>, ureq::Error>, http::Error> {
-        match &monitor.body {
+        match monitor.body() {
             Some(body) if monitor.method.has_body() => {
-                Ok(self.agent.run(self.request(monitor, body.as_str())?))
+                Ok(self.agent.run(self.request(monitor, body)?))
             }
             _ => Ok(self.agent.run(self.request(monitor, ())?)),
         }
@@ -283,14 +283,14 @@ impl HttpProbe {
         elapsed: Duration,
     ) -> Outcome {
         let status = response.status();
-        let expect = &monitor.expect;
+        let expect = monitor.expect();
         if bytes > self.max_body {
             return too_large(self.max_body);
         }
         if status.is_redirection() && monitor.follow_redirects && self.max_redirects(monitor) == 0 {
             // ureq hands back the 3xx instead of an error when no redirect may be followed;
             // it is still a redirect too many.
-            let setting = if monitor.max_redirects.is_some() {
+            let setting = if monitor.max_redirects().is_some() {
                 "max_redirects"
             } else {
                 "--max-redirects"
@@ -334,7 +334,7 @@ impl Probe for HttpProbe {
                 return observation;
             }
         };
-        let https = monitor.uri.scheme_str() == Some("https");
+        let https = monitor.is_https();
         match sent {
             Err(e) => {
                 observation.outcome = classify(&e, Phase::Response, monitor.timeout, https);
@@ -354,7 +354,7 @@ impl Probe for HttpProbe {
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| expect::retry_after(v, SystemTime::now()));
                 }
-                let mut body = monitor.expect.body_check(self.max_body);
+                let mut body = monitor.expect().body_check(self.max_body);
                 let read = if monitor.method == Method::Head {
                     Ok(0)
                 } else {

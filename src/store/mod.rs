@@ -3,11 +3,13 @@
 //!
 //! [`Store::open`] runs on the main thread before any other thread starts: it opens or creates
 //! the file, switches it to WAL, applies the schema migrations (`PRAGMA user_version`) and
-//! registers the monitors. Anything wrong with the path — read-only, locked, corrupt, written
-//! by a newer sitewatch, a missing directory — is a [`StoreError`] that says what to do, and
-//! nothing is started. Afterwards the [`writer`] thread owns the connection: it is the only
-//! code that writes, in batched transactions, and a failure then is logged and counted, never
-//! fatal to the monitor. Reports open the file read-only ([`open_for_report`]); in WAL mode
+//! takes the write lock once to be sure it can. Anything wrong with the path — read-only,
+//! locked, corrupt, written by a newer sitewatch, a missing directory — is a [`StoreError`]
+//! that says what to do, and nothing is started. Afterwards the [`writer`] thread owns the
+//! connection: it is the only code that writes, in batched transactions, and a failure then is
+//! logged and counted, never fatal to the monitor. Its first job is [`Store::register`]ing the
+//! monitors (a few µs each: seconds for a million), so monitoring never waits for it; the
+//! first checks wait in the writer's queue meanwhile. Reports open the file read-only ([`open_for_report`]); in WAL mode
 //! they never block the writer.
 //!
 //! Times are integer milliseconds since the Unix epoch (UTC) everywhere; latencies are REAL
@@ -19,7 +21,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{params, Connection, ErrorCode, OpenFlags, TransactionBehavior};
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use crate::config::Monitor;
 
@@ -291,28 +293,29 @@ fn migrate_for(conn: &mut Connection, path: &Path, purpose: Purpose) -> Result<(
     })
 }
 
-/// An open, migrated history database with the run's monitors registered. Moved into the
-/// writer thread, which is then its only user.
+/// An open, migrated history database. Moved into the writer thread, which registers the
+/// run's monitors and is then its only user.
 pub struct Store {
     conn: Connection,
     path: PathBuf,
-    /// Database id of each monitor, by config index.
-    monitor_ids: Vec<i64>,
+    /// Database id of each monitor, by config index, once registered.
+    monitor_ids: Option<Vec<i64>>,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
             .field("path", &self.path)
-            .field("monitors", &self.monitor_ids.len())
+            .field("monitors", &self.monitor_ids.as_ref().map(Vec::len))
             .finish()
     }
 }
 
 impl Store {
     /// Opens (creating if needed) the database at `path`, sets WAL mode, applies migrations and
-    /// registers `monitors`. Any problem is reported now, before anything starts.
-    pub fn open(path: &Path, monitors: &[Monitor]) -> Result<Store, StoreError> {
+    /// checks that it can take the write lock. Any problem is reported now, before anything
+    /// starts. The monitors are registered later, by [`Store::register`].
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
         let purpose = Purpose::Monitor;
         let err = |e| StoreError::sqlite(path, purpose, e);
         let mut conn = Connection::open_with_flags(
@@ -342,27 +345,32 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err)?;
         migrate_for(&mut conn, path, purpose)?;
-        let monitor_ids = register(&mut conn, monitors).map_err(err)?;
+        // Another process writing to the file would make every batch wait out the busy
+        // timeout and fail: find out now, while it can still stop the start.
+        conn.execute_batch("BEGIN IMMEDIATE; COMMIT;")
+            .map_err(err)?;
         Ok(Store {
             conn,
             path: path.to_owned(),
-            monitor_ids,
+            monitor_ids: None,
         })
+    }
+
+    /// Inserts or refreshes one row per monitor (identified by URL, name and interval) and
+    /// keeps their ids, in config order, for the rows written afterwards.
+    pub fn register(&mut self, monitors: &[Monitor]) -> rusqlite::Result<()> {
+        self.monitor_ids = Some(register(&mut self.conn, monitors)?);
+        Ok(())
+    }
+
+    /// The database ids of the monitors, by config index, once registered.
+    pub fn monitor_ids(&self) -> Option<&[i64]> {
+        self.monitor_ids.as_deref()
     }
 
     /// The database path.
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// The database id of the monitor at config index `monitor`.
-    pub fn monitor_id(&self, monitor: usize) -> i64 {
-        self.monitor_ids[monitor]
-    }
-
-    /// Number of monitors registered for this run.
-    pub fn monitor_count(&self) -> usize {
-        self.monitor_ids.len()
     }
 
     /// The connection, for the writer thread and tests.
@@ -376,27 +384,35 @@ impl Store {
 fn register(conn: &mut Connection, monitors: &[Monitor]) -> rusqlite::Result<Vec<i64>> {
     let now = epoch_ms(SystemTime::now());
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut ids = Vec::with_capacity(monitors.len());
+    let mut ids = vec![0; monitors.len()];
     {
-        let mut upsert = tx.prepare(
+        // A lookup, then an update or an insert: an `INSERT … ON CONFLICT DO UPDATE … RETURNING`
+        // does the same in one statement but needs a statement journal, which tripled the cost.
+        let mut find = tx
+            .prepare("SELECT id FROM monitors WHERE url = ?1 AND name = ?2 AND interval_ms = ?3")?;
+        let mut refresh =
+            tx.prepare("UPDATE monitors SET method = ?2, last_seen = ?3 WHERE id = ?1")?;
+        let mut insert = tx.prepare(
             "INSERT INTO monitors (url, name, interval_ms, method, first_seen, last_seen)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5)
-             ON CONFLICT (url, name, interval_ms) DO UPDATE SET
-               method = excluded.method, last_seen = excluded.last_seen
-             RETURNING id",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
         )?;
-        for m in monitors {
+        for (m, id) in monitors.iter().zip(ids.iter_mut()) {
+            let name = m.name.as_deref().unwrap_or("");
             let interval = i64::try_from(m.interval.as_millis()).unwrap_or(i64::MAX);
-            ids.push(upsert.query_row(
-                params![
-                    m.url,
-                    m.name.as_deref().unwrap_or(""),
-                    interval,
-                    m.method.as_str(),
-                    now
-                ],
-                |r| r.get(0),
-            )?);
+            let method = m.method.as_str();
+            let found: Option<i64> = find
+                .query_row(params![m.url, name, interval], |r| r.get(0))
+                .optional()?;
+            *id = match found {
+                Some(id) => {
+                    refresh.execute(params![id, method, now])?;
+                    id
+                }
+                None => {
+                    insert.execute(params![m.url, name, interval, method, now])?;
+                    tx.last_insert_rowid()
+                }
+            };
         }
     }
     tx.commit()?;
@@ -465,15 +481,22 @@ mod tests {
     fn open_creates_migrates_and_registers_monitors_once() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("h.db");
-        let first = Store::open(&path, &monitors()).unwrap();
-        assert_eq!(first.monitor_ids, vec![1, 2, 3]);
+        let mut first = Store::open(&path).unwrap();
+        assert_eq!(first.monitor_ids(), None);
+        first.register(&monitors()).unwrap();
+        assert_eq!(first.monitor_ids(), Some(&[1, 2, 3][..]));
         drop(first);
-        let mut again = Store::open(&path, &monitors()[1..]).unwrap();
+        let mut again = Store::open(&path).unwrap();
+        again.register(&monitors()[1..]).unwrap();
         assert_eq!(
-            again.monitor_ids,
-            vec![2, 3],
+            again.monitor_ids(),
+            Some(&[2, 3][..]),
             "same URL+name+interval, same id"
         );
+        let mut reversed = monitors();
+        reversed.reverse();
+        again.register(&reversed).unwrap();
+        assert_eq!(again.monitor_ids(), Some(&[3, 2, 1][..]), "by config index");
         let conn = again.connection();
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -494,7 +517,7 @@ mod tests {
             .unwrap()
             .pragma_update(None, "user_version", 99)
             .unwrap();
-        let err = Store::open(&path, &monitors()).unwrap_err();
+        let err = Store::open(&path).unwrap_err();
         assert_eq!(
             err.problem,
             Problem::Newer {
@@ -512,13 +535,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("junk.db");
         std::fs::write(&path, vec![b'x'; 8192]).unwrap();
-        let err = Store::open(&path, &monitors()).unwrap_err();
+        let err = Store::open(&path).unwrap_err();
         assert_eq!(err.problem, Problem::Corrupt, "{err}");
         assert!(
             err.to_string().contains("use --db PATH or --no-db"),
             "{err}"
         );
-        let err = Store::open(&dir.path().join("no/such/dir.db"), &monitors()).unwrap_err();
+        let err = Store::open(&dir.path().join("no/such/dir.db")).unwrap_err();
         assert_eq!(err.problem, Problem::CannotOpen, "{err}");
         let err = open_for_report(&dir.path().join("absent.db")).unwrap_err();
         assert_eq!(err.problem, Problem::Missing);

@@ -27,6 +27,7 @@ use rusqlite::{params, Connection, TransactionBehavior};
 
 use super::rollup::RollupCache;
 use super::{epoch_ms, Store};
+use crate::config::Monitor;
 use crate::event::{Event, StateChange};
 use crate::output::ms;
 use crate::probe::Outcome;
@@ -46,6 +47,8 @@ const PRUNE_CHUNK: i64 = 5_000;
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// Shortest time between two "could not write" log lines (the count covers the rest).
 const ERROR_LOG_EVERY: Duration = Duration::from_secs(10);
+/// Time between attempts to register the monitors after one failed.
+const REGISTER_RETRY: Duration = Duration::from_secs(60);
 
 /// How the writer batches and prunes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +106,9 @@ struct Prune {
 /// The writer thread's state.
 pub struct Writer {
     store: Store,
+    monitors: Arc<Vec<Monitor>>,
+    /// After a failed registration, when to try again.
+    register_retry: Option<Instant>,
     settings: Settings,
     stats: Arc<Stats>,
     batch: Vec<Event>,
@@ -116,12 +122,14 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// A writer for `history` that counts losses in `stats`.
-    pub fn new(history: History, stats: Arc<Stats>) -> Writer {
+    /// A writer of the results of `monitors` to `history` that counts losses in `stats`.
+    pub fn new(history: History, monitors: Arc<Vec<Monitor>>, stats: Arc<Stats>) -> Writer {
         let History { store, settings } = history;
-        let monitors = store.monitor_count();
         Writer {
             store,
+            register_retry: None,
+            states: vec![State::Unknown; monitors.len()],
+            monitors,
             batch: Vec::with_capacity(settings.batch_rows.max(1)),
             prune: settings.retain.map(|retain| Prune {
                 retain,
@@ -132,7 +140,6 @@ impl Writer {
             settings,
             stats,
             rollups: RollupCache::default(),
-            states: vec![State::Unknown; monitors],
             written: Written::default(),
             last_error_log: None,
             unlogged_failures: 0,
@@ -141,6 +148,8 @@ impl Writer {
 
     /// The thread body: writes every event until the channel disconnects, then finishes.
     pub fn run(mut self, events: Receiver<Event>) -> Written {
+        // At once, while the first checks queue up (a failure is logged, and retried later).
+        let _ = self.ensure_registered();
         let batch_rows = self.settings.batch_rows.max(1);
         let mut batch_due: Option<Instant> = None;
         loop {
@@ -207,13 +216,45 @@ impl Writer {
         self.batch.clear();
     }
 
+    /// Registers the monitors unless done, or tried less than [`REGISTER_RETRY`] ago.
+    fn ensure_registered(&mut self) -> rusqlite::Result<()> {
+        if self.store.monitor_ids().is_some() {
+            return Ok(());
+        }
+        if self.register_retry.is_some_and(|t| Instant::now() < t) {
+            return Err(not_registered());
+        }
+        let started = Instant::now();
+        match self.store.register(&self.monitors) {
+            Ok(()) => {
+                log::debug!(
+                    "history: {} monitors registered in {:?}",
+                    self.monitors.len(),
+                    started.elapsed()
+                );
+                Ok(())
+            }
+            Err(e) => {
+                log::error!(
+                    "history: cannot register the monitors in {}: {e}; results are counted as \
+                     unwritten until it works (tried again every minute)",
+                    self.store.path().display()
+                );
+                self.register_retry = Some(Instant::now() + REGISTER_RETRY);
+                Err(e)
+            }
+        }
+    }
+
     fn write(&mut self, batch: &[Event]) -> rusqlite::Result<(u64, u64)> {
+        self.ensure_registered()?;
         let Writer { store, rollups, .. } = self;
         let Store {
-            conn,
-            monitor_ids: ids,
-            ..
+            conn, monitor_ids, ..
         } = store;
+        let Some(ids) = monitor_ids.as_deref() else {
+            return Err(not_registered());
+        };
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (mut checks, mut transitions) = (0, 0);
         {
@@ -368,10 +409,12 @@ impl Writer {
             return Ok(());
         }
         let Store {
-            conn,
-            monitor_ids: ids,
-            ..
+            conn, monitor_ids, ..
         } = &mut self.store;
+        // A monitor has a known state only once a batch was written, so after registration.
+        let Some(ids) = monitor_ids.as_deref() else {
+            return Err(not_registered());
+        };
         let tx = conn.transaction()?;
         {
             let mut insert = tx.prepare(INSERT_TRANSITION)?;
@@ -381,6 +424,14 @@ impl Writer {
         }
         tx.commit()
     }
+}
+
+/// The error of a write made while the monitors are not registered.
+fn not_registered() -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_MISUSE),
+        Some("the monitors are not registered in the database".to_owned()),
+    )
 }
 
 /// The `detail` of the transition to `unknown` written when a run ends.
@@ -454,16 +505,23 @@ mod tests {
     use crate::probe::{Observation, Reason};
     use crossbeam_channel::bounded;
 
-    fn store(dir: &tempfile::TempDir, n: usize) -> Store {
+    fn store(dir: &tempfile::TempDir) -> Store {
+        Store::open(&dir.path().join("h.db")).unwrap()
+    }
+
+    fn monitors(n: usize) -> Arc<Vec<Monitor>> {
         let urls: Vec<String> = (0..n)
             .map(|i| format!(r#"{{"url": "http://127.0.0.1:9/{i}"}}"#))
             .collect();
-        let config = Config::parse(&format!("[{}]", urls.join(","))).unwrap();
-        Store::open(&dir.path().join("h.db"), &config.monitors).unwrap()
+        Arc::new(
+            Config::parse(&format!("[{}]", urls.join(",")))
+                .unwrap()
+                .monitors,
+        )
     }
 
     fn check(monitor: usize, at_ms: i64, up: bool, ms: u64) -> Event {
-        Event::Check(CheckRecord {
+        Event::Check(Arc::new(CheckRecord {
             monitor,
             started_at: super::super::from_epoch_ms(at_ms),
             lateness: Duration::from_micros(300),
@@ -484,7 +542,7 @@ mod tests {
                     }
                 },
             },
-        })
+        }))
     }
 
     fn count(conn: &Connection, sql: &str) -> i64 {
@@ -502,9 +560,10 @@ mod tests {
         };
         let writer = Writer::new(
             History {
-                store: store(&dir, 2),
+                store: store(&dir),
                 settings,
             },
+            monitors(2),
             Arc::clone(&stats),
         );
         let (tx, rx) = bounded(100);
@@ -513,7 +572,7 @@ mod tests {
             tx.send(check(i % 2, t0 + i as i64 * 1000, i != 3, 10 + i as u64))
                 .unwrap();
         }
-        tx.send(Event::State(StateChange {
+        tx.send(Event::State(Arc::new(StateChange {
             monitor: 1,
             at: super::super::from_epoch_ms(t0 + 30_000),
             from: State::Unknown,
@@ -523,7 +582,7 @@ mod tests {
             reason: Some(Reason::Status),
             status: Some(503),
             detail: Some("HTTP 503".into()),
-        }))
+        })))
         .unwrap();
         drop(tx);
         let written = writer.run(rx);
@@ -577,9 +636,10 @@ mod tests {
         };
         let writer = Writer::new(
             History {
-                store: store(&dir, 1),
+                store: store(&dir),
                 settings,
             },
+            monitors(1),
             stats,
         );
         let (tx, rx) = bounded(10);
@@ -596,9 +656,44 @@ mod tests {
     }
 
     #[test]
+    fn monitors_that_cannot_be_registered_leave_every_result_counted_as_unwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = store(&dir);
+        // Full before the first monitor row: registration itself fails.
+        let pages: i64 = count(store.connection(), "PRAGMA page_count");
+        store
+            .connection()
+            .pragma_update(None, "max_page_count", pages)
+            .unwrap();
+        let stats = Arc::new(Stats::new(2000, 1));
+        let settings = Settings {
+            batch_rows: 10,
+            ..Settings::default()
+        };
+        let writer = Writer::new(
+            History { store, settings },
+            monitors(2000),
+            Arc::clone(&stats),
+        );
+        let (tx, rx) = bounded(100);
+        for i in 0..50 {
+            tx.send(check(i, 1_767_225_600_000 + i as i64, true, 5))
+                .unwrap();
+        }
+        drop(tx);
+        let written = writer.run(rx);
+        assert_eq!((written.checks, written.failed), (0, 50), "{written:?}");
+        assert_eq!(stats.unwritten(), 50);
+        let reader = Connection::open(dir.path().join("h.db")).unwrap();
+        assert_eq!(count(&reader, "SELECT count(*) FROM monitors"), 0);
+    }
+
+    #[test]
     fn a_full_disk_is_logged_and_counted_and_the_writer_goes_on() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = store(&dir, 1);
+        let mut store = store(&dir);
+        let monitors = monitors(1);
+        store.register(&monitors).unwrap();
         // Cap the file at its current size: the next page it needs is "disk full".
         let pages: i64 = count(store.connection(), "PRAGMA page_count");
         store
@@ -610,7 +705,7 @@ mod tests {
             batch_rows: 100,
             ..Settings::default()
         };
-        let writer = Writer::new(History { store, settings }, Arc::clone(&stats));
+        let writer = Writer::new(History { store, settings }, monitors, Arc::clone(&stats));
         let (tx, rx) = bounded(1000);
         for i in 0..300 {
             tx.send(check(0, 1_767_225_600_000 + i, true, 5)).unwrap();
@@ -634,9 +729,10 @@ mod tests {
         let day = 86_400_000;
         let writer = Writer::new(
             History {
-                store: store(&dir, 1),
+                store: store(&dir),
                 settings: Settings::default(),
             },
+            monitors(1),
             Arc::clone(&stats),
         );
         let (tx, rx) = bounded(100);
@@ -647,12 +743,13 @@ mod tests {
         writer.run(rx);
         let pruner = Writer::new(
             History {
-                store: Store::open(&dir.path().join("h.db"), &[]).unwrap(),
+                store: store(&dir),
                 settings: Settings {
                     retain: Some(Duration::from_secs(30 * 86_400)),
                     ..Settings::default()
                 },
             },
+            monitors(1),
             stats,
         );
         let (tx, rx) = bounded::<Event>(1);

@@ -39,6 +39,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use regex::Regex;
@@ -49,6 +50,8 @@ use ureq::http::{HeaderName, HeaderValue, Uri};
 use crate::notify::Channels;
 use crate::probe::{Expect, StatusPattern, StatusSet};
 use crate::state::Policy;
+
+mod document;
 
 /// Interval between checks of a URL when neither the entry nor `defaults` sets one.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
@@ -118,44 +121,105 @@ impl Method {
 }
 
 /// One validated URL check: what to request, how, and how often.
+///
+/// A list may hold a million of these, so a monitor keeps inline only what every check
+/// reads; the settings most monitors leave alone (headers, body, assertions, failure policy,
+/// notification channels) live in one shared, out-of-line [`Extra`] block, which monitors that
+/// set none of them themselves share with `defaults` (or go without). A plain monitor costs
+/// about 80 bytes plus its URL.
 #[derive(Debug, Clone)]
 pub struct Monitor {
-    /// The URL as written in the file (surrounding whitespace trimmed), for display.
-    pub url: String,
-    /// The parsed URL: scheme is `http` or `https`, and it has a host.
-    pub uri: Uri,
+    /// The URL as written in the file (surrounding whitespace trimmed); it parses as a
+    /// [`Uri`] with an `http` or `https` scheme and a host (see [`Monitor::uri`]).
+    pub url: Box<str>,
     /// Optional human-friendly name for logs and reports.
-    pub name: Option<String>,
+    pub name: Option<Box<str>>,
     /// Time between checks; at least [`MIN_INTERVAL`].
     pub interval: Duration,
     /// Request timeout; greater than zero.
     pub timeout: Duration,
     /// HTTP method to use.
     pub method: Method,
-    /// Extra request headers, defaults merged with the entry's own (entry wins
-    /// per name). Names are unique. Values of credential-carrying headers
-    /// (`Authorization`, `Proxy-Authorization`, `Cookie`) are marked sensitive
-    /// so `Debug` output does not leak them into logs.
-    pub headers: Vec<(HeaderName, HeaderValue)>,
-    /// Request body, sent only with POST, PUT or PATCH (the config rejects it with any other
-    /// method). No `Content-Type` is added: set one in `headers`.
-    pub body: Option<String>,
-    /// `User-Agent` for this monitor; `None` sends the probe's (`sitewatch/<version>`).
-    pub user_agent: Option<String>,
     /// Follow redirects (the default). When false the first response is the final one, a
     /// 3xx included, and is checked against `expect.status`.
     pub follow_redirects: bool,
-    /// Redirects followed before the check fails with `redirects`; `None` uses
-    /// `--max-redirects`. Ignored when `follow_redirects` is false.
-    pub max_redirects: Option<u32>,
     /// Skip TLS certificate verification for this monitor only.
     pub insecure: bool,
-    /// What the response must look like: status, headers, body, total time.
-    pub expect: Expect,
-    /// How failures turn into `down` and how a down monitor backs off.
-    pub policy: Policy,
-    /// The notification channels this monitor reports to, by name; `None`: every channel.
-    pub notify: Option<Vec<String>>,
+    /// Everything else; `None` when every one of those settings has its default.
+    extra: Option<Arc<Extra>>,
+}
+
+/// A monitor's rarely set settings (see [`Monitor`]).
+#[derive(Debug, Clone, Default)]
+struct Extra {
+    headers: Vec<(HeaderName, HeaderValue)>,
+    body: Option<String>,
+    user_agent: Option<String>,
+    max_redirects: Option<u32>,
+    expect: Expect,
+    retries: Option<u32>,
+    retry_delay: Option<Duration>,
+    recover_after: Option<u32>,
+    max_backoff: Option<Duration>,
+    notify: Option<Vec<String>>,
+}
+
+/// What a monitor without an [`Extra`] block expects: any 2xx, nothing else.
+static PLAIN_EXPECT: Expect = Expect {
+    status: None,
+    headers: Vec::new(),
+    body_contains: None,
+    body_not_contains: None,
+    body_matches: None,
+    max_response_time: None,
+};
+
+impl Extra {
+    /// An entry's own settings over the `defaults` ones (`headers` and `expect_headers` merged
+    /// per header name).
+    fn merge(own: Settings, defaults: &Settings) -> Extra {
+        Extra {
+            headers: merge_by_name(&defaults.headers, own.headers),
+            body: own.body.or_else(|| defaults.body.clone()),
+            user_agent: own.user_agent.or_else(|| defaults.user_agent.clone()),
+            max_redirects: own.max_redirects.or(defaults.max_redirects),
+            expect: Expect {
+                status: own.expect_status.or_else(|| defaults.expect_status.clone()),
+                headers: merge_by_name(&defaults.expect_headers, own.expect_headers),
+                body_contains: own.body_contains.or_else(|| defaults.body_contains.clone()),
+                body_not_contains: own
+                    .body_not_contains
+                    .or_else(|| defaults.body_not_contains.clone()),
+                body_matches: own.body_matches.or_else(|| defaults.body_matches.clone()),
+                max_response_time: own.max_response_time.or(defaults.max_response_time),
+            },
+            retries: own.retries.or(defaults.retries),
+            retry_delay: own.retry_delay.or(defaults.retry_delay),
+            recover_after: own.recover_after.or(defaults.recover_after),
+            max_backoff: own.max_backoff.or(defaults.max_backoff),
+            notify: own.notify.or_else(|| defaults.notify.clone()),
+        }
+    }
+
+    /// The block to keep: `None` when every setting has its default.
+    fn shared(self) -> Option<Arc<Extra>> {
+        let e = &self.expect;
+        let plain_expect = e.status.is_none()
+            && e.headers.is_empty()
+            && !e.has_body_assertions()
+            && e.max_response_time.is_none();
+        let plain = plain_expect
+            && self.headers.is_empty()
+            && self.body.is_none()
+            && self.user_agent.is_none()
+            && self.max_redirects.is_none()
+            && self.retries.is_none()
+            && self.retry_delay.is_none()
+            && self.recover_after.is_none()
+            && self.max_backoff.is_none()
+            && self.notify.is_none();
+        (!plain).then(|| Arc::new(self))
+    }
 }
 
 /// Extra attempts after a failed check before a monitor is declared down.
@@ -194,6 +258,77 @@ impl Monitor {
     pub fn label(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.url)
     }
+
+    /// The URL, parsed. It is parsed per check rather than kept: a parsed `Uri` takes about
+    /// 170 bytes, twice what the rest of a plain monitor does. The text was validated when
+    /// the config was loaded, so this does not fail in practice.
+    pub fn uri(&self) -> Result<Uri, ureq::http::uri::InvalidUri> {
+        self.url.parse()
+    }
+
+    /// Whether the URL's scheme is `https`.
+    pub fn is_https(&self) -> bool {
+        self.url
+            .get(..6)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https:"))
+    }
+
+    fn extra(&self) -> Option<&Extra> {
+        self.extra.as_deref()
+    }
+
+    /// Extra request headers, defaults merged with the entry's own (entry wins per name).
+    /// Names are unique. Values of credential-carrying headers (`Authorization`,
+    /// `Proxy-Authorization`, `Cookie`) are marked sensitive so `Debug` output does not leak
+    /// them into logs.
+    pub fn headers(&self) -> &[(HeaderName, HeaderValue)] {
+        self.extra().map_or(&[], |x| &x.headers)
+    }
+
+    /// Request body, sent only with POST, PUT or PATCH (the config rejects it with any other
+    /// method). No `Content-Type` is added: set one in `headers`.
+    pub fn body(&self) -> Option<&str> {
+        self.extra()?.body.as_deref()
+    }
+
+    /// `User-Agent` for this monitor; `None` sends the probe's (`sitewatch/<version>`).
+    pub fn user_agent(&self) -> Option<&str> {
+        self.extra()?.user_agent.as_deref()
+    }
+
+    /// Redirects followed before the check fails with `redirects`; `None` uses
+    /// `--max-redirects`. Ignored when `follow_redirects` is false.
+    pub fn max_redirects(&self) -> Option<u32> {
+        self.extra()?.max_redirects
+    }
+
+    /// What the response must look like: status, headers, body, total time.
+    pub fn expect(&self) -> &Expect {
+        self.extra().map_or(&PLAIN_EXPECT, |x| &x.expect)
+    }
+
+    /// How failures turn into `down` and how a down monitor backs off: the configured values
+    /// over [`default_policy`] for the interval; `max_backoff` is never below the interval,
+    /// since backing off to less would check a down site more often.
+    pub fn policy(&self) -> Policy {
+        let builtin = default_policy(self.interval);
+        let Some(x) = self.extra() else {
+            return builtin;
+        };
+        Policy {
+            retries: x.retries.unwrap_or(builtin.retries),
+            retry_delay: x.retry_delay.unwrap_or(builtin.retry_delay),
+            recover_after: x.recover_after.unwrap_or(builtin.recover_after),
+            max_backoff: x
+                .max_backoff
+                .map_or(builtin.max_backoff, |b| b.max(self.interval)),
+        }
+    }
+
+    /// The notification channels this monitor reports to, by name; `None`: every channel.
+    pub fn notify(&self) -> Option<&[String]> {
+        self.extra()?.notify.as_deref()
+    }
 }
 
 /// A validated configuration: the monitors in file order.
@@ -230,43 +365,19 @@ impl Config {
             return Err(ConfigError::Empty);
         }
 
-        // Parse to a generic value first: syntax errors get a line and column,
-        // and we can then look at each entry separately to report its index.
-        let root: Value = serde_json::from_str(text).map_err(syntax_error)?;
-        let (defaults, entries, notify) = split_top_level(root)?;
-
-        let defaults = match defaults {
-            None => Settings::default(),
-            Some(value) => parse_defaults(value).map_err(ConfigError::Defaults)?,
-        };
-        if entries.is_empty() {
+        let document = document::read(text)?;
+        if document.monitors.is_empty() {
             return Err(ConfigError::Empty);
         }
-
-        let monitors = entries
-            .into_iter()
-            .enumerate()
-            .map(|(index, value)| {
-                // Take the URL for the error label before anything else can fail.
-                let url = value
-                    .get("url")
-                    .and_then(Value::as_str)
-                    .map(str::trim)
-                    .filter(|u| !u.is_empty())
-                    .map(str::to_owned);
-                parse_entry(value, &defaults).map_err(|message| ConfigError::Entry {
-                    index,
-                    url,
-                    message,
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let notify = match notify {
+        let notify = match document.notify {
             None => Channels::default(),
             Some(value) => crate::notify::config::parse(value, &|var| std::env::var(var).ok())?,
         };
-        crate::notify::config::check_monitors(&monitors, &notify)?;
-        Ok(Config { monitors, notify })
+        crate::notify::config::check_monitors(&document.monitors, &notify)?;
+        Ok(Config {
+            monitors: document.monitors,
+            notify,
+        })
     }
 }
 
@@ -385,44 +496,6 @@ fn syntax_error(e: serde_json::Error) -> ConfigError {
     }
 }
 
-/// The optional `defaults`, the entries, and the optional `notify` list.
-type TopLevel = (Option<Value>, Vec<Value>, Option<Value>);
-
-/// Splits the root value into the optional `defaults` value, the entries and `notify`.
-fn split_top_level(root: Value) -> Result<TopLevel, ConfigError> {
-    let mut object = match root {
-        Value::Array(entries) => return Ok((None, entries, None)),
-        Value::Object(object) => object,
-        other => {
-            return Err(ConfigError::Shape(format!(
-                "the top level must be a JSON array of entries, or an object with a \"urls\" array; found {}",
-                kind(&other)
-            )))
-        }
-    };
-    if let Some(key) = object
-        .keys()
-        .find(|k| !["urls", "defaults", "notify"].contains(&k.as_str()))
-    {
-        return Err(ConfigError::Shape(format!(
-            "unknown top-level key {key:?}; the accepted keys are \"urls\", \"defaults\" and \"notify\""
-        )));
-    }
-    let defaults = object.remove("defaults");
-    let notify = object.remove("notify");
-    match object.remove("urls") {
-        Some(Value::Array(entries)) => Ok((defaults, entries, notify)),
-        Some(other) => Err(ConfigError::Shape(format!(
-            "\"urls\" must be an array of entries, found {}",
-            kind(&other)
-        ))),
-        None => Err(ConfigError::Shape(
-            "the top-level object has no \"urls\" key; add \"urls\": [{\"url\": \"https://example.com\"}]"
-                .to_owned(),
-        )),
-    }
-}
-
 /// Keeps a field that is present, even as `null`, as `Some`: the derive would
 /// otherwise turn `null` into `None` and silently mean "use the default".
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
@@ -500,7 +573,7 @@ struct Settings {
     timeout: Option<Duration>,
     method: Option<Method>,
     headers: Vec<(HeaderName, HeaderValue)>,
-    name: Option<String>,
+    name: Option<Box<str>>,
     body: Option<String>,
     user_agent: Option<String>,
     follow_redirects: Option<bool>,
@@ -520,6 +593,25 @@ struct Settings {
 }
 
 impl Settings {
+    /// Whether any setting kept in a monitor's [`Extra`] block is set.
+    fn sets_extra(&self) -> bool {
+        !self.headers.is_empty()
+            || self.body.is_some()
+            || self.user_agent.is_some()
+            || self.max_redirects.is_some()
+            || self.expect_status.is_some()
+            || !self.expect_headers.is_empty()
+            || self.body_contains.is_some()
+            || self.body_not_contains.is_some()
+            || self.body_matches.is_some()
+            || self.max_response_time.is_some()
+            || self.retries.is_some()
+            || self.retry_delay.is_some()
+            || self.recover_after.is_some()
+            || self.max_backoff.is_some()
+            || self.notify.is_some()
+    }
+
     /// Validates the optional fields shared by `defaults` and entries, in
     /// file-reading order so the first error reported is the first a user sees.
     fn from_raw(raw: RawDefaults) -> Result<Settings, String> {
@@ -587,8 +679,16 @@ impl Settings {
     }
 }
 
+/// The validated `defaults`, and the out-of-line block of every entry that sets none of
+/// those settings itself, built once and shared.
+#[derive(Default)]
+struct Defaults {
+    settings: Settings,
+    extra: Option<Arc<Extra>>,
+}
+
 /// Validates the `defaults` object.
-fn parse_defaults(value: Value) -> Result<Settings, String> {
+fn parse_defaults(value: Value) -> Result<Defaults, String> {
     if !value.is_object() {
         return Err(format!(
             "must be an object such as {{\"interval\": \"30s\"}}, found {}",
@@ -596,7 +696,25 @@ fn parse_defaults(value: Value) -> Result<Settings, String> {
         ));
     }
     let raw: RawDefaults = serde_json::from_value(value).map_err(|e| e.to_string())?;
-    Settings::from_raw(raw)
+    let settings = Settings::from_raw(raw)?;
+    let extra = Extra::merge(Settings::default(), &settings).shared();
+    Ok(Defaults { settings, extra })
+}
+
+/// Validates the entry at `index` against `defaults`; an error names the entry.
+fn entry(index: usize, value: Value, defaults: &Defaults) -> Result<Monitor, ConfigError> {
+    // Take the URL for the error label before anything else can fail.
+    let url = value
+        .get("url")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned);
+    parse_entry(value, defaults).map_err(|message| ConfigError::Entry {
+        index,
+        url,
+        message,
+    })
 }
 
 /// Merges two per-header-name lists: `defaults` first, minus any name `own` overrides, then
@@ -615,7 +733,7 @@ fn merge_by_name<T: Clone>(
 }
 
 /// Validates one entry and combines it with the defaults into a [`Monitor`].
-fn parse_entry(value: Value, defaults: &Settings) -> Result<Monitor, String> {
+fn parse_entry(value: Value, defaults: &Defaults) -> Result<Monitor, String> {
     if !value.is_object() {
         return Err(format!(
             "expected an object such as {{\"url\": \"https://example.com\"}}, found {}",
@@ -624,77 +742,45 @@ fn parse_entry(value: Value, defaults: &Settings) -> Result<Monitor, String> {
     }
     let raw: RawEntry = serde_json::from_value(value).map_err(|e| e.to_string())?;
     let (url, raw) = raw.split();
-    let (url, uri) = match url {
+    let url = match url {
         None => return Err("missing required field `url`".to_owned()),
         Some(v) => url_value(&v)?,
     };
-    let own = Settings::from_raw(raw)?;
-
-    let interval = own
-        .interval
-        .or(defaults.interval)
-        .unwrap_or(DEFAULT_INTERVAL);
-    let method = own.method.or(defaults.method).unwrap_or(Method::Get);
-    let body = own.body.or_else(|| defaults.body.clone());
-    if body.is_some() && !method.has_body() {
+    let mut own = Settings::from_raw(raw)?;
+    let base = &defaults.settings;
+    let interval = own.interval.or(base.interval).unwrap_or(DEFAULT_INTERVAL);
+    let method = own.method.or(base.method).unwrap_or(Method::Get);
+    let monitor = Monitor {
+        url,
+        name: own.name.take().or_else(|| base.name.clone()),
+        interval,
+        timeout: own.timeout.or(base.timeout).unwrap_or(DEFAULT_TIMEOUT),
+        method,
+        follow_redirects: own
+            .follow_redirects
+            .or(base.follow_redirects)
+            .unwrap_or(true),
+        insecure: own.insecure.or(base.insecure).unwrap_or(false),
+        extra: if own.sets_extra() {
+            Extra::merge(own, base).shared()
+        } else {
+            defaults.extra.clone()
+        },
+    };
+    if monitor.body().is_some() && !method.has_body() {
         return Err(format!(
             "body is set but method is {}; a body is only sent with POST, PUT or PATCH",
             method.as_str()
         ));
     }
-    let expect = Expect {
-        status: own.expect_status.or_else(|| defaults.expect_status.clone()),
-        headers: merge_by_name(&defaults.expect_headers, own.expect_headers),
-        body_contains: own.body_contains.or_else(|| defaults.body_contains.clone()),
-        body_not_contains: own
-            .body_not_contains
-            .or_else(|| defaults.body_not_contains.clone()),
-        body_matches: own.body_matches.or_else(|| defaults.body_matches.clone()),
-        max_response_time: own.max_response_time.or(defaults.max_response_time),
-    };
+    let expect = monitor.expect();
     if method == Method::Head && expect.has_body_assertions() {
         return Err(format!(
             "{} cannot be checked with method HEAD, which reads no body; use GET",
             expect.body_assertion_names().join(", ")
         ));
     }
-    let builtin = default_policy(interval);
-    let policy = Policy {
-        retries: own.retries.or(defaults.retries).unwrap_or(builtin.retries),
-        retry_delay: own
-            .retry_delay
-            .or(defaults.retry_delay)
-            .unwrap_or(builtin.retry_delay),
-        recover_after: own
-            .recover_after
-            .or(defaults.recover_after)
-            .unwrap_or(builtin.recover_after),
-        // Backing off to less than the normal interval would check a down site more often.
-        max_backoff: own
-            .max_backoff
-            .or(defaults.max_backoff)
-            .map_or(builtin.max_backoff, |b| b.max(interval)),
-    };
-    Ok(Monitor {
-        url,
-        uri,
-        name: own.name.or_else(|| defaults.name.clone()),
-        interval,
-        timeout: own.timeout.or(defaults.timeout).unwrap_or(DEFAULT_TIMEOUT),
-        method,
-        headers: merge_by_name(&defaults.headers, own.headers),
-        body,
-        user_agent: own.user_agent.or_else(|| defaults.user_agent.clone()),
-        follow_redirects: own
-            .follow_redirects
-            .or(defaults.follow_redirects)
-            .unwrap_or(true),
-        max_redirects: own.max_redirects.or(defaults.max_redirects),
-        insecure: own.insecure.or(defaults.insecure).unwrap_or(false),
-        expect,
-        policy,
-        notify: own.notify.or_else(|| defaults.notify.clone()),
-    })
+    Ok(monitor)
 }
 
 /// Validates an entry's `notify`: a list of channel names (checked against the `notify` list
@@ -717,8 +803,8 @@ fn notify_names_value(value: &Value) -> Result<Vec<String>, String> {
 }
 
 /// Validates `url`: a string that parses, with an http(s) scheme, a host and
-/// a usable port. Returns the trimmed text and the parsed URI.
-fn url_value(value: &Value) -> Result<(String, Uri), String> {
+/// a usable port. Returns the trimmed text.
+fn url_value(value: &Value) -> Result<Box<str>, String> {
     let Value::String(text) = value else {
         return Err(format!(
             "`url` must be a string such as \"https://example.com\", found {}",
@@ -765,7 +851,7 @@ fn url_value(value: &Value) -> Result<(String, Uri), String> {
             ));
         }
     }
-    Ok((text.to_owned(), uri))
+    Ok(text.into())
 }
 
 /// The port as written in the URI's authority, if any text follows the colon.
@@ -1088,7 +1174,7 @@ fn header_pairs(map: &Map<String, Value>) -> Result<Vec<(HeaderName, HeaderValue
 }
 
 /// Validates `name`: a non-empty string (trimmed).
-fn name_value(value: &Value) -> Result<String, String> {
+fn name_value(value: &Value) -> Result<Box<str>, String> {
     let Value::String(s) = value else {
         return Err(format!("name must be a string, found {}", shown(value)));
     };
@@ -1096,7 +1182,7 @@ fn name_value(value: &Value) -> Result<String, String> {
     if s.is_empty() {
         return Err("name is empty; remove it to use the URL as the label".to_owned());
     }
-    Ok(s.to_owned())
+    Ok(s.into())
 }
 
 /// A value as it should appear in an error: scalars verbatim (strings quoted
@@ -1165,7 +1251,7 @@ mod tests {
     }
 
     fn header<'a>(m: &'a Monitor, name: &str) -> Option<&'a str> {
-        m.headers
+        m.headers()
             .iter()
             .find(|(n, _)| n.as_str().eq_ignore_ascii_case(name))
             .map(|(_, v)| v.to_str().unwrap())
@@ -1178,12 +1264,12 @@ mod tests {
         let c = ok(r#"[{"url": "https://example.com"}]"#);
         assert_eq!(c.monitors.len(), 1);
         let m = &c.monitors[0];
-        assert_eq!(m.url, "https://example.com");
-        assert_eq!(m.uri.host(), Some("example.com"));
+        assert_eq!(&*m.url, "https://example.com");
+        assert_eq!(m.uri().unwrap().host(), Some("example.com"));
         assert_eq!(m.interval, DEFAULT_INTERVAL);
         assert_eq!(m.timeout, DEFAULT_TIMEOUT);
         assert_eq!(m.method, Method::Get);
-        assert!(m.headers.is_empty());
+        assert!(m.headers().is_empty());
         assert_eq!(m.name, None);
     }
 
@@ -1191,7 +1277,7 @@ mod tests {
     fn object_form_parses_with_and_without_defaults() {
         let c = ok(r#"{"urls": [{"url": "http://a.example"}, {"url": "https://b.example/x"}]}"#);
         assert_eq!(c.monitors.len(), 2);
-        assert_eq!(c.monitors[1].uri.path(), "/x");
+        assert_eq!(c.monitors[1].uri().unwrap().path(), "/x");
         let c = ok(r#"{"defaults": {}, "urls": [{"url": "http://a.example"}]}"#);
         assert_eq!(c.monitors[0].interval, DEFAULT_INTERVAL);
     }
@@ -1226,12 +1312,12 @@ mod tests {
             ]
         }"#);
         let a = &c.monitors[0];
-        assert_eq!(a.headers.len(), 3);
+        assert_eq!(a.headers().len(), 3);
         assert_eq!(header(a, "user-agent"), Some("sitewatch"));
         assert_eq!(header(a, "X-Team"), Some("web"));
         assert_eq!(header(a, "accept"), Some("text/html"));
         let b = &c.monitors[1];
-        assert_eq!(b.headers.len(), 2);
+        assert_eq!(b.headers().len(), 2);
         assert_eq!(header(b, "x-team"), Some("ops"));
     }
 
@@ -1243,7 +1329,7 @@ mod tests {
         ));
         let m = &c.monitors[0];
         let auth = m
-            .headers
+            .headers()
             .iter()
             .find(|(n, _)| n == "authorization")
             .unwrap();
@@ -1372,7 +1458,7 @@ mod tests {
         let c = ok(
             r#"[{"url": "  https://example.com/health  "}, {"url": "http://b.example", "name": " B "}]"#,
         );
-        assert_eq!(c.monitors[0].url, "https://example.com/health");
+        assert_eq!(&*c.monitors[0].url, "https://example.com/health");
         assert_eq!(c.monitors[0].label(), "https://example.com/health");
         assert_eq!(c.monitors[1].label(), "B");
     }
@@ -1409,9 +1495,9 @@ mod tests {
         assert_eq!(c.monitors[1].interval, Duration::from_secs(10));
         assert_eq!(c.monitors[2].method, Method::Head);
         assert_eq!(c.monitors[3].timeout, Duration::from_millis(2500));
-        assert_eq!(c.monitors[3].uri.port_u16(), Some(8080));
-        assert_eq!(c.monitors[3].headers.len(), 3);
-        assert_eq!(c.monitors[4].uri.host(), Some("[::1]"));
+        assert_eq!(c.monitors[3].uri().unwrap().port_u16(), Some(8080));
+        assert_eq!(c.monitors[3].headers().len(), 3);
+        assert_eq!(c.monitors[4].uri().unwrap().host(), Some("[::1]"));
         assert!(c
             .monitors
             .iter()
@@ -1483,6 +1569,83 @@ mod tests {
             &e.to_string(),
             &["\"urls\" must be an array", "found an object"],
         );
+    }
+
+    #[test]
+    fn defaults_after_urls_still_apply_and_errors_name_the_entry() {
+        let c = ok(
+            r#"{"urls": [{"url": "http://a.example"}, {"url": "http://b.example", "retries": 0}],
+                       "defaults": {"interval": "5m", "retries": 4}}"#,
+        );
+        assert_eq!(c.monitors[0].interval, Duration::from_secs(300));
+        assert_eq!(c.monitors[0].policy().retries, 4);
+        assert_eq!(c.monitors[1].policy().retries, 0);
+        let (index, url, _) = entry_err(
+            r#"{"urls": [{"url": "http://a.example"}, {"url": "http://b.example", "body": "x"}],
+                "defaults": {"method": "GET"}}"#,
+        );
+        assert_eq!((index, url.as_deref()), (1, Some("http://b.example")));
+    }
+
+    #[test]
+    fn a_top_level_key_given_twice_is_an_error() {
+        for key in ["urls", "defaults", "notify"] {
+            let text = format!(
+                r#"{{"defaults": {{}}, "notify": [], "urls": [{{"url": "http://a.example"}}], "{key}": []}}"#
+            );
+            let e = err(&text);
+            assert!(matches!(e, ConfigError::Shape(_)), "{e:?}");
+            assert_contains(&e.to_string(), &[&format!("{key:?}"), "twice"]);
+        }
+    }
+
+    #[test]
+    fn problems_are_reported_in_file_order() {
+        // An invalid entry before a syntax error: the entry is what the reader meets first.
+        let (index, _, _) = entry_err(
+            "[{\"url\": \"http://a.example\"},\n {\"url\": \"ftp://b.example\"},\n {\"url\": }]",
+        );
+        assert_eq!(index, 1);
+        // A syntax error inside a later entry keeps its line and column.
+        match err("[{\"url\": \"http://a.example\"},\n {\"url\": \"http://b.example\",}]") {
+            ConfigError::Syntax { line, column, .. } => assert_eq!((line, column), (2, 29)),
+            other => panic!("expected a syntax error, got {other:?}"),
+        }
+        match err("[{\"url\": \"http://a.example\"}] x") {
+            ConfigError::Syntax { message, .. } => assert_contains(&message, &["trailing"]),
+            other => panic!("expected a syntax error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn plain_monitors_keep_nothing_out_of_line_and_share_the_defaults_block() {
+        // A plain monitor is small: the memory of a million-URL list depends on it.
+        assert!(std::mem::size_of::<Monitor>() <= 80);
+        let c = ok(r#"[{"url": "http://a.example"}, {"url": "http://b.example", "interval": 5}]"#);
+        assert!(c.monitors.iter().all(|m| m.extra.is_none()));
+        assert_eq!(
+            c.monitors[1].policy(),
+            default_policy(Duration::from_secs(5))
+        );
+        assert!(c.monitors[0].expect().status_ok(204) && !c.monitors[0].expect().status_ok(301));
+        let c = ok(
+            r#"{"defaults": {"headers": {"X-A": "1"}, "max_backoff": "1s"},
+                       "urls": [{"url": "http://a.example", "interval": 30}, {"url": "http://b.example"},
+                                {"url": "http://c.example", "headers": {"X-B": "2"}}]}"#,
+        );
+        let (a, b, own) = (&c.monitors[0], &c.monitors[1], &c.monitors[2]);
+        let (Some(xa), Some(xb)) = (&a.extra, &b.extra) else {
+            panic!("defaults with headers give every monitor the block");
+        };
+        assert!(
+            Arc::ptr_eq(xa, xb),
+            "monitors setting nothing share the defaults' block"
+        );
+        assert!(!Arc::ptr_eq(xa, own.extra.as_ref().unwrap()));
+        assert_eq!(own.headers().len(), 2);
+        // max_backoff is shared but never below each monitor's own interval.
+        assert_eq!(a.policy().max_backoff, Duration::from_secs(30));
+        assert_eq!(b.policy().max_backoff, DEFAULT_INTERVAL);
     }
 
     #[test]
@@ -1683,27 +1846,27 @@ mod tests {
     #[test]
     fn new_fields_have_their_defaults() {
         let m = &ok(r#"[{"url": "https://example.com", "interval": 30}]"#).monitors[0];
-        assert_eq!(m.body, None);
-        assert_eq!(m.user_agent, None);
+        assert_eq!(m.body(), None);
+        assert_eq!(m.user_agent(), None);
         assert!(m.follow_redirects);
-        assert_eq!(m.max_redirects, None);
+        assert_eq!(m.max_redirects(), None);
         assert!(!m.insecure);
-        assert_eq!(m.expect.status, None);
-        assert!(m.expect.status_ok(204) && !m.expect.status_ok(301));
-        assert!(m.expect.headers.is_empty());
-        assert!(!m.expect.has_body_assertions());
-        assert_eq!(m.expect.max_response_time, None);
-        assert_eq!(m.policy, default_policy(Duration::from_secs(30)));
-        assert_eq!(m.policy.retries, DEFAULT_RETRIES);
-        assert_eq!(m.policy.retry_delay, DEFAULT_RETRY_DELAY);
-        assert_eq!(m.policy.recover_after, DEFAULT_RECOVER_AFTER);
-        assert_eq!(m.policy.max_backoff, Duration::from_secs(240));
+        assert_eq!(m.expect().status, None);
+        assert!(m.expect().status_ok(204) && !m.expect().status_ok(301));
+        assert!(m.expect().headers.is_empty());
+        assert!(!m.expect().has_body_assertions());
+        assert_eq!(m.expect().max_response_time, None);
+        assert_eq!(m.policy(), default_policy(Duration::from_secs(30)));
+        assert_eq!(m.policy().retries, DEFAULT_RETRIES);
+        assert_eq!(m.policy().retry_delay, DEFAULT_RETRY_DELAY);
+        assert_eq!(m.policy().recover_after, DEFAULT_RECOVER_AFTER);
+        assert_eq!(m.policy().max_backoff, Duration::from_secs(240));
     }
 
     #[test]
     fn retries_parse_and_range() {
-        assert_eq!(monitor("retries", "0").policy.retries, 0);
-        assert_eq!(monitor("retries", "10").policy.retries, 10);
+        assert_eq!(monitor("retries", "0").policy().retries, 0);
+        assert_eq!(monitor("retries", "10").policy().retries, 10);
         for bad in ["11", "-1", "1.5", r#""2""#, "null"] {
             let msg = field_err("retries", bad);
             assert_contains(&msg, &["retries must be a whole number from 0 to 10", bad]);
@@ -1713,11 +1876,11 @@ mod tests {
     #[test]
     fn retry_delay_parse_and_minimum() {
         assert_eq!(
-            monitor("retry_delay", r#""100ms""#).policy.retry_delay,
+            monitor("retry_delay", r#""100ms""#).policy().retry_delay,
             Duration::from_millis(100)
         );
         assert_eq!(
-            monitor("retry_delay", "5").policy.retry_delay,
+            monitor("retry_delay", "5").policy().retry_delay,
             Duration::from_secs(5)
         );
         let msg = field_err("retry_delay", r#""50ms""#);
@@ -1730,8 +1893,8 @@ mod tests {
 
     #[test]
     fn recover_after_parse_and_range() {
-        assert_eq!(monitor("recover_after", "1").policy.recover_after, 1);
-        assert_eq!(monitor("recover_after", "100").policy.recover_after, 100);
+        assert_eq!(monitor("recover_after", "1").policy().recover_after, 1);
+        assert_eq!(monitor("recover_after", "100").policy().recover_after, 100);
         for bad in ["0", "101", "true"] {
             let msg = field_err("recover_after", bad);
             assert_contains(
@@ -1745,16 +1908,16 @@ mod tests {
     fn max_backoff_default_given_and_raised_to_the_interval() {
         // Default: 8 × interval, capped at 10 minutes, never below the interval.
         let m = &ok(r#"[{"url": "https://example.com", "interval": "5m"}]"#).monitors[0];
-        assert_eq!(m.policy.max_backoff, BACKOFF_CEILING);
+        assert_eq!(m.policy().max_backoff, BACKOFF_CEILING);
         let m = &ok(r#"[{"url": "https://example.com", "interval": "1h"}]"#).monitors[0];
-        assert_eq!(m.policy.max_backoff, Duration::from_secs(3600));
+        assert_eq!(m.policy().max_backoff, Duration::from_secs(3600));
         let m = &ok(r#"[{"url": "https://example.com", "interval": "10s", "max_backoff": "30m"}]"#)
             .monitors[0];
-        assert_eq!(m.policy.max_backoff, Duration::from_secs(1800));
+        assert_eq!(m.policy().max_backoff, Duration::from_secs(1800));
         // Below the interval: raised to it.
         let m = &ok(r#"[{"url": "https://example.com", "interval": "1m", "max_backoff": "10s"}]"#)
             .monitors[0];
-        assert_eq!(m.policy.max_backoff, Duration::from_secs(60));
+        assert_eq!(m.policy().max_backoff, Duration::from_secs(60));
         assert_contains(
             &field_err("max_backoff", "0"),
             &["max_backoff must be greater than zero"],
@@ -1768,7 +1931,7 @@ mod tests {
     #[test]
     fn expect_status_forms() {
         let m = monitor("expect_status", r#"[200, "3xx", "401-403", "404"]"#);
-        let set = m.expect.status.clone().unwrap();
+        let set = m.expect().status.clone().unwrap();
         assert_eq!(
             set.patterns(),
             [
@@ -1779,10 +1942,10 @@ mod tests {
             ]
         );
         for code in [200, 301, 399, 402, 404] {
-            assert!(m.expect.status_ok(code), "{code}");
+            assert!(m.expect().status_ok(code), "{code}");
         }
         for code in [201, 400, 405, 500] {
-            assert!(!m.expect.status_ok(code), "{code}");
+            assert!(!m.expect().status_ok(code), "{code}");
         }
         assert_eq!(set.to_string(), "200, 3xx, 401-403 or 404");
     }
@@ -1823,13 +1986,13 @@ mod tests {
     #[test]
     fn body_assertions_parse() {
         let m = monitor("body_contains", r#""Welcome""#);
-        assert_eq!(m.expect.body_contains.as_deref(), Some("Welcome"));
+        assert_eq!(m.expect().body_contains.as_deref(), Some("Welcome"));
         let m = monitor("body_not_contains", r#""Error""#);
-        assert_eq!(m.expect.body_not_contains.as_deref(), Some("Error"));
+        assert_eq!(m.expect().body_not_contains.as_deref(), Some("Error"));
         let m = monitor("body_matches", r#""(?i)^hello \\w+""#);
-        let re = m.expect.body_matches.as_ref().unwrap();
+        let re = m.expect().body_matches.as_ref().unwrap();
         assert!(re.is_match("HELLO world"));
-        assert!(m.expect.has_body_assertions());
+        assert!(m.expect().has_body_assertions());
     }
 
     #[test]
@@ -1877,7 +2040,10 @@ mod tests {
     #[test]
     fn max_response_time_parse_and_rejections() {
         let m = monitor("max_response_time", r#""500ms""#);
-        assert_eq!(m.expect.max_response_time, Some(Duration::from_millis(500)));
+        assert_eq!(
+            m.expect().max_response_time,
+            Some(Duration::from_millis(500))
+        );
         assert_contains(
             &field_err("max_response_time", r#""0s""#),
             &["max_response_time must be greater than zero"],
@@ -1897,11 +2063,11 @@ mod tests {
                 {"url": "https://b.example"}
             ]
         }"#);
-        let a = &c.monitors[0].expect.headers;
+        let a = &c.monitors[0].expect().headers;
         assert_eq!(a.len(), 2);
         assert!(a.iter().any(|(n, v)| n == "x-served-by" && v.is_empty()));
         assert!(a.iter().any(|(n, v)| n == "content-type" && v == "html"));
-        let b = &c.monitors[1].expect.headers;
+        let b = &c.monitors[1].expect().headers;
         assert!(b.iter().any(|(n, v)| n == "content-type" && v == "json"));
         assert_contains(
             &field_err("expect_headers", r#"{"Bad Name": "x"}"#),
@@ -1928,8 +2094,8 @@ mod tests {
     fn redirect_and_tls_options() {
         assert!(!monitor("follow_redirects", "false").follow_redirects);
         assert!(monitor("follow_redirects", "true").follow_redirects);
-        assert_eq!(monitor("max_redirects", "0").max_redirects, Some(0));
-        assert_eq!(monitor("max_redirects", "50").max_redirects, Some(50));
+        assert_eq!(monitor("max_redirects", "0").max_redirects(), Some(0));
+        assert_eq!(monitor("max_redirects", "50").max_redirects(), Some(50));
         assert!(monitor("insecure", "true").insecure);
         assert!(!monitor("insecure", "false").insecure);
         assert_contains(
@@ -1955,10 +2121,10 @@ mod tests {
             let c = ok(&format!(
                 r#"[{{"url": "https://example.com", "method": "{method}", "body": "{{\"a\": 1}}"}}]"#
             ));
-            assert_eq!(c.monitors[0].body.as_deref(), Some(r#"{"a": 1}"#));
+            assert_eq!(c.monitors[0].body(), Some(r#"{"a": 1}"#));
         }
         let c = ok(r#"[{"url": "https://example.com", "method": "POST", "body": ""}]"#);
-        assert_eq!(c.monitors[0].body.as_deref(), Some(""));
+        assert_eq!(c.monitors[0].body(), Some(""));
         for method in ["GET", "HEAD", "DELETE", "OPTIONS"] {
             let (_, _, msg) = entry_err(&format!(
                 r#"[{{"url": "https://example.com", "method": "{method}", "body": "x"}}]"#
@@ -1982,10 +2148,7 @@ mod tests {
     #[test]
     fn user_agent_parse_and_rejections() {
         let m = monitor("user_agent", r#"" probe/1.0 (+ops@example.com) ""#);
-        assert_eq!(
-            m.user_agent.as_deref(),
-            Some("probe/1.0 (+ops@example.com)")
-        );
+        assert_eq!(m.user_agent(), Some("probe/1.0 (+ops@example.com)"));
         assert_contains(
             &field_err("user_agent", r#""  ""#),
             &["user_agent is empty"],
@@ -2022,7 +2185,7 @@ mod tests {
         }"#);
         let (a, b) = (&c.monitors[0], &c.monitors[1]);
         assert_eq!(
-            a.policy,
+            a.policy(),
             Policy {
                 retries: 5,
                 retry_delay: Duration::from_secs(1),
@@ -2031,7 +2194,7 @@ mod tests {
             }
         );
         assert_eq!(
-            b.policy,
+            b.policy(),
             Policy {
                 retries: 0,
                 retry_delay: Duration::from_millis(200),
@@ -2039,26 +2202,29 @@ mod tests {
                 max_backoff: Duration::from_secs(120),
             }
         );
-        assert_eq!(a.expect.status.as_ref().unwrap().to_string(), "200 or 204");
-        assert_eq!(b.expect.status.as_ref().unwrap().to_string(), "3xx");
-        assert_eq!(a.expect.body_contains.as_deref(), Some("ok"));
-        assert_eq!(b.expect.body_contains.as_deref(), Some("OK"));
-        assert_eq!(a.expect.body_not_contains.as_deref(), Some("err"));
-        assert_eq!(b.expect.body_not_contains.as_deref(), Some("ERR"));
-        assert_eq!(a.expect.body_matches.as_ref().unwrap().as_str(), "^o");
-        assert_eq!(b.expect.body_matches.as_ref().unwrap().as_str(), "^O");
-        assert_eq!(a.expect.max_response_time, Some(Duration::from_secs(2)));
-        assert_eq!(b.expect.max_response_time, Some(Duration::from_millis(300)));
+        assert_eq!(
+            a.expect().status.as_ref().unwrap().to_string(),
+            "200 or 204"
+        );
+        assert_eq!(b.expect().status.as_ref().unwrap().to_string(), "3xx");
+        assert_eq!(a.expect().body_contains.as_deref(), Some("ok"));
+        assert_eq!(b.expect().body_contains.as_deref(), Some("OK"));
+        assert_eq!(a.expect().body_not_contains.as_deref(), Some("err"));
+        assert_eq!(b.expect().body_not_contains.as_deref(), Some("ERR"));
+        assert_eq!(a.expect().body_matches.as_ref().unwrap().as_str(), "^o");
+        assert_eq!(b.expect().body_matches.as_ref().unwrap().as_str(), "^O");
+        assert_eq!(a.expect().max_response_time, Some(Duration::from_secs(2)));
+        assert_eq!(
+            b.expect().max_response_time,
+            Some(Duration::from_millis(300))
+        );
         assert!(!a.follow_redirects && b.follow_redirects);
-        assert_eq!((a.max_redirects, b.max_redirects), (Some(3), Some(9)));
+        assert_eq!((a.max_redirects(), b.max_redirects()), (Some(3), Some(9)));
         assert!(a.insecure && !b.insecure);
         assert_eq!((a.method, b.method), (Method::Post, Method::Put));
+        assert_eq!((a.body(), b.body()), (Some("ping"), Some("pong")));
         assert_eq!(
-            (a.body.as_deref(), b.body.as_deref()),
-            (Some("ping"), Some("pong"))
-        );
-        assert_eq!(
-            (a.user_agent.as_deref(), b.user_agent.as_deref()),
+            (a.user_agent(), b.user_agent()),
             (Some("probe/1"), Some("probe/2"))
         );
     }
