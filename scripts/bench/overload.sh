@@ -21,7 +21,7 @@ scenario_overload() {
         m0=$(log_mark)
         t0=$(now_s)
         /usr/bin/time -f '%e %U %S %M' -o "$out.time" \
-            "$SITEWATCH" -w "$w" --format json --report-every 10s --duration "${secs}s" "$dir/monitors.json" \
+            "$SITEWATCH" -w "$w" --db "$dir/history.db" --format json --report-every 10s --duration "${secs}s" "$dir/monitors.json" \
             >"$out.stdout" 2>"$out.stderr" &
         tpid=$!
         STARTED_PIDS+=("$tpid")

@@ -60,7 +60,7 @@ precision_once() {
     b0=$(busy_cpu)
     if [[ $tool == sitewatch ]]; then
         /usr/bin/time -f '%e %U %S %M' -o "$out.time" timeout $((secs + 60)) \
-            "$SITEWATCH" -w 64 --format json --report-every 10s --duration "${secs}s" "$dir/monitors.json" \
+            "$SITEWATCH" -w 64 --db "$dir/history.db" --format json --report-every 10s --duration "${secs}s" "$dir/monitors.json" \
             >"$out.stdout" 2>"$out.stderr" || true
         end=$(now_s)
         read -r wall user sys rss < <(tail -1 "$out.time")

@@ -20,7 +20,7 @@ scale_once() {
     load=$(load1)
     t0=$(now_s)
     /usr/bin/time -f '%e %U %S %M' -o "$out.time" \
-        "$SITEWATCH" -w 16 --format json --report-every 10s --duration "${secs}s" "$list.json" \
+        "$SITEWATCH" -w 16 --db "$list.db" --format json --report-every 10s --duration "${secs}s" "$list.json" \
         >"$out.stdout" 2>"$out.stderr" &
     tpid=$!
     STARTED_PIDS+=("$tpid")

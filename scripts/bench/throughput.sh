@@ -22,7 +22,7 @@ throughput_once() {
     local list=$BENCH_DIR/lists/urls-$n out=$BENCH_DIR/throughput/$tool-$n-$w-$run
     local tf=$out.time cmd
     case $tool in
-        sitewatch) cmd=("$SITEWATCH" --once -w "$w" --format json "$list.json") ;;
+        sitewatch) cmd=("$SITEWATCH" --once -w "$w" --db "$list.db" --format json "$list.json") ;;
         lychee) cmd=(lychee --no-progress --max-concurrency "$w" --host-concurrency "$w"
             --host-request-interval 0 --max-retries 0 --timeout 10 --format json
             --output "$out.lychee.json" "$list.txt") ;;
