@@ -3,7 +3,9 @@
 //! The line says what the operator asked for — URLs checked (total and in the window), the top
 //! five status codes and failure reasons, the checks running right now and for how long, the
 //! slowest check of the window — plus the health of the schedule itself: queue depth, overflow,
-//! coalesced and missed occurrences, lateness p50/p99/max and how many monitors are failing.
+//! coalesced and missed occurrences, lateness p50/p99/max and how many monitors are failing —
+//! and, once there are any, what was lost: check lines dropped, results not written to the
+//! history database, notifications given up.
 //!
 //! Wake-ups follow `next += period`, not a ticker, so reports do not drift. The thread reads
 //! only atomics and swaps the stats window under its lock; it never slows a worker for longer
@@ -87,6 +89,10 @@ pub struct Report {
     pub monitors: usize,
     /// Check lines dropped since start because output was stalled.
     pub dropped_lines: u64,
+    /// Results not written to the history database since start (writer behind, or failing).
+    pub unwritten: u64,
+    /// Notifications given up or dropped since start.
+    pub lost_notifications: u64,
 }
 
 impl Report {
@@ -135,6 +141,8 @@ impl Report {
             backed_off: schedule.backed_off,
             monitors: monitors.len(),
             dropped_lines: stats.dropped_lines(),
+            unwritten: stats.unwritten(),
+            lost_notifications: stats.lost_notifications(),
         }
     }
 
@@ -203,11 +211,21 @@ impl Report {
             millis(l.p99),
             millis(l.max)
         ));
+        // Losses are said only once there are some: they should never be there.
         if self.dropped_lines > 0 {
             parts.push(format!(
                 "{} check lines dropped (output stalled)",
                 self.dropped_lines
             ));
+        }
+        if self.unwritten > 0 {
+            parts.push(format!(
+                "{} results not written to the history database",
+                self.unwritten
+            ));
+        }
+        if self.lost_notifications > 0 {
+            parts.push(format!("{} notifications lost", self.lost_notifications));
         }
         parts.join("  |  ")
     }
@@ -268,5 +286,66 @@ impl Reporter {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report() -> Report {
+        Report {
+            kind: "report",
+            ts: "2026-11-23T09:00:00.000Z".into(),
+            window_s: 60.0,
+            checked_total: 10,
+            checked_interval: 10,
+            down_interval: 0,
+            top_codes: vec![(200, 10)],
+            top_reasons: Vec::new(),
+            in_flight: Vec::new(),
+            slowest: None,
+            lateness_ms: Lateness {
+                p50: 0.1,
+                p99: 1.0,
+                max: 2.0,
+            },
+            queue_depth: 0,
+            overflow_depth: 0,
+            coalesced: 0,
+            overflowed: 0,
+            missed: 0,
+            failing: 0,
+            backed_off: 0,
+            monitors: 1,
+            dropped_lines: 0,
+            unwritten: 0,
+            lost_notifications: 0,
+        }
+    }
+
+    #[test]
+    fn losses_are_shown_only_when_there_are_some() {
+        let quiet = report().line(Format::Text);
+        for word in ["dropped", "not written", "lost"] {
+            assert!(!quiet.contains(word), "{quiet}");
+        }
+        let lossy = Report {
+            dropped_lines: 3,
+            unwritten: 120,
+            lost_notifications: 2,
+            ..report()
+        }
+        .line(Format::Text);
+        for part in [
+            "3 check lines dropped (output stalled)",
+            "120 results not written to the history database",
+            "2 notifications lost",
+        ] {
+            assert!(lossy.contains(part), "{part}: {lossy}");
+        }
+        let json: serde_json::Value = serde_json::from_str(&report().line(Format::Json)).unwrap();
+        assert_eq!(json["unwritten"], 0);
+        assert_eq!(json["lost_notifications"], 0);
     }
 }

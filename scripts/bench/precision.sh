@@ -89,7 +89,7 @@ print(json.dumps({"reports": [r["lateness_ms"] for r in reps],
     m1=$(log_mark)
     local gaps others
     others=$(awk -v b0="$b0" -v b1="$b1" -v n0="$n0" -v n1="$n1" -v c="$cpu" \
-        'BEGIN { o = (b1 - b0) - (n1 - n0) - c; printf "%.2f", o > 0 ? o : 0 }')
+        'BEGIN { o = (b1 - b0) - (n1 - n0) - c; printf "%.2f", (o > 0 ? o : 0) }')
     gaps=$("$PY" "$BENCH_PY/analyze.py" gaps "$ACCESS_LOG" "$m0" "$m1" "$dir/plan.json" --end "$end")
     printf '{"set":"%s","tool":"%s","run":%s,"secs":%s,"wall_s":%s,"cpu_s":%s,"rss_kb":%s,"load1":%s,"nginx_cpu_s":%s,"others_cpu_s":%s,"gaps":%s,"own":%s}\n' \
         "$set" "$tool" "$run" "$secs" "$wall" "$cpu" "$rss" "$load" "$(fsub "$n1" "$n0")" "$others" "$gaps" "$extra" \

@@ -51,7 +51,7 @@ throughput_once() {
         "$tool" "$n" "$w" "$run" "$wall" "$user" "$sys" "$rss" "$load" \
         "$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')" \
         "$(awk -v b0="$b0" -v b1="$b1" -v n0="$c0" -v n1="$c1" -v u="$user" -v s="$sys" \
-            'BEGIN { o = (b1 - b0) - (n1 - n0) - u - s; printf "%.2f", o > 0 ? o : 0 }')" "$verify" "$summary" \
+            'BEGIN { o = (b1 - b0) - (n1 - n0) - u - s; printf "%.2f", (o > 0 ? o : 0) }')" "$verify" "$summary" \
         >>"$RESULTS/throughput.jsonl"
     say "$tool n=$n w=$w run=$run: ${wall}s wall, ${user}+${sys}s CPU, ${rss} KiB; $(echo "$verify" | "$PY" -c 'import json,sys; v=json.load(sys.stdin); print("requests", v["requests"], "every URL once" if v["every_url_once"] else "NOT every URL once", "fresh", v["fresh"])')"
 }

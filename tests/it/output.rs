@@ -47,6 +47,8 @@ fn reports_show_totals_codes_in_flight_and_slowest() {
         "overflowed",
         "missed",
         "dropped_lines",
+        "unwritten",
+        "lost_notifications",
     ] {
         assert_eq!(count(&first, key), 0, "{key}: {first}");
     }
