@@ -179,67 +179,74 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Spreads each group of equal intervals evenly across its interval, in config order.
-fn phases(intervals: &[u64]) -> Vec<u64> {
-    let mut sizes: HashMap<u64, u64> = HashMap::new();
-    for &i in intervals {
-        *sizes.entry(i).or_default() += 1;
+/// Spreads each group of equal intervals evenly across its interval, in config order: the k-th
+/// of n monitors at interval T gets phase k·T/n (rounded down to the grain).
+struct Spread {
+    sizes: HashMap<u64, u64>,
+    seen: HashMap<u64, u64>,
+}
+
+impl Spread {
+    fn new(intervals: impl Iterator<Item = u64>) -> Spread {
+        let mut sizes: HashMap<u64, u64> = HashMap::new();
+        for i in intervals {
+            *sizes.entry(i).or_default() += 1;
+        }
+        Spread {
+            seen: HashMap::with_capacity(sizes.len()),
+            sizes,
+        }
     }
-    let mut seen: HashMap<u64, u64> = HashMap::with_capacity(sizes.len());
-    intervals
-        .iter()
-        .map(|&i| {
-            let k = seen.entry(i).or_default();
-            let phase = (u128::from(*k) * u128::from(i) / u128::from(sizes[&i])) as u64;
-            let phase = phase - phase % GRAIN_MS;
-            *k += 1;
-            phase
-        })
-        .collect()
+
+    /// The phase of the next monitor at `interval`.
+    fn next(&mut self, interval: u64) -> u64 {
+        let k = self.seen.entry(interval).or_default();
+        let n = self.sizes.get(&interval).copied().unwrap_or(1).max(1);
+        let phase = (u128::from(*k) * u128::from(interval) / u128::from(n)) as u64;
+        *k += 1;
+        phase - phase % GRAIN_MS
+    }
 }
 
 impl Schedule {
     /// A schedule for these monitors (index = monitor), starting at tick 0.
+    ///
+    /// Builds the slots in place, with no list the length of the config besides them: at a
+    /// million monitors every such list is megabytes on the start-up peak.
     pub fn new(cadences: impl IntoIterator<Item = Cadence>, mode: Mode) -> Schedule {
         let mut policies: Vec<Policy> = Vec::new();
         let mut policy_index: HashMap<Policy, u32> = HashMap::new();
-        let (ms, policy): (Vec<u64>, Vec<u32>) = cadences
+        let mut slots: Vec<Slot> = cadences
             .into_iter()
-            .map(|c| {
-                let index = *policy_index.entry(c.policy).or_insert_with(|| {
+            .map(|c| Slot {
+                interval: millis(c.interval).max(1),
+                phase: 0,
+                next_due: 0,
+                inflight_due: 0,
+                pending: false,
+                since: 0,
+                policy: *policy_index.entry(c.policy).or_insert_with(|| {
                     policies.push(c.policy);
                     // As many policies as monitors at most, and monitors are indexed by u32.
                     (policies.len() - 1) as u32
-                });
-                (millis(c.interval).max(1), index)
-            })
-            .unzip();
-        let mut wheel = Wheel::with_capacity(ms.len());
-        let slots: Vec<Slot> = phases(&ms)
-            .into_iter()
-            .zip(ms.iter().zip(policy))
-            .enumerate()
-            .map(|(j, (phase, (&interval, policy)))| {
-                let first = match mode {
-                    Mode::Once => 0,
-                    Mode::Repeat => {
-                        let first = j as u64 * 1000 / WARMUP_PER_SECOND;
-                        (first - first % GRAIN_MS).min(phase)
-                    }
-                };
-                wheel.insert(j as u32, first);
-                Slot {
-                    interval,
-                    phase,
-                    next_due: first,
-                    inflight_due: 0,
-                    pending: false,
-                    since: 0,
-                    policy,
-                    health: Health::default(),
-                }
+                }),
+                health: Health::default(),
             })
             .collect();
+        slots.shrink_to_fit();
+        let mut spread = Spread::new(slots.iter().map(|s| s.interval));
+        let mut wheel = Wheel::with_capacity(slots.len());
+        for (j, slot) in slots.iter_mut().enumerate() {
+            slot.phase = spread.next(slot.interval);
+            slot.next_due = match mode {
+                Mode::Once => 0,
+                Mode::Repeat => {
+                    let first = j as u64 * 1000 / WARMUP_PER_SECOND;
+                    (first - first % GRAIN_MS).min(slot.phase)
+                }
+            };
+            wheel.insert(j as u32, slot.next_due);
+        }
         Schedule {
             wheel,
             unfinished: slots.len(),
@@ -637,6 +644,13 @@ mod tests {
 
     #[test]
     fn phases_spread_each_interval_group_evenly() {
+        let phases = |intervals: &[u64]| {
+            let mut spread = Spread::new(intervals.iter().copied());
+            intervals
+                .iter()
+                .map(|&i| spread.next(i))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(phases(&[1000, 1000, 1000, 1000]), vec![0, 250, 500, 750]);
         assert_eq!(phases(&[1000, 60_000, 1000]), vec![0, 0, 500]);
     }

@@ -275,15 +275,49 @@ fn upsert_row(
     Ok(())
 }
 
+/// Rollup rows the writer keeps in memory between batches, at most (about 150 bytes each).
+pub const CACHED_CELLS: usize = 50_000;
+
 /// The writer's copy of the rollup rows it is updating: loaded from the database the first time
 /// an hour is touched, updated in memory, and written back in the batch's transaction.
-#[derive(Debug, Default)]
+///
+/// Bounded: a long list checked rarely (a million monitors every hour) would otherwise keep a
+/// row per monitor for the current and the previous hour, hundreds of megabytes, for rows each
+/// touched once an hour. Past the bound, rows not touched by the last batch are dropped (they
+/// are in the database, and are read back if touched again).
+#[derive(Debug)]
 pub struct RollupCache {
     cells: HashMap<(i64, i64), Cell>,
     dirty: Vec<(i64, i64)>,
+    limit: usize,
+}
+
+impl Default for RollupCache {
+    fn default() -> Self {
+        RollupCache::with_limit(CACHED_CELLS)
+    }
 }
 
 impl RollupCache {
+    /// A cache that keeps at most about `limit` rows between batches.
+    pub fn with_limit(limit: usize) -> RollupCache {
+        RollupCache {
+            cells: HashMap::new(),
+            dirty: Vec::new(),
+            limit,
+        }
+    }
+
+    /// Rows held now.
+    pub fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    /// Whether no row is held.
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
     /// Counts one check of `monitor` (database id) started at `ts`.
     pub fn add(
         &mut self,
@@ -314,20 +348,28 @@ impl RollupCache {
     }
 
     /// Writes every hour changed since the last call, then forgets hours older than the newest
-    /// one touched minus an hour (late checks reload them from the database).
+    /// one touched minus an hour (late checks reload them from the database), and, past the
+    /// limit, every row this batch did not touch.
     pub fn write(&mut self, conn: &Connection) -> rusqlite::Result<()> {
         self.dirty.sort_unstable();
         self.dirty.dedup();
         let mut statement = conn.prepare(UPSERT)?;
         let mut newest = i64::MIN;
         for key in &self.dirty {
-            upsert_row(&mut statement, *key, &self.cells[key])?;
+            if let Some(cell) = self.cells.get(key) {
+                upsert_row(&mut statement, *key, cell)?;
+            }
             newest = newest.max(key.1);
         }
-        self.dirty.clear();
         if newest != i64::MIN {
             self.cells.retain(|&(_, hour), _| hour >= newest - HOUR_MS);
         }
+        if self.cells.len() > self.limit {
+            let dirty = &self.dirty;
+            self.cells.retain(|key, _| dirty.binary_search(key).is_ok());
+            self.cells.shrink_to(self.limit);
+        }
+        self.dirty.clear();
         Ok(())
     }
 
@@ -365,6 +407,55 @@ pub fn rebuild(conn: &Connection) -> rusqlite::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cache_is_bounded_and_rows_it_dropped_are_read_back() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::migrate(&mut conn).unwrap();
+        for id in 0..25 {
+            conn.execute(
+                "INSERT INTO monitors (id, url, interval_ms, method, first_seen, last_seen)
+                 VALUES (?1, 'http://127.0.0.1:9/' || ?1, 60000, 'GET', 0, 0)",
+                [id],
+            )
+            .unwrap();
+        }
+        let hour = 1_767_225_600_000;
+        let mut cache = RollupCache::with_limit(10);
+        // 25 monitors once each, in batches of 5: the cache never keeps much more than 10 rows.
+        for batch in 0..5 {
+            let tx = conn.transaction().unwrap();
+            for m in 0..5 {
+                cache
+                    .add(&tx, batch * 5 + m, hour + 1000, true, 10.0)
+                    .unwrap();
+            }
+            cache.write(&tx).unwrap();
+            tx.commit().unwrap();
+            assert!(
+                cache.len() <= 10,
+                "{} rows after batch {batch}",
+                cache.len()
+            );
+        }
+        // Monitor 0's row was dropped; a second check adds to what the database holds.
+        let tx = conn.transaction().unwrap();
+        cache.add(&tx, 0, hour + 2000, false, 30.0).unwrap();
+        cache.write(&tx).unwrap();
+        tx.commit().unwrap();
+        let (checks, up, max): (i64, i64, f64) = conn
+            .query_row(
+                "SELECT checks, up, ms_max FROM rollups WHERE monitor = 0 AND hour = ?1",
+                [hour],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!((checks, up, max), (2, 1, 30.0));
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM rollups", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 25);
+    }
 
     #[test]
     fn buckets_are_contiguous() {
