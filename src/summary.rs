@@ -3,6 +3,7 @@
 //! It is built after every thread has been joined, from the same counters the reporter reads,
 //! so its totals include every check that finished.
 
+use std::cmp::Ordering;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
@@ -73,22 +74,40 @@ pub struct Summary {
     pub unwritten: u64,
 }
 
+/// Inserts `item` into `top`, kept sorted by `order` and at most `n` long, after the items equal
+/// to it, so that ties keep config order as a stable sort would.
+fn keep_top<T>(top: &mut Vec<T>, item: T, n: usize, order: impl Fn(&T, &T) -> Ordering) {
+    let at = top.partition_point(|x| order(x, &item) != Ordering::Greater);
+    if at < n {
+        top.insert(at, item);
+        top.truncate(n);
+    }
+}
+
 impl Summary {
     /// Builds the summary from the final stats.
     pub fn collect(stats: &Stats, monitors: &[Monitor]) -> Summary {
-        let totals = stats.monitor_totals();
         let url = |t: &MonitorTotals| monitors[t.monitor].url.to_string();
-        let mut slowest: Vec<&MonitorTotals> = totals.iter().filter(|t| t.checks > 0).collect();
-        slowest.sort_by_key(|t| std::cmp::Reverse(t.max));
-        let mut worst: Vec<&MonitorTotals> = totals
-            .iter()
-            .filter(|t| t.checks > 0 && t.up < t.checks)
-            .collect();
-        worst.sort_by(|a, b| {
-            a.up_pct()
-                .total_cmp(&b.up_pct())
-                .then(b.checks.cmp(&a.checks))
-        });
+        // One pass, keeping only the few the summary lists: no list as long as the config.
+        let (mut slowest, mut worst) = (Vec::new(), Vec::new());
+        let (mut failing, mut never_checked) = (Vec::new(), 0);
+        for t in stats.monitor_totals() {
+            if t.checks == 0 {
+                never_checked += 1;
+            } else {
+                keep_top(&mut slowest, t, TOP, |a, b| b.max.cmp(&a.max));
+                if t.up < t.checks {
+                    keep_top(&mut worst, t, TOP, |a, b| {
+                        a.up_pct()
+                            .total_cmp(&b.up_pct())
+                            .then(b.checks.cmp(&a.checks))
+                    });
+                }
+            }
+            if t.failing {
+                failing.push(url(&t));
+            }
+        }
         let schedule = stats.schedule();
         let tally = stats.totals();
         let checked = stats.checked();
@@ -104,24 +123,22 @@ impl Summary {
             top_reasons: tally.top_reasons(TOP),
             slowest: slowest
                 .iter()
-                .take(TOP)
                 .map(|t| UrlTime {
                     url: url(t),
                     ms: ms(t.max),
                 })
                 .collect(),
-            failing: totals.iter().filter(|t| t.failing).map(url).collect(),
+            failing,
             backed_off: schedule.backed_off,
             worst: worst
                 .iter()
-                .take(TOP)
                 .map(|t| Uptime {
                     url: url(t),
                     checks: t.checks,
                     up_pct: (t.up_pct() * 100.0).round() / 100.0,
                 })
                 .collect(),
-            never_checked: totals.iter().filter(|t| t.checks == 0).count(),
+            never_checked,
             coalesced: schedule.coalesced,
             overflowed: schedule.overflowed,
             missed: schedule.missed,
@@ -277,5 +294,22 @@ mod tests {
         let v: serde_json::Value = serde_json::to_value(&s).unwrap();
         assert_eq!(v["type"], "summary");
         assert_eq!(v["checked_total"], 3);
+    }
+
+    #[test]
+    fn keep_top_matches_a_stable_sort_then_take() {
+        // Values with ties, in "config order"; descending like `slowest`.
+        let values = [3, 9, 1, 9, 4, 4, 7, 0, 9, 2, 4, 8];
+        let tagged: Vec<(usize, i32)> = values.iter().copied().enumerate().collect();
+        for n in [0, 1, 3, 5, 20] {
+            let mut top = Vec::new();
+            for &item in &tagged {
+                keep_top(&mut top, item, n, |a, b| b.1.cmp(&a.1));
+            }
+            let mut sorted = tagged.clone();
+            sorted.sort_by_key(|t| std::cmp::Reverse(t.1));
+            sorted.truncate(n);
+            assert_eq!(top, sorted, "n = {n}");
+        }
     }
 }

@@ -190,7 +190,6 @@ impl MemoryHistory {
             let counts = self
                 .stats
                 .monitor_totals()
-                .iter()
                 .map(|t| (t.checks, t.up))
                 .collect();
             self.samples.push_back((now, counts));
@@ -217,7 +216,7 @@ impl DigestSource for MemoryHistory {
         // The oldest snapshot inside the window is the baseline; none means "since start".
         let baseline = self.samples.iter().find(|(t, _)| *t >= from);
         let covered = baseline.map_or(self.started.max(from), |(t, _)| *t);
-        let totals = self.stats.monitor_totals();
+        let totals: Vec<_> = self.stats.monitor_totals().collect();
         let monitors = self
             .monitors
             .iter()
