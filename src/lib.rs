@@ -33,5 +33,5 @@ pub mod worker;
 
 pub use config::{Config, ConfigError, Monitor};
 pub use error::Error;
-pub use probe::{Observation, Outcome, Probe, Reason};
+pub use probe::{Cause, LocalKind, Nature, Observation, Outcome, Probe, Reason};
 pub use summary::Summary;

@@ -76,13 +76,15 @@ pub fn run(id: usize, pool: &Pool, channels: WorkerChannels) {
         let record = check(id, pool, &job);
         pool.stats
             .record(job.monitor, &record.observation, record.lateness);
+        // A local failure or an inconclusive check is no verdict: the scheduler only frees
+        // the monitor.
         let verdict = Verdict::of(&record.observation);
         // Publish before telling the scheduler, so a check's line precedes the state change
         // it causes.
         channels.events.publish(Event::Check(Arc::new(record)));
         let _ = channels.done.send(Completion {
             monitor: job.monitor,
-            verdict: Some(verdict),
+            verdict,
         });
     }
 }

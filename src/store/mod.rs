@@ -82,6 +82,21 @@ pub const MIGRATIONS: &[&str] = &[
          key   TEXT PRIMARY KEY,
          value
      ) WITHOUT ROWID;",
+    // 2: the three natures of a result. `checks.nature` is NULL for a verdict about the site,
+    // `local` for a local failure of sitewatch, `inconclusive` for a check that could not
+    // measure fairly; for those two, `reason` holds the local kind or the cause. They are not
+    // verdicts, so they are left out of the rollups (uptime); a partial index finds them.
+    // `impairments`: times sitewatch could not measure (`paused`, `network_impaired`), which
+    // reports count neither as up nor as down.
+    "ALTER TABLE checks ADD COLUMN nature TEXT;
+     CREATE INDEX checks_without_verdict ON checks (ts) WHERE nature IS NOT NULL;
+     CREATE TABLE impairments (
+         start_ts INTEGER NOT NULL,
+         end_ts   INTEGER NOT NULL,
+         cause    TEXT    NOT NULL,
+         detail   TEXT
+     );
+     CREATE INDEX impairments_by_time ON impairments (start_ts);",
 ];
 
 /// The schema version this build writes.
@@ -522,7 +537,7 @@ mod tests {
             err.problem,
             Problem::Newer {
                 found: 99,
-                known: 1
+                known: schema_version()
             }
         );
         assert!(err.to_string().contains("upgrade sitewatch"), "{err}");

@@ -30,7 +30,7 @@ use super::{epoch_ms, Store};
 use crate::config::Monitor;
 use crate::event::{Event, StateChange};
 use crate::output::ms;
-use crate::probe::Outcome;
+use crate::probe::Nature;
 use crate::state::State;
 use crate::stats::Stats;
 use crate::worker::CheckRecord;
@@ -259,10 +259,15 @@ impl Writer {
         let (mut checks, mut transitions) = (0, 0);
         {
             let mut insert_check = tx.prepare(
-                "INSERT INTO checks (ts, monitor, status, reason, detail, bytes, ms, lateness_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO checks (ts, monitor, status, reason, detail, bytes, ms, lateness_ms,
+                                     nature)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
             let mut insert_transition_statement = tx.prepare(INSERT_TRANSITION)?;
+            let mut insert_impairment = tx.prepare(
+                "INSERT INTO impairments (start_ts, end_ts, cause, detail)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?;
             for event in batch {
                 match event {
                     Event::Check(record) => {
@@ -276,10 +281,22 @@ impl Writer {
                             row.detail,
                             row.bytes,
                             row.ms,
-                            row.lateness_ms
+                            row.lateness_ms,
+                            row.nature
                         ])?;
-                        rollups.add(&tx, id, row.ts, row.reason.is_none(), row.ms)?;
+                        // Only verdicts count in uptime.
+                        if row.nature.is_none() {
+                            rollups.add(&tx, id, row.ts, row.reason.is_none(), row.ms)?;
+                        }
                         checks += 1;
+                    }
+                    Event::Impairment(span) => {
+                        insert_impairment.execute(params![
+                            epoch_ms(span.start),
+                            epoch_ms(span.end),
+                            span.cause.as_str(),
+                            span.detail
+                        ])?;
                     }
                     Event::State(change) => {
                         insert_transition(
@@ -472,6 +489,9 @@ fn mark_pruned(conn: &Connection, horizon: i64) -> rusqlite::Result<()> {
 struct CheckRow<'a> {
     ts: i64,
     status: Option<u16>,
+    /// `None` for a verdict; `local` or `inconclusive` otherwise.
+    nature: Option<&'static str>,
+    /// The failure reason of a verdict; the local kind or cause of the others.
     reason: Option<&'static str>,
     detail: Option<&'a str>,
     bytes: Option<i64>,
@@ -482,15 +502,16 @@ struct CheckRow<'a> {
 impl<'a> CheckRow<'a> {
     fn of(record: &'a CheckRecord) -> Self {
         let o = &record.observation;
-        let (reason, detail) = match &o.outcome {
-            Outcome::Up => (None, None),
-            Outcome::Down { reason, detail } => (Some(reason.as_str()), Some(detail.as_str())),
+        let nature = match o.outcome.nature() {
+            Nature::Verdict => None,
+            other => Some(other.as_str()),
         };
         CheckRow {
             ts: epoch_ms(record.started_at),
             status: o.status,
-            reason,
-            detail,
+            nature,
+            reason: o.outcome.cause_name(),
+            detail: o.outcome.detail(),
             bytes: o.bytes.map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
             ms: ms(o.elapsed),
             lateness_ms: ms(record.lateness),
@@ -502,7 +523,7 @@ impl<'a> CheckRow<'a> {
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::probe::{Observation, Reason};
+    use crate::probe::{Observation, Outcome, Reason};
     use crossbeam_channel::bounded;
 
     fn store(dir: &tempfile::TempDir) -> Store {
