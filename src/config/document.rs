@@ -23,6 +23,8 @@ pub(super) struct Document {
     pub monitors: Vec<Monitor>,
     /// The object form's `notify` list, validated by the caller.
     pub notify: Option<Value>,
+    /// The object form's `connectivity` object, validated by the caller.
+    pub connectivity: Option<Value>,
 }
 
 /// Parses `text` (one JSON value, nothing after it) into a [`Document`].
@@ -101,6 +103,7 @@ impl<'de> Visitor<'de> for Top<'_> {
         Ok(Document {
             monitors,
             notify: None,
+            connectivity: None,
         })
     }
 
@@ -110,16 +113,18 @@ impl<'de> Visitor<'de> for Top<'_> {
         // Entries met before `defaults`, finished once the whole object is read.
         let mut early: Option<Vec<Value>> = None;
         let mut notify: Option<Value> = None;
+        let mut connectivity: Option<Value> = None;
         while let Some(key) = map.next_key::<String>()? {
             let seen = match key.as_str() {
                 "defaults" => defaults.is_some(),
                 "urls" => monitors.is_some() || early.is_some(),
                 "notify" => notify.is_some(),
+                "connectivity" => connectivity.is_some(),
                 _ => {
                     return fail(
                         self.failure,
                         ConfigError::Shape(format!(
-                            "unknown top-level key {key:?}; the accepted keys are \"urls\", \"defaults\" and \"notify\""
+                            "unknown top-level key {key:?}; the accepted keys are \"urls\", \"defaults\", \"notify\" and \"connectivity\""
                         )),
                     )
                 }
@@ -149,6 +154,7 @@ impl<'de> Visitor<'de> for Top<'_> {
                         other => return fail(self.failure, urls_not_an_array(kind(&other))),
                     },
                 },
+                "connectivity" => connectivity = Some(map.next_value()?),
                 _ => notify = Some(map.next_value()?),
             }
         }
@@ -176,7 +182,11 @@ impl<'de> Visitor<'de> for Top<'_> {
                 )
             }
         };
-        Ok(Document { monitors, notify })
+        Ok(Document {
+            monitors,
+            notify,
+            connectivity,
+        })
     }
 
     reject! {

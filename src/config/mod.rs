@@ -48,6 +48,9 @@ use serde_json::{Map, Value};
 use ureq::http::{HeaderName, HeaderValue, Uri};
 
 use crate::notify::Channels;
+
+mod connectivity;
+pub use self::connectivity::Connectivity;
 use crate::probe::{Expect, StatusPattern, StatusSet};
 use crate::state::Policy;
 
@@ -338,6 +341,8 @@ pub struct Config {
     pub monitors: Vec<Monitor>,
     /// Notification channels (the `notify` list); empty when there are none.
     pub notify: Channels,
+    /// The connectivity canaries (the `connectivity` key), if any.
+    pub connectivity: Option<Connectivity>,
 }
 
 impl Config {
@@ -374,9 +379,11 @@ impl Config {
             Some(value) => crate::notify::config::parse(value, &|var| std::env::var(var).ok())?,
         };
         crate::notify::config::check_monitors(&document.monitors, &notify)?;
+        let connectivity = document.connectivity.map(connectivity::parse).transpose()?;
         Ok(Config {
             monitors: document.monitors,
             notify,
+            connectivity,
         })
     }
 }
@@ -427,6 +434,8 @@ pub enum ConfigError {
     Defaults(String),
     /// A problem in the `notify` list; the message names the channel.
     Notify(String),
+    /// A problem in the `connectivity` object.
+    Connectivity(String),
     /// A problem in one entry.
     Entry {
         /// 0-based position of the entry in the list.
@@ -456,6 +465,7 @@ impl fmt::Display for ConfigError {
             ),
             ConfigError::Defaults(message) => write!(f, "defaults: {message}"),
             ConfigError::Notify(message) => write!(f, "notify: {message}"),
+            ConfigError::Connectivity(message) => write!(f, "connectivity: {message}"),
             // Both the 1-based position (how people count) and the 0-based
             // index (how tools such as jq count) so either finds the entry.
             ConfigError::Entry {
