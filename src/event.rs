@@ -42,14 +42,14 @@ pub struct StateChange {
 }
 
 /// A time sitewatch could not measure fairly: a stall of the process, or its network impaired.
-/// Its own line is logged by whoever detected it; the history records it so reports count it
-/// neither as up nor as down.
+/// The detector also logs it on stderr; the printer shows it as a line, and the history records
+/// each finished one so reports count it neither as up nor as down.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Impairment {
     /// When it began.
     pub start: SystemTime,
-    /// When it ended.
-    pub end: SystemTime,
+    /// When it ended; `None` on the line that says it began.
+    pub end: Option<SystemTime>,
     /// Paused, or network impaired.
     pub cause: Cause,
     /// What was seen.

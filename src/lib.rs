@@ -23,6 +23,7 @@ pub mod probe;
 pub mod report;
 pub mod reporter;
 pub mod scheduler;
+pub mod selfwatch;
 pub mod signal;
 pub mod state;
 pub mod stats;

@@ -21,8 +21,8 @@ use simplelog::{
 
 use crate::config::Monitor;
 use crate::error::Error;
-use crate::event::{Event, StateChange};
-use crate::probe::{Nature, Outcome, Reason};
+use crate::event::{Event, Impairment, StateChange};
+use crate::probe::{Cause, Nature, Outcome, Reason};
 use crate::state::State;
 use crate::worker::CheckRecord;
 
@@ -110,8 +110,7 @@ pub fn run_printer(events: Receiver<Event>, monitors: Arc<Vec<Monitor>>, format:
         let line = match &event {
             Event::Check(record) => check_line(&monitors[record.monitor], record, format),
             Event::State(change) => state_line(&monitors[change.monitor], change, format),
-            // Logged on stderr by the detector when it is seen.
-            Event::Impairment(_) => continue,
+            Event::Impairment(span) => impairment_line(span, format),
         };
         emit(&line);
     }
@@ -214,6 +213,45 @@ pub fn state_line(monitor: &Monitor, change: &StateChange, format: Format) -> St
                 _ => {}
             }
             line
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ImpairmentJson<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    ts: String,
+    cause: Cause,
+    start: String,
+    end: Option<String>,
+    duration_s: Option<f64>,
+    detail: &'a str,
+}
+
+/// A time sitewatch could not measure (paused, network impaired) as a line in `format`.
+pub fn impairment_line(span: &Impairment, format: Format) -> String {
+    let at = span.end.unwrap_or(span.start);
+    match format {
+        Format::Json => serde_json::to_string(&ImpairmentJson {
+            kind: "impairment",
+            ts: timestamp(at),
+            cause: span.cause,
+            start: timestamp(span.start),
+            end: span.end.map(timestamp),
+            duration_s: span.end.map(|end| {
+                let d = end.duration_since(span.start).unwrap_or_default();
+                (d.as_secs_f64() * 1e3).round() / 1e3
+            }),
+            detail: &span.detail,
+        })
+        .expect("an impairment line always serializes"),
+        Format::Text => {
+            let label = match span.cause {
+                Cause::Paused => "PAUSED",
+                Cause::NetworkImpaired => "IMPAIRED",
+            };
+            format!("{}  {label}  {}", timestamp(at), span.detail)
         }
     }
 }

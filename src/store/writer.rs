@@ -290,13 +290,16 @@ impl Writer {
                         }
                         checks += 1;
                     }
+                    // Stored once it has ended: its start line has no length yet.
                     Event::Impairment(span) => {
-                        insert_impairment.execute(params![
-                            epoch_ms(span.start),
-                            epoch_ms(span.end),
-                            span.cause.as_str(),
-                            span.detail
-                        ])?;
+                        if let Some(end) = span.end {
+                            insert_impairment.execute(params![
+                                epoch_ms(span.start),
+                                epoch_ms(end),
+                                span.cause.as_str(),
+                                span.detail
+                            ])?;
+                        }
                     }
                     Event::State(change) => {
                         insert_transition(

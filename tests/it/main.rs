@@ -12,6 +12,7 @@ mod notify_util;
 mod outages;
 mod output;
 mod schedule;
+mod selfwatch;
 mod shutdown;
 mod tls;
 mod tls_server;
