@@ -1,6 +1,8 @@
 //! sitewatch's own trouble is never a site's outage: running out of file descriptors, being
 //! paused, losing its own network (the connectivity guard).
 
+use std::time::Duration;
+
 use serde_json::{json, Value};
 use sitewatch::localsite::LocalSite;
 
@@ -69,4 +71,62 @@ fn running_out_of_file_descriptors_is_a_local_error_not_an_outage() {
         1,
         "{run}"
     );
+}
+
+#[test]
+fn a_pause_of_sitewatch_is_inconclusive_not_an_outage() {
+    let site = LocalSite::start().unwrap();
+    // Eight sites answering in 0.5 s, checked every second with a 2 s timeout and no retries:
+    // about half of them are in flight at any moment, and one failure puts a monitor down.
+    let urls: Vec<Value> = (0..8)
+        .map(|i| json!({"url": site.url(&format!("/slow-headers/500?{i}")), "interval": "1s"}))
+        .collect();
+    let file = config(&json!({"defaults": {"retries": 0, "timeout": "2s"}, "urls": urls}));
+    let mut sw = Sitewatch::spawn(["--format", "json", path(&file)]);
+    let deadline = within(20.0);
+    for _ in 0..8 {
+        sw.wait_for_json(deadline, "the first round of checks", |v| {
+            v["type"] == "check" && v["up"] == true
+        });
+    }
+    sw.signal("STOP");
+    // The fault being injected: sitewatch does not run for 3.5 s, longer than the timeout.
+    std::thread::sleep(Duration::from_millis(3500));
+    sw.signal("CONT");
+    let line = sw.wait_for_stderr(within(20.0), "sitewatch was paused for");
+    assert!(line.contains("in flight"), "{line}");
+    // A few checks after the pause, all fine.
+    let deadline = within(20.0);
+    for _ in 0..8 {
+        sw.wait_for_json(deadline, "checks after the pause", |v| v["type"] == "check");
+    }
+    sw.sigint();
+    let run = sw.finish(within(10.0));
+    assert_eq!(run.code(), 0, "{run}");
+    assert_eq!(
+        downs(&run),
+        Vec::<Value>::new(),
+        "no monitor goes down\n{run}"
+    );
+    let pauses = run.of_type("impairment");
+    assert_eq!(pauses.len(), 1, "{run}");
+    assert_eq!(pauses[0]["cause"], "paused", "{run}");
+    assert!(pauses[0]["duration_s"].as_f64().unwrap() >= 3.0, "{run}");
+    assert!(
+        pauses[0]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("sitewatch was paused for"),
+        "{run}"
+    );
+    let summary = run.summary();
+    assert_eq!(summary["stalls"], 1, "{run}");
+    assert_eq!(summary["down_total"], 0, "{run}");
+    for check in run
+        .checks()
+        .iter()
+        .filter(|c| c["nature"] == "inconclusive")
+    {
+        assert_eq!(check["cause"], "paused", "{check}");
+    }
 }
