@@ -130,3 +130,80 @@ fn a_pause_of_sitewatch_is_inconclusive_not_an_outage() {
         assert_eq!(check["cause"], "paused", "{check}");
     }
 }
+
+#[test]
+fn while_every_canary_fails_failures_are_inconclusive_and_nobody_is_notified() {
+    use crate::notify_util::Receiver;
+    // The canary and the first monitored site live on one local server, which the test stops
+    // (sitewatch's "network" and the site die together) and restarts on the same port.
+    let site = LocalSite::start().unwrap();
+    let addr = site.addr();
+    let watched = site.url("/ok?watched");
+    // The second monitored site and the webhook live elsewhere, and stay up.
+    let rx = Receiver::start();
+    let file = config(&json!({
+        "connectivity": {"canaries": [site.url("/canary")], "interval": "1s"},
+        "urls": [
+            {"url": watched, "interval": "1s"},
+            {"url": rx.url("/site"), "interval": "1s", "retries": 0},
+        ],
+        "notify": [{"type": "webhook", "url": rx.url("/hook"), "group_window": "100ms"}],
+    }));
+    let mut sw = Sitewatch::spawn(["--format", "json", path(&file)]);
+    let deadline = within(20.0);
+    for _ in 0..4 {
+        sw.wait_for_json(deadline, "up checks", |v| {
+            v["type"] == "check" && v["up"] == true
+        });
+    }
+    drop(site);
+    let started = sw.wait_for_stderr(within(15.0), "sitewatch's network is impaired");
+    assert!(
+        started.contains("every connectivity canary failed"),
+        "{started}"
+    );
+    // Six of them, 1 s apart: longer than the watched monitor's retries (2 s, then 4 s) would
+    // take to put it down.
+    let deadline = within(20.0);
+    for _ in 0..6 {
+        sw.wait_for_json(deadline, "inconclusive checks while impaired", |v| {
+            v["type"] == "check" && v["url"] == watched && v["nature"] == "inconclusive"
+        });
+    }
+    let _site = LocalSite::start_on(addr).unwrap();
+    let ended = sw.wait_for_stderr(within(15.0), "network impairment ended after");
+    assert!(ended.contains("inconclusive"), "{ended}");
+    // Canaries fine, a site down: a normal verdict, state change and notification.
+    rx.set_site(503);
+    sw.wait_for_json(within(15.0), "the second site going down", |v| {
+        v["type"] == "state" && v["to"] == "down"
+    });
+    rx.wait_for(1, "/hook", within(15.0));
+    sw.sigint();
+    let run = sw.finish(within(15.0));
+    assert_eq!(run.code(), 0, "{run}");
+    let downs = downs(&run);
+    assert_eq!(downs.len(), 1, "{run}");
+    assert_eq!(downs[0]["url"], rx.url("/site"), "{run}");
+    let hooks = rx.hooks("/hook");
+    assert!(
+        hooks.iter().all(|h| !h.text().contains("watched")),
+        "no notification about the watched site: {hooks:?}"
+    );
+    let impaired: Vec<Value> = run
+        .checks()
+        .into_iter()
+        .filter(|c| c["nature"] == "inconclusive")
+        .collect();
+    assert!(!impaired.is_empty(), "{run}");
+    assert!(
+        impaired
+            .iter()
+            .all(|c| c["url"] == watched && c["cause"] == "network_impaired"),
+        "{run}"
+    );
+    let spans = run.of_type("impairment");
+    assert_eq!(spans.len(), 2, "a start and an end line\n{run}");
+    assert!(spans[0]["end"].is_null() && spans[1]["duration_s"].as_f64() > Some(5.0));
+    assert_eq!(run.summary()["impairments"], 1, "{run}");
+}
