@@ -574,6 +574,93 @@ mod tests {
     }
 
     #[test]
+    fn checks_that_are_not_verdicts_are_stored_with_their_nature_outside_the_rollups() {
+        let dir = tempfile::tempdir().unwrap();
+        let stats = Arc::new(Stats::new(1, 1));
+        let writer = Writer::new(
+            History {
+                store: store(&dir),
+                settings: Settings::default(),
+            },
+            monitors(1),
+            Arc::clone(&stats),
+        );
+        let (tx, rx) = bounded(100);
+        let t0 = 1_767_225_600_000;
+        tx.send(check(0, t0, true, 10)).unwrap();
+        let local = |at: i64, outcome: Outcome| {
+            Event::Check(Arc::new(CheckRecord {
+                monitor: 0,
+                started_at: super::super::from_epoch_ms(at),
+                lateness: Duration::ZERO,
+                queued: Duration::ZERO,
+                observation: Observation {
+                    status: None,
+                    bytes: None,
+                    ttfb: None,
+                    elapsed: Duration::from_millis(1),
+                    final_url: None,
+                    retry_after: None,
+                    outcome,
+                },
+            }))
+        };
+        tx.send(local(
+            t0 + 1000,
+            Outcome::Local {
+                kind: crate::probe::LocalKind::FileDescriptors,
+                detail: "Too many open files (os error 24)".into(),
+            },
+        ))
+        .unwrap();
+        tx.send(local(
+            t0 + 2000,
+            Outcome::down(Reason::Timeout, "timed out")
+                .inconclusive(crate::probe::Cause::Paused, "paused"),
+        ))
+        .unwrap();
+        let at = super::super::from_epoch_ms(t0 + 2000);
+        tx.send(Event::Impairment(Arc::new(crate::event::Impairment {
+            start: at,
+            end: None,
+            cause: crate::probe::Cause::Paused,
+            detail: "begins".into(),
+        })))
+        .unwrap();
+        tx.send(Event::Impairment(Arc::new(crate::event::Impairment {
+            start: at,
+            end: Some(at + Duration::from_secs(10)),
+            cause: crate::probe::Cause::Paused,
+            detail: "sitewatch was paused for 10.0 s".into(),
+        })))
+        .unwrap();
+        drop(tx);
+        writer.run(rx);
+        let conn = Connection::open(dir.path().join("h.db")).unwrap();
+        assert_eq!(count(&conn, "SELECT count(*) FROM checks"), 3);
+        assert_eq!(
+            count(
+                &conn,
+                "SELECT count(*) FROM checks WHERE nature = 'local' AND reason = 'file_descriptors'"
+            ),
+            1
+        );
+        assert_eq!(
+            count(
+                &conn,
+                "SELECT count(*) FROM checks WHERE nature = 'inconclusive' AND reason = 'paused'"
+            ),
+            1
+        );
+        assert_eq!(count(&conn, "SELECT sum(checks) FROM rollups"), 1);
+        assert_eq!(
+            count(&conn, "SELECT end_ts - start_ts FROM impairments"),
+            10_000,
+            "one row, once it has ended"
+        );
+    }
+
+    #[test]
     fn commits_by_count_and_at_the_end_with_rollups_and_stop_markers() {
         let dir = tempfile::tempdir().unwrap();
         let stats = Arc::new(Stats::new(2, 1));
