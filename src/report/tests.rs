@@ -162,6 +162,8 @@ fn checks_that_are_not_verdicts_and_impaired_time_count_neither_up_nor_down() {
     assert_eq!(json["impairments"][0]["duration_s"], 3600.0);
     let csv = csv::render(&r);
     assert!(csv.lines().any(|l| l.starts_with("impairment,")), "{csv}");
+    let html = html::render(&r);
+    assert!(html.contains("not verdicts: 2 local error(s), 1 inconclusive, 1h impaired"));
 }
 
 #[test]
