@@ -76,16 +76,20 @@ fn running_out_of_file_descriptors_is_a_local_error_not_an_outage() {
 #[test]
 fn a_pause_of_sitewatch_is_inconclusive_not_an_outage() {
     let site = LocalSite::start().unwrap();
-    // Eight sites answering in 0.5 s, checked every second with a 2 s timeout and no retries:
-    // about half of them are in flight at any moment, and one failure puts a monitor down.
+    // Eight sites answering in 0.9 s, checked every second with a 2 s timeout and no retries:
+    // nearly all are in flight at any moment, and one failure puts a monitor down.
     let urls: Vec<Value> = (0..8)
         .map(|i| json!({"url": site.url(&format!("/slow-headers/500?{i}")), "interval": "1s"}))
         .collect();
     let file = config(&json!({"defaults": {"retries": 0, "timeout": "2s"}, "urls": urls}));
-    let mut sw = Sitewatch::spawn(["--format", "json", path(&file)]);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.db");
+    let db = db.to_str().unwrap();
+    let mut sw = Sitewatch::spawn(["--format", "json", "--db", db, path(&file)]);
     let deadline = within(20.0);
-    for _ in 0..8 {
-        sw.wait_for_json(deadline, "the first round of checks", |v| {
+    // Two rounds: by then the monitors are on their phases, an eighth of a second apart.
+    for _ in 0..16 {
+        sw.wait_for_json(deadline, "two rounds of checks", |v| {
             v["type"] == "check" && v["up"] == true
         });
     }
@@ -108,27 +112,59 @@ fn a_pause_of_sitewatch_is_inconclusive_not_an_outage() {
         Vec::<Value>::new(),
         "no monitor goes down\n{run}"
     );
+    // (A machine this loaded may starve sitewatch for over a second elsewhere in the run too:
+    // that is a stall as well, so look for this one among them.)
     let pauses = run.of_type("impairment");
-    assert_eq!(pauses.len(), 1, "{run}");
-    assert_eq!(pauses[0]["cause"], "paused", "{run}");
-    assert!(pauses[0]["duration_s"].as_f64().unwrap() >= 3.0, "{run}");
+    let this = pauses
+        .iter()
+        .find(|p| p["duration_s"].as_f64() >= Some(3.0))
+        .unwrap_or_else(|| panic!("a pause of 3.5 s\n{run}"));
+    assert_eq!(this["cause"], "paused", "{run}");
+    let detail = this["detail"].as_str().unwrap();
+    assert!(detail.starts_with("sitewatch was paused for"), "{run}");
+    let summary = run.summary();
+    assert!(summary["stalls"].as_u64() >= Some(1), "{run}");
+    assert_eq!(summary["down_total"], 0, "{run}");
+    let inconclusive: Vec<Value> = run
+        .checks()
+        .into_iter()
+        .filter(|c| c["nature"] == "inconclusive")
+        .collect();
+    assert!(!inconclusive.is_empty(), "checks in flight were cut\n{run}");
+    assert!(inconclusive.iter().all(|c| c["cause"] == "paused"), "{run}");
     assert!(
-        pauses[0]["detail"]
-            .as_str()
-            .unwrap()
-            .starts_with("sitewatch was paused for"),
+        detail.ends_with(&format!(
+            "{} checks in flight were retried",
+            inconclusive.len()
+        )) || inconclusive.len() == 1,
         "{run}"
     );
-    let summary = run.summary();
-    assert_eq!(summary["stalls"], 1, "{run}");
-    assert_eq!(summary["down_total"], 0, "{run}");
-    for check in run
-        .checks()
+    assert_eq!(
+        summary["inconclusive"].as_u64(),
+        Some(inconclusive.len() as u64)
+    );
+
+    // The history has the stall, and the report counts those checks neither up nor down.
+    let report = crate::util::run(
+        ["report", "--db", db, "--format", "json", "--since", "1h"],
+        10.0,
+    );
+    assert_eq!(report.code(), 0, "{report}");
+    let report: Value = serde_json::from_str(&report.stdout.join("\n")).unwrap();
+    let stored = report["impairments"].as_array().unwrap();
+    assert!(
+        stored
+            .iter()
+            .any(|p| p["cause"] == "paused" && p["duration_s"].as_f64() >= Some(3.0)),
+        "{report}"
+    );
+    let monitors = report["monitors"].as_array().unwrap();
+    let counted: u64 = monitors
         .iter()
-        .filter(|c| c["nature"] == "inconclusive")
-    {
-        assert_eq!(check["cause"], "paused", "{check}");
-    }
+        .map(|m| m["inconclusive"].as_u64().unwrap())
+        .sum();
+    assert_eq!(counted, inconclusive.len() as u64, "{report}");
+    assert!(monitors.iter().all(|m| m["up"] == m["checks"]), "{report}");
 }
 
 #[test]
