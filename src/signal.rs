@@ -10,6 +10,8 @@
 //!   waiting for checks in flight and for notifications; the history writer still commits what
 //!   it holds and the summary is printed, marked as interrupted. Nothing measured is lost.
 //! - A third exits at once with status 130, without a summary: the way out if even that hangs.
+//! - stdout closed by its reader only ever asks for the graceful stop: during a stop it is
+//!   nothing new (`… | head` typically got the same Ctrl-C).
 //!
 //! Signals are taken by signal-hook on a small thread of our own (`sitewatch-signals`), never in
 //! signal context. SIGXFSZ (a file-size limit reached, `ulimit -f`) is caught and ignored, so
@@ -142,6 +144,10 @@ impl Requests {
     /// stdout, which the output reports itself. A third request exits the process.
     pub fn request(&self, cause: Cause) -> Action {
         let mut switch = self.switch.lock().unwrap_or_else(|e| e.into_inner());
+        // A reader gone during a stop (`| head` got the same Ctrl-C) is not a second request.
+        if cause == Cause::StdoutClosed && switch.escalation.taken > 0 {
+            return Action::Repeat;
+        }
         let action = switch.escalation.request(Instant::now());
         match (action, cause) {
             (Action::Repeat, _) => {}
@@ -228,6 +234,15 @@ mod tests {
         assert_eq!(requests.request(Cause::StdoutClosed), Action::Graceful);
         assert!(disconnected(&stop.graceful) && !stop.is_now());
         assert_eq!(requests.request(Cause::Signal("SIGTERM")), Action::Repeat);
+        assert!(!stop.is_now());
+    }
+
+    #[test]
+    fn stdout_closed_during_a_stop_is_not_a_second_request() {
+        let (requests, stop) = Requests::new();
+        assert_eq!(requests.request(Cause::Signal("SIGINT")), Action::Graceful);
+        requests.switch.lock().unwrap().escalation.last = None;
+        assert_eq!(requests.request(Cause::StdoutClosed), Action::Repeat);
         assert!(!stop.is_now());
     }
 }
