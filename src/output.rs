@@ -25,9 +25,6 @@ use crate::state::State;
 use crate::stats::Stats;
 use crate::worker::CheckRecord;
 
-/// The `log` target of every line meant for the operator.
-pub const OUT: &str = "sitewatch::out";
-
 /// How lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Format {
@@ -43,7 +40,6 @@ pub enum Format {
 /// thread starts.
 pub fn init_logging(log_file: Option<&Path>) -> Result<(), Error> {
     let diagnostics = ConfigBuilder::new()
-        .add_filter_ignore_str(OUT)
         .add_filter_ignore_str("ureq")
         .add_filter_ignore_str("rustls")
         .set_time_format_rfc3339()
