@@ -21,7 +21,7 @@ use crate::report::{self, ReportFormat};
 use crate::scheduler::Mode;
 use crate::store::writer::{History, Settings};
 use crate::store::{self, Store};
-use crate::{demo, signal};
+use crate::{demo, signal, sinks};
 
 /// Most worker threads accepted: beyond this, threads cost more than they check.
 const MAX_WORKERS: usize = 4096;
@@ -284,8 +284,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
                 &options,
                 "demo: local sites on 127.0.0.1",
             )?;
-            monitor(demo.config, &options, &common, history)?;
-            Ok(ExitCode::SUCCESS)
+            let summary = monitor(demo.config, &options, &common, history)?;
+            Ok(stop_status(&summary).unwrap_or(ExitCode::SUCCESS))
         }
         None => {
             let config = load(&cli.config)?;
@@ -295,12 +295,32 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             let source = cli.config.display().to_string();
             log_start_after_init(&cli.common, &config, &options, &source)?;
             let summary = monitor(config, &options, &cli.common, history)?;
+            if let Some(status) = stop_status(&summary) {
+                return Ok(status);
+            }
             if cli.once && summary.any_failing() {
                 Ok(ExitCode::from(1))
             } else {
                 Ok(ExitCode::SUCCESS)
             }
         }
+    }
+}
+
+/// Exit status when sitewatch was stopped at once by a second request.
+pub const EXIT_INTERRUPTED: u8 = signal::EXIT_INTERRUPTED;
+/// Exit status when stdout was closed by its reader, as shells report death by SIGPIPE.
+pub const EXIT_STDOUT_CLOSED: u8 = 141;
+
+/// The exit status a stop imposes, whatever the checks said: 130 after a stop at once, 141 when
+/// stdout was closed by its reader.
+fn stop_status(summary: &crate::Summary) -> Option<ExitCode> {
+    if summary.interrupted {
+        Some(ExitCode::from(EXIT_INTERRUPTED))
+    } else if sinks::stdout_closed() {
+        Some(ExitCode::from(EXIT_STDOUT_CLOSED))
+    } else {
+        None
     }
 }
 
@@ -418,7 +438,11 @@ fn monitor(
             ))
         );
     }
-    let stop = signal::install()?;
+    let (stop, requests) = signal::install()?;
+    // stdout closed by its reader (`| head`) asks for the same graceful stop as Ctrl-C.
+    sinks::on_stdout_closed(move || {
+        requests.request(signal::Cause::StdoutClosed);
+    });
     let probe = Arc::new(HttpProbe::new(&common.probe_settings()));
     engine::run(config, options, probe, stop, history)
 }

@@ -24,6 +24,7 @@ pub mod report;
 pub mod reporter;
 pub mod scheduler;
 pub mod signal;
+pub mod sinks;
 pub mod state;
 pub mod stats;
 pub mod store;

@@ -11,6 +11,7 @@ mod notify;
 mod notify_util;
 mod outages;
 mod output;
+mod output_failures;
 mod schedule;
 mod shutdown;
 mod tls;
