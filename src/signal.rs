@@ -13,17 +13,17 @@
 //! - stdout closed by its reader only ever asks for the graceful stop: during a stop it is
 //!   nothing new (`… | head` typically got the same Ctrl-C).
 //!
-//! Signals are taken by signal-hook on a small thread of our own (`sitewatch-signals`), never in
-//! signal context. SIGXFSZ (a file-size limit reached, `ulimit -f`) is caught and ignored, so
-//! writing past the limit fails with an error sitewatch reports instead of killing it.
+//! Stop signals are taken by ctrlc on its own thread, never in signal context (ctrlc does not
+//! say which of SIGINT, SIGTERM or SIGHUP arrived). SIGXFSZ (a file-size limit reached,
+//! `ulimit -f`) is caught by signal-hook and ignored, so writing past the limit fails with an
+//! error sitewatch reports instead of killing it.
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGXFSZ};
-use signal_hook::iterator::Signals;
+use signal_hook::consts::SIGXFSZ;
 
 use crate::error::Error;
 
@@ -66,8 +66,8 @@ fn disconnected(rx: &Receiver<()>) -> bool {
 /// Who asked for the stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cause {
-    /// A signal, by name (`SIGINT`…).
-    Signal(&'static str),
+    /// Ctrl-C, SIGTERM or SIGHUP.
+    Signal,
     /// stdout was closed by its reader (`sitewatch … | head -1`).
     StdoutClosed,
 }
@@ -151,16 +151,16 @@ impl Requests {
         let action = switch.escalation.request(Instant::now());
         match (action, cause) {
             (Action::Repeat, _) => {}
-            (Action::Graceful, Cause::Signal(name)) => log::warn!(
-                "stopping ({name}): finishing checks in flight; Ctrl-C again, a second or more \
-                 later, stops at once"
+            (Action::Graceful, Cause::Signal) => log::warn!(
+                "stopping: finishing checks in flight; Ctrl-C again, a second or more later, \
+                 stops at once"
             ),
             (Action::Graceful, Cause::StdoutClosed) => {}
             (Action::Now, cause) => log::warn!(
                 "stopping at once ({}): not waiting for checks in flight or notifications; \
                  committing the history and printing the summary",
                 match cause {
-                    Cause::Signal(name) => name,
+                    Cause::Signal => "second stop signal",
                     Cause::StdoutClosed => "stdout closed",
                 }
             ),
@@ -181,32 +181,18 @@ impl Requests {
     }
 }
 
-fn name(signal: i32) -> &'static str {
-    match signal {
-        SIGINT => "SIGINT",
-        SIGTERM => "SIGTERM",
-        SIGHUP => "SIGHUP",
-        _ => "signal",
-    }
-}
-
 /// Installs the process's signal handling and returns the stop channels it drives, with a
 /// handle to request a stop for other reasons.
 pub fn install() -> Result<(Stop, Requests), Error> {
     // Registered first and never read: a handler (rather than the default action, which
     // kills the process) makes a write past a file-size limit fail with EFBIG.
     signal_hook::flag::register(SIGXFSZ, Arc::default()).map_err(Error::Signal)?;
-    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).map_err(Error::Signal)?;
     let (requests, stop) = Requests::new();
     let handler = requests.clone();
-    std::thread::Builder::new()
-        .name("sitewatch-signals".into())
-        .spawn(move || {
-            for signal in signals.forever() {
-                handler.request(Cause::Signal(name(signal)));
-            }
-        })
-        .map_err(Error::Thread)?;
+    ctrlc::set_handler(move || {
+        handler.request(Cause::Signal);
+    })
+    .map_err(|e| Error::Signal(io::Error::other(e)))?;
     Ok((stop, requests))
 }
 
@@ -233,14 +219,14 @@ mod tests {
         assert!(!disconnected(&stop.graceful) && !stop.is_now());
         assert_eq!(requests.request(Cause::StdoutClosed), Action::Graceful);
         assert!(disconnected(&stop.graceful) && !stop.is_now());
-        assert_eq!(requests.request(Cause::Signal("SIGTERM")), Action::Repeat);
+        assert_eq!(requests.request(Cause::Signal), Action::Repeat);
         assert!(!stop.is_now());
     }
 
     #[test]
     fn stdout_closed_during_a_stop_is_not_a_second_request() {
         let (requests, stop) = Requests::new();
-        assert_eq!(requests.request(Cause::Signal("SIGINT")), Action::Graceful);
+        assert_eq!(requests.request(Cause::Signal), Action::Graceful);
         requests.switch.lock().unwrap().escalation.last = None;
         assert_eq!(requests.request(Cause::StdoutClosed), Action::Repeat);
         assert!(!stop.is_now());

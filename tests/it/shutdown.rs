@@ -97,7 +97,7 @@ fn a_second_sigint_later_stops_at_once_with_an_interrupted_summary_and_the_histo
     assert!(took < Duration::from_secs(3), "exit took {took:?}");
     assert!(
         run.stderr_text().contains(
-            "stopping at once (SIGINT): not waiting for checks in flight or notifications; \
+            "stopping at once (second stop signal): not waiting for checks in flight or notifications; \
              committing the history and printing the summary"
         ),
         "{run}"
