@@ -344,6 +344,7 @@ mod tests {
             elapsed: Duration::ZERO,
             final_url: None,
             retry_after: None,
+            redirects: Vec::new(),
             outcome: if up {
                 Outcome::Up
             } else {
