@@ -235,5 +235,41 @@ mod tests {
                 "timed out after 2s while waiting for the response headers"
             )
         );
+        for (phase, what) in [
+            (Phase::Resolve, "resolving the host name"),
+            (Phase::Connect, "connecting"),
+            (Phase::Handshake, "in the TLS handshake"),
+        ] {
+            for which in [ureq::Timeout::Global, ureq::Timeout::Connect] {
+                if phase == Phase::Resolve && which == ureq::Timeout::Connect {
+                    continue;
+                }
+                let got = classify(
+                    &ureq::Error::Timeout(which),
+                    phase,
+                    Duration::from_secs(2),
+                    true,
+                );
+                let want = format!("timed out after 2s while {what}");
+                assert_eq!(got, Outcome::down(Reason::Timeout, want), "{which:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn response_limits_are_named() {
+        let big = classify(
+            &ureq::Error::LargeResponseHeader(70_000, 64_512),
+            Phase::Response,
+            Duration::from_secs(2),
+            false,
+        );
+        assert_eq!(
+            big,
+            Outcome::down(
+                Reason::Protocol,
+                "response headers larger than 64512 bytes, the most sitewatch reads"
+            )
+        );
     }
 }
