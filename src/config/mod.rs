@@ -582,6 +582,8 @@ raw_settings!(
     follow_redirects,
     max_redirects,
     insecure,
+    allow_http_redirect,
+    ca_file,
     expect_status,
     expect_headers,
     body_contains,
@@ -593,8 +595,6 @@ raw_settings!(
     recover_after,
     max_backoff,
     notify,
-    allow_http_redirect,
-    ca_file,
 );
 
 /// Validated optional settings, from `defaults` or from one entry.

@@ -352,7 +352,8 @@ impl Probe for HttpProbe {
             // Our own words are plain already; this bounds and escapes whatever of a
             // server's text reached a detail, whichever path it took.
             if detail.len() > MAX_DETAIL || detail.chars().any(text::needs_escape) {
-                *detail = text::capped(detail, MAX_DETAIL);
+                // Room for the marker, so the whole stays within MAX_DETAIL.
+                *detail = text::capped(detail, MAX_DETAIL - 40);
             }
         }
         observation
