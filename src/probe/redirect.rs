@@ -107,7 +107,7 @@ pub(super) fn next_hop(
         "http" | "https" => {}
         other => {
             return Err(refused(&format!(
-                "scheme {:?} is not followed (only http and https)",
+                "scheme {:?} (only http and https are followed)",
                 text::server_text(other)
             )))
         }
@@ -222,7 +222,7 @@ mod tests {
             assert!(e.contains(location), "{e}");
             assert!(
                 e.ends_with(&format!(
-                    "scheme \"{scheme}\" is not followed (only http and https)"
+                    "scheme \"{scheme}\" (only http and https are followed)"
                 )),
                 "{e}"
             );

@@ -58,7 +58,7 @@ fn locations_with_other_schemes_are_refused_naming_the_hop() {
         );
         assert!(
             detail(&c).ends_with(&format!(
-                "scheme \"{scheme}\" is not followed (only http and https)"
+                "scheme \"{scheme}\" (only http and https are followed)"
             )),
             "{c}"
         );
