@@ -8,7 +8,7 @@
 //! Guarantees of [`HttpProbe::check`]:
 //! - it returns within the monitor's timeout plus a little: one deadline covers DNS through
 //!   the last body byte of the last hop, each request getting what is left of it;
-//! - redirects are followed by the probe itself, hop by hop ([`redirect`]): each `Location`
+//! - redirects are followed by the probe itself, hop by hop (module `redirect`): each `Location`
 //!   resolved per RFC 3986 and validated like a config URL, credentials sent to the monitor's
 //!   own origin only, the chain recorded in [`Observation::redirects`];
 //! - every text a server chose (header values, `Location`, TLS error text) is escaped and

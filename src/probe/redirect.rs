@@ -27,7 +27,7 @@ use crate::config::Method;
 use crate::text;
 
 /// Longest URL sitewatch requests, config or redirect target: 8 KiB, the request-line limit of
-/// common servers, and well within the request buffer (see [`super::limits`]).
+/// common servers, and well within the request buffer (16 KiB, see `agent.rs`).
 pub const MAX_URL_BYTES: usize = 8 * 1024;
 
 /// One redirect on the way to the final response: the status that redirected and the URL that

@@ -143,6 +143,23 @@ fn an_8_kib_header_is_sent_whole() {
 }
 
 #[test]
+fn an_8_kib_url_with_credentials_is_sent_whole() {
+    // The longest URL the config accepts, with userinfo turned into a Basic auth line longer
+    // than the URL itself: both fit the request buffer.
+    let site = RawSite::start(|_| response("200 OK", &[], b"ok"));
+    let prefix = format!("http://{}:{}@{}/", "u", "p".repeat(3000), site.addr());
+    let url = format!("{prefix}{}", "a".repeat(8 * 1024 - prefix.len()));
+    assert_eq!(url.len(), 8 * 1024);
+    let c = check_one(json!({"url": url}), &[]);
+    assert_eq!(c["up"], true, "{c}");
+    let seen = &site.seen()[0];
+    assert_eq!(seen.target.len(), 8 * 1024 - (prefix.len() - 1));
+    assert!(seen
+        .header("authorization")
+        .is_some_and(|a| a.starts_with("Basic ")));
+}
+
+#[test]
 fn body_matches_looks_at_its_cap_and_says_so() {
     const CAP: usize = 1024 * 1024;
     let site = RawSite::start(|_| {
