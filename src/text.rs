@@ -9,9 +9,9 @@
 //!   U+2066–U+2069): each is written as a visible escape (`\n`, `\t`, `\u{1b}`, `\u{202e}`), so
 //!   a server can neither forge a line, drive a terminal (ANSI, OSC 8) nor reorder what a reader
 //!   sees;
-//! - is at most [`MAX_SERVER_TEXT`] bytes plus a short marker `…[+N bytes]` saying how many
-//!   bytes of the (escaped) text were left out, cut on a character boundary, so a hostile 60 KB
-//!   header costs a few hundred bytes in every line, row and message that repeats it.
+//! - is at most [`MAX_SERVER_TEXT`] bytes plus a short marker `…[+N bytes]` saying about how
+//!   many bytes were left out, cut on a character boundary, so a hostile 60 KB header costs a
+//!   few hundred bytes in every line, row and message that repeats it.
 //!
 //! Everything else (printable ASCII and Unicode, quotes, backslashes) is kept as is: the text is
 //! for people, and JSON and SQL writers do their own escaping.
