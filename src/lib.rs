@@ -29,6 +29,7 @@ pub mod state;
 pub mod stats;
 pub mod store;
 pub mod summary;
+pub mod text;
 pub mod wheel;
 pub mod worker;
 

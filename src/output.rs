@@ -19,7 +19,7 @@ use simplelog::{ColorChoice, ConfigBuilder, LevelFilter, TermLogger, TerminalMod
 use crate::config::Monitor;
 use crate::error::Error;
 use crate::event::{Event, StateChange};
-use crate::probe::{Outcome, Reason};
+use crate::probe::{Outcome, Reason, Redirect};
 use crate::sinks;
 use crate::state::State;
 use crate::stats::Stats;
@@ -134,6 +134,8 @@ struct CheckJson<'a> {
     reason: Option<Reason>,
     detail: Option<&'a str>,
     final_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    redirects: &'a [Redirect],
     lateness_ms: f64,
     queued_ms: f64,
 }
@@ -225,6 +227,7 @@ pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> St
                 reason,
                 detail,
                 final_url: o.final_url.as_deref(),
+                redirects: &o.redirects,
                 lateness_ms: ms(record.lateness),
                 queued_ms: ms(record.queued),
             };
@@ -280,6 +283,7 @@ mod tests {
                 elapsed: Duration::from_micros(42_250),
                 final_url: status.map(|_| "http://127.0.0.1:9/a".to_string()),
                 retry_after: None,
+                redirects: Vec::new(),
                 outcome,
             },
         };

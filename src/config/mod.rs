@@ -42,13 +42,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use regex::Regex;
+use regex::bytes::Regex;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 use ureq::http::{HeaderName, HeaderValue, Uri};
+use ureq::tls::TlsConfig;
 
 use crate::notify::Channels;
-use crate::probe::{Expect, StatusPattern, StatusSet};
+use crate::probe::{Expect, StatusPattern, StatusSet, MAX_HEADER_BYTES, MAX_URL_BYTES};
 use crate::state::Policy;
 
 mod document;
@@ -162,6 +163,8 @@ struct Extra {
     recover_after: Option<u32>,
     max_backoff: Option<Duration>,
     notify: Option<Vec<String>>,
+    allow_http_redirect: bool,
+    ca_file: Option<TlsConfig>,
 }
 
 /// What a monitor without an [`Extra`] block expects: any 2xx, nothing else.
@@ -198,6 +201,11 @@ impl Extra {
             recover_after: own.recover_after.or(defaults.recover_after),
             max_backoff: own.max_backoff.or(defaults.max_backoff),
             notify: own.notify.or_else(|| defaults.notify.clone()),
+            allow_http_redirect: own
+                .allow_http_redirect
+                .or(defaults.allow_http_redirect)
+                .unwrap_or(false),
+            ca_file: own.ca_file.or_else(|| defaults.ca_file.clone()),
         }
     }
 
@@ -217,7 +225,9 @@ impl Extra {
             && self.retry_delay.is_none()
             && self.recover_after.is_none()
             && self.max_backoff.is_none()
-            && self.notify.is_none();
+            && self.notify.is_none()
+            && !self.allow_http_redirect
+            && self.ca_file.is_none();
         (!plain).then(|| Arc::new(self))
     }
 }
@@ -328,6 +338,25 @@ impl Monitor {
     /// The notification channels this monitor reports to, by name; `None`: every channel.
     pub fn notify(&self) -> Option<&[String]> {
         self.extra()?.notify.as_deref()
+    }
+
+    /// Whether a redirect from `https` to plain `http` is followed (`allow_http_redirect`).
+    pub fn allow_http_redirect(&self) -> bool {
+        self.extra().is_some_and(|x| x.allow_http_redirect)
+    }
+
+    /// TLS settings trusting only the certificates of `ca_file`, for this monitor's own
+    /// origin; `None`: the default roots.
+    pub fn ca_file(&self) -> Option<&TlsConfig> {
+        self.extra()?.ca_file.as_ref()
+    }
+
+    /// Whether the value of request header `name` came from a secret, so that it goes to the
+    /// monitor's own origin only.
+    pub fn is_secret_header(&self, name: &str) -> bool {
+        // Values given from the environment mark themselves; none do yet.
+        let _ = name;
+        false
     }
 }
 
@@ -553,6 +582,8 @@ raw_settings!(
     follow_redirects,
     max_redirects,
     insecure,
+    allow_http_redirect,
+    ca_file,
     expect_status,
     expect_headers,
     body_contains,
@@ -590,6 +621,8 @@ struct Settings {
     recover_after: Option<u32>,
     max_backoff: Option<Duration>,
     notify: Option<Vec<String>>,
+    allow_http_redirect: Option<bool>,
+    ca_file: Option<TlsConfig>,
 }
 
 impl Settings {
@@ -610,6 +643,8 @@ impl Settings {
             || self.recover_after.is_some()
             || self.max_backoff.is_some()
             || self.notify.is_some()
+            || self.allow_http_redirect.is_some()
+            || self.ca_file.is_some()
     }
 
     /// Validates the optional fields shared by `defaults` and entries, in
@@ -675,6 +710,11 @@ impl Settings {
                 .map(|v| positive_duration_value("max_backoff", &v))
                 .transpose()?,
             notify: raw.notify.map(|v| notify_names_value(&v)).transpose()?,
+            allow_http_redirect: raw
+                .allow_http_redirect
+                .map(|v| bool_value("allow_http_redirect", &v))
+                .transpose()?,
+            ca_file: raw.ca_file.map(|v| ca_file_value(&v)).transpose()?,
         })
     }
 }
@@ -814,6 +854,12 @@ fn url_value(value: &Value) -> Result<Box<str>, String> {
     let text = text.trim();
     if text.is_empty() {
         return Err("`url` is empty".to_owned());
+    }
+    if text.len() > MAX_URL_BYTES {
+        return Err(format!(
+            "url is {} bytes long, more than the {MAX_URL_BYTES} sitewatch sends",
+            text.len()
+        ));
     }
     let uri: Uri = text.parse().map_err(|e| {
         // The http crate only takes ASCII; say how to write other hosts/paths.
@@ -977,6 +1023,12 @@ fn user_agent_value(value: &Value) -> Result<String, String> {
         return Err(
             "user_agent is empty; remove it to send the default sitewatch/<version>".to_owned(),
         );
+    }
+    if s.len() > MAX_HEADER_BYTES {
+        return Err(format!(
+            "user_agent is {} bytes long, more than the {MAX_HEADER_BYTES} sitewatch sends in one header",
+            s.len()
+        ));
     }
     if HeaderValue::from_str(s).is_err() {
         return Err(format!(
@@ -1155,6 +1207,13 @@ fn header_pairs(map: &Map<String, Value>) -> Result<Vec<(HeaderName, HeaderValue
                 shown(value)
             ));
         };
+        if key.len() + text.len() > MAX_HEADER_BYTES {
+            return Err(format!(
+                "header {key:?} is {} bytes long with its value, more than the {MAX_HEADER_BYTES} \
+                 sitewatch sends in one header",
+                key.len() + text.len()
+            ));
+        }
         // The value is not quoted in the error: it may well be a credential.
         let mut header_value = HeaderValue::from_str(text).map_err(|_| {
             format!(
@@ -1171,6 +1230,48 @@ fn header_pairs(map: &Map<String, Value>) -> Result<Vec<(HeaderName, HeaderValue
         out.push((name, header_value));
     }
     Ok(out)
+}
+
+/// Largest `ca_file` read: far more than any bundle of CA certificates.
+const MAX_CA_FILE: u64 = 1024 * 1024;
+
+/// Validates `ca_file`: the path of a readable PEM file holding at least one certificate,
+/// loaded now, so that a check never meets a missing file. A relative path is taken from the
+/// working directory.
+fn ca_file_value(value: &Value) -> Result<TlsConfig, String> {
+    use std::io::Read;
+    let Value::String(path) = value else {
+        return Err(format!(
+            "ca_file must be the path of a PEM file, found {}",
+            shown(value)
+        ));
+    };
+    let mut pem = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_CA_FILE + 1).read_to_end(&mut pem))
+        .map_err(|e| format!("ca_file {path:?} cannot be read: {e}"))?;
+    if pem.len() as u64 > MAX_CA_FILE {
+        return Err(format!(
+            "ca_file {path:?} is larger than {MAX_CA_FILE} bytes; it should hold PEM certificates"
+        ));
+    }
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(cert)) => certs.push(cert),
+            Ok(_) => {}
+            Err(e) => return Err(format!("ca_file {path:?} is not valid PEM: {e}")),
+        }
+    }
+    if certs.is_empty() {
+        return Err(format!(
+            "ca_file {path:?} holds no certificate (expected PEM blocks \
+             \"-----BEGIN CERTIFICATE-----\")"
+        ));
+    }
+    Ok(TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
+        .build())
 }
 
 /// Validates `name`: a non-empty string (trimmed).
@@ -1991,7 +2092,7 @@ mod tests {
         assert_eq!(m.expect().body_not_contains.as_deref(), Some("Error"));
         let m = monitor("body_matches", r#""(?i)^hello \\w+""#);
         let re = m.expect().body_matches.as_ref().unwrap();
-        assert!(re.is_match("HELLO world"));
+        assert!(re.is_match(b"HELLO world"));
         assert!(m.expect().has_body_assertions());
     }
 

@@ -569,6 +569,7 @@ mod tests {
                 elapsed: Duration::from_millis(ms),
                 final_url: None,
                 retry_after: None,
+                redirects: Vec::new(),
                 outcome: if up {
                     Outcome::Up
                 } else {
