@@ -6,6 +6,7 @@
 //! go to stderr with a timestamp and level. The printer thread is the only writer of check
 //! lines, so a stalled stdout holds up the printer, never a worker.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{IsTerminal, LineWriter};
 use std::path::Path;
@@ -19,6 +20,7 @@ use simplelog::{
     TerminalMode, WriteLogger,
 };
 
+use crate::config::shown_url::redact_userinfo;
 use crate::config::Monitor;
 use crate::error::Error;
 use crate::event::{Event, StateChange};
@@ -217,6 +219,16 @@ pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> St
         Outcome::Up => (None, None),
         Outcome::Down { reason, detail } => (Some(*reason), Some(detail.as_str())),
     };
+    // The final URL is the requested one when there was no redirect, userinfo (or a URL
+    // from the environment) and all: show the monitor's shown URL then, else redact it.
+    let redirected = o
+        .final_url
+        .as_deref()
+        .filter(|u| *u != monitor.request_url());
+    let final_url = o.final_url.as_deref().map(|u| match redirected {
+        Some(_) => redact_userinfo(u),
+        None => Cow::Borrowed(&*monitor.url),
+    });
     match format {
         Format::Json => {
             let line = CheckJson {
@@ -232,7 +244,7 @@ pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> St
                 up: o.outcome.is_up(),
                 reason,
                 detail,
-                final_url: o.final_url.as_deref(),
+                final_url: final_url.as_deref(),
                 lateness_ms: ms(record.lateness),
                 queued_ms: ms(record.queued),
             };
@@ -251,7 +263,7 @@ pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> St
             if let Some(name) = &monitor.name {
                 line.push_str(&format!(" ({name})"));
             }
-            if let Some(final_url) = o.final_url.as_deref().filter(|u| *u != &*monitor.url) {
+            if let Some(final_url) = redirected.map(redact_userinfo) {
                 line.push_str(&format!("  -> {final_url}"));
             }
             if let (Some(reason), Some(detail)) = (reason, detail) {

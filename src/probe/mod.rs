@@ -229,7 +229,7 @@ impl HttpProbe {
     ) -> Result<http::Request<B>, http::Error> {
         let mut builder = http::Request::builder()
             .method(monitor.method.as_str())
-            .uri(&*monitor.url);
+            .uri(monitor.request_url());
         for (name, value) in monitor.headers() {
             builder = builder.header(name, value);
         }
