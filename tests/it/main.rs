@@ -7,6 +7,7 @@ mod checks;
 mod config_errors;
 mod dns;
 mod history;
+mod hostile_input;
 mod notify;
 mod notify_util;
 mod outages;
