@@ -13,6 +13,7 @@ mod notify_util;
 mod outages;
 mod output;
 mod schedule;
+mod secrets;
 mod shutdown;
 mod tls;
 mod tls_server;

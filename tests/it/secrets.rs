@@ -1,0 +1,103 @@
+//! Secrets stay secret and programs stay contained: userinfo and `{"env": …}` values never
+//! reach any output, the command channel sees only its own variables and its process group
+//! dies at the timeout, webhooks do not follow redirects, and files sitewatch creates are
+//! private.
+
+use std::fs;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::util::{config, path, run, within};
+
+/// Whether process `pid` is gone (or a zombie no one has reaped yet).
+fn gone(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        // "pid (comm) S ..." — the state follows the last ')'.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+    }
+}
+
+#[test]
+fn a_timed_out_command_is_killed_with_everything_it_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("grandchild.pid");
+    let file = config(&json!({
+        "urls": [{"url": "http://127.0.0.1:9/"}],
+        "notify": [{"type": "command", "name": "slow", "shell": true, "timeout": "500ms",
+                    "command": format!("sleep 30 & echo $! > '{}'; wait", pidfile.display())}]
+    }));
+    let out = run(["notify", "test", path(&file)], 15.0);
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(out.stdout[0].contains("killed"), "{out}");
+    let pid: u32 = fs::read_to_string(&pidfile)
+        .expect("the command wrote its grandchild's pid")
+        .trim()
+        .parse()
+        .unwrap();
+    let deadline = within(5.0);
+    while !gone(pid) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "grandchild {pid} still running"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_command_sees_none_of_sitewatchs_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let env_file = dir.path().join("env.txt");
+    let file = config(&json!({
+        "urls": [{"url": "http://127.0.0.1:9/"}],
+        "notify": [
+            {"type": "command", "name": "dump", "shell": true,
+             "command": format!("env > '{}'", env_file.display())},
+            {"type": "webhook", "name": "other", "url": "http://127.0.0.1:9/hook",
+             "headers": {"Authorization": {"env": "SW_IT_OTHER_TOKEN"}}}
+        ]
+    }));
+    let mut sw = crate::util::Sitewatch::spawn_env(
+        ["notify", "test", "dump", path(&file)],
+        &[("SW_IT_OTHER_TOKEN", "tok-s3cret"), ("LANG", "C.UTF-8")],
+    );
+    let out = sw.finish(within(15.0));
+    assert_eq!(out.code(), 0, "{out}");
+    let env = fs::read_to_string(&env_file).unwrap();
+    assert!(!env.contains("s3cret"), "{env}");
+    assert!(!env.contains("SW_IT_OTHER_TOKEN"), "{env}");
+    assert!(env.contains("SITEWATCH_EVENT=test"), "{env}");
+    assert!(env.contains("LANG=C.UTF-8"), "{env}");
+    assert!(env.lines().any(|l| l.starts_with("PATH=")), "{env}");
+    let names: Vec<&str> = env
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(n, _)| n))
+        .collect();
+    for name in names {
+        assert!(
+            name.starts_with("SITEWATCH_")
+                || ["PATH", "HOME", "LANG", "TZ", "PWD", "SHLVL", "_", "OLDPWD"].contains(&name),
+            "unexpected variable {name} in {env}"
+        );
+    }
+}
+
+/// Every regular file under `dir`, with its permission bits.
+fn modes(dir: &Path) -> Vec<(String, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        out.push((
+            e.file_name().to_string_lossy().into_owned(),
+            e.metadata().unwrap().permissions().mode() & 0o777,
+        ));
+    }
+    out.sort();
+    out
+}
