@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use crate::notify_util::Receiver;
 use crate::util::{config, path, run, within};
 
 /// Whether process `pid` is gone (or a zombie no one has reaped yet).
@@ -100,4 +101,24 @@ fn modes(dir: &Path) -> Vec<(String, u32)> {
     }
     out.sort();
     out
+}
+
+#[test]
+fn a_webhook_answered_with_a_redirect_failed_and_its_headers_went_nowhere_else() {
+    let rx = Receiver::start();
+    let file = config(&json!({
+        "urls": [{"url": "http://127.0.0.1:9/"}],
+        "notify": [{"type": "webhook", "name": "moved", "url": rx.url("/redirect"),
+                    "headers": {"X-Token": "tok-s3cret"}}]
+    }));
+    let out = run(["notify", "test", path(&file)], 15.0);
+    assert_eq!(out.code(), 1, "{out}");
+    assert_eq!(out.stdout.len(), 1, "{out}");
+    assert!(
+        out.stdout[0].starts_with("moved (webhook): failed: HTTP 307")
+            && out.stdout[0].contains("redirects are not followed"),
+        "{out}"
+    );
+    assert_eq!(rx.hooks("/redirect").len(), 1);
+    assert!(rx.hooks("/stolen").is_empty(), "the redirect was followed");
 }
