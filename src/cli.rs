@@ -263,6 +263,14 @@ impl Common {
                 )));
             }
         }
+        // Created private (0600) before SQLite opens it, so its -wal and -shm are private too; a
+        // symlink planted in a shared directory is refused. Any other problem (a missing
+        // directory, no permission) is left for Store::open to explain.
+        if let Err(e) = crate::private_file::prepare_database(path) {
+            if e.kind() == std::io::ErrorKind::InvalidInput {
+                return Err(Error::Usage(format!("history database: {e}")));
+            }
+        }
         let store = Store::open(path).map_err(Error::Store)?;
         Ok(Some(History {
             store,
@@ -498,12 +506,14 @@ fn report_command(args: &ReportArgs) -> Result<(), Error> {
     })?;
     let text = report::render(&report, args.format);
     match &args.output {
-        Some(path) => std::fs::write(path, text).map_err(|e| {
-            Error::Report(format!(
-                "cannot write the report to {}: {e}",
-                path.display()
-            ))
-        }),
+        Some(path) => crate::private_file::replace(path)
+            .and_then(|mut file| std::io::Write::write_all(&mut file, text.as_bytes()))
+            .map_err(|e| {
+                Error::Report(format!(
+                    "cannot write the report to {}: {e}",
+                    path.display()
+                ))
+            }),
         None => {
             use std::io::Write;
             let mut out = std::io::stdout().lock();

@@ -7,7 +7,6 @@
 //! lines, so a stalled stdout holds up the printer, never a worker.
 
 use std::borrow::Cow;
-use std::fs::File;
 use std::io::{IsTerminal, LineWriter};
 use std::path::Path;
 use std::sync::Arc;
@@ -84,14 +83,11 @@ pub fn init_logging(log_file: Option<&Path>) -> Result<(), Error> {
         ),
     ];
     if let Some(path) = log_file {
-        let file = File::options()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|source| Error::LogFile {
-                path: path.to_owned(),
-                source,
-            })?;
+        // Created private (0600), never through a symlink planted in a shared directory.
+        let file = crate::private_file::append(path).map_err(|source| Error::LogFile {
+            path: path.to_owned(),
+            source,
+        })?;
         loggers.push(WriteLogger::new(
             LevelFilter::Info,
             out,

@@ -122,3 +122,94 @@ fn a_webhook_answered_with_a_redirect_failed_and_its_headers_went_nowhere_else()
     assert_eq!(rx.hooks("/redirect").len(), 1);
     assert!(rx.hooks("/stolen").is_empty(), "the redirect was followed");
 }
+
+#[test]
+fn files_sitewatch_creates_are_private_whatever_the_umask() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = config(&json!([{"url": "http://127.0.0.1:9/", "interval": "1s"}]));
+    // umask 000 would make every file world-readable and writable by default.
+    let mut child = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg("umask 000; exec \"$0\" \"$@\"")
+        .arg(crate::util::BIN)
+        .args(["--db", "h.db", "--log-file", "a.log", path(&cfg)])
+        .current_dir(d)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = within(15.0);
+    let want = ["a.log", "h.db", "h.db-shm", "h.db-wal"];
+    while modes(d).len() < want.len() {
+        assert!(std::time::Instant::now() < deadline, "{:?}", modes(d));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let seen = modes(d);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        seen,
+        want.iter()
+            .map(|n| (n.to_string(), 0o600))
+            .collect::<Vec<_>>()
+    );
+
+    let out = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg("umask 000; exec \"$0\" \"$@\"")
+        .arg(crate::util::BIN)
+        .args(["report", "--db", "h.db", "--format", "html", "-o", "r.html"])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        modes(d).contains(&("r.html".to_string(), 0o600)),
+        "{:?}",
+        modes(d)
+    );
+}
+
+#[test]
+fn a_symlink_planted_in_a_shared_directory_is_not_written_through() {
+    use std::os::unix::fs::PermissionsExt;
+    let victim_dir = tempfile::tempdir().unwrap();
+    let victim = victim_dir.path().join("victim");
+    fs::write(&victim, "precious").unwrap();
+    let shared = tempfile::tempdir().unwrap();
+    fs::set_permissions(shared.path(), fs::Permissions::from_mode(0o1777)).unwrap();
+    for name in ["a.log", "h.db", "r.csv"] {
+        std::os::unix::fs::symlink(&victim, shared.path().join(name)).unwrap();
+    }
+    let cfg = config(&json!([{"url": "http://127.0.0.1:9/", "retries": 0}]));
+    let p = |n: &str| shared.path().join(n).to_str().unwrap().to_string();
+    let log = run(["--once", "--log-file", &p("a.log"), path(&cfg)], 10.0);
+    assert_eq!(log.code(), 2, "{log}");
+    assert!(log.stderr_text().contains("is a symbolic link"), "{log}");
+    let db = run(["--once", "--db", &p("h.db"), path(&cfg)], 10.0);
+    assert_eq!(db.code(), 2, "{db}");
+    assert!(db.stderr_text().contains("h.db is a symbolic link"), "{db}");
+    let private_db = victim_dir.path().join("h.db");
+    let private_db = private_db.to_str().unwrap();
+    let first = run(["--once", "--db", private_db, path(&cfg)], 10.0);
+    assert_eq!(first.code(), 1, "{first}");
+    let report = run(
+        [
+            "report",
+            "--db",
+            private_db,
+            "--format",
+            "csv",
+            "-o",
+            &p("r.csv"),
+        ],
+        10.0,
+    );
+    assert_eq!(report.code(), 2, "{report}");
+    assert!(
+        report.stderr_text().contains("r.csv is a symbolic link"),
+        "{report}"
+    );
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+}
