@@ -180,3 +180,29 @@ fn a_config_larger_than_the_cap_is_refused_unread() {
     let out = run(["--once", big.to_str().unwrap()], 10.0);
     assert_clear_error(&out, &["larger than the 256 MiB"]);
 }
+
+#[test]
+fn csv_cells_a_spreadsheet_would_run_are_neutralised() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let db = db.to_str().unwrap();
+    let file = config(&json!([
+        {"url": "http://127.0.0.1:9/", "name": "=HYPERLINK(\"https://evil.example\")", "retries": 0},
+        {"url": "http://127.0.0.1:9/b", "name": "@SUM(1+1)", "retries": 0}
+    ]));
+    let first = run(["--once", "--db", db, path(&file)], 20.0);
+    assert_eq!(first.code(), 1, "{first}");
+    let csv = run(["report", "--db", db, "--format", "csv"], 10.0);
+    assert_eq!(csv.code(), 0, "{csv}");
+    let text = csv.stdout.join("\n");
+    assert!(
+        text.contains(r#""'=HYPERLINK(""https://evil.example"")""#),
+        "{text}"
+    );
+    assert!(text.contains(",'@SUM(1+1),"), "{text}");
+    for line in &csv.stdout {
+        for cell in line.split(',') {
+            assert!(!cell.starts_with(['=', '+', '@']), "{cell} in {line}");
+        }
+    }
+}

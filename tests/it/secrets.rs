@@ -213,3 +213,102 @@ fn a_symlink_planted_in_a_shared_directory_is_not_written_through() {
     );
     assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
 }
+
+#[test]
+fn userinfo_and_env_headers_are_sent_but_shown_nowhere() {
+    let site = sitewatch::localsite::LocalSite::start().unwrap();
+    let rx = Receiver::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let url = site
+        .url("/status/500")
+        .replace("http://", "http://alice:s3cret@");
+    let cfg = config(&json!({
+        "urls": [{"url": url, "retries": 0,
+                  "headers": {"X-Api-Key": {"env": "SW_IT_API_KEY"}}}],
+        "notify": [
+            {"type": "webhook", "name": "hook", "url": rx.url("/hook"), "group_window": "100ms"},
+            {"type": "command", "name": "cmd", "shell": true, "group_window": "100ms",
+             "command": format!("env > '{}'; cat > '{}'", d("env.txt"), d("stdin.json"))}
+        ]
+    }));
+    let mut sw = crate::util::Sitewatch::spawn_env(
+        [
+            "--once",
+            "--db",
+            &d("h.db"),
+            "--log-file",
+            &d("a.log"),
+            path(&cfg),
+        ],
+        &[("SW_IT_API_KEY", "key-s3cret")],
+    );
+    let out = sw.finish(within(20.0));
+    assert_eq!(out.code(), 1, "{out}");
+
+    // Sent: Basic auth from the userinfo, and the header from the environment.
+    let request = site
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/status/500")
+        .expect("the site was checked");
+    let header = |name: &str| {
+        request
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(
+        header("authorization").as_deref(),
+        Some("Basic YWxpY2U6czNjcmV0")
+    );
+    assert_eq!(header("x-api-key").as_deref(), Some("key-s3cret"));
+
+    // Shown nowhere.
+    let hooks = rx.wait_for(1, "/hook", within(10.0));
+    let mut places: Vec<(String, String)> = vec![
+        ("stdout".into(), out.stdout.join("\n")),
+        ("stderr".into(), out.stderr_text()),
+        ("log file".into(), fs::read_to_string(d("a.log")).unwrap()),
+        ("webhook".into(), hooks[0].text()),
+        (
+            "command env".into(),
+            fs::read_to_string(d("env.txt")).unwrap(),
+        ),
+        (
+            "command stdin".into(),
+            fs::read_to_string(d("stdin.json")).unwrap(),
+        ),
+    ];
+    for suffix in ["", "-wal"] {
+        if let Ok(bytes) = fs::read(d(&format!("h.db{suffix}"))) {
+            places.push((
+                format!("database{suffix}"),
+                String::from_utf8_lossy(&bytes).into_owned(),
+            ));
+        }
+    }
+    for format in ["table", "json", "csv", "html"] {
+        let report = run(["report", "--db", &d("h.db"), "--format", format], 10.0);
+        assert_eq!(report.code(), 0, "{report}");
+        places.push((format!("{format} report"), report.stdout.join("\n")));
+    }
+    for (place, text) in &places {
+        assert!(!text.contains("s3cret"), "secret in the {place}:\n{text}");
+    }
+    for place in [
+        "stdout",
+        "log file",
+        "webhook",
+        "command env",
+        "database",
+        "json report",
+    ] {
+        let (_, text) = places.iter().find(|(p, _)| p == place).unwrap();
+        assert!(
+            text.contains("alice:***@127.0.0.1"),
+            "no redacted URL in the {place}:\n{text}"
+        );
+    }
+}
