@@ -190,3 +190,10 @@ fn dev_zero_and_directories_are_refused() {
     let e = Config::load(Path::new("/")).unwrap_err().to_string();
     assert!(e.contains("a directory"), "{e}");
 }
+
+#[test]
+fn messages_quoting_the_config_stay_on_one_line() {
+    let e = err("[{\"url\": \"https://example.com\", \"i\\n\\u202eval\": 1}]");
+    assert!(e.contains("unknown field `i\\n\\u{202e}val`"), "{e}");
+    assert!(!e.contains('\n') && !e.contains('\u{202e}'), "{e}");
+}

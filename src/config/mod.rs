@@ -1361,8 +1361,23 @@ const MAX_QUOTED: usize = 200;
 /// such as an unknown key that serde names).
 const MAX_MESSAGE: usize = 2000;
 
-/// `text` cut to at most `max` bytes on a character boundary, with a marker when cut.
+/// `text` cut to at most `max` bytes on a character boundary, with a marker when cut, and with
+/// control and bidi characters escaped (`\n`, `\u{202e}`), so a message quoting the config (as
+/// serde does an unknown key) stays one honest line.
 fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(forbidden_in_name) {
+        let escaped: String = text
+            .chars()
+            .map(|c| {
+                if forbidden_in_name(c) {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect();
+        return clip(&escaped, max).into_owned().into();
+    }
     if text.len() <= max {
         return text.into();
     }

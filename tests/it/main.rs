@@ -5,6 +5,7 @@
 mod assertions;
 mod checks;
 mod config_errors;
+mod config_fuzz;
 mod dns;
 mod history;
 mod hostile_input;
