@@ -217,7 +217,9 @@ pub fn build(conn: &Connection, query: &Query) -> rusqlite::Result<Report> {
         let rows = s.query_map([], |r| {
             Ok(MonitorRow {
                 id: r.get(0)?,
-                url: r.get(1)?,
+                // A database written before URLs were stored redacted may hold a password.
+                url: crate::config::shown_url::redact_userinfo(&r.get::<_, String>(1)?)
+                    .into_owned(),
                 name: r.get(2)?,
                 interval_ms: r.get(3)?,
             })

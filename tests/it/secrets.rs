@@ -312,3 +312,27 @@ fn userinfo_and_env_headers_are_sent_but_shown_nowhere() {
         );
     }
 }
+
+#[test]
+fn reports_redact_passwords_in_databases_written_before_redaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("old.db");
+    let db = db.to_str().unwrap();
+    let cfg = config(&json!([{"url": "http://127.0.0.1:9/old", "retries": 0}]));
+    assert_eq!(run(["--once", "--db", db, path(&cfg)], 10.0).code(), 1);
+    // What an older sitewatch stored for https://bob:hunter2@…
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.execute(
+        "UPDATE monitors SET url = 'http://bob:hunter2@127.0.0.1:9/old'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    for format in ["table", "json", "csv", "html"] {
+        let report = run(["report", "--db", db, "--format", format], 10.0);
+        assert_eq!(report.code(), 0, "{report}");
+        let text = report.stdout.join("\n");
+        assert!(!text.contains("hunter2"), "{format}: {text}");
+        assert!(text.contains("bob:***@127.0.0.1"), "{format}: {text}");
+    }
+}
