@@ -26,7 +26,10 @@
 //! name (case-insensitively, the entry's value winning). Durations are humantime strings (`"30s"`,
 //! `"1m 30s"`, `"500ms"`) or a whole, non-negative number of seconds (`30`).
 //! The same URL may be listed several times; every entry becomes its own
-//! monitor.
+//! monitor. An entry's `url` and `headers` values (in `defaults` too) may be
+//! `{"env": "VAR"}`, read from the environment here, once; such values and the
+//! password of a URL's userinfo are secrets, kept out of everything shown (see
+//! [`shown_url`] and [`Monitor::is_secret_header`]).
 //!
 //! The object form may also hold a `notify` list of notification channels, validated by
 //! [`crate::notify::config`]; an entry (or `defaults`) may then say which channels it reports
