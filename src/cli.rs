@@ -491,6 +491,13 @@ fn report_command(args: &ReportArgs) -> Result<(), Error> {
     if from >= to {
         return Err(Error::Usage("--from must be before --to".into()));
     }
+    // A report holds a cell per day of its window for every monitor: 1970 to 9999 would be
+    // gigabytes of HTML.
+    if to.duration_since(from).unwrap_or_default() > MAX_FLAG_DURATION {
+        return Err(Error::Usage(
+            "the report window is longer than the 100 years accepted; narrow --from/--to".into(),
+        ));
+    }
     let conn = store::open_for_report(&args.db).map_err(Error::Store)?;
     let query = report::Query {
         from: store::epoch_ms(from),

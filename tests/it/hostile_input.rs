@@ -64,7 +64,7 @@ fn absurd_durations_are_refused() {
 }
 
 #[test]
-fn report_since_before_1970_is_refused() {
+fn report_windows_before_1970_or_of_millennia_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("none.db");
     let out = run(
@@ -72,6 +72,19 @@ fn report_since_before_1970_is_refused() {
         10.0,
     );
     assert_clear_error(&out, &["--since", "before 1970"]);
+    let out = run(
+        [
+            "report",
+            "--db",
+            db.to_str().unwrap(),
+            "--from",
+            "1970-01-01",
+            "--to",
+            "9999-12-31",
+        ],
+        10.0,
+    );
+    assert_clear_error(&out, &["longer than the 100 years"]);
 }
 
 #[test]
