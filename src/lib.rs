@@ -19,6 +19,7 @@ pub mod histogram;
 pub mod localsite;
 pub mod notify;
 pub mod output;
+pub mod private_file;
 pub mod probe;
 pub mod report;
 pub mod reporter;

@@ -7,6 +7,7 @@
 //! `log` and simplelog. The printer thread is the only writer of check lines, so a stalled
 //! stdout holds up the printer, never a worker.
 
+use std::borrow::Cow;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use crossbeam_channel::{select, Receiver};
 use serde::Serialize;
 use simplelog::{ColorChoice, ConfigBuilder, LevelFilter, TermLogger, TerminalMode};
 
+use crate::config::shown_url::redact_userinfo;
 use crate::config::Monitor;
 use crate::error::Error;
 use crate::event::{Event, StateChange};
@@ -211,6 +213,16 @@ pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> St
         Outcome::Up => (None, None),
         Outcome::Down { reason, detail } => (Some(*reason), Some(detail.as_str())),
     };
+    // The final URL is the requested one when there was no redirect, userinfo (or a URL
+    // from the environment) and all: show the monitor's shown URL then, else redact it.
+    let redirected = o
+        .final_url
+        .as_deref()
+        .filter(|u| *u != monitor.request_url());
+    let final_url = o.final_url.as_deref().map(|u| match redirected {
+        Some(_) => redact_userinfo(u),
+        None => Cow::Borrowed(&*monitor.url),
+    });
     match format {
         Format::Json => {
             let line = CheckJson {
@@ -226,7 +238,7 @@ pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> St
                 up: o.outcome.is_up(),
                 reason,
                 detail,
-                final_url: o.final_url.as_deref(),
+                final_url: final_url.as_deref(),
                 redirects: &o.redirects,
                 lateness_ms: ms(record.lateness),
                 queued_ms: ms(record.queued),
@@ -246,7 +258,7 @@ pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> St
             if let Some(name) = &monitor.name {
                 line.push_str(&format!(" ({name})"));
             }
-            if let Some(final_url) = o.final_url.as_deref().filter(|u| *u != &*monitor.url) {
+            if let Some(final_url) = redirected.map(redact_userinfo) {
                 line.push_str(&format!("  -> {final_url}"));
             }
             if let (Some(reason), Some(detail)) = (reason, detail) {

@@ -291,7 +291,8 @@ impl LogFile {
 }
 
 fn open_append(path: &Path) -> io::Result<(File, Option<FileId>)> {
-    let file = File::options().create(true).append(true).open(path)?;
+    // Created private (0600), never through a symlink planted in a shared directory.
+    let file = crate::private_file::append(path)?;
     let id = file.metadata().ok().and_then(|m| FileId::of(&m));
     Ok((file, id))
 }

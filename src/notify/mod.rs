@@ -29,6 +29,7 @@
 //! [`Notifier::finish`] tells delivery threads to make their remaining retries without waiting,
 //! and waits a bounded time for them.
 
+pub mod chat;
 pub mod command;
 pub mod config;
 mod delivery;

@@ -447,7 +447,7 @@ impl HttpProbe {
             }
             let configured = match &configured {
                 Some(url) => url,
-                None => match Url::parse(&monitor.url) {
+                None => match Url::parse(monitor.request_url()) {
                     Ok(url) => configured.insert(url),
                     Err(e) => {
                         observation.outcome = Outcome::down(
