@@ -286,3 +286,31 @@ fn the_whole_chain_shares_the_monitor_timeout() {
     assert!(num(&c, "ms") < 2500.0, "one deadline for the chain: {c}");
     assert!(site.seen().len() <= 4, "{} hops", site.seen().len());
 }
+
+#[test]
+fn an_env_valued_header_is_a_secret_that_stays_on_the_configured_origin() {
+    let other = RawSite::start_on("127.0.0.2", |_| ok());
+    let cross: &'static str = other.url("/cross").leak();
+    let site = RawSite::start(move |seen| match seen.target.as_str() {
+        "/start" => redirect("302 Found", b"/same"),
+        "/same" => redirect("302 Found", cross.as_bytes()),
+        _ => ok(),
+    });
+    let file = crate::util::config(&json!({
+        "defaults": {"retries": 0},
+        "urls": [{"url": site.url("/start"), "timeout": "3s",
+                  "headers": {"X-Api-Key": {"env": "SW_TEST_API_KEY"}, "X-Trace": "t1"}}],
+    }));
+    let run = crate::util::Sitewatch::spawn_env(
+        ["--once", "--format", "json", crate::util::path(&file)],
+        &[("SW_TEST_API_KEY", "k-123")],
+    )
+    .finish(crate::util::within(20.0));
+    assert_eq!(run.code(), 0, "{run}");
+    assert_eq!(site.seen_at("/start")[0].header("x-api-key"), Some("k-123"));
+    assert_eq!(site.seen_at("/same")[0].header("x-api-key"), Some("k-123"));
+    let far = &other.seen_at("/cross")[0];
+    assert_eq!(far.header("x-api-key"), None, "{far:?}");
+    assert_eq!(far.header("x-trace"), Some("t1"), "{far:?}");
+    assert!(!run.to_string().contains("k-123"), "{run}");
+}
