@@ -86,6 +86,7 @@ mod tests {
             elapsed: Duration::from_secs(2),
             final_url: None,
             retry_after: None,
+            redirects: Vec::new(),
             outcome,
         }
     }
