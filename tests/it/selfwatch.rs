@@ -62,7 +62,7 @@ fn running_out_of_file_descriptors_is_a_local_error_not_an_outage() {
     // The start-up warning: 100 workers do not fit in 48 open files.
     let stderr = run.stderr_text();
     assert!(
-        stderr.contains("--workers 100 may need up to 232 open files"),
+        stderr.contains("--workers 100 may need up to 216 open files"),
         "{run}"
     );
     // At most one local-failure warning a minute.
