@@ -77,13 +77,15 @@ fn parse_inner(value: Value) -> Result<Connectivity, String> {
                 shown(&url)
             ));
         }
+        let shown =
+            super::shown_url::redact_userinfo(url.as_str().unwrap_or_default()).into_owned();
         let entry = json!({
             "url": url,
             "interval": interval.as_secs(),
             "timeout": humantime::format_duration(timeout).to_string(),
         });
         let monitor = parse_entry(entry, &Defaults::default())
-            .map_err(|message| format!("canary {} ({url}): {message}", i + 1))?;
+            .map_err(|message| format!("canary {} ({shown:?}): {message}", i + 1))?;
         canaries.push(monitor);
     }
     Ok(Connectivity { canaries, interval })
@@ -112,6 +114,34 @@ mod tests {
     }
 
     #[test]
+    fn the_key_sits_in_the_object_form_once_and_names_itself_in_errors() {
+        use crate::config::Config;
+        let urls = r#""urls": [{"url": "http://127.0.0.1:9/"}]"#;
+        let ok = Config::parse(&format!(
+            r#"{{"connectivity": {{"canaries": ["http://127.0.0.1:9/c"]}}, {urls}}}"#
+        ))
+        .unwrap();
+        assert_eq!(ok.connectivity.unwrap().canaries.len(), 1);
+        assert!(Config::parse(&format!("{{{urls}}}"))
+            .unwrap()
+            .connectivity
+            .is_none());
+        let twice = Config::parse(&format!(
+            r#"{{"connectivity": {{"canaries": [], "canaries": []}}, {urls}}}"#
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            twice.starts_with("connectivity: the key \"canaries\" is given twice"),
+            "{twice}"
+        );
+        let bad = Config::parse(&format!(r#"{{"connectivity": {{}}, {urls}}}"#))
+            .unwrap_err()
+            .to_string();
+        assert!(bad.starts_with("connectivity: canaries must list"), "{bad}");
+    }
+
+    #[test]
     fn bad_connectivity_says_what_to_fix() {
         let cases = [
             (r#"[]"#, "must be an object"),
@@ -133,6 +163,10 @@ mod tests {
             (
                 r#"{"canaries": ["http://a.example"], "every": "5s"}"#,
                 "unknown field `every`",
+            ),
+            (
+                r#"{"canaries": ["ftp://me:hunter2@a.example"]}"#,
+                "canary 1 (\"ftp://me:***@a.example\"): scheme",
             ),
         ];
         for (text, want) in cases {
