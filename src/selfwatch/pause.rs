@@ -9,8 +9,9 @@
 //!
 //! A worker asks [`Pauses::overlaps`] about a failed check's `[start, end]`: true when the
 //! window overlaps a published stall, and also when the heartbeat has not beaten for longer
-//! than a stall at the check's end. That second test closes the race after SIGCONT, when a
-//! worker can classify its timed-out check before the heartbeat thread has run again. Such a
+//! than a stall at the check's end, on either clock. That second test closes the race after
+//! SIGCONT or a resume, when a worker can classify its failed check before the heartbeat thread
+//! has run again. Such a
 //! check is inconclusive: not a failure, not a state change; it is retried on its next
 //! occurrence. A success during a stall stays a verdict: the site did answer.
 //!
@@ -53,6 +54,9 @@ pub struct Pauses {
     origin: Instant,
     /// Last beat, ms since `origin`.
     last_beat: AtomicU64,
+    /// Last beat on CLOCK_BOOTTIME, ms (0 without that clock): a suspend does not move the
+    /// monotonic clock, so only this one shows a suspend still being recovered from.
+    last_beat_boot: AtomicU64,
     windows: [Window; RING],
     next: AtomicUsize,
     /// Checks made inconclusive by a stall and not yet told about.
@@ -75,6 +79,7 @@ impl Pauses {
         Pauses {
             origin,
             last_beat: AtomicU64::new(0),
+            last_beat_boot: AtomicU64::new(0),
             windows: Default::default(),
             next: AtomicUsize::new(0),
             retried: AtomicU64::new(0),
@@ -86,7 +91,10 @@ impl Pauses {
     }
 
     /// Records a beat at `now`.
-    fn beat(&self, now: Instant) {
+    fn beat(&self, now: Instant, boot: Option<Duration>) {
+        if let Some(boot) = boot {
+            self.last_beat_boot.store(boot_ms(boot), Ordering::Release);
+        }
         self.last_beat.store(self.ms(now), Ordering::Release);
     }
 
@@ -104,8 +112,15 @@ impl Pauses {
     /// `end` (a stall is being recovered from and not yet published).
     pub fn overlaps(&self, start: Instant, end: Instant) -> bool {
         let (s, e) = (self.ms(start), self.ms(end));
+        let limit = ms_between(self.origin, self.origin + BEAT + STALL);
         let silent = e.saturating_sub(self.last_beat.load(Ordering::Acquire));
-        if silent > ms_between(self.origin, self.origin + BEAT + STALL) {
+        if silent > limit {
+            return true;
+        }
+        // The same after a suspend, which only CLOCK_BOOTTIME saw (a vDSO read; this runs for
+        // failed checks only).
+        let last_boot = self.last_beat_boot.load(Ordering::Acquire);
+        if last_boot != 0 && self.silent_boot(last_boot, boottime()) > limit {
             return true;
         }
         self.windows.iter().any(|w| {
@@ -115,10 +130,19 @@ impl Pauses {
         })
     }
 
+    /// Milliseconds of CLOCK_BOOTTIME since the beat at `last_boot` ms, at `now`.
+    fn silent_boot(&self, last_boot: u64, now: Option<Duration>) -> u64 {
+        now.map_or(0, |now| boot_ms(now).saturating_sub(last_boot))
+    }
+
     /// Counts a check made inconclusive by a stall.
     pub fn add_retried(&self) {
         self.retried.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+fn boot_ms(t: Duration) -> u64 {
+    u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
 /// CLOCK_BOOTTIME, which keeps counting while the machine is suspended; `None` where there is
@@ -153,7 +177,7 @@ struct Pending {
 pub fn run(pauses: Arc<Pauses>, stats: Arc<Stats>, events: Arc<Fanout>, stop: Receiver<()>) {
     let mut prev = Instant::now();
     let mut prev_boot = boottime();
-    pauses.beat(prev);
+    pauses.beat(prev, prev_boot);
     let mut pending: Option<Pending> = None;
     loop {
         select! {
@@ -188,7 +212,7 @@ pub fn run(pauses: Arc<Pauses>, stats: Arc<Stats>, events: Arc<Fanout>, stop: Re
                 },
             });
         }
-        pauses.beat(now);
+        pauses.beat(now, boot);
         (prev, prev_boot) = (now, boot);
         if let Some(p) = &pending {
             let cut_still_running = stats.in_flight().iter().any(|&(_, since)| since < p.end);
@@ -229,10 +253,10 @@ mod tests {
         let t0 = Instant::now();
         let p = Pauses::new(t0);
         let at = |ms: u64| t0 + Duration::from_millis(ms);
-        p.beat(at(100));
+        p.beat(at(100), None);
         assert!(!p.overlaps(at(0), at(100)));
         p.publish(at(1000), at(5000));
-        p.beat(at(5000));
+        p.beat(at(5000), None);
         assert!(p.overlaps(at(900), at(5001)), "spans the stall");
         assert!(p.overlaps(at(4000), at(6000)), "starts inside");
         assert!(!p.overlaps(at(5100), at(5200)), "after it");
@@ -244,10 +268,28 @@ mod tests {
         let t0 = Instant::now();
         let p = Pauses::new(t0);
         let at = |ms: u64| t0 + Duration::from_millis(ms);
-        p.beat(at(1000));
+        p.beat(at(1000), None);
         assert!(!p.overlaps(at(1000), at(2000)));
         // SIGCONT: the worker finishes before the heartbeat has run again.
         assert!(p.overlaps(at(1000), at(4000)));
+    }
+
+    #[test]
+    fn a_suspend_is_seen_on_the_boot_clock_alone() {
+        let p = Pauses::new(Instant::now());
+        let boot = Duration::from_secs(1000);
+        p.beat(Instant::now(), Some(boot));
+        let last = p.last_beat_boot.load(Ordering::Relaxed);
+        assert_eq!(
+            p.silent_boot(last, Some(boot + Duration::from_millis(80))),
+            80
+        );
+        // Ten seconds asleep: the monotonic clock did not move, the boot clock did.
+        assert_eq!(
+            p.silent_boot(last, Some(boot + Duration::from_secs(10))),
+            10_000
+        );
+        assert_eq!(p.silent_boot(last, None), 0);
     }
 
     #[test]
@@ -259,7 +301,7 @@ mod tests {
             p.publish(at(k * 10_000), at(k * 10_000 + 2000));
         }
         let last = RING as u64 + 3;
-        p.beat(at(last * 10_000 + 5000));
+        p.beat(at(last * 10_000 + 5000), None);
         assert!(p.overlaps(at(last * 10_000 + 1000), at(last * 10_000 + 1500)));
         assert!(!p.overlaps(at(1000), at(1500)), "overwritten");
     }
