@@ -7,6 +7,7 @@ mod checks;
 mod config_errors;
 mod dns;
 mod history;
+mod history_guard;
 mod notify;
 mod notify_util;
 mod outages;

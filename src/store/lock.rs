@@ -1,0 +1,160 @@
+//! One writer per history database: the writer holds an exclusive lock on a sidecar file,
+//! `<db>.lock`, for its whole life, and writes its process id into it.
+//!
+//! Why a sidecar and not the database file itself: SQLite locks the database with POSIX
+//! (`fcntl`) locks, which belong to the process and are all dropped when *any* descriptor of
+//! the file is closed. A lock of our own on the database file would be one more descriptor to
+//! get wrong, and on NFS `flock` is emulated with `fcntl` and would collide with SQLite's. The
+//! sidecar is locked with `flock` (`std::fs::File::try_lock`), which SQLite never touches, and
+//! the kernel releases it when the process ends however it ends (a crash leaves a stale file
+//! that the next writer simply takes over).
+//!
+//! The lock is taken before the database is opened, created or migrated, so two writers
+//! started at the same instant on a new file cannot race: exactly one gets the lock. Readers
+//! (`sitewatch report`, the digest) never take it. A clean stop removes the file while still
+//! holding the lock; a writer that locks a file which is then no longer at the path (removed
+//! by a stopping writer meanwhile) starts over, so two writers never hold locks on two
+//! different files for one database.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Attempts at locking a lock file that a stopping writer removes under us.
+const ATTEMPTS: usize = 10;
+/// How long a refused writer waits for the holder's pid to appear in the lock file (the holder
+/// writes it just after locking).
+const PID_WAIT: Duration = Duration::from_millis(500);
+
+/// The path of the lock file of database `db`: `<db>.lock`.
+pub fn lock_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+/// An exclusive lock on a database's lock file, held until dropped.
+#[derive(Debug)]
+pub struct WriterLock {
+    file: File,
+    path: PathBuf,
+}
+
+/// Why the lock could not be taken.
+#[derive(Debug)]
+pub enum LockError {
+    /// Another process holds it; its pid, when the lock file says.
+    Held(Option<u32>),
+    /// The lock file cannot be created or opened.
+    Io(io::Error),
+}
+
+impl WriterLock {
+    /// Takes the lock of database `db` without waiting, and records this process's id in it.
+    pub fn acquire(db: &Path) -> Result<WriterLock, LockError> {
+        let path = lock_path(db);
+        for _ in 0..ATTEMPTS {
+            let mut file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(LockError::Io)?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(TryLockError::WouldBlock) => return Err(LockError::Held(holder(&mut file))),
+                Err(TryLockError::Error(e)) => return Err(LockError::Io(e)),
+            }
+            // A stopping writer may have removed the file between our open and our lock: then
+            // we hold a lock nobody else can see. Take the one at the path instead.
+            if !same_file(&file, &path) {
+                continue;
+            }
+            let pid = std::process::id();
+            file.set_len(0)
+                .and_then(|()| file.write_all(format!("{pid}\n").as_bytes()))
+                .and_then(|()| file.flush())
+                .map_err(LockError::Io)?;
+            return Ok(WriterLock { file, path });
+        }
+        Err(LockError::Io(io::Error::other(
+            "the lock file keeps being replaced",
+        )))
+    }
+
+    /// The lock file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for WriterLock {
+    fn drop(&mut self) {
+        // Remove it while still holding the lock (see `acquire` for the other side).
+        if same_file(&self.file, &self.path) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+        // Closing `file` releases the lock.
+    }
+}
+
+/// True when `path` names the open `file`.
+fn same_file(file: &File, path: &Path) -> bool {
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
+/// The pid recorded in a lock file held by another process, waiting briefly for it to be
+/// written.
+fn holder(file: &mut File) -> Option<u32> {
+    let deadline = Instant::now() + PID_WAIT;
+    loop {
+        let mut text = String::new();
+        let read = file
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| file.read_to_string(&mut text));
+        if let Ok(pid) = text.trim().parse() {
+            return Some(pid);
+        }
+        if read.is_err() || Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_lock_is_refused_with_the_holders_pid_and_freed_on_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("h.db");
+        let first = WriterLock::acquire(&db).unwrap();
+        assert_eq!(first.path(), dir.path().join("h.db.lock"));
+        match WriterLock::acquire(&db) {
+            Err(LockError::Held(pid)) => assert_eq!(pid, Some(std::process::id())),
+            other => panic!("{other:?}"),
+        }
+        drop(first);
+        assert!(!dir.path().join("h.db.lock").exists(), "removed at drop");
+        let again = WriterLock::acquire(&db).unwrap();
+        drop(again);
+    }
+
+    #[test]
+    fn a_stale_lock_file_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("h.db");
+        std::fs::write(lock_path(&db), "999999999\n").unwrap();
+        let lock = WriterLock::acquire(&db).unwrap();
+        let text = std::fs::read_to_string(lock.path()).unwrap();
+        assert_eq!(text.trim(), std::process::id().to_string());
+    }
+}
