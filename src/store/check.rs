@@ -71,7 +71,7 @@ pub fn header(file: &File) -> Result<Header, String> {
 /// Checks the fixed parts of a SQLite header.
 pub fn check_header(h: &[u8; 100]) -> Result<(), String> {
     if &h[..16] != b"SQLite format 3\0" {
-        return Err("not a SQLite database (its first bytes are not \"SQLite format 3\")".into());
+        return Err("not a SQLite file: it does not begin with \"SQLite format 3\"".into());
     }
     let raw = u32::from(u16::from_be_bytes([h[16], h[17]]));
     let page_size = if raw == 1 { 65_536 } else { raw };
@@ -162,7 +162,9 @@ pub fn schema_and_pages(conn: &Connection, file_len: u64) -> rusqlite::Result<Op
     if file_len <= FULL_CHECK_MAX {
         let result: String = conn.query_row("PRAGMA quick_check(1)", [], |r| r.get(0))?;
         if result != "ok" {
-            return Ok(Some(result));
+            // "*** in database main ***\nTree 5 page 2526: …": one line, without the banner.
+            let lines: Vec<&str> = result.lines().filter(|l| !l.starts_with("***")).collect();
+            return Ok(Some(format!("quick check: {}", lines.join("; "))));
         }
     }
     Ok(None)

@@ -291,7 +291,7 @@ fn damaged_databases_are_refused_at_start_and_left_as_they_are() {
     let middle = (len / 2) / 4096 * 4096;
     let file = config(&json!([{"url": sitewatch::localsite::refused_url()}]));
     let cases = [
-        ("middle.db", middle, vec![0x5A; 4096], ""),
+        ("middle.db", middle, vec![0x5A; 4096], "quick check: "),
         (
             "header.db",
             16,
@@ -302,7 +302,7 @@ fn damaged_databases_are_refused_at_start_and_left_as_they_are() {
             "magic.db",
             0,
             b"SQLite format 4".to_vec(),
-            "not a SQLite database",
+            "not a SQLite file: it does not begin with \"SQLite format 3\"",
         ),
         ("schema.db", 100, vec![0xFF; 2000], ""),
     ];
