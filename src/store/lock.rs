@@ -1,5 +1,6 @@
 //! One writer per history database: the writer holds an exclusive lock on a sidecar file,
-//! `<db>.lock`, for its whole life, and writes its process id into it.
+//! `<db>.lock` (next to the file the path resolves to), for its whole life, and writes its
+//! process id into it.
 //!
 //! Why a sidecar and not the database file itself: SQLite locks the database with POSIX
 //! (`fcntl`) locks, which belong to the process and are all dropped when *any* descriptor of
@@ -28,9 +29,22 @@ const ATTEMPTS: usize = 10;
 /// writes it just after locking).
 const PID_WAIT: Duration = Duration::from_millis(500);
 
-/// The path of the lock file of database `db`: `<db>.lock`.
+/// The path of the lock file of database `db`: `<db>.lock`, next to the file the path resolves
+/// to (through symbolic links, as SQLite does for its `-wal`), so that two paths to one database
+/// share one lock.
 pub fn lock_path(db: &Path) -> PathBuf {
-    let mut name = db.as_os_str().to_owned();
+    let resolved = std::fs::canonicalize(db).unwrap_or_else(|_| {
+        // A new database: resolve its directory.
+        let dir = match db.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        match (std::fs::canonicalize(dir), db.file_name()) {
+            (Ok(dir), Some(name)) => dir.join(name),
+            _ => db.to_owned(),
+        }
+    });
+    let mut name = resolved.into_os_string();
     name.push(".lock");
     PathBuf::from(name)
 }
@@ -47,8 +61,8 @@ pub struct WriterLock {
 pub enum LockError {
     /// Another process holds it; its pid, when the lock file says.
     Held(Option<u32>),
-    /// The lock file cannot be created or opened.
-    Io(io::Error),
+    /// The lock file (this path) cannot be created or opened.
+    Io(PathBuf, io::Error),
 }
 
 impl WriterLock {
@@ -62,11 +76,11 @@ impl WriterLock {
                 .create(true)
                 .truncate(false)
                 .open(&path)
-                .map_err(LockError::Io)?;
+                .map_err(|e| LockError::Io(path.clone(), e))?;
             match file.try_lock() {
                 Ok(()) => {}
                 Err(TryLockError::WouldBlock) => return Err(LockError::Held(holder(&mut file))),
-                Err(TryLockError::Error(e)) => return Err(LockError::Io(e)),
+                Err(TryLockError::Error(e)) => return Err(LockError::Io(path, e)),
             }
             // A stopping writer may have removed the file between our open and our lock: then
             // we hold a lock nobody else can see. Take the one at the path instead.
@@ -77,12 +91,11 @@ impl WriterLock {
             file.set_len(0)
                 .and_then(|()| file.write_all(format!("{pid}\n").as_bytes()))
                 .and_then(|()| file.flush())
-                .map_err(LockError::Io)?;
+                .map_err(|e| LockError::Io(path.clone(), e))?;
             return Ok(WriterLock { file, path });
         }
-        Err(LockError::Io(io::Error::other(
-            "the lock file keeps being replaced",
-        )))
+        let e = io::Error::other("the lock file keeps being replaced");
+        Err(LockError::Io(path, e))
     }
 
     /// The lock file's path.
@@ -136,8 +149,13 @@ mod tests {
     fn a_second_lock_is_refused_with_the_holders_pid_and_freed_on_drop() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("h.db");
+        std::fs::write(&db, b"").unwrap();
         let first = WriterLock::acquire(&db).unwrap();
-        assert_eq!(first.path(), dir.path().join("h.db.lock"));
+        let real = std::fs::canonicalize(dir.path()).unwrap();
+        assert_eq!(first.path(), real.join("h.db.lock"));
+        // Another path to the same file shares the lock.
+        std::os::unix::fs::symlink(&db, dir.path().join("link.db")).unwrap();
+        assert!(WriterLock::acquire(&dir.path().join("link.db")).is_err());
         match WriterLock::acquire(&db) {
             Err(LockError::Held(pid)) => assert_eq!(pid, Some(std::process::id())),
             other => panic!("{other:?}"),

@@ -395,13 +395,9 @@ impl Store {
         // First the lock, so that a second writer touches nothing, not even a new file.
         let lock = WriterLock::acquire(path).map_err(|e| match e {
             LockError::Held(pid) => StoreError::new(path, purpose, Problem::InUse { pid }, None),
-            LockError::Io(e) => io_err(
-                &format!(
-                    "cannot create its lock file {}",
-                    lock::lock_path(path).display()
-                ),
-                e,
-            ),
+            LockError::Io(lock, e) => {
+                io_err(&format!("cannot open its lock file {}", lock.display()), e)
+            }
         })?;
         let file = DbFile::open(path).map_err(|e| io_err("cannot open it for writing", e))?;
         let corrupt = |d: String| StoreError::detailed(path, purpose, Problem::Corrupt, d);

@@ -272,7 +272,8 @@ impl Writer {
                 self.store.path().display()
             ),
             Err(e) => log::error!(
-                "history: cannot check {} for a run that did not stop cleanly: {e}",
+                "history: cannot check {} for a run that did not stop cleanly, or mark this run \
+                 as open: {e}",
                 self.store.path().display()
             ),
         }
