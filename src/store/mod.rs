@@ -749,6 +749,14 @@ mod tests {
     }
 
     #[test]
+    fn immutable_uris_escape_what_a_uri_would_misread() {
+        assert_eq!(
+            immutable_uri(Path::new("/srv/a b?#%.db")),
+            "file:/srv/a%20b%3F%23%25.db?immutable=1"
+        );
+    }
+
+    #[test]
     fn epoch_ms_round_trips() {
         for ms in [0, 1, 1_767_225_600_000, -5] {
             assert_eq!(epoch_ms(from_epoch_ms(ms)), ms);
