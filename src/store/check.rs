@@ -32,6 +32,7 @@ const TABLES: &[&str] = &["monitors", "checks", "transitions", "rollups", "meta"
 /// Each table and index as an `ORDER BY` on a table: read at both ends as the bounded check.
 const EDGES: &[(&str, &str)] = &[
     ("monitors", "id"),
+    ("monitors", "url, name, interval_ms"),
     ("checks", "rowid"),
     ("checks", "ts"),
     ("transitions", "rowid"),

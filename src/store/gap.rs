@@ -27,7 +27,7 @@ pub const OPEN_RUN: &str = "open_run";
 /// The `detail` of a transition to `unknown` recorded for a run that did not stop cleanly.
 pub const STOPPED_UNCLEANLY: &str = "monitoring stopped (not cleanly; recorded at the next start)";
 /// Most checks read back to find the monitors' last checks.
-const SCAN_MAX: usize = 5_000_000;
+pub const SCAN_MAX: usize = 5_000_000;
 
 /// Marks a run as open (in a transaction of its own).
 pub fn mark_open(conn: &Connection) -> rusqlite::Result<()> {
