@@ -187,14 +187,15 @@ impl Writer {
                 self.check_file();
             }
             let far = now + PRUNE_EVERY;
-            let deadline = batch_due
-                .unwrap_or(far)
-                .min(self.prune.as_ref().map_or(far, |p| p.due))
-                .min(if self.gone.is_none() {
-                    self.file_check_due
-                } else {
-                    far
-                });
+            // Once writing has stopped, neither pruning nor the file check is due again.
+            let (prune_due, file_check_due) = match self.gone {
+                None => (
+                    self.prune.as_ref().map_or(far, |p| p.due),
+                    self.file_check_due,
+                ),
+                Some(_) => (far, far),
+            };
+            let deadline = batch_due.unwrap_or(far).min(prune_due).min(file_check_due);
             match events.recv_deadline(deadline) {
                 Ok(event) => {
                     self.batch.push(event);
