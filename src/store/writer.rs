@@ -33,7 +33,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::{never, select, Receiver, RecvTimeoutError};
 use rusqlite::{params, Connection, TransactionBehavior};
 
 use super::gap;
@@ -138,6 +138,9 @@ pub struct Writer {
     gone: Option<Gone>,
     /// When to check the path next while idle.
     file_check_due: Instant,
+    /// Disconnects on a stop at once: take what is queued, commit, finish.
+    interrupt: Receiver<()>,
+    interrupted: bool,
 }
 
 impl Writer {
@@ -164,6 +167,39 @@ impl Writer {
             unlogged_failures: 0,
             gone: None,
             file_check_due: Instant::now() + FILE_CHECK_EVERY,
+            interrupt: never(),
+            interrupted: false,
+        }
+    }
+
+    /// Also finishes when `interrupt` disconnects (a stop at once), without waiting for the
+    /// publishers: it commits what is already queued, records the stop, and ends.
+    pub fn interruptible(mut self, interrupt: Receiver<()>) -> Writer {
+        self.interrupt = interrupt;
+        self
+    }
+
+    /// The next event, waiting until `deadline`. After an interrupt, only what is queued:
+    /// an empty queue then counts as disconnected.
+    fn next_event(
+        &mut self,
+        events: &Receiver<Event>,
+        deadline: Instant,
+    ) -> Result<Event, RecvTimeoutError> {
+        if self.interrupted {
+            return events
+                .try_recv()
+                .map_err(|_| RecvTimeoutError::Disconnected);
+        }
+        select! {
+            recv(events) -> event => event.map_err(|_| RecvTimeoutError::Disconnected),
+            recv(self.interrupt) -> _ => {
+                self.interrupted = true;
+                self.next_event(events, deadline)
+            }
+            default(deadline.saturating_duration_since(Instant::now())) => {
+                Err(RecvTimeoutError::Timeout)
+            }
         }
     }
 
@@ -196,7 +232,7 @@ impl Writer {
                 Some(_) => (far, far),
             };
             let deadline = batch_due.unwrap_or(far).min(prune_due).min(file_check_due);
-            match events.recv_deadline(deadline) {
+            match self.next_event(&events, deadline) {
                 Ok(event) => {
                     self.batch.push(event);
                     batch_due.get_or_insert_with(|| Instant::now() + self.settings.batch_time);
@@ -643,6 +679,7 @@ mod tests {
                 elapsed: Duration::from_millis(ms),
                 final_url: None,
                 retry_after: None,
+                redirects: Vec::new(),
                 outcome: if up {
                     Outcome::Up
                 } else {
