@@ -66,14 +66,16 @@ pub struct DbFile {
 }
 
 impl DbFile {
-    /// Opens (creating if needed) the database file for reading and writing. A writer needs
-    /// both; a file it may not write is an error of kind `PermissionDenied`.
+    /// Opens (creating it private if needed) the database file for reading and writing. A
+    /// writer needs both; a file it may not write is an error of kind `PermissionDenied`.
     pub fn open(path: &Path) -> io::Result<DbFile> {
+        use std::os::unix::fs::OpenOptionsExt;
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(crate::private_file::MODE)
             .open(path)?;
         let m = file.metadata()?;
         Ok(DbFile {

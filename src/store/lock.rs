@@ -19,7 +19,7 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -70,13 +70,26 @@ impl WriterLock {
     pub fn acquire(db: &Path) -> Result<WriterLock, LockError> {
         let path = lock_path(db);
         for _ in 0..ATTEMPTS {
+            // Private like every file sitewatch makes, and never through a symbolic link: one
+            // planted at the name would have us write our pid into someone else's file.
             let mut file = OpenOptions::new()
                 .read(true)
                 .write(true)
                 .create(true)
                 .truncate(false)
+                .mode(crate::private_file::MODE)
+                .custom_flags(libc::O_NOFOLLOW)
                 .open(&path)
-                .map_err(|e| LockError::Io(path.clone(), e))?;
+                .map_err(|e| {
+                    let e = if e.raw_os_error() == Some(libc::ELOOP) {
+                        io::Error::other(
+                            "it is a symbolic link; sitewatch does not write through one",
+                        )
+                    } else {
+                        e
+                    };
+                    LockError::Io(path.clone(), e)
+                })?;
             match file.try_lock() {
                 Ok(()) => {}
                 Err(TryLockError::WouldBlock) => return Err(LockError::Held(holder(&mut file))),
@@ -164,6 +177,25 @@ mod tests {
         assert!(!dir.path().join("h.db.lock").exists(), "removed at drop");
         let again = WriterLock::acquire(&db).unwrap();
         drop(again);
+    }
+
+    #[test]
+    fn the_lock_file_is_private_and_never_a_symbolic_link() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("h.db");
+        let lock = WriterLock::acquire(&db).unwrap();
+        let mode = std::fs::metadata(lock.path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        drop(lock);
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious\n").unwrap();
+        std::os::unix::fs::symlink(&victim, lock_path(&db)).unwrap();
+        match WriterLock::acquire(&db) {
+            Err(LockError::Io(_, e)) => assert!(e.to_string().contains("symbolic link"), "{e}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
     }
 
     #[test]

@@ -85,6 +85,10 @@ fn a_second_writer_exits_2_naming_the_first_and_reports_read_throughout() {
     let dir = tempfile::tempdir().unwrap();
     set_mode(dir.path(), 0o755);
     let db = dir.path().join("history.db");
+    // Shared with other users by the operator's choice (sitewatch makes new files private; an
+    // existing one keeps its permissions, and SQLite gives them to -wal and -shm).
+    std::fs::write(&db, b"").unwrap();
+    set_mode(&db, 0o644);
     let file = config(&json!([{"url": site.url("/ok"), "interval": "1s"}]));
     let mut daemon = Sitewatch::spawn(["--format", "json", "--db", arg(&db), path(&file)]);
     daemon.wait_for_json(within(15.0), "a check", |v| v["type"] == "check");
