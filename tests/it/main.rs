@@ -8,6 +8,7 @@ mod config_errors;
 mod config_fuzz;
 mod dns;
 mod history;
+mod history_guard;
 mod hostile;
 mod hostile_input;
 mod notify;
