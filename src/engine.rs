@@ -62,6 +62,9 @@ pub struct Options {
     pub format: Format,
     /// Stop by itself after this long.
     pub duration: Option<Duration>,
+    /// Share of the workers that suspect checks (failing, retrying, down, slow or never up
+    /// monitors) may occupy, in (0, 1].
+    pub suspect_share: f64,
 }
 
 /// Starts a named thread; the OS refusing one is an [`Error::Thread`].
@@ -97,7 +100,8 @@ pub fn run(
             policy: m.policy(),
         }),
         options.mode,
-    );
+    )
+    .with_suspect_share(workers, options.suspect_share);
     let stopping = Arc::new(AtomicBool::new(false));
 
     let (jobs_tx, jobs_rx) = bounded(options.queue.get());
@@ -175,6 +179,7 @@ pub fn run(
         stop,
         deadline: options.duration.map_or_else(never, after),
         events,
+        stopping: Arc::clone(&stopping),
     };
     let scheduler = {
         let stats = Arc::clone(&stats);
@@ -205,7 +210,10 @@ pub fn run(
     drop(reporter_stop_tx);
     join(reporter);
 
-    let summary = Summary::collect(&stats, &monitors);
+    let mut summary = Summary::collect(&stats, &monitors);
+    if options.mode == Mode::Once {
+        summary = summary.with_undecided(&stats, &monitors);
+    }
     summary.emit(options.format);
     Ok(summary)
 }

@@ -12,6 +12,7 @@ use crate::config::Monitor;
 use crate::output::{emit, ms, timestamp, Format};
 use crate::probe::Reason;
 use crate::reporter::{millis, UrlTime};
+use crate::state::State;
 use crate::stats::{MonitorTotals, Stats};
 
 const TOP: usize = 5;
@@ -58,6 +59,13 @@ pub struct Summary {
     pub worst: Vec<Uptime>,
     /// Monitors never checked (the run ended first).
     pub never_checked: usize,
+    /// URLs of the monitors a `--once` run ended without a verdict for (cut short by
+    /// `--duration` or a signal while retries were pending or checks unstarted); never counted
+    /// as up. Always empty without `--once`.
+    pub undecided: Vec<String>,
+    /// Checks of failing, slow or never-up monitors held back because such checks filled
+    /// their share of the workers (`--suspect-share`).
+    pub held_back: u64,
     /// Occurrences coalesced (monitor still pending when due again).
     pub coalesced: u64,
     /// Jobs that went through the overflow FIFO.
@@ -139,6 +147,8 @@ impl Summary {
                 })
                 .collect(),
             never_checked,
+            undecided: Vec::new(),
+            held_back: schedule.held_back,
             coalesced: schedule.coalesced,
             overflowed: schedule.overflowed,
             missed: schedule.missed,
@@ -152,6 +162,21 @@ impl Summary {
     /// True when some monitor ended in the `down` state.
     pub fn any_failing(&self) -> bool {
         !self.failing.is_empty()
+    }
+
+    /// For a `--once` run: lists the monitors without a verdict at the end (state still
+    /// `unknown`: in once mode a monitor's one state change is its verdict).
+    pub fn with_undecided(mut self, stats: &Stats, monitors: &[Monitor]) -> Summary {
+        self.undecided = (0..monitors.len())
+            .filter(|&m| stats.state(m) == State::Unknown)
+            .map(|m| monitors[m].url.to_string())
+            .collect();
+        self
+    }
+
+    /// True when a `--once` run ended with some monitor undecided.
+    pub fn any_undecided(&self) -> bool {
+        !self.undecided.is_empty()
     }
 
     /// Logs the summary: one JSON line, or a few text lines each starting `… SUMMARY`.
@@ -175,6 +200,13 @@ impl Summary {
             "ran {runtime}: {} monitors, {} checks, {} up, {} down",
             self.monitors, self.checked_total, self.up_total, self.down_total
         )];
+        if self.any_undecided() {
+            let n = self.undecided.len();
+            lines.push(format!(
+                "cut short after {runtime}: {n} monitor{} undecided",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
         let codes: Vec<String> = self
             .top_codes
             .iter()
@@ -201,6 +233,13 @@ impl Summary {
             self.backed_off,
             or_none(self.failing.join(", "))
         ));
+        if self.any_undecided() {
+            lines.push(format!(
+                "undecided at end ({}, no verdict, not counted as up): {}",
+                self.undecided.len(),
+                self.undecided.join(", ")
+            ));
+        }
         if !self.worst.is_empty() {
             let w: Vec<String> = self
                 .worst
@@ -213,6 +252,12 @@ impl Summary {
             "schedule: {} coalesced, {} overflowed, {} missed, {} queued checks skipped at stop, {} never checked",
             self.coalesced, self.overflowed, self.missed, self.skipped, self.never_checked
         ));
+        if self.held_back > 0 {
+            lines.push(format!(
+                "{} checks of failing or slow monitors held back (their share of the workers was busy)",
+                self.held_back
+            ));
+        }
         if self.dropped_lines > 0 {
             lines.push(format!(
                 "{} check lines dropped (output stalled)",

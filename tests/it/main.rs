@@ -9,6 +9,7 @@ mod dns;
 mod history;
 mod notify;
 mod notify_util;
+mod once;
 mod outages;
 mod output;
 mod schedule;
