@@ -342,6 +342,35 @@ mod tests {
     }
 
     #[test]
+    fn once_lists_monitors_without_a_verdict_as_undecided() {
+        let config = Config::parse(
+            r#"[{"url": "http://127.0.0.1:9/a"}, {"url": "http://127.0.0.1:9/b"}, {"url": "http://127.0.0.1:9/c"}]"#,
+        )
+        .unwrap();
+        let stats = Stats::new(3, 1);
+        stats.set_state(0, crate::state::State::Up);
+        stats.set_state(2, crate::state::State::Down);
+        let repeat = Summary::collect(&stats, &config.monitors);
+        assert!(
+            !repeat.any_undecided(),
+            "only --once has undecided monitors"
+        );
+        let s = Summary::collect(&stats, &config.monitors).with_undecided(&stats, &config.monitors);
+        assert_eq!(s.undecided, vec!["http://127.0.0.1:9/b".to_string()]);
+        let lines = s.text_lines();
+        assert!(
+            lines.contains(&"cut short after 0s: 1 monitor undecided".to_string()),
+            "{lines:?}"
+        );
+        assert!(lines.contains(
+            &"undecided at end (1, no verdict, not counted as up): http://127.0.0.1:9/b"
+                .to_string()
+        ));
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["undecided"], serde_json::json!(["http://127.0.0.1:9/b"]));
+    }
+
+    #[test]
     fn keep_top_matches_a_stable_sort_then_take() {
         // Values with ties, in "config order"; descending like `slowest`.
         let values = [3, 9, 1, 9, 4, 4, 7, 0, 9, 2, 4, 8];
