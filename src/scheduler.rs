@@ -534,9 +534,9 @@ impl Schedule {
 
     /// True when a completion can wait a little before being taken: the monitors repeat (in
     /// once mode every completion may finish the run) and no due check is waiting in the
-    /// overflow FIFO for a worker to free up.
+    /// overflow FIFO for a worker to free up, or held back for a suspect check to end.
     pub fn completions_can_wait(&self) -> bool {
-        self.mode == Mode::Repeat && self.overflow.is_empty()
+        self.mode == Mode::Repeat && self.overflow.is_empty() && self.held.is_empty()
     }
 
     /// In [`Mode::Once`], true when every monitor has been checked.

@@ -62,8 +62,9 @@ fn overload_overflows_in_due_order_and_every_monitor_is_checked() {
         .map(|n| json!({"url": url, "name": n, "interval": "1s", "timeout": "2s"}))
         .collect();
     let file = config(&Value::Array(entries));
-    // One worker and one queue place for five 300 ms checks a second: at start one runs,
-    // one waits in the queue and at least three go to the overflow FIFO.
+    // One worker and one queue place for five 300 ms checks a second: at start one runs and
+    // the others wait, in due order (held back while never up, as suspect checks may occupy
+    // only the one worker; afterwards, healthy, through the queue and the overflow FIFO).
     let mut sw = Sitewatch::spawn([
         "--format",
         "json",
@@ -81,7 +82,7 @@ fn overload_overflows_in_due_order_and_every_monitor_is_checked() {
     while overload_report.is_none() || first_round.len() < names.len() {
         let line = sw.next_json(deadline, "an overload report and a check of each monitor");
         match line["type"].as_str() {
-            Some("report") if count(&line, "overflowed") > 0 || count(&line, "coalesced") > 0 => {
+            Some("report") if count(&line, "overflowed") + count(&line, "held_back") >= 3 => {
                 overload_report.get_or_insert(line);
             }
             Some("check") => {
@@ -101,7 +102,6 @@ fn overload_overflows_in_due_order_and_every_monitor_is_checked() {
         }
     }
     let report = overload_report.unwrap();
-    assert!(count(&report, "overflowed") >= 3, "{report}");
     assert_eq!(count(&report, "monitors"), 5);
     // The overflow FIFO serves monitors in due order, which is config order at start.
     assert_eq!(first_round, names);
@@ -113,7 +113,8 @@ fn overload_overflows_in_due_order_and_every_monitor_is_checked() {
     let summary = run.summary();
     assert_eq!(count(&summary, "monitors"), 5);
     assert_eq!(count(&summary, "never_checked"), 0, "{run}");
-    assert!(count(&summary, "overflowed") >= 3, "{run}");
+    assert!(count(&summary, "held_back") >= 3, "{run}");
+    assert!(count(&summary, "overflowed") >= 1, "healthy, they overflow\n{run}");
     assert_eq!(count(&summary, "checked_total"), checks.len() as u64);
     assert_eq!(count(&summary, "down_total"), 0);
     assert_eq!(site.hits("/slow-headers/300"), checks.len());
