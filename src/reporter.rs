@@ -5,7 +5,9 @@
 //! slowest check of the window — plus the health of the schedule itself: queue depth, overflow,
 //! coalesced and missed occurrences, lateness p50/p99/max and how many monitors are failing —
 //! and, once there are any, what was lost: check lines dropped, results not written to the
-//! history database, notifications given up.
+//! history database, notifications given up; and, while checks of failing or slow monitors are
+//! held back because they fill their share of the workers, that the pool is saturated by them
+//! and what would help.
 //!
 //! Wake-ups follow `next += period`, not a ticker, so reports do not drift. The thread reads
 //! only atomics and swaps the stats window under its lock; it never slows a worker for longer

@@ -25,6 +25,13 @@
 //!   like any check, still one pending check at most), a `down` state with backoff, or recovery.
 //!   A retry or backoff replaces the monitor's next occurrence; the wheel entry it replaces is
 //!   recognised as stale by its due time and dropped when it fires.
+//! - **Dead sites do not starve healthy ones.** Checks of suspect monitors (never up yet,
+//!   failing, retrying, down or slow) hold at most their share of the workers, queued or
+//!   running ([`Schedule::with_suspect_share`]); the excess is held back in due order, one entry
+//!   per monitor, and counted. Healthy monitors always find the rest of the pool free.
+//! - **Once mode decides or says so.** A monitor is done at its verdict, which a `Retry-After`
+//!   beyond its retry budget makes `down` at once. A run cut short takes the verdicts of the
+//!   checks in flight before returning; what is still `unknown` then is undecided.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};

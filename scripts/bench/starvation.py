@@ -3,9 +3,10 @@
 
   starvation.py config HANG_BASE OK_BASE N TIMEOUT OUT.json
       one healthy URL every 1 s (listed first), then N never-answering URLs (default interval)
-  starvation.py analyze STDOUT.jsonl OK_URL SKIP_S
-      the healthy URL's checks whose due time is SKIP_S or more after the first one: how many
-      occurrences there were, how many were checked, lateness p50/p99/max (ms); one JSON line
+  starvation.py analyze STDOUT.jsonl OK_URL SKIP_S SECS
+      the healthy URL's checks whose due time is SKIP_S or more after the first one, in a run of
+      SECS seconds: how many occurrences fell due, how many were checked, lateness p50/p99/max
+      (ms); one JSON line
 """
 import json
 import sys
@@ -29,7 +30,7 @@ def quantile(sorted_values, q):
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
-def analyze(stdout, ok_url, skip_s):
+def analyze(stdout, ok_url, skip_s, secs):
     checks, summary = [], None
     with open(stdout) as f:
         for line in f:
@@ -40,7 +41,7 @@ def analyze(stdout, ok_url, skip_s):
                 summary = v
     checks.sort()
     first = checks[0][0] if checks else 0.0
-    last_due = first + summary["runtime_s"] * 1000.0 - 1000.0 if summary else first
+    last_due = first + (float(secs) - 1.0) * 1000.0
     steady = [c for c in checks if c[0] >= first + float(skip_s) * 1000.0]
     # Occurrences due in the window: one a second from the window's start to the end of the run
     # (less the last second, whose check may not have started before the stop).

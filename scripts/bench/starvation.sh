@@ -32,4 +32,4 @@ ok=$(serve ok)
 python3 "$ROOT/scripts/bench/starvation.py" config "$hang" "$ok" "$N" "$T" "$OUT/urls.json"
 echo "$(date -u +%H:%M:%S) $BIN: $N never-answering + 1 healthy, -w $W, timeout $T, ${SECS}s; load $(cut -d' ' -f1 /proc/loadavg)" >&2
 "$BIN" --no-db --format json --workers "$W" --duration "${SECS}s" "$OUT/urls.json" >"$OUT/stdout.jsonl" 2>"$OUT/stderr.log" || true
-python3 "$ROOT/scripts/bench/starvation.py" analyze "$OUT/stdout.jsonl" "$ok/ok" "$SKIP"
+python3 "$ROOT/scripts/bench/starvation.py" analyze "$OUT/stdout.jsonl" "$ok/ok" "$SKIP" "$SECS"
