@@ -42,7 +42,9 @@ def analyze(stdout, ok_url, skip_s, secs):
     checks.sort()
     first = checks[0][0] if checks else 0.0
     last_due = first + (float(secs) - 1.0) * 1000.0
-    steady = [c for c in checks if c[0] >= first + float(skip_s) * 1000.0]
+    # Half a period of slack: a due time is a start time (ms) less the lateness, so it is a
+    # fraction of a millisecond off the grid.
+    steady = [c for c in checks if c[0] >= first + float(skip_s) * 1000.0 - 500.0]
     # Occurrences due in the window: one a second from the window's start to the end of the run
     # (less the last second, whose check may not have started before the stop).
     expected = int((last_due - (first + float(skip_s) * 1000.0)) // 1000.0) + 1
