@@ -114,7 +114,10 @@ fn overload_overflows_in_due_order_and_every_monitor_is_checked() {
     assert_eq!(count(&summary, "monitors"), 5);
     assert_eq!(count(&summary, "never_checked"), 0, "{run}");
     assert!(count(&summary, "held_back") >= 3, "{run}");
-    assert!(count(&summary, "overflowed") >= 1, "healthy, they overflow\n{run}");
+    assert!(
+        count(&summary, "overflowed") >= 1,
+        "healthy, they overflow\n{run}"
+    );
     assert_eq!(count(&summary, "checked_total"), checks.len() as u64);
     assert_eq!(count(&summary, "down_total"), 0);
     assert_eq!(site.hits("/slow-headers/300"), checks.len());
