@@ -93,6 +93,7 @@ fn check(monitor: usize, ts: i64, ms: f64, down: Option<Reason>) -> Event {
             elapsed: Duration::from_secs_f64(ms / 1000.0),
             final_url: None,
             retry_after: None,
+            redirects: Vec::new(),
             outcome: match down {
                 None => Outcome::Up,
                 Some(reason) => Outcome::Down {

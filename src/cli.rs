@@ -21,12 +21,19 @@ use crate::report::{self, ReportFormat};
 use crate::scheduler::Mode;
 use crate::store::writer::{History, Settings};
 use crate::store::{self, Store};
-use crate::{demo, signal};
+use crate::{demo, signal, sinks};
 
 /// Most worker threads accepted: beyond this, threads cost more than they check.
 const MAX_WORKERS: usize = 4096;
 /// Shortest report period accepted.
 const MIN_REPORT_EVERY: Duration = Duration::from_millis(100);
+/// Largest `--queue` accepted. The queue is allocated up front (about 50 bytes a slot), and it
+/// never holds more than one job per monitor, so a million covers the largest lists.
+pub const MAX_QUEUE: usize = 1_000_000;
+/// Longest duration any flag accepts (`--report-every`, `--duration`, `--retain`, `--since`):
+/// 100 years (of 365.25 days, as humantime counts them), far beyond any use, and small enough
+/// that no clock arithmetic overflows.
+pub const MAX_FLAG_DURATION: Duration = Duration::from_secs(3_155_760_000);
 /// The history database used when `--db` is not given (in the working directory).
 pub const DEFAULT_DB: &str = "sitewatch.db";
 /// Shortest `--retain` accepted: rollups are hourly, so raw checks must outlive an hour.
@@ -173,7 +180,14 @@ pub fn share_arg(s: &str) -> Result<f64, String> {
 }
 
 fn duration_arg(s: &str) -> Result<Duration, String> {
-    parse_duration(s)
+    let d = parse_duration(s)?;
+    if d > MAX_FLAG_DURATION {
+        return Err(format!(
+            "{} is longer than the 100 years accepted",
+            s.trim()
+        ));
+    }
+    Ok(d)
 }
 
 /// Parses a byte size: a whole number with an optional unit (B, KB, KiB, MB, MiB, GB, GiB;
@@ -227,6 +241,12 @@ impl Common {
         let queue = self
             .queue
             .unwrap_or_else(|| workers.saturating_mul(NonZeroUsize::new(2).expect("2 > 0")));
+        if queue.get() > MAX_QUEUE {
+            return Err(Error::Usage(format!(
+                "--queue {queue} is more than the {MAX_QUEUE} supported \
+                 (the queue never holds more than one job per monitor)"
+            )));
+        }
         Ok(Options {
             workers,
             queue,
@@ -258,6 +278,14 @@ impl Common {
                     "--retain must be at least {} (rollups are hourly)",
                     humantime::format_duration(MIN_RETAIN)
                 )));
+            }
+        }
+        // Created private (0600) before SQLite opens it, so its -wal and -shm are private too; a
+        // symlink planted in a shared directory is refused. Any other problem (a missing
+        // directory, no permission) is left for Store::open to explain.
+        if let Err(e) = crate::private_file::prepare_database(path) {
+            if e.kind() == std::io::ErrorKind::InvalidInput {
+                return Err(Error::Usage(format!("history database: {e}")));
             }
         }
         let store = Store::open(path).map_err(Error::Store)?;
@@ -301,8 +329,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
                 &options,
                 "demo: local sites on 127.0.0.1",
             )?;
-            monitor(demo.config, &options, &common, history)?;
-            Ok(ExitCode::SUCCESS)
+            let summary = monitor(demo.config, &options, &common, history)?;
+            Ok(stop_status(&summary).unwrap_or(ExitCode::SUCCESS))
         }
         None => {
             let config = load(&cli.config)?;
@@ -312,12 +340,32 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             let source = cli.config.display().to_string();
             log_start_after_init(&cli.common, &config, &options, &source)?;
             let summary = monitor(config, &options, &cli.common, history)?;
+            if let Some(status) = stop_status(&summary) {
+                return Ok(status);
+            }
             if cli.once && (summary.any_failing() || summary.any_undecided()) {
                 Ok(ExitCode::from(1))
             } else {
                 Ok(ExitCode::SUCCESS)
             }
         }
+    }
+}
+
+/// Exit status when sitewatch was stopped at once by a second request.
+pub const EXIT_INTERRUPTED: u8 = signal::EXIT_INTERRUPTED;
+/// Exit status when stdout was closed by its reader, as shells report death by SIGPIPE.
+pub const EXIT_STDOUT_CLOSED: u8 = 141;
+
+/// The exit status a stop imposes, whatever the checks said: 130 after a stop at once, 141 when
+/// stdout was closed by its reader.
+fn stop_status(summary: &crate::Summary) -> Option<ExitCode> {
+    if summary.interrupted {
+        Some(ExitCode::from(EXIT_INTERRUPTED))
+    } else if sinks::stdout_closed() {
+        Some(ExitCode::from(EXIT_STDOUT_CLOSED))
+    } else {
+        None
     }
 }
 
@@ -340,14 +388,31 @@ fn notify_test(channel: Option<String>, config: Option<PathBuf>) -> Result<ExitC
     let outcomes = crate::notify::send_test(&config.notify, channel.as_deref())
         .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
     let mut all_ok = true;
+    let mut out = std::io::stdout().lock();
     for o in &outcomes {
-        match &o.result {
-            Ok(()) => println!("{} ({}): OK", o.name, o.kind),
+        use std::io::Write;
+        let written = match &o.result {
+            Ok(()) => writeln!(out, "{} ({}): OK", o.name, o.kind),
             Err(reason) => {
                 all_ok = false;
-                println!("{} ({}): failed: {reason}", o.name, o.kind);
+                writeln!(out, "{} ({}): failed: {reason}", o.name, o.kind)
             }
-        }
+        };
+        // The messages went out (or not) already: say so on stderr rather than panic.
+        written.and_then(|()| out.flush()).map_err(|e| {
+            Error::Report(format!(
+                "cannot write the test results to stdout ({e}); results: {}",
+                outcomes
+                    .iter()
+                    .map(|o| format!(
+                        "{} {}",
+                        o.name,
+                        if o.result.is_ok() { "OK" } else { "failed" }
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
     }
     Ok(if all_ok {
         ExitCode::SUCCESS
@@ -435,7 +500,11 @@ fn monitor(
             ))
         );
     }
-    let stop = signal::install()?;
+    let (stop, requests) = signal::install()?;
+    // stdout closed by its reader (`| head`) asks for the same graceful stop as Ctrl-C.
+    sinks::on_stdout_closed(move || {
+        requests.request(signal::Cause::StdoutClosed);
+    });
     let probe = Arc::new(HttpProbe::new(&common.probe_settings()));
     engine::run(config, options, probe, stop, history)
 }
@@ -446,13 +515,29 @@ fn report_command(args: &ReportArgs) -> Result<(), Error> {
     let to = args.to.unwrap_or(now);
     let from = match (args.from, args.since) {
         (Some(from), _) => from,
-        (None, Some(since)) => to.checked_sub(since).unwrap_or(std::time::UNIX_EPOCH),
+        (None, Some(since)) => match to.checked_sub(since) {
+            Some(from) if from >= std::time::UNIX_EPOCH => from,
+            _ => {
+                return Err(Error::Usage(format!(
+                    "--since {} reaches back before 1970-01-01, where no history can be; \
+                     use a shorter window or --from",
+                    humantime::format_duration(since)
+                )))
+            }
+        },
         (None, None) => to
             .checked_sub(Duration::from_secs(86_400))
             .unwrap_or(std::time::UNIX_EPOCH),
     };
     if from >= to {
         return Err(Error::Usage("--from must be before --to".into()));
+    }
+    // A report holds a cell per day of its window for every monitor: 1970 to 9999 would be
+    // gigabytes of HTML.
+    if to.duration_since(from).unwrap_or_default() > MAX_FLAG_DURATION {
+        return Err(Error::Usage(
+            "the report window is longer than the 100 years accepted; narrow --from/--to".into(),
+        ));
     }
     let conn = store::open_for_report(&args.db).map_err(Error::Store)?;
     let query = report::Query {
@@ -469,12 +554,14 @@ fn report_command(args: &ReportArgs) -> Result<(), Error> {
     })?;
     let text = report::render(&report, args.format);
     match &args.output {
-        Some(path) => std::fs::write(path, text).map_err(|e| {
-            Error::Report(format!(
-                "cannot write the report to {}: {e}",
-                path.display()
-            ))
-        }),
+        Some(path) => crate::private_file::replace(path)
+            .and_then(|mut file| std::io::Write::write_all(&mut file, text.as_bytes()))
+            .map_err(|e| {
+                Error::Report(format!(
+                    "cannot write the report to {}: {e}",
+                    path.display()
+                ))
+            }),
         None => {
             use std::io::Write;
             let mut out = std::io::stdout().lock();

@@ -12,6 +12,9 @@
 //! once the scheduler and the last worker have dropped their `Fanout`, the printer drains and
 //! exits; then the reporter
 //! is stopped and the summary is built from the final counters.
+//! A second stop request ([`Stop::now`]) ends the wait for the workers: the printer and the
+//! writer take what is already queued and end, the notifier is not waited for, and the summary
+//! is marked interrupted. Nothing measured is lost; checks in flight are abandoned.
 //!
 //! Notifications (when the config has a `notify` list): the `Fanout` also hands state changes
 //! to the notifier thread (`notify::dispatcher`), which feeds one delivery thread per channel.
@@ -27,7 +30,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{after, bounded, never, unbounded, Receiver};
+use crossbeam_channel::{after, bounded, never, select, unbounded};
 
 use crate::config::Config;
 use crate::error::Error;
@@ -37,6 +40,7 @@ use crate::output::{run_printer, Format};
 use crate::probe::Probe;
 use crate::reporter::Reporter;
 use crate::scheduler::{self, Cadence, Mode, Schedule, Wiring};
+use crate::signal::Stop;
 use crate::stats::Stats;
 use crate::store::writer::{self as history_writer, History, Writer};
 use crate::summary::Summary;
@@ -87,7 +91,7 @@ pub fn run(
     config: Config,
     options: &Options,
     probe: Arc<dyn Probe>,
-    stop: Receiver<()>,
+    stop: Stop,
     history: Option<History>,
 ) -> Result<Summary, Error> {
     // Arc::new, not into(): an `Arc<[Monitor]>` would copy the whole list once more.
@@ -112,8 +116,10 @@ pub fn run(
     let printer = {
         let monitors = Arc::clone(&monitors);
         let format = options.format;
+        let stats = Arc::clone(&stats);
+        let interrupt = stop.now.clone();
         spawn("sitewatch-printer".into(), move || {
-            run_printer(printer_rx, monitors, format)
+            run_printer(printer_rx, monitors, format, stats, interrupt)
         })?
     };
     let reporter = Reporter {
@@ -150,7 +156,8 @@ pub fn run(
     let mut writer = None;
     if let Some(history) = history {
         let (history_tx, history_rx) = bounded(history_writer::CHANNEL);
-        let body = Writer::new(history, Arc::clone(&monitors), Arc::clone(&stats));
+        let body = Writer::new(history, Arc::clone(&monitors), Arc::clone(&stats))
+            .interruptible(stop.now.clone());
         writer = Some(spawn("sitewatch-history".into(), move || {
             body.run(history_rx);
         })?);
@@ -158,17 +165,22 @@ pub fn run(
     }
     let events = Arc::new(fanout);
     let mut pool_threads = Vec::with_capacity(workers);
+    // Each worker holds a sender until it ends: the channel disconnects when all have.
+    let (alive_tx, workers_ended) = bounded::<()>(0);
     for id in 0..workers {
         let pool = Arc::clone(&pool);
+        let alive = alive_tx.clone();
         let channels = WorkerChannels {
             jobs: jobs_rx.clone(),
             done: done_tx.clone(),
             events: Arc::clone(&events),
         };
         pool_threads.push(spawn(format!("sitewatch-worker-{id}"), move || {
-            worker::run(id, &pool, channels)
+            worker::run(id, &pool, channels);
+            drop(alive);
         })?);
     }
+    drop(alive_tx);
     // Only the workers (and, for events, the scheduler) hold these now, so their exit is what
     // closes the channels.
     drop((jobs_rx, done_tx));
@@ -176,10 +188,11 @@ pub fn run(
     let wiring = Wiring {
         jobs: jobs_tx,
         done: done_rx,
-        stop,
+        stop: stop.graceful.clone(),
         deadline: options.duration.map_or_else(never, after),
         events,
         stopping: Arc::clone(&stopping),
+        stop_now: stop.now.clone(),
     };
     let scheduler = {
         let stats = Arc::clone(&stats);
@@ -195,15 +208,25 @@ pub fn run(
     if options.mode == Mode::Repeat && running > 0 {
         log::info!("waiting for {running} check(s) in flight to finish (at most their timeout)");
     }
-    for handle in pool_threads {
-        join(handle);
+    // A stop at once (second request) ends this wait: the workers are left to the process
+    // exit, and the printer and the writer, told by the same channel, take what is queued.
+    let mut abandoned = 0;
+    select! {
+        recv(workers_ended) -> _ => {}
+        recv(stop.now) -> _ => abandoned = stats.in_flight().len(),
+    }
+    if abandoned == 0 && !stop.is_now() {
+        for handle in pool_threads {
+            join(handle);
+        }
     }
     join(printer);
     // Every `Fanout` is gone: the notifier sends what it holds and its deliveries finish.
     if let Some(notifier) = notifier {
-        notifier.finish(NOTIFY_GRACE);
+        notifier.finish(NOTIFY_GRACE, &stop.now);
     }
-    // Every `Fanout` is gone, so the writer commits what it holds and ends.
+    // Every `Fanout` is gone (or the stop is at once), so the writer commits what it holds
+    // and ends.
     if let Some(writer) = writer {
         join(writer);
     }
@@ -213,6 +236,9 @@ pub fn run(
     let mut summary = Summary::collect(&stats, &monitors);
     if options.mode == Mode::Once {
         summary = summary.with_undecided(&stats, &monitors);
+    }
+    if stop.is_now() {
+        summary = summary.mark_interrupted(abandoned);
     }
     summary.emit(options.format);
     Ok(summary)

@@ -30,7 +30,7 @@ pub enum Error {
     /// A global logger was already installed (only possible when embedding the library).
     Logger,
     /// The Ctrl-C / SIGTERM handler could not be installed.
-    Signal(ctrlc::Error),
+    Signal(io::Error),
     /// The operating system refused to start a thread.
     Thread(io::Error),
     /// The demo's local sites could not be started.
@@ -69,8 +69,7 @@ impl std::error::Error for Error {
         match self {
             Error::Config { source, .. } => Some(source),
             Error::LogFile { source, .. } => Some(source),
-            Error::Signal(e) => Some(e),
-            Error::Thread(e) | Error::Demo(e) => Some(e),
+            Error::Signal(e) | Error::Thread(e) | Error::Demo(e) => Some(e),
             Error::Store(e) => Some(e),
             Error::Usage(_) | Error::Logger | Error::Report(_) => None,
         }

@@ -19,15 +19,18 @@ pub mod histogram;
 pub mod localsite;
 pub mod notify;
 pub mod output;
+pub mod private_file;
 pub mod probe;
 pub mod report;
 pub mod reporter;
 pub mod scheduler;
 pub mod signal;
+pub mod sinks;
 pub mod state;
 pub mod stats;
 pub mod store;
 pub mod summary;
+pub mod text;
 pub mod wheel;
 pub mod worker;
 

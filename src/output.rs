@@ -1,33 +1,31 @@
-//! What sitewatch prints: one line per check, in text or JSON, through `log` and simplelog.
+//! What sitewatch prints: one line per check, in text or JSON.
 //!
-//! Lines meant for the operator (checks, reports, the summary) are logged under the target
-//! [`OUT`] and go, bare, to stdout and to the `--log-file` if one is given, so
-//! `sitewatch urls.json > status.log` captures all of them. Diagnostics about sitewatch itself
-//! go to stderr with a timestamp and level. The printer thread is the only writer of check
-//! lines, so a stalled stdout holds up the printer, never a worker.
+//! Lines meant for the operator (checks, reports, the summary) go, bare, to stdout and to the
+//! `--log-file` if one is given ([`emit`], through [`crate::sinks`], which reports and counts
+//! write failures and follows log rotation), so `sitewatch urls.json > status.log` captures all
+//! of them. Diagnostics about sitewatch itself go to stderr with a timestamp and level, through
+//! `log` and simplelog. The printer thread is the only writer of check lines, so a stalled
+//! stdout holds up the printer, never a worker.
 
-use std::fs::File;
-use std::io::{IsTerminal, LineWriter};
+use std::borrow::Cow;
+use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{select, Receiver};
 use serde::Serialize;
-use simplelog::{
-    ColorChoice, CombinedLogger, ConfigBuilder, LevelFilter, SharedLogger, TermLogger,
-    TerminalMode, WriteLogger,
-};
+use simplelog::{ColorChoice, ConfigBuilder, LevelFilter, TermLogger, TerminalMode};
 
+use crate::config::shown_url::redact_userinfo;
 use crate::config::Monitor;
 use crate::error::Error;
 use crate::event::{Event, StateChange};
-use crate::probe::{Outcome, Reason};
+use crate::probe::{Outcome, Reason, Redirect};
+use crate::sinks;
 use crate::state::State;
+use crate::stats::Stats;
 use crate::worker::CheckRecord;
-
-/// The `log` target of every line meant for the operator.
-pub const OUT: &str = "sitewatch::out";
 
 /// How lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -39,19 +37,11 @@ pub enum Format {
     Json,
 }
 
-/// Sets up the global logger: operator lines to stdout (and `log_file`, appended), diagnostics to
-/// stderr. Call once, before any thread starts.
+/// Sets up the outputs: operator lines to stdout (and `log_file`, appended) through
+/// [`crate::sinks`], diagnostics to stderr through the global logger. Call once, before any
+/// thread starts.
 pub fn init_logging(log_file: Option<&Path>) -> Result<(), Error> {
-    let out = ConfigBuilder::new()
-        .add_filter_allow_str(OUT)
-        .set_time_level(LevelFilter::Off)
-        .set_max_level(LevelFilter::Off)
-        .set_thread_level(LevelFilter::Off)
-        .set_target_level(LevelFilter::Off)
-        .set_location_level(LevelFilter::Off)
-        .build();
     let diagnostics = ConfigBuilder::new()
-        .add_filter_ignore_str(OUT)
         .add_filter_ignore_str("ureq")
         .add_filter_ignore_str("rustls")
         .set_time_format_rfc3339()
@@ -60,58 +50,62 @@ pub fn init_logging(log_file: Option<&Path>) -> Result<(), Error> {
         .set_location_level(LevelFilter::Off)
         .build();
     // simplelog would colour even a pipe; colour only a terminal.
-    let colour = |terminal: bool| {
-        if terminal {
-            ColorChoice::Auto
-        } else {
-            ColorChoice::Never
-        }
+    let colour = if std::io::stderr().is_terminal() {
+        ColorChoice::Auto
+    } else {
+        ColorChoice::Never
     };
-    let mut loggers: Vec<Box<dyn SharedLogger>> = vec![
-        TermLogger::new(
-            LevelFilter::Info,
-            out.clone(),
-            TerminalMode::Stdout,
-            colour(std::io::stdout().is_terminal()),
-        ),
-        TermLogger::new(
-            LevelFilter::Info,
-            diagnostics,
-            TerminalMode::Stderr,
-            colour(std::io::stderr().is_terminal()),
-        ),
-    ];
-    if let Some(path) = log_file {
-        let file = File::options()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|source| Error::LogFile {
-                path: path.to_owned(),
-                source,
-            })?;
-        loggers.push(WriteLogger::new(
-            LevelFilter::Info,
-            out,
-            LineWriter::new(file),
-        ));
-    }
-    CombinedLogger::init(loggers).map_err(|_| Error::Logger)
+    sinks::init(log_file).map_err(|source| Error::LogFile {
+        path: log_file.map(Path::to_owned).unwrap_or_default(),
+        source,
+    })?;
+    TermLogger::init(LevelFilter::Info, diagnostics, TerminalMode::Stderr, colour)
+        .map_err(|_| Error::Logger)
 }
 
-/// Logs one operator line (check, report or summary).
-pub fn emit(line: &str) {
-    log::info!(target: OUT, "{line}");
+/// Writes one operator line (check, report or summary) to stdout and the log file; false if
+/// one of them lost it (the caller counts it in `dropped_lines`; see [`crate::sinks`]).
+pub fn emit(line: &str) -> bool {
+    sinks::write(line)
 }
 
-/// The printer thread: formats and logs every event until every publisher is gone.
-pub fn run_printer(events: Receiver<Event>, monitors: Arc<Vec<Monitor>>, format: Format) {
-    for event in events.iter() {
+/// How often the printer, when idle, checks that the log file was not rotated away.
+const TICK: Duration = Duration::from_secs(1);
+
+/// The printer thread: formats and writes every event until every publisher is gone, or until
+/// `interrupt` disconnects (a stop at once), when it writes what is already queued and ends.
+/// Lines an output lost are counted in `stats` as dropped.
+pub fn run_printer(
+    events: Receiver<Event>,
+    monitors: Arc<Vec<Monitor>>,
+    format: Format,
+    stats: Arc<Stats>,
+    interrupt: Receiver<()>,
+) {
+    let print = |event: Event| {
         let line = match &event {
             Event::Check(record) => check_line(&monitors[record.monitor], record, format),
             Event::State(change) => state_line(&monitors[change.monitor], change, format),
         };
-        emit(&line);
+        if !emit(&line) {
+            stats.add_dropped_line();
+        }
+    };
+    loop {
+        select! {
+            recv(events) -> event => match event {
+                Ok(event) => print(event),
+                Err(_) => return,
+            },
+            recv(interrupt) -> _ => {
+                // Only what is queued now: the workers left running may still add a few.
+                for event in events.try_iter().take(events.len()) {
+                    print(event);
+                }
+                return;
+            }
+            default(TICK) => sinks::tick(),
+        }
     }
 }
 
@@ -142,6 +136,8 @@ struct CheckJson<'a> {
     reason: Option<Reason>,
     detail: Option<&'a str>,
     final_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    redirects: &'a [Redirect],
     lateness_ms: f64,
     queued_ms: f64,
 }
@@ -217,6 +213,16 @@ pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> St
         Outcome::Up => (None, None),
         Outcome::Down { reason, detail } => (Some(*reason), Some(detail.as_str())),
     };
+    // The final URL is the requested one when there was no redirect, userinfo (or a URL
+    // from the environment) and all: show the monitor's shown URL then, else redact it.
+    let redirected = o
+        .final_url
+        .as_deref()
+        .filter(|u| *u != monitor.request_url());
+    let final_url = o.final_url.as_deref().map(|u| match redirected {
+        Some(_) => redact_userinfo(u),
+        None => Cow::Borrowed(&*monitor.url),
+    });
     match format {
         Format::Json => {
             let line = CheckJson {
@@ -232,7 +238,8 @@ pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> St
                 up: o.outcome.is_up(),
                 reason,
                 detail,
-                final_url: o.final_url.as_deref(),
+                final_url: final_url.as_deref(),
+                redirects: &o.redirects,
                 lateness_ms: ms(record.lateness),
                 queued_ms: ms(record.queued),
             };
@@ -251,7 +258,7 @@ pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> St
             if let Some(name) = &monitor.name {
                 line.push_str(&format!(" ({name})"));
             }
-            if let Some(final_url) = o.final_url.as_deref().filter(|u| *u != &*monitor.url) {
+            if let Some(final_url) = redirected.map(redact_userinfo) {
                 line.push_str(&format!("  -> {final_url}"));
             }
             if let (Some(reason), Some(detail)) = (reason, detail) {
@@ -288,6 +295,7 @@ mod tests {
                 elapsed: Duration::from_micros(42_250),
                 final_url: status.map(|_| "http://127.0.0.1:9/a".to_string()),
                 retry_after: None,
+                redirects: Vec::new(),
                 outcome,
             },
         };

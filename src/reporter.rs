@@ -89,7 +89,7 @@ pub struct Report {
     pub backed_off: usize,
     /// Monitors in the config.
     pub monitors: usize,
-    /// Check lines dropped since start because output was stalled.
+    /// Lines dropped since start: output stalled, or stdout or the log file failed.
     pub dropped_lines: u64,
     /// Results not written to the history database since start (writer behind, or failing).
     pub unwritten: u64,
@@ -242,7 +242,7 @@ impl Report {
         // Losses are said only once there are some: they should never be there.
         if self.dropped_lines > 0 {
             parts.push(format!(
-                "{} check lines dropped (output stalled)",
+                "{} lines dropped (output stalled or failing)",
                 self.dropped_lines
             ));
         }
@@ -318,7 +318,9 @@ impl Reporter {
                 default(wait) => {
                     let now = Instant::now();
                     let report = Report::collect(&self.stats, &self.monitors, self.queue.len(), now);
-                    emit(&report.line(self.format));
+                    if !emit(&report.line(self.format)) {
+                        self.stats.add_dropped_line();
+                    }
                     next += self.every;
                     if next <= now {
                         // Suspended (laptop lid, SIGSTOP): resume the cadence from now.
@@ -408,7 +410,7 @@ mod tests {
         }
         .line(Format::Text);
         for part in [
-            "3 check lines dropped (output stalled)",
+            "3 lines dropped (output stalled or failing)",
             "120 results not written to the history database",
             "2 notifications lost",
         ] {

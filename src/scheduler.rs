@@ -583,6 +583,9 @@ pub struct Wiring {
     /// the scheduler returns; a once run cut short sets it earlier, to take the verdicts of
     /// the checks still in flight.
     pub stopping: Arc<AtomicBool>,
+    /// Disconnects when a stop at once is requested (a second stop request): a once run cut
+    /// short then stops waiting for the checks in flight.
+    pub stop_now: Receiver<()>,
 }
 
 /// The scheduler thread's body. Returns when stopped, at the deadline, or (once mode) when every
@@ -595,6 +598,7 @@ pub fn run(mut schedule: Schedule, start: Instant, wiring: Wiring, stats: Arc<St
         deadline,
         events,
         stopping,
+        stop_now,
     } = wiring;
     let wall_start = SystemTime::now() - start.elapsed();
     let tick_of = |t: Instant| millis(t.saturating_duration_since(start));
@@ -698,8 +702,15 @@ pub fn run(mut schedule: Schedule, start: Instant, wiring: Wiring, stats: Arc<St
                 "waiting for {running} check(s) in flight to finish (at most their timeout)"
             );
         }
-        for c in done.iter() {
-            complete(&mut schedule, c);
+        loop {
+            select! {
+                recv(done) -> c => match c {
+                    Ok(c) => complete(&mut schedule, c),
+                    Err(_) => break,
+                },
+                // Stop at once: the checks still running are abandoned (the engine counts them).
+                recv(stop_now) -> _ => break,
+            }
         }
         stats.set_schedule(schedule.counters());
     }

@@ -340,12 +340,13 @@ impl Stats {
         self.skipped.load(Relaxed)
     }
 
-    /// Counts a check line that could not be printed because output was stalled.
+    /// Counts a line lost: the printer fell behind (output stalled), or stdout or the log file
+    /// failed to take it.
     pub fn add_dropped_line(&self) {
         self.dropped_lines.fetch_add(1, Relaxed);
     }
 
-    /// Check lines not printed because output was stalled.
+    /// Lines lost (output stalled, or a write to stdout or the log file failed).
     pub fn dropped_lines(&self) -> u64 {
         self.dropped_lines.load(Relaxed)
     }
@@ -420,6 +421,7 @@ mod tests {
             elapsed: Duration::from_millis(ms),
             final_url: None,
             retry_after: None,
+            redirects: Vec::new(),
             outcome,
         }
     }

@@ -4,6 +4,7 @@
 //! so its totals include every check that finished.
 
 use std::cmp::Ordering;
+use std::io::Write;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
@@ -74,12 +75,17 @@ pub struct Summary {
     pub missed: u64,
     /// Queued checks dropped unstarted at shutdown.
     pub skipped: u64,
-    /// Check lines not printed because output stalled.
+    /// Lines lost: output stalled, or stdout or the log file failed (not this summary's own).
     pub dropped_lines: u64,
     /// Notifications not delivered (queues full, or every attempt failed).
     pub lost_notifications: u64,
     /// Results (checks and state changes) that did not reach the history database.
     pub unwritten: u64,
+    /// The run was stopped at once by a second stop request: checks in flight were abandoned
+    /// and notifications not waited for (what was measured is counted and stored).
+    pub interrupted: bool,
+    /// Checks abandoned in flight by that stop (0 otherwise).
+    pub abandoned: usize,
 }
 
 /// Inserts `item` into `top`, kept sorted by `order` and at most `n` long, after the items equal
@@ -156,7 +162,16 @@ impl Summary {
             dropped_lines: stats.dropped_lines(),
             lost_notifications: stats.lost_notifications(),
             unwritten: stats.unwritten(),
+            interrupted: false,
+            abandoned: 0,
         }
+    }
+
+    /// Marks the summary of a run stopped at once, with the checks it abandoned in flight.
+    pub fn mark_interrupted(mut self, abandoned: usize) -> Summary {
+        self.interrupted = true;
+        self.abandoned = abandoned;
+        self
     }
 
     /// True when some monitor ended in the `down` state.
@@ -179,17 +194,27 @@ impl Summary {
         !self.undecided.is_empty()
     }
 
-    /// Logs the summary: one JSON line, or a few text lines each starting `… SUMMARY`.
+    /// Writes the summary: one JSON line, or a few text lines each starting `… SUMMARY`. If
+    /// stdout or the log file could not take it (closed, full), it is also written to stderr.
     pub fn emit(&self, format: Format) {
-        match format {
+        let lines = match format {
             Format::Json => {
-                emit(&serde_json::to_string(self).expect("a summary always serializes"))
+                vec![serde_json::to_string(self).expect("a summary always serializes")]
             }
-            Format::Text => {
-                for line in self.text_lines() {
-                    emit(&format!("{}  SUMMARY  {line}", self.ts));
-                }
-            }
+            Format::Text => self
+                .text_lines()
+                .iter()
+                .map(|line| format!("{}  SUMMARY  {line}", self.ts))
+                .collect(),
+        };
+        let mut lost = false;
+        for line in &lines {
+            lost |= !emit(line);
+        }
+        if lost {
+            log::warn!("the summary could not be written to every output; here it is on stderr");
+            // Not eprintln!, which panics when stderr fails too: nothing more can be done then.
+            let _ = writeln!(std::io::stderr(), "{}", lines.join("\n"));
         }
     }
 
@@ -200,6 +225,16 @@ impl Summary {
             "ran {runtime}: {} monitors, {} checks, {} up, {} down",
             self.monitors, self.checked_total, self.up_total, self.down_total
         )];
+        if self.interrupted {
+            lines.insert(
+                0,
+                format!(
+                    "interrupted: stopped at once by a second stop request; {} check(s) in \
+                     flight abandoned, notifications not waited for",
+                    self.abandoned
+                ),
+            );
+        }
         if self.any_undecided() {
             let n = self.undecided.len();
             lines.push(format!(
@@ -260,7 +295,7 @@ impl Summary {
         }
         if self.dropped_lines > 0 {
             lines.push(format!(
-                "{} check lines dropped (output stalled)",
+                "{} lines dropped (output stalled or failing; see stderr)",
                 self.dropped_lines
             ));
         }
@@ -308,6 +343,7 @@ mod tests {
             elapsed: Duration::from_millis(ms),
             final_url: None,
             retry_after: None,
+            redirects: Vec::new(),
             outcome: if up {
                 Outcome::Up
             } else {

@@ -109,6 +109,7 @@ fn check(id: usize, pool: &Pool, job: &Job) -> CheckRecord {
                 elapsed: start.elapsed(),
                 final_url: None,
                 retry_after: None,
+                redirects: Vec::new(),
                 outcome: Outcome::Down {
                     reason: Reason::Protocol,
                     detail: format!("internal error in sitewatch: {what}"),

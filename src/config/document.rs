@@ -9,11 +9,15 @@
 //!
 //! Problems are reported in file order: a syntax error with its line and column, anything
 //! else as the [`ConfigError`] that says which part of the file it is in.
+//!
+//! Values are read with [`Strict`], which refuses a key given twice in one object (JSON
+//! parsers usually keep the last silently: a second `url` would monitor another site than
+//! the one the reader of the file sees first).
 
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::{entry, kind, parse_defaults, syntax_error, ConfigError, Defaults, Monitor};
 
@@ -133,10 +137,12 @@ impl<'de> Visitor<'de> for Top<'_> {
                 );
             }
             match key.as_str() {
-                "defaults" => match parse_defaults(map.next_value()?) {
-                    Ok(d) => defaults = Some(d),
-                    Err(message) => return fail(self.failure, ConfigError::Defaults(message)),
-                },
+                "defaults" => {
+                    match parse_defaults(next_strict(&mut map, self.failure, Part::Defaults)?) {
+                        Ok(d) => defaults = Some(d),
+                        Err(message) => return fail(self.failure, ConfigError::Defaults(message)),
+                    }
+                }
                 "urls" => match &defaults {
                     Some(defaults) => {
                         monitors = Some(map.next_value_seed(Entries {
@@ -144,12 +150,12 @@ impl<'de> Visitor<'de> for Top<'_> {
                             failure: &mut *self.failure,
                         })?)
                     }
-                    None => match map.next_value()? {
+                    None => match next_strict(&mut map, self.failure, Part::Entries)? {
                         Value::Array(entries) => early = Some(entries),
                         other => return fail(self.failure, urls_not_an_array(kind(&other))),
                     },
                 },
-                _ => notify = Some(map.next_value()?),
+                _ => notify = Some(next_strict(&mut map, self.failure, Part::Notify)?),
             }
         }
         let monitors = match (monitors, early) {
@@ -224,7 +230,19 @@ impl<'de> Visitor<'de> for Entries<'_, '_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Monitor>, A::Error> {
         let mut monitors = Vec::new();
-        while let Some(value) = seq.next_element::<Value>()? {
+        loop {
+            let mut duplicate = None;
+            let read = seq.next_element_seed(Strict {
+                duplicate: &mut duplicate,
+                entry: Some(monitors.len()),
+                list: false,
+            });
+            let value = match (read, duplicate) {
+                (Ok(Some(value)), _) => value,
+                (Ok(None), _) => break,
+                (Err(_), Some(d)) => return fail(self.failure, d.error(Part::Entries)),
+                (Err(e), None) => return Err(e),
+            };
             match entry(monitors.len(), value, self.defaults) {
                 Ok(monitor) => monitors.push(monitor),
                 Err(e) => return fail(self.failure, e),
@@ -246,5 +264,157 @@ impl<'de> Visitor<'de> for Entries<'_, '_> {
         visit_f64(f64) => "a number",
         visit_str(&str) => "a string",
         visit_unit() => "null",
+    }
+}
+
+/// Which part of the file a value belongs to, for the error about a duplicate key in it.
+#[derive(Clone, Copy)]
+enum Part {
+    Defaults,
+    Entries,
+    Notify,
+}
+
+/// A key found twice in one object, and the entry (or channel) it is in.
+struct Duplicate {
+    key: String,
+    entry: Option<usize>,
+}
+
+impl Duplicate {
+    fn error(self, part: Part) -> ConfigError {
+        let message = format!(
+            "the key {:?} is given twice in one object; keep one (JSON readers disagree on which wins)",
+            super::clip(&self.key, super::MAX_QUOTED)
+        );
+        match (part, self.entry) {
+            (Part::Entries, Some(index)) => ConfigError::Entry {
+                index,
+                url: None,
+                message,
+            },
+            (Part::Entries, None) => ConfigError::Shape(format!("urls: {message}")),
+            (Part::Defaults, _) => ConfigError::Defaults(message),
+            (Part::Notify, Some(i)) => ConfigError::Notify(format!("channel {}: {message}", i + 1)),
+            (Part::Notify, None) => ConfigError::Notify(message),
+        }
+    }
+}
+
+/// Reads the next map value with [`Strict`]; a duplicate key in it fails the parse with the
+/// error for `part`.
+fn next_strict<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    failure: &mut Option<ConfigError>,
+    part: Part,
+) -> Result<Value, A::Error> {
+    let mut duplicate = None;
+    let read = map.next_value_seed(Strict {
+        duplicate: &mut duplicate,
+        entry: None,
+        list: !matches!(part, Part::Defaults),
+    });
+    match (read, duplicate) {
+        (Ok(value), _) => Ok(value),
+        (Err(_), Some(d)) => fail(failure, d.error(part)),
+        (Err(e), None) => Err(e),
+    }
+}
+
+/// Reads a JSON value as `serde_json::Value` does, but fails on a key given twice in an
+/// object, recording it in `duplicate`.
+struct Strict<'d> {
+    duplicate: &'d mut Option<Duplicate>,
+    /// The entry (or channel) this value is part of, if known.
+    entry: Option<usize>,
+    /// This value is the list of entries (or channels): its items are numbered.
+    list: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for Strict<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Strict<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        loop {
+            let entry = if self.list {
+                Some(items.len())
+            } else {
+                self.entry
+            };
+            let item = seq.next_element_seed(Strict {
+                duplicate: &mut *self.duplicate,
+                entry,
+                list: false,
+            })?;
+            match item {
+                Some(item) => items.push(item),
+                None => return Ok(Value::Array(items)),
+            }
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                *self.duplicate = Some(Duplicate {
+                    key,
+                    entry: self.entry,
+                });
+                return Err(de::Error::custom("duplicate key"));
+            }
+            let value = map.next_value_seed(Strict {
+                duplicate: &mut *self.duplicate,
+                entry: self.entry,
+                list: false,
+            })?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
     }
 }

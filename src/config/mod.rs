@@ -26,7 +26,10 @@
 //! name (case-insensitively, the entry's value winning). Durations are humantime strings (`"30s"`,
 //! `"1m 30s"`, `"500ms"`) or a whole, non-negative number of seconds (`30`).
 //! The same URL may be listed several times; every entry becomes its own
-//! monitor.
+//! monitor. An entry's `url` and `headers` values (in `defaults` too) may be
+//! `{"env": "VAR"}`, read from the environment here, once; such values and the
+//! password of a URL's userinfo are secrets, kept out of everything shown (see
+//! [`shown_url`] and [`Monitor::is_secret_header`]).
 //!
 //! The object form may also hold a `notify` list of notification channels, validated by
 //! [`crate::notify::config`]; an entry (or `defaults`) may then say which channels it reports
@@ -42,16 +45,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use regex::Regex;
+use regex::bytes::Regex;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 use ureq::http::{HeaderName, HeaderValue, Uri};
+use ureq::tls::TlsConfig;
 
+use crate::notify::config::{secret_value, Secret};
 use crate::notify::Channels;
-use crate::probe::{Expect, StatusPattern, StatusSet};
+use crate::probe::{Expect, StatusPattern, StatusSet, MAX_HEADER_BYTES, MAX_URL_BYTES};
 use crate::state::Policy;
 
 mod document;
+pub mod shown_url;
 
 /// Interval between checks of a URL when neither the entry nor `defaults` sets one.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
@@ -129,8 +135,10 @@ impl Method {
 /// about 80 bytes plus its URL.
 #[derive(Debug, Clone)]
 pub struct Monitor {
-    /// The URL as written in the file (surrounding whitespace trimmed); it parses as a
-    /// [`Uri`] with an `http` or `https` scheme and a host (see [`Monitor::uri`]).
+    /// The URL as it is *shown* everywhere (lines, database, reports, notifications): as
+    /// written in the file (surrounding whitespace trimmed), but with the password of any
+    /// userinfo replaced by `***`, and `env:VAR` for a URL read from the environment (see
+    /// [`shown_url`]). The URL requests go to is [`Monitor::request_url`].
     pub url: Box<str>,
     /// Optional human-friendly name for logs and reports.
     pub name: Option<Box<str>>,
@@ -152,6 +160,9 @@ pub struct Monitor {
 /// A monitor's rarely set settings (see [`Monitor`]).
 #[derive(Debug, Clone, Default)]
 struct Extra {
+    /// The URL to request, when it differs from the shown one (userinfo, or from the
+    /// environment); hidden in `Debug`.
+    request_url: Option<Secret>,
     headers: Vec<(HeaderName, HeaderValue)>,
     body: Option<String>,
     user_agent: Option<String>,
@@ -162,6 +173,8 @@ struct Extra {
     recover_after: Option<u32>,
     max_backoff: Option<Duration>,
     notify: Option<Vec<String>>,
+    allow_http_redirect: bool,
+    ca_file: Option<TlsConfig>,
 }
 
 /// What a monitor without an [`Extra`] block expects: any 2xx, nothing else.
@@ -179,6 +192,7 @@ impl Extra {
     /// per header name).
     fn merge(own: Settings, defaults: &Settings) -> Extra {
         Extra {
+            request_url: None,
             headers: merge_by_name(&defaults.headers, own.headers),
             body: own.body.or_else(|| defaults.body.clone()),
             user_agent: own.user_agent.or_else(|| defaults.user_agent.clone()),
@@ -198,6 +212,11 @@ impl Extra {
             recover_after: own.recover_after.or(defaults.recover_after),
             max_backoff: own.max_backoff.or(defaults.max_backoff),
             notify: own.notify.or_else(|| defaults.notify.clone()),
+            allow_http_redirect: own
+                .allow_http_redirect
+                .or(defaults.allow_http_redirect)
+                .unwrap_or(false),
+            ca_file: own.ca_file.or_else(|| defaults.ca_file.clone()),
         }
     }
 
@@ -209,6 +228,7 @@ impl Extra {
             && !e.has_body_assertions()
             && e.max_response_time.is_none();
         let plain = plain_expect
+            && self.request_url.is_none()
             && self.headers.is_empty()
             && self.body.is_none()
             && self.user_agent.is_none()
@@ -217,7 +237,9 @@ impl Extra {
             && self.retry_delay.is_none()
             && self.recover_after.is_none()
             && self.max_backoff.is_none()
-            && self.notify.is_none();
+            && self.notify.is_none()
+            && !self.allow_http_redirect
+            && self.ca_file.is_none();
         (!plain).then(|| Arc::new(self))
     }
 }
@@ -259,18 +281,38 @@ impl Monitor {
         self.name.as_deref().unwrap_or(&self.url)
     }
 
-    /// The URL, parsed. It is parsed per check rather than kept: a parsed `Uri` takes about
-    /// 170 bytes, twice what the rest of a plain monitor does. The text was validated when
-    /// the config was loaded, so this does not fail in practice.
+    /// The URL requests go to, userinfo and all. Only the probe may use it: everything that
+    /// shows a URL shows [`Monitor::url`].
+    pub fn request_url(&self) -> &str {
+        match self.extra().and_then(|x| x.request_url.as_ref()) {
+            Some(secret) => secret.expose(),
+            None => &self.url,
+        }
+    }
+
+    /// The URL requests go to ([`Monitor::request_url`]), parsed. It is parsed per check
+    /// rather than kept: a parsed `Uri` takes about 170 bytes, twice what the rest of a plain
+    /// monitor does. The text was validated when the config was loaded, so this does not fail
+    /// in practice.
     pub fn uri(&self) -> Result<Uri, ureq::http::uri::InvalidUri> {
-        self.url.parse()
+        self.request_url().parse()
     }
 
     /// Whether the URL's scheme is `https`.
     pub fn is_https(&self) -> bool {
-        self.url
+        self.request_url()
             .get(..6)
             .is_some_and(|s| s.eq_ignore_ascii_case("https:"))
+    }
+
+    /// Whether the request header `name` (any case) carries a secret: its value came from
+    /// `{"env": "VAR"}`, or it is one of the credential headers (`Authorization`,
+    /// `Proxy-Authorization`, `Cookie`). Such headers go to the configured origin only, never
+    /// to another host a redirect points at. `false` for a header the monitor does not set.
+    pub fn is_secret_header(&self, name: &str) -> bool {
+        self.headers()
+            .iter()
+            .any(|(n, v)| v.is_sensitive() && n.as_str().eq_ignore_ascii_case(name))
     }
 
     fn extra(&self) -> Option<&Extra> {
@@ -279,8 +321,9 @@ impl Monitor {
 
     /// Extra request headers, defaults merged with the entry's own (entry wins per name).
     /// Names are unique. Values of credential-carrying headers (`Authorization`,
-    /// `Proxy-Authorization`, `Cookie`) are marked sensitive so `Debug` output does not leak
-    /// them into logs.
+    /// `Proxy-Authorization`, `Cookie`) and values read from the environment are marked
+    /// sensitive so `Debug` output does not leak them into logs (see
+    /// [`Monitor::is_secret_header`]).
     pub fn headers(&self) -> &[(HeaderName, HeaderValue)] {
         self.extra().map_or(&[], |x| &x.headers)
     }
@@ -329,6 +372,17 @@ impl Monitor {
     pub fn notify(&self) -> Option<&[String]> {
         self.extra()?.notify.as_deref()
     }
+
+    /// Whether a redirect from `https` to plain `http` is followed (`allow_http_redirect`).
+    pub fn allow_http_redirect(&self) -> bool {
+        self.extra().is_some_and(|x| x.allow_http_redirect)
+    }
+
+    /// TLS settings trusting only the certificates of `ca_file`, for this monitor's own
+    /// origin; `None`: the default roots.
+    pub fn ca_file(&self) -> Option<&TlsConfig> {
+        self.extra()?.ca_file.as_ref()
+    }
 }
 
 /// A validated configuration: the monitors in file order.
@@ -346,8 +400,11 @@ impl Config {
     /// Only [`ConfigError::Read`] mentions the path; callers that report other
     /// errors should prefix them with the path so the user knows which file
     /// the line/column or entry number refers to.
+    ///
+    /// The file must be a regular file or a pipe (`<(…)`) of at most [`MAX_CONFIG_BYTES`]:
+    /// a device such as `/dev/zero` would otherwise be read until memory runs out.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = read_bounded(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
@@ -379,6 +436,50 @@ impl Config {
             notify,
         })
     }
+}
+
+/// Largest config file read, in bytes: room for about three million plain entries.
+pub const MAX_CONFIG_BYTES: u64 = 256 << 20;
+
+/// Reads a config file as text, refusing what is not a regular file or a pipe, and anything
+/// longer than [`MAX_CONFIG_BYTES`].
+fn read_bounded(path: &Path) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind, Read};
+    use std::os::unix::fs::FileTypeExt;
+    let file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    let kind = meta.file_type();
+    let too_large = || {
+        Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "it is larger than the {} MiB a config may have",
+                MAX_CONFIG_BYTES >> 20
+            ),
+        )
+    };
+    if kind.is_file() && meta.len() > MAX_CONFIG_BYTES {
+        return Err(too_large());
+    }
+    if !(kind.is_file() || kind.is_fifo()) {
+        let what = if kind.is_dir() {
+            "a directory"
+        } else if kind.is_char_device() || kind.is_block_device() {
+            "a device"
+        } else {
+            "not a regular file"
+        };
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("it is {what}; give a JSON file"),
+        ));
+    }
+    let mut text = String::new();
+    file.take(MAX_CONFIG_BYTES + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(too_large());
+    }
+    Ok(text)
 }
 
 /// Parses a duration the way the config does: humantime string, or integer seconds given as a string of digits ("90" → 90 s). Used by the CLI too.
@@ -448,26 +549,43 @@ impl fmt::Display for ConfigError {
                 line,
                 column,
                 message,
-            } => write!(f, "line {line}, column {column}: {message}"),
-            ConfigError::Shape(message) => f.write_str(message),
+            } => write!(
+                f,
+                "line {line}, column {column}: {}",
+                clip(message, MAX_MESSAGE)
+            ),
+            ConfigError::Shape(message) => f.write_str(&clip(message, MAX_MESSAGE)),
             ConfigError::Empty => f.write_str(
                 "no URLs listed, so there is nothing to monitor; \
                  add at least one entry such as {\"url\": \"https://example.com\"}",
             ),
-            ConfigError::Defaults(message) => write!(f, "defaults: {message}"),
-            ConfigError::Notify(message) => write!(f, "notify: {message}"),
+            ConfigError::Defaults(message) => {
+                write!(f, "defaults: {}", clip(message, MAX_MESSAGE))
+            }
+            ConfigError::Notify(message) => write!(f, "notify: {}", clip(message, MAX_MESSAGE)),
             // Both the 1-based position (how people count) and the 0-based
             // index (how tools such as jq count) so either finds the entry.
             ConfigError::Entry {
                 index,
                 url: Some(url),
                 message,
-            } => write!(f, "entry {} (index {index}, {url:?}): {message}", index + 1),
+            } => write!(
+                f,
+                "entry {} (index {index}, {:?}): {}",
+                index + 1,
+                clip(url, MAX_QUOTED),
+                clip(message, MAX_MESSAGE)
+            ),
             ConfigError::Entry {
                 index,
                 url: None,
                 message,
-            } => write!(f, "entry {} (index {index}): {message}", index + 1),
+            } => write!(
+                f,
+                "entry {} (index {index}): {}",
+                index + 1,
+                clip(message, MAX_MESSAGE)
+            ),
         }
     }
 }
@@ -553,6 +671,8 @@ raw_settings!(
     follow_redirects,
     max_redirects,
     insecure,
+    allow_http_redirect,
+    ca_file,
     expect_status,
     expect_headers,
     body_contains,
@@ -590,6 +710,8 @@ struct Settings {
     recover_after: Option<u32>,
     max_backoff: Option<Duration>,
     notify: Option<Vec<String>>,
+    allow_http_redirect: Option<bool>,
+    ca_file: Option<TlsConfig>,
 }
 
 impl Settings {
@@ -610,6 +732,8 @@ impl Settings {
             || self.recover_after.is_some()
             || self.max_backoff.is_some()
             || self.notify.is_some()
+            || self.allow_http_redirect.is_some()
+            || self.ca_file.is_some()
     }
 
     /// Validates the optional fields shared by `defaults` and entries, in
@@ -675,6 +799,11 @@ impl Settings {
                 .map(|v| positive_duration_value("max_backoff", &v))
                 .transpose()?,
             notify: raw.notify.map(|v| notify_names_value(&v)).transpose()?,
+            allow_http_redirect: raw
+                .allow_http_redirect
+                .map(|v| bool_value("allow_http_redirect", &v))
+                .transpose()?,
+            ca_file: raw.ca_file.map(|v| ca_file_value(&v)).transpose()?,
         })
     }
 }
@@ -703,13 +832,18 @@ fn parse_defaults(value: Value) -> Result<Defaults, String> {
 
 /// Validates the entry at `index` against `defaults`; an error names the entry.
 fn entry(index: usize, value: Value, defaults: &Defaults) -> Result<Monitor, ConfigError> {
-    // Take the URL for the error label before anything else can fail.
-    let url = value
-        .get("url")
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
-        .map(str::to_owned);
+    // Take the URL for the error label before anything else can fail: its shown form, so a
+    // password never reaches an error message.
+    let url = match value.get("url") {
+        Some(Value::String(u)) if !u.trim().is_empty() => {
+            Some(shown_url::redact_userinfo(u.trim()).into_owned())
+        }
+        Some(Value::Object(o)) => o
+            .get("env")
+            .and_then(Value::as_str)
+            .map(shown_url::from_env),
+        _ => None,
+    };
     parse_entry(value, defaults).map_err(|message| ConfigError::Entry {
         index,
         url,
@@ -742,7 +876,7 @@ fn parse_entry(value: Value, defaults: &Defaults) -> Result<Monitor, String> {
     }
     let raw: RawEntry = serde_json::from_value(value).map_err(|e| e.to_string())?;
     let (url, raw) = raw.split();
-    let url = match url {
+    let (url, request_url) = match url {
         None => return Err("missing required field `url`".to_owned()),
         Some(v) => url_value(&v)?,
     };
@@ -761,8 +895,10 @@ fn parse_entry(value: Value, defaults: &Defaults) -> Result<Monitor, String> {
             .or(base.follow_redirects)
             .unwrap_or(true),
         insecure: own.insecure.or(base.insecure).unwrap_or(false),
-        extra: if own.sets_extra() {
-            Extra::merge(own, base).shared()
+        extra: if own.sets_extra() || request_url.is_some() {
+            let mut extra = Extra::merge(own, base);
+            extra.request_url = request_url;
+            extra.shared()
         } else {
             defaults.extra.clone()
         },
@@ -802,18 +938,52 @@ fn notify_names_value(value: &Value) -> Result<Vec<String>, String> {
         .collect()
 }
 
-/// Validates `url`: a string that parses, with an http(s) scheme, a host and
-/// a usable port. Returns the trimmed text.
-fn url_value(value: &Value) -> Result<Box<str>, String> {
+/// Validates `url`: a string, or `{"env": "VAR"}`, that parses, with an http(s) scheme, a
+/// host and a usable port. Returns the shown form (see [`shown_url`]) and, when it differs,
+/// the URL to request.
+fn url_value(value: &Value) -> Result<(Box<str>, Option<Secret>), String> {
+    if let Value::Object(map) = value {
+        let secret = secret_value("url", value, &env_var)?;
+        let var = map.get("env").and_then(Value::as_str).unwrap_or_default();
+        // A URL read from the environment is a credential: say what is wrong, never what it is.
+        url_text(secret.expose().trim()).map_err(|_| {
+            format!(
+                "url: environment variable {var} does not hold a valid http:// or https:// URL \
+                 with a host and a port from 1 to 65535"
+            )
+        })?;
+        let url = Secret::new(secret.expose().trim());
+        return Ok((shown_url::from_env(var).into(), Some(url)));
+    }
     let Value::String(text) = value else {
         return Err(format!(
-            "`url` must be a string such as \"https://example.com\", found {}",
+            "`url` must be a string such as \"https://example.com\", or {{\"env\": \"VARIABLE\"}}, found {}",
             shown(value)
         ));
     };
-    let text = text.trim();
+    let text = url_text(text.trim())?;
+    Ok(match shown_url::redact_userinfo(text) {
+        std::borrow::Cow::Borrowed(_) => (text.into(), None),
+        std::borrow::Cow::Owned(shown) => (shown.into(), Some(Secret::new(text))),
+    })
+}
+
+/// Reads an environment variable for a `{"env": "VAR"}` value.
+fn env_var(var: &str) -> Option<String> {
+    std::env::var(var).ok()
+}
+
+/// Checks the text of a URL (see [`url_value`]); errors never quote it, as it may hold a
+/// password.
+fn url_text(text: &str) -> Result<&str, String> {
     if text.is_empty() {
         return Err("`url` is empty".to_owned());
+    }
+    if text.len() > MAX_URL_BYTES {
+        return Err(format!(
+            "url is {} bytes long, more than the {MAX_URL_BYTES} sitewatch sends",
+            text.len()
+        ));
     }
     let uri: Uri = text.parse().map_err(|e| {
         // The http crate only takes ASCII; say how to write other hosts/paths.
@@ -851,7 +1021,7 @@ fn url_value(value: &Value) -> Result<Box<str>, String> {
             ));
         }
     }
-    Ok(text.into())
+    Ok(text)
 }
 
 /// The port as written in the URI's authority, if any text follows the colon.
@@ -977,6 +1147,12 @@ fn user_agent_value(value: &Value) -> Result<String, String> {
         return Err(
             "user_agent is empty; remove it to send the default sitewatch/<version>".to_owned(),
         );
+    }
+    if s.len() > MAX_HEADER_BYTES {
+        return Err(format!(
+            "user_agent is {} bytes long, more than the {MAX_HEADER_BYTES} sitewatch sends in one header",
+            s.len()
+        ));
     }
     if HeaderValue::from_str(s).is_err() {
         return Err(format!(
@@ -1149,20 +1325,37 @@ fn header_pairs(map: &Map<String, Value>) -> Result<Vec<(HeaderName, HeaderValue
                 "header {key:?} is given more than once (header names are case-insensitive)"
             ));
         }
-        let Value::String(text) = value else {
-            return Err(format!(
-                "header {key:?}: value must be a string, found {}",
-                shown(value)
-            ));
+        // A value read from the environment is a secret: never shown, never sent to another
+        // origin (see Monitor::is_secret_header).
+        let from_env = value.is_object();
+        let text = match value {
+            Value::String(text) => text.clone(),
+            Value::Object(_) => secret_value(&format!("header {key:?}"), value, &env_var)?
+                .expose()
+                .to_owned(),
+            _ => {
+                return Err(format!(
+                    "header {key:?}: value must be a string or {{\"env\": \"VARIABLE\"}}, found {}",
+                    shown(value)
+                ))
+            }
         };
+        if key.len() + text.len() > MAX_HEADER_BYTES {
+            return Err(format!(
+                "header {key:?} is {} bytes long with its value, more than the {MAX_HEADER_BYTES} \
+                 sitewatch sends in one header",
+                key.len() + text.len()
+            ));
+        }
         // The value is not quoted in the error: it may well be a credential.
-        let mut header_value = HeaderValue::from_str(text).map_err(|_| {
+        let mut header_value = HeaderValue::from_str(&text).map_err(|_| {
             format!(
                 "header {key:?}: value is not a valid HTTP header value \
                  (it must not contain line breaks or other control characters)"
             )
         })?;
-        if name == ureq::http::header::AUTHORIZATION
+        if from_env
+            || name == ureq::http::header::AUTHORIZATION
             || name == ureq::http::header::PROXY_AUTHORIZATION
             || name == ureq::http::header::COOKIE
         {
@@ -1173,7 +1366,65 @@ fn header_pairs(map: &Map<String, Value>) -> Result<Vec<(HeaderName, HeaderValue
     Ok(out)
 }
 
-/// Validates `name`: a non-empty string (trimmed).
+/// Largest `ca_file` read: far more than any bundle of CA certificates.
+const MAX_CA_FILE: u64 = 1024 * 1024;
+
+/// Validates `ca_file`: the path of a readable PEM file holding at least one certificate,
+/// loaded now, so that a check never meets a missing file. A relative path is taken from the
+/// working directory.
+fn ca_file_value(value: &Value) -> Result<TlsConfig, String> {
+    use std::io::Read;
+    let Value::String(path) = value else {
+        return Err(format!(
+            "ca_file must be the path of a PEM file, found {}",
+            shown(value)
+        ));
+    };
+    let mut pem = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_CA_FILE + 1).read_to_end(&mut pem))
+        .map_err(|e| format!("ca_file {path:?} cannot be read: {e}"))?;
+    if pem.len() as u64 > MAX_CA_FILE {
+        return Err(format!(
+            "ca_file {path:?} is larger than {MAX_CA_FILE} bytes; it should hold PEM certificates"
+        ));
+    }
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(cert)) => certs.push(cert),
+            Ok(_) => {}
+            Err(e) => return Err(format!("ca_file {path:?} is not valid PEM: {e}")),
+        }
+    }
+    if certs.is_empty() {
+        return Err(format!(
+            "ca_file {path:?} holds no certificate (expected PEM blocks \
+             \"-----BEGIN CERTIFICATE-----\")"
+        ));
+    }
+    Ok(TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
+        .build())
+}
+
+/// Longest `name` accepted, in characters.
+pub const MAX_NAME: usize = 200;
+
+/// Whether `c` must not appear in a name: C0 and C1 controls, DEL, and the Unicode bidi
+/// controls (embeddings, overrides, isolates, marks), which forge log lines or reorder what a
+/// terminal or a report shows.
+fn forbidden_in_name(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// Validates `name`: a non-empty string (trimmed) of at most [`MAX_NAME`] characters, without
+/// control characters (a newline would forge a log line, an escape sequence would reach the
+/// terminal).
 fn name_value(value: &Value) -> Result<Box<str>, String> {
     let Value::String(s) = value else {
         return Err(format!("name must be a string, found {}", shown(value)));
@@ -1182,13 +1433,66 @@ fn name_value(value: &Value) -> Result<Box<str>, String> {
     if s.is_empty() {
         return Err("name is empty; remove it to use the URL as the label".to_owned());
     }
+    if let Some(c) = s.chars().find(|&c| forbidden_in_name(c)) {
+        return Err(format!(
+            "name {} contains the control character U+{:04X}; names are shown in logs, \
+             terminals and reports, so write them without control or bidi characters",
+            shown(value),
+            c as u32
+        ));
+    }
+    let chars = s.chars().count();
+    if chars > MAX_NAME {
+        return Err(format!(
+            "name is {chars} characters long; the most accepted is {MAX_NAME}"
+        ));
+    }
     Ok(s.into())
 }
 
+/// Longest text quoted from the config in an error message, in characters: a 100 MB value
+/// must not make a 100 MB message.
+const MAX_QUOTED: usize = 200;
+/// Longest error message, in bytes (a last bound for everything not quoted through [`shown`],
+/// such as an unknown key that serde names).
+const MAX_MESSAGE: usize = 2000;
+
+/// `text` cut to at most `max` bytes on a character boundary, with a marker when cut, and with
+/// control and bidi characters escaped (`\n`, `\u{202e}`), so a message quoting the config (as
+/// serde does an unknown key) stays one honest line.
+fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(forbidden_in_name) {
+        let escaped: String = text
+            .chars()
+            .map(|c| {
+                if forbidden_in_name(c) {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect();
+        return clip(&escaped, max).into_owned().into();
+    }
+    if text.len() <= max {
+        return text.into();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes in all)", &text[..end], text.len()).into()
+}
+
 /// A value as it should appear in an error: scalars verbatim (strings quoted
-/// and escaped, so the message stays on one line), containers by kind only.
+/// and escaped, so the message stays on one line, and cut after [`MAX_QUOTED`]
+/// characters), containers by kind only.
 pub(crate) fn shown(value: &Value) -> String {
     match value {
+        Value::String(s) if s.chars().count() > MAX_QUOTED => {
+            let head: String = s.chars().take(MAX_QUOTED).collect();
+            format!("{head:?}… ({} bytes in all)", s.len())
+        }
         Value::String(s) => format!("{s:?}"),
         Value::Array(_) | Value::Object(_) => kind(value).to_owned(),
         scalar => scalar.to_string(),
@@ -1991,7 +2295,7 @@ mod tests {
         assert_eq!(m.expect().body_not_contains.as_deref(), Some("Error"));
         let m = monitor("body_matches", r#""(?i)^hello \\w+""#);
         let re = m.expect().body_matches.as_ref().unwrap();
-        assert!(re.is_match("HELLO world"));
+        assert!(re.is_match(b"HELLO world"));
         assert!(m.expect().has_body_assertions());
     }
 
@@ -2318,3 +2622,6 @@ mod tests {
         assert_eq!(seed.monitors[0].url, seed.monitors[1].url);
     }
 }
+
+#[cfg(test)]
+mod hostile_tests;

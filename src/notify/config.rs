@@ -443,8 +443,9 @@ fn name_value(s: &str) -> Result<String, String> {
     Ok(s.to_string())
 }
 
-/// A string, or `{"env": "VAR"}` read from the environment now.
-fn secret_value(
+/// A string, or `{"env": "VAR"}` read from the environment now (monitors' `url` and
+/// `headers` take the same forms).
+pub(crate) fn secret_value(
     field: &str,
     value: &Value,
     env: &dyn Fn(&str) -> Option<String>,

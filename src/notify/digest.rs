@@ -147,9 +147,16 @@ pub struct MemoryHistory {
     /// (when, per monitor (checks, up)), oldest first, at most a day and an hour of them.
     samples: VecDeque<(SystemTime, Vec<(u64, u64)>)>,
     next_sample: SystemTime,
-    /// Per monitor, its outages, oldest first; the last may be open.
+    /// Per monitor, its outages, oldest first; the last may be open. Only the last
+    /// [`DETAILED_INCIDENTS`] keep their detail.
     incidents: Vec<VecDeque<Incident>>,
 }
+
+/// Incidents per monitor whose detail the in-memory history keeps; older ones keep their times
+/// and reason only. A monitor flapping every few seconds has thousands of incidents a day, and
+/// a detail is up to a kilobyte of whatever the site sent: this keeps the history's text to
+/// about 50 KiB per monitor, whatever the site does.
+pub const DETAILED_INCIDENTS: usize = 50;
 
 impl MemoryHistory {
     /// Starts remembering at `now`.
@@ -169,12 +176,21 @@ impl MemoryHistory {
     pub fn record(&mut self, change: &StateChange) {
         let list = &mut self.incidents[change.monitor];
         match change.to {
-            State::Down => list.push_back(Incident {
-                start: change.at,
-                end: None,
-                reason: change.reason,
-                detail: change.detail.clone(),
-            }),
+            State::Down => {
+                list.push_back(Incident {
+                    start: change.at,
+                    end: None,
+                    reason: change.reason,
+                    detail: change.detail.clone(),
+                });
+                if let Some(older) = list
+                    .len()
+                    .checked_sub(DETAILED_INCIDENTS + 1)
+                    .and_then(|i| list.get_mut(i))
+                {
+                    older.detail = None;
+                }
+            }
             _ => {
                 if let Some(open) = list.back_mut().filter(|i| i.end.is_none()) {
                     open.end = Some(change.at);
@@ -344,6 +360,7 @@ mod tests {
             elapsed: Duration::ZERO,
             final_url: None,
             retry_after: None,
+            redirects: Vec::new(),
             outcome: if up {
                 Outcome::Up
             } else {
@@ -385,6 +402,23 @@ mod tests {
         // 23 h of the first (from the window's start) and 10 min of the second.
         assert_eq!(b.downtime, Duration::from_secs(23 * 3600 + 600));
         assert_eq!(b.up_pct(), None);
+    }
+
+    #[test]
+    fn only_the_last_incidents_keep_their_detail() {
+        let config = Config::parse(r#"[{"url": "http://127.0.0.1:9/a"}]"#).unwrap();
+        let stats = Arc::new(Stats::new(1, 1));
+        let mut mem = MemoryHistory::new(config.monitors.into(), stats, at(MIDNIGHT));
+        for i in 0..200 {
+            mem.record(&change(0, MIDNIGHT + 10 * i, State::Down));
+            mem.record(&change(0, MIDNIGHT + 10 * i + 5, State::Up));
+        }
+        let list = &mem.incidents[0];
+        assert_eq!(list.len(), 200, "every incident is still counted");
+        let detailed = list.iter().filter(|i| i.detail.is_some()).count();
+        assert_eq!(detailed, DETAILED_INCIDENTS);
+        assert!(list.back().unwrap().detail.is_some());
+        assert!(list.front().unwrap().detail.is_none());
     }
 
     #[test]

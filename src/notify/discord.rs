@@ -4,17 +4,21 @@
 //! Discord's "Execute Webhook" (<https://discord.com/developers/docs/resources/webhook>).
 //! `content` holds at most 2,000 characters, so a long message (a big group, a digest) is cut
 //! there with a closing `…`. Mentions are disabled so that a detail or a name containing
-//! `@everyone` pings no one. The webhook URL is a credential: put it in an environment variable.
+//! `@everyone` pings no one, link previews are suppressed (`flags`: SUPPRESS_EMBEDS), and text a
+//! site chose (failure details) is made inert ([`super::chat`]): no link, mention or markdown of
+//! its choosing renders. The webhook URL is a credential: put it in an environment variable.
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use super::config::Secret;
-use super::{http, render, Channel, Notification};
+use super::{chat, http, render, Channel, Notification};
 
 /// Discord's limit on `content`, in characters.
 pub const MAX_CONTENT: usize = 2000;
+/// Discord's SUPPRESS_EMBEDS message flag (1 << 2): no link previews.
+const SUPPRESS_EMBEDS: u64 = 1 << 2;
 
 /// Posts to a Discord webhook.
 pub struct Discord {
@@ -46,8 +50,9 @@ fn truncate(s: &str, max: usize) -> String {
 /// The JSON payload.
 pub fn payload(n: &Notification, username: Option<&str>) -> Value {
     let mut v = json!({
-        "content": truncate(&render::text(n), MAX_CONTENT),
+        "content": truncate(&render::text(&chat::defanged(n)), MAX_CONTENT),
         "allowed_mentions": {"parse": []},
+        "flags": SUPPRESS_EMBEDS,
     });
     if let Some(u) = username {
         v["username"] = json!(u);
@@ -75,8 +80,9 @@ mod tests {
         assert_eq!(
             payload(&Notification::Alert(samples::down()), Some("sitewatch")),
             json!({
-                "content": "DOWN api (https://api.example.com/health): status: HTTP 503 Service Unavailable (3 failed attempts)",
+                "content": "DOWN api (https://api.example.com/health): status: `HTTP 503 Service Unavailable` (3 failed attempts)",
                 "allowed_mentions": {"parse": []},
+                "flags": 4,
                 "username": "sitewatch"
             })
         );
@@ -84,7 +90,8 @@ mod tests {
             payload(&Notification::Alert(samples::recovered()), None),
             json!({
                 "content": "RECOVERED api (https://api.example.com/health): up again after 12m 34s down",
-                "allowed_mentions": {"parse": []}
+                "allowed_mentions": {"parse": []},
+                "flags": 4
             })
         );
         let group = payload(&samples::group(), None);
@@ -97,6 +104,21 @@ mod tests {
             .as_str()
             .unwrap()
             .starts_with("sitewatch daily digest"));
+    }
+
+    #[test]
+    fn server_text_renders_no_link_mention_or_markdown() {
+        let mut a = samples::down();
+        a.detail = Some("HTTP 302: see [login](https://evil.example/) @everyone <@123>".into());
+        let v = payload(&Notification::Alert(a), None);
+        let content = v["content"].as_str().unwrap();
+        assert!(
+            content.contains(
+                "`HTTP 302: see [login](https:\u{2060}//evil.example/) @\u{2060}everyone <@\u{2060}123>`"
+            ),
+            "{content}"
+        );
+        assert_eq!(v["allowed_mentions"], json!({"parse": []}));
     }
 
     #[test]

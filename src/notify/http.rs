@@ -4,6 +4,10 @@
 //! (the channel's `timeout`, 10 s by default) covering DNS to the last byte, so a hung endpoint
 //! costs one delivery thread at most that long per attempt. Proxy variables are ignored, as for
 //! checks. Error messages never contain the URL: for chat services it is the credential.
+//!
+//! Redirects are not followed: a channel's headers (often a credential) must reach the
+//! configured URL only, and a message that landed somewhere else is not delivered. A 3xx
+//! answer is a failed delivery that says so.
 
 use std::time::Duration;
 
@@ -24,6 +28,8 @@ impl Client {
         let agent = Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(timeout))
+            .max_redirects(0)
+            .max_redirects_will_error(false)
             .proxy(None)
             .user_agent(format!("sitewatch/{}", env!("CARGO_PKG_VERSION")))
             .build()
@@ -53,6 +59,14 @@ impl Client {
         let status = response.status();
         if status.is_success() {
             return Ok(());
+        }
+        if status.is_redirection() {
+            return Err(format!(
+                "HTTP {} {}: redirects are not followed (the channel's headers go to its own URL \
+                 only); set url to the address it redirects to",
+                status.as_u16(),
+                status.canonical_reason().unwrap_or("")
+            ));
         }
         let excerpt = response
             .body_mut()

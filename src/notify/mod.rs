@@ -29,6 +29,7 @@
 //! [`Notifier::finish`] tells delivery threads to make their remaining retries without waiting,
 //! and waits a bounded time for them.
 
+pub mod chat;
 pub mod command;
 pub mod config;
 mod delivery;
@@ -356,8 +357,9 @@ impl Notifier {
 
     /// Ends the notifier once every state-change sender is gone: delivery threads make their
     /// remaining retries without waiting, and this waits at most `grace` for what is in
-    /// delivery. Messages still in delivery after that are counted as lost.
-    pub fn finish(self, grace: Duration) {
+    /// delivery, or not at all once `interrupt` disconnects (a stop at once). Messages still
+    /// in delivery after that are counted as lost.
+    pub fn finish(self, grace: Duration, interrupt: &Receiver<()>) {
         let Notifier {
             threads,
             stop,
@@ -366,7 +368,14 @@ impl Notifier {
             stats,
         } = self;
         drop(stop);
-        match done.recv_timeout(grace) {
+        let started = std::time::Instant::now();
+        // A stop at once (`interrupt` disconnected) does not wait at all.
+        let ended = crossbeam_channel::select! {
+            recv(done) -> _ => Ok(()),
+            recv(interrupt) -> _ => Err(RecvTimeoutError::Timeout),
+            default(grace) => Err(RecvTimeoutError::Timeout),
+        };
+        match ended {
             Err(RecvTimeoutError::Disconnected) | Ok(()) => {
                 for handle in threads {
                     let name = handle.thread().name().unwrap_or("notifier").to_string();
@@ -377,10 +386,13 @@ impl Notifier {
             }
             Err(RecvTimeoutError::Timeout) => {
                 let left = in_delivery.load(Ordering::SeqCst);
+                if left == 0 {
+                    return;
+                }
                 log::warn!(
                     "notification lost: {left} message(s) still being delivered {} after the \
                      stop; not waiting longer",
-                    humantime::format_duration(grace)
+                    humantime::format_duration(Duration::from_secs(started.elapsed().as_secs()))
                 );
                 stats.add_lost_notifications(left as u64);
             }

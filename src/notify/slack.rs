@@ -2,7 +2,10 @@
 //!
 //! Payload: `{"text": …}` — Slack's documented minimal message for incoming webhooks
 //! (<https://api.slack.com/messaging/webhooks>), shown as the notification's plain text. Slack
-//! reads `&`, `<` and `>` as markup in `text`, so they are escaped as its docs ask. The webhook
+//! reads `&`, `<` and `>` as markup in `text`, so they are escaped as its docs ask (which also
+//! keeps text from forming `<!everyone>`-style mentions or `<url|label>` links); text a site chose
+//! (failure details) is made inert ([`super::chat`]), and link previews are off
+//! (`unfurl_links`, `unfurl_media`). The webhook
 //! URL is a credential: put it in an environment variable (`"url": {"env": "SLACK_WEBHOOK_URL"}`).
 
 use std::time::Duration;
@@ -10,7 +13,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::config::Secret;
-use super::{http, render, Channel, Notification};
+use super::{chat, http, render, Channel, Notification};
 
 /// Posts to a Slack incoming webhook.
 pub struct Slack {
@@ -37,7 +40,11 @@ fn escape(s: &str) -> String {
 
 /// The JSON payload.
 pub fn payload(n: &Notification) -> Value {
-    json!({ "text": escape(&render::text(n)) })
+    json!({
+        "text": escape(&render::text(&chat::defanged(n))),
+        "unfurl_links": false,
+        "unfurl_media": false,
+    })
 }
 
 impl Channel for Slack {
@@ -57,20 +64,23 @@ mod tests {
     fn payload_shapes() {
         assert_eq!(
             payload(&Notification::Alert(samples::down())),
-            json!({"text": "DOWN api (https://api.example.com/health): status: HTTP 503 Service Unavailable (3 failed attempts)"})
+            json!({"text": "DOWN api (https://api.example.com/health): status: `HTTP 503 Service Unavailable` (3 failed attempts)",
+                   "unfurl_links": false, "unfurl_media": false})
         );
         assert_eq!(
             payload(&Notification::Alert(samples::recovered())),
-            json!({"text": "RECOVERED api (https://api.example.com/health): up again after 12m 34s down"})
+            json!({"text": "RECOVERED api (https://api.example.com/health): up again after 12m 34s down",
+                   "unfurl_links": false, "unfurl_media": false})
         );
         assert_eq!(
             payload(&samples::group()),
             json!({"text": "2 monitors down:\n\
-                - DOWN api (https://api.example.com/health): status: HTTP 503 Service Unavailable (3 failed attempts)\n\
-                - DOWN https://www.example.com/: connect: connection refused (3 failed attempts)"})
+                - DOWN api (https://api.example.com/health): status: `HTTP 503 Service Unavailable` (3 failed attempts)\n\
+                - DOWN https://www.example.com/: connect: `connection refused` (3 failed attempts)",
+                   "unfurl_links": false, "unfurl_media": false})
         );
         let digest = payload(&samples::digest());
-        assert_eq!(digest.as_object().unwrap().len(), 1);
+        assert_eq!(digest.as_object().unwrap().len(), 3);
         assert!(digest["text"].as_str().unwrap().starts_with(
             "sitewatch daily digest: 2 monitors, 1 with incidents since 2026-11-22 10:00 +01:00\n"
         ));
@@ -85,5 +95,19 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(text.contains("\"&lt;b&gt;&amp;\""), "{text}");
+    }
+
+    #[test]
+    fn server_text_renders_no_link_or_mention() {
+        let mut a = samples::down();
+        a.detail = Some("moved to <https://evil.example|click> @here".into());
+        let text = payload(&Notification::Alert(a))["text"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            text.contains("`moved to &lt;https:\u{2060}//evil.example|click&gt; @\u{2060}here`"),
+            "{text}"
+        );
     }
 }

@@ -15,12 +15,14 @@ use std::net::{IpAddr, SocketAddr};
 use ureq::config::Config;
 use ureq::http::Uri;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+use ureq::unversioned::transport::{Connector, NextTimeout, RustlsConnector, TcpConnector};
 use ureq::Agent;
 
+use super::phase::{Mark, Marked};
 use super::ProbeSettings;
 
 /// Builds the agent every check goes through, resolving names with the system resolver.
+/// `settings` is not read yet beyond the `User-Agent`; redirects are the probe's own.
 ///
 /// Choices, deliberately: status codes are data (`http_status_as_error(false)`); no connection
 /// reuse, so every check measures a real connect like a first-time visitor; proxy variables in
@@ -83,41 +85,55 @@ fn literal_addr(uri: &Uri) -> Option<SocketAddr> {
 
 /// Like [`build`], but host names are resolved by `resolver` instead of the system resolver.
 ///
-/// Everything else is what [`build`] gives: the same configuration, and ureq's default
-/// connector chain ([`DefaultConnector`]: TCP, then rustls for `https`, with the webpki roots),
-/// so TLS behaves exactly as in production. The resolver must return at least one address or
+/// Everything else is what [`build`] gives: the same configuration, and the connector chain of
+/// ureq's default connector without its proxy links (TCP, then rustls for `https`, with the
+/// webpki roots), so TLS behaves exactly as in production. The resolver and the chain mark
+/// each step of a request for timeout details ([`super::phase`]). The resolver must return at least one address or
 /// an error (`ureq::Error::HostNotFound` when no address is usable; the system resolver's own
 /// failures arrive as `ureq::Error::Io`).
 ///
 /// This exists so that tests never depend on a real DNS server, and as the hook for pinning a
 /// monitor to an address later.
 pub(super) fn build_with_resolver(settings: &ProbeSettings, resolver: impl Resolver) -> Agent {
-    Agent::with_parts(config(settings), DefaultConnector::new(), resolver)
+    let connector =
+        ().chain(TcpConnector::default())
+            .chain(Mark::AfterTcp)
+            .chain(RustlsConnector::default())
+            .chain(Mark::AfterTls);
+    Agent::with_parts(config(settings), connector, Marked(resolver))
 }
 
-/// Bytes of response a connection buffers: enough for the largest response head ureq
-/// accepts (`max_response_header_size`, 64 KiB), so no response that ureq's default 128 KiB
-/// would take is refused. Each check opens a fresh connection, which allocates and zeroes its
+/// Bytes of response a connection buffers: enough for the largest response head accepted
+/// ([`MAX_RESPONSE_HEAD`]), so no response that ureq's default 128 KiB would take is refused. Each check opens a fresh connection, which allocates and zeroes its
 /// buffers: at ureq's defaults (128 KiB in, 128 KiB out) that was a tenth of sitewatch's CPU
 /// per check and most of the memory of a large pool.
 const INPUT_BUFFER: usize = 64 * 1024;
 
+/// Largest response head (status line and headers) accepted; a larger one fails the check with
+/// "response headers larger than N bytes". Kept below [`INPUT_BUFFER`]: a head that fills the
+/// buffer must be reported as too large, not left waiting for room that never comes (which ureq
+/// reports as the peer having disconnected).
+pub(super) const MAX_RESPONSE_HEAD: usize = INPUT_BUFFER - 1024;
+
 /// Bytes of request a connection buffers. Only the longest single line of the request head
-/// has to fit (ureq writes the head line by line); servers commonly refuse header lines over
-/// 8 KiB, so 16 KiB loses nothing. Request bodies stream through it in pieces.
-const OUTPUT_BUFFER: usize = 16 * 1024;
+/// has to fit (ureq writes the head line by line): the config and redirect checks keep every
+/// line within it (URLs of at most 8 KiB, headers of at most 8 KiB, Basic credentials from an
+/// 8 KiB URL). Request bodies stream through it in pieces.
+pub(super) const OUTPUT_BUFFER: usize = 16 * 1024;
 
 /// The configuration shared by [`build`] and [`build_with_resolver`] (see [`build`]).
 fn config(settings: &ProbeSettings) -> Config {
     Agent::config_builder()
         .http_status_as_error(false)
-        .max_redirects(settings.max_redirects)
-        .max_redirects_will_error(true)
+        // The probe follows redirects itself, hop by hop (see `super::redirect`).
+        .max_redirects(0)
+        .max_redirects_will_error(false)
         .proxy(None)
         .user_agent(settings.user_agent.as_str())
         .max_idle_connections(0)
         .max_idle_connections_per_host(0)
         .input_buffer_size(INPUT_BUFFER)
+        .max_response_header_size(MAX_RESPONSE_HEAD)
         .output_buffer_size(OUTPUT_BUFFER)
         .build()
 }

@@ -11,6 +11,12 @@ use super::{Outcome, Reason};
 /// Where in the exchange an error surfaced; ureq's global timeout does not say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
+    /// Looking up the host name.
+    Resolve,
+    /// Opening the TCP connection.
+    Connect,
+    /// In the TLS handshake.
+    Handshake,
     /// Before the response headers were complete.
     Response,
     /// While reading the body.
@@ -30,10 +36,13 @@ pub(crate) fn classify(
         E::Timeout(which) => {
             let what = match which {
                 ureq::Timeout::Resolve => "resolving the host name".to_string(),
+                _ if phase == Phase::Handshake => "in the TLS handshake".to_string(),
                 ureq::Timeout::Connect => "connecting".to_string(),
                 ureq::Timeout::RecvBody => "reading the body".to_string(),
                 ureq::Timeout::RecvResponse => "waiting for the response headers".to_string(),
                 _ if phase == Phase::Body => "reading the body".to_string(),
+                _ if phase == Phase::Resolve => "resolving the host name".to_string(),
+                _ if phase == Phase::Connect => "connecting".to_string(),
                 _ => "waiting for the response headers".to_string(),
             };
             Outcome::down(
@@ -50,17 +59,30 @@ pub(crate) fn classify(
             Outcome::down(Reason::Tls, format!("TLS failed: {error}"))
         }
         E::ConnectionFailed => Outcome::down(Reason::Connect, "connection failed"),
+        E::Protocol(inner) if inner.to_string() == TOO_MANY_HEADERS => Outcome::down(
+            Reason::Protocol,
+            format!("more than {MAX_RESPONSE_HEADERS} response headers, the most sitewatch reads"),
+        ),
+        E::LargeResponseHeader(_, max) => Outcome::down(
+            Reason::Protocol,
+            format!("response headers larger than {max} bytes, the most sitewatch reads"),
+        ),
         // ureq's own text already starts with "protocol:"; say it once.
         E::Protocol(inner) => {
             Outcome::down(Reason::Protocol, format!("invalid HTTP response: {inner}"))
         }
-        E::LargeResponseHeader(..) | E::Decompress(..) | E::BodyStalled => {
+        E::Decompress(..) | E::BodyStalled => {
             Outcome::down(Reason::Protocol, format!("invalid HTTP response: {error}"))
         }
         // `Error` is non-exhaustive: anything new is still a failure to talk HTTP.
         _ => Outcome::down(Reason::Protocol, error.to_string()),
     }
 }
+
+/// How ureq's HTTP parser says a response had more headers than it reads.
+const TOO_MANY_HEADERS: &str = "http parse resulted in too many headers";
+/// Most response headers ureq reads (`ureq_proto::client::MAX_RESPONSE_HEADERS`).
+const MAX_RESPONSE_HEADERS: usize = 128;
 
 fn too_large_detail(error: &ureq::Error) -> String {
     match error {
@@ -211,6 +233,42 @@ mod tests {
             Outcome::down(
                 Reason::Timeout,
                 "timed out after 2s while waiting for the response headers"
+            )
+        );
+        for (phase, what) in [
+            (Phase::Resolve, "resolving the host name"),
+            (Phase::Connect, "connecting"),
+            (Phase::Handshake, "in the TLS handshake"),
+        ] {
+            for which in [ureq::Timeout::Global, ureq::Timeout::Connect] {
+                if phase == Phase::Resolve && which == ureq::Timeout::Connect {
+                    continue;
+                }
+                let got = classify(
+                    &ureq::Error::Timeout(which),
+                    phase,
+                    Duration::from_secs(2),
+                    true,
+                );
+                let want = format!("timed out after 2s while {what}");
+                assert_eq!(got, Outcome::down(Reason::Timeout, want), "{which:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn response_limits_are_named() {
+        let big = classify(
+            &ureq::Error::LargeResponseHeader(70_000, 64_512),
+            Phase::Response,
+            Duration::from_secs(2),
+            false,
+        );
+        assert_eq!(
+            big,
+            Outcome::down(
+                Reason::Protocol,
+                "response headers larger than 64512 bytes, the most sitewatch reads"
             )
         );
     }

@@ -8,16 +8,23 @@
 //!
 //! The body is never held whole for `body_contains` / `body_not_contains`: [`BodyCheck`]
 //! searches each chunk as it streams past, keeping only the last `needle length - 1` bytes so
-//! that a needle split across two chunks is still found. Only `body_matches` keeps the body (up
-//! to the size cap), because a regex can span any distance; it is matched against the body
-//! decoded as UTF-8, with invalid sequences replaced.
+//! that a needle split across two chunks is still found. Only `body_matches` keeps the body,
+//! because a regex can span any distance: its first [`BODY_MATCH_CAP`] bytes (or `--max-body`
+//! if smaller), so a worker holds at most that much whatever the site sends, and the worst case
+//! is workers × cap. The regex runs on those bytes as they are (`regex::bytes`: no copy, and a
+//! body that is not valid UTF-8 still matches where it is); a match that would start past the
+//! cap is not seen, and the failure says so.
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use memchr::memmem;
-use regex::Regex;
+use regex::bytes::Regex;
 use ureq::http::{HeaderMap, HeaderName, StatusCode};
+
+/// Most bytes of a body that `body_matches` keeps and looks at: 1 MiB, enough for any page a
+/// regex is meant for; a site cannot make a worker hold more.
+pub const BODY_MATCH_CAP: u64 = 1024 * 1024;
 
 /// One item of `expect_status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,7 +169,8 @@ pub struct Expect {
     pub body_contains: Option<String>,
     /// The decoded body must not contain these bytes (`body_not_contains`); never empty.
     pub body_not_contains: Option<String>,
-    /// The decoded body, as lossy UTF-8, must match this regex (`body_matches`).
+    /// The decoded body's first [`BODY_MATCH_CAP`] bytes must match this regex
+    /// (`body_matches`).
     pub body_matches: Option<Regex>,
     /// The whole check (first byte sent to last body byte) must take at most this long
     /// (`max_response_time`); greater than zero.
@@ -242,7 +250,7 @@ impl Expect {
             contains: self.body_contains.as_deref().map(StreamSearch::new),
             not_contains: self.body_not_contains.as_deref().map(StreamSearch::new),
             matches: self.body_matches.as_ref().map(|re| (re, Vec::new())),
-            cap: usize::try_from(cap).unwrap_or(usize::MAX),
+            cap: usize::try_from(cap.min(BODY_MATCH_CAP)).unwrap_or(usize::MAX),
         }
     }
 
@@ -270,6 +278,8 @@ pub struct BodyCheck<'a> {
     contains: Option<StreamSearch<'a>>,
     not_contains: Option<StreamSearch<'a>>,
     /// The regex and the body kept for it (at most `cap` bytes).
+    ///
+    /// Grown as the body arrives, never reserved up front: a short page costs its length.
     matches: Option<(&'a Regex, Vec<u8>)>,
     cap: usize,
 }
@@ -309,9 +319,17 @@ impl BodyCheck<'_> {
             }
         }
         if let Some((re, kept)) = &self.matches {
-            if !re.is_match(&String::from_utf8_lossy(kept)) {
+            if !re.is_match(kept) {
+                let seen = if bytes > kept.len() as u64 {
+                    format!(
+                        "in its first {} bytes, the most body_matches looks at; {bytes} bytes read",
+                        kept.len()
+                    )
+                } else {
+                    format!("{bytes} bytes read")
+                };
                 return Some(format!(
-                    "body does not match the regex {} ({bytes} bytes read)",
+                    "body does not match the regex {} ({seen})",
                     quoted(re.as_str())
                 ));
             }
@@ -615,9 +633,46 @@ mod tests {
     }
 
     #[test]
-    fn regex_sees_lossy_utf8_up_to_the_cap() {
-        let e = expect_body(None, None, Some("^caf\u{fffd} ok"));
-        assert_eq!(body_failure(&e, 100, &[b"caf\xff ok"]), None);
+    fn regex_matches_bytes_that_are_not_utf8() {
+        let e = expect_body(None, None, Some(r"ok: \d+$"));
+        assert_eq!(
+            body_failure(&e, 100, &[b"\xff\xfe\x00caf\xe9 ok: 42"]),
+            None
+        );
+        // Unicode classes still match valid UTF-8 around the invalid bytes.
+        let e = expect_body(None, None, Some(r"^caf(?-u:\xff) d\w+$"));
+        assert_eq!(
+            body_failure(&e, 100, &[b"caf\xff d\xc3\xa9j\xc3\xa0"]),
+            None
+        );
+        assert!(body_failure(&e, 100, &[b"caf\xfe d\xc3\xa9j\xc3\xa0"]).is_some());
+    }
+
+    #[test]
+    fn regex_looks_at_the_first_body_match_cap_bytes_only() {
+        let e = expect_body(None, None, Some("needle"));
+        let big = vec![b'x'; BODY_MATCH_CAP as usize];
+        let check = |cap| {
+            let mut c = e.body_check(cap);
+            c.feed(&big);
+            c.feed(b"needle");
+            c.failure(BODY_MATCH_CAP + 6)
+        };
+        assert_eq!(
+            check(u64::MAX),
+            Some(format!(
+                "body does not match the regex \"needle\" (in its first {BODY_MATCH_CAP} bytes, \
+                 the most body_matches looks at; {} bytes read)",
+                BODY_MATCH_CAP + 6
+            ))
+        );
+        let mut c = e.body_check(u64::MAX);
+        c.feed(b"a needle");
+        assert_eq!(c.failure(8), None);
+    }
+
+    #[test]
+    fn regex_sees_the_body_up_to_the_cap() {
         let tail = expect_body(None, None, Some("needle"));
         // Past the cap the body is not kept (such a body fails as body_too_large anyway).
         assert!(body_failure(&tail, 4, &[b"xx", b"xxneedle"]).is_some());

@@ -6,34 +6,56 @@
 //! lets the worker pool and scheduler be tested with a fake.
 //!
 //! Guarantees of [`HttpProbe::check`]:
-//! - it returns within the monitor's timeout plus a little (ureq's global timeout covers DNS
-//!   through the last body byte, across redirects);
+//! - it returns within the monitor's timeout plus a little: one deadline covers DNS through
+//!   the last body byte of the last hop, each request getting what is left of it;
+//! - redirects are followed by the probe itself, hop by hop (module `redirect`): each `Location`
+//!   resolved per RFC 3986 and validated like a config URL, credentials sent to the monitor's
+//!   own origin only, the chain recorded in [`Observation::redirects`];
+//! - every text a server chose (header values, `Location`, TLS error text) is escaped and
+//!   capped ([`crate::text`]) before it leaves the probe, and every detail is at most
+//!   [`MAX_DETAIL`] bytes;
 //! - the body is streamed through a fixed buffer and counted, never held in memory, and reading
 //!   stops one byte past the size cap;
 //! - every failure maps to exactly one [`Reason`];
 //! - the monitor's expectations ([`Expect`]) are checked in a fixed order after the transport
 //!   succeeded: status (reason `status`), then headers, body and total time (reason
 //!   `assertion`). Body assertions look at the body as it streams; only `body_matches` keeps it,
-//!   up to the size cap.
+//!   up to its own cap ([`expect::BODY_MATCH_CAP`]).
 
 use std::io::{self, Read};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
-use ureq::http::{self, StatusCode};
+use ureq::http::{self, StatusCode, Uri};
 use ureq::tls::TlsConfig;
 use ureq::{Agent, AsSendBody, ResponseExt};
 
+use url::Url;
+
 use self::classify::{classify, Phase};
 use self::expect::BodyCheck;
+use self::phase::Step;
 
 use crate::config::{Method, Monitor};
+use crate::text;
 
 mod agent;
 mod classify;
 pub mod expect;
+mod phase;
+mod redirect;
 
 pub use self::expect::{Expect, StatusPattern, StatusSet};
+pub use self::redirect::{Redirect, MAX_URL_BYTES};
+
+/// Longest request header sitewatch sends, name and value together (the config refuses
+/// longer ones): 8 KiB, what common servers accept in one header line, and within the
+/// request buffer.
+pub const MAX_HEADER_BYTES: usize = 8 * 1024;
+
+/// Longest failure detail, in bytes: whatever a site sends, a detail repeated in every line,
+/// row and notification stays this small.
+pub const MAX_DETAIL: usize = 1024;
 
 /// Why a check counts as down. A closed set: every failure maps to exactly one of these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -152,6 +174,8 @@ pub struct Observation {
     pub final_url: Option<String>,
     /// How long the server asked us to wait (`Retry-After` on 429 and 503), if it did.
     pub retry_after: Option<Duration>,
+    /// The redirects followed (or refused, last) on the way, in order; empty without any.
+    pub redirects: Vec<Redirect>,
     /// Up or down.
     pub outcome: Outcome,
 }
@@ -220,34 +244,39 @@ impl HttpProbe {
         HttpProbe::with_agent(agent::build_with_resolver(settings, resolver), settings)
     }
 
-    /// The request for one check, with the monitor's per-request settings: timeout, redirect
-    /// policy, TLS verification and `User-Agent`.
+    /// One request of a check: to `hop.uri` with `hop.method`, the configured body if
+    /// `hop.with_body`, within `remaining`. The monitor's headers go along, except credentials
+    /// (`Authorization`, `Cookie`, `Proxy-Authorization`, headers whose value is a secret),
+    /// which go to the monitor's own origin only; `insecure` and `ca_file` apply there only
+    /// too. ureq follows no redirect itself.
     fn request<B: AsSendBody>(
         &self,
         monitor: &Monitor,
+        hop: &Request,
         body: B,
+        remaining: Duration,
     ) -> Result<http::Request<B>, http::Error> {
         let mut builder = http::Request::builder()
-            .method(monitor.method.as_str())
-            .uri(&*monitor.url);
+            .method(hop.method.as_str())
+            .uri(hop.uri.clone());
         for (name, value) in monitor.headers() {
-            builder = builder.header(name, value);
+            if hop.same_origin || !is_credential(monitor, name) {
+                builder = builder.header(name, value);
+            }
         }
         let request = builder.body(body)?;
         let mut config = self
             .agent
             .configure_request(request)
-            .timeout_global(Some(monitor.timeout));
-        config = if monitor.follow_redirects {
-            config
-                .max_redirects(self.max_redirects(monitor))
-                .max_redirects_will_error(true)
-        } else {
-            // The first response is the final one, 3xx included, checked against expect_status.
-            config.max_redirects(0).max_redirects_will_error(false)
-        };
-        if monitor.insecure {
-            config = config.tls_config(TlsConfig::builder().disable_verification(true).build());
+            .timeout_global(Some(remaining))
+            .max_redirects(0)
+            .max_redirects_will_error(false);
+        if hop.same_origin {
+            if monitor.insecure {
+                config = config.tls_config(TlsConfig::builder().disable_verification(true).build());
+            } else if let Some(tls) = monitor.ca_file() {
+                config = config.tls_config(tls.clone());
+            }
         }
         if let Some(agent) = monitor.user_agent() {
             config = config.user_agent(agent);
@@ -260,16 +289,19 @@ impl HttpProbe {
         monitor.max_redirects().unwrap_or(self.max_redirects)
     }
 
-    /// Sends the request, with the configured body for methods that carry one.
+    /// Sends one request, with the configured body if this hop carries it.
     fn send(
         &self,
         monitor: &Monitor,
+        hop: &Request,
+        remaining: Duration,
     ) -> Result<Result<http::Response<ureq::Body>, ureq::Error>, http::Error> {
+        phase::start();
         match monitor.body() {
-            Some(body) if monitor.method.has_body() => {
-                Ok(self.agent.run(self.request(monitor, body)?))
+            Some(body) if hop.with_body && hop.method.has_body() => {
+                Ok(self.agent.run(self.request(monitor, hop, body, remaining)?))
             }
-            _ => Ok(self.agent.run(self.request(monitor, ())?)),
+            _ => Ok(self.agent.run(self.request(monitor, hop, (), remaining)?)),
         }
     }
 
@@ -286,19 +318,6 @@ impl HttpProbe {
         let expect = monitor.expect();
         if bytes > self.max_body {
             return too_large(self.max_body);
-        }
-        if status.is_redirection() && monitor.follow_redirects && self.max_redirects(monitor) == 0 {
-            // ureq hands back the 3xx instead of an error when no redirect may be followed;
-            // it is still a redirect too many.
-            let setting = if monitor.max_redirects().is_some() {
-                "max_redirects"
-            } else {
-                "--max-redirects"
-            };
-            return Outcome::down(
-                Reason::Redirects,
-                format!("{} ({setting} is 0)", describe_status(status)),
-            );
         }
         if let Some(detail) = expect.status_failure(status) {
             return Outcome::down(Reason::Status, detail);
@@ -324,57 +343,197 @@ impl Probe for HttpProbe {
             elapsed: Duration::ZERO,
             final_url: None,
             retry_after: None,
+            redirects: Vec::new(),
             outcome: Outcome::Up,
         };
-        let sent = match self.send(monitor) {
-            Ok(sent) => sent,
-            Err(e) => {
-                observation.outcome = Outcome::down(Reason::Protocol, format!("bad request: {e}"));
-                observation.elapsed = started.elapsed();
-                return observation;
-            }
-        };
-        let https = monitor.is_https();
-        match sent {
-            Err(e) => {
-                observation.outcome = classify(&e, Phase::Response, monitor.timeout, https);
-                observation.elapsed = started.elapsed();
-            }
-            Ok(mut response) => {
-                observation.ttfb = Some(started.elapsed());
-                let status = response.status();
-                observation.status = Some(status.as_u16());
-                observation.final_url = Some(response.get_uri().to_string());
-                if status == StatusCode::TOO_MANY_REQUESTS
-                    || status == StatusCode::SERVICE_UNAVAILABLE
-                {
-                    observation.retry_after = response
-                        .headers()
-                        .get(http::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| expect::retry_after(v, SystemTime::now()));
-                }
-                let mut body = monitor.expect().body_check(self.max_body);
-                let read = if monitor.method == Method::Head {
-                    Ok(0)
-                } else {
-                    read_body(&mut response, self.max_body, &mut body)
-                };
-                observation.elapsed = started.elapsed();
-                observation.outcome = match read {
-                    Ok(n) => {
-                        observation.bytes = Some(n);
-                        self.verdict(monitor, &response, &body, n, observation.elapsed)
-                    }
-                    Err((n, e)) => {
-                        observation.bytes = Some(n);
-                        classify(&ureq::Error::from(e), Phase::Body, monitor.timeout, https)
-                    }
-                };
+        self.observe(monitor, started, &mut observation);
+        observation.elapsed = started.elapsed();
+        if let Outcome::Down { detail, .. } = &mut observation.outcome {
+            // Our own words are plain already; this bounds and escapes whatever of a
+            // server's text reached a detail, whichever path it took.
+            if detail.len() > MAX_DETAIL || detail.chars().any(text::needs_escape) {
+                // Room for the marker, so the whole stays within MAX_DETAIL.
+                *detail = text::capped(detail, MAX_DETAIL - 40);
             }
         }
         observation
     }
+}
+
+/// One request of a check: where, how, and whether it stays on the monitor's own origin.
+#[derive(Debug)]
+struct Request {
+    uri: Uri,
+    method: Method,
+    with_body: bool,
+    same_origin: bool,
+}
+
+impl HttpProbe {
+    /// Runs the check into `observation`: the requests of the redirect chain, then the body of
+    /// the final response and the verdict on it.
+    fn observe(&self, monitor: &Monitor, started: Instant, observation: &mut Observation) {
+        let deadline = started + monitor.timeout;
+        let mut hop = match monitor.uri() {
+            Ok(uri) => Request {
+                uri,
+                method: monitor.method,
+                with_body: true,
+                same_origin: true,
+            },
+            Err(e) => {
+                observation.outcome = Outcome::down(Reason::Protocol, format!("bad request: {e}"));
+                return;
+            }
+        };
+        let limit = self.max_redirects(monitor);
+        // Parsed only when a redirect needs them: the monitor's URL, and the current target.
+        let mut configured: Option<Url> = None;
+        let mut current: Option<Url> = None;
+        let mut response = loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                observation.outcome = Outcome::down(
+                    Reason::Timeout,
+                    format!(
+                        "timed out after {} while following redirects ({} followed)",
+                        humantime::format_duration(monitor.timeout),
+                        observation.redirects.len()
+                    ),
+                );
+                return;
+            }
+            let response = match self.send(monitor, &hop, remaining) {
+                Ok(Ok(response)) => response,
+                Ok(Err(e)) => {
+                    let https = hop.uri.scheme_str() == Some("https");
+                    let phase = match phase::current() {
+                        Step::Resolve => Phase::Resolve,
+                        Step::Connect => Phase::Connect,
+                        Step::Handshake => Phase::Handshake,
+                        Step::Response => Phase::Response,
+                    };
+                    observation.outcome = classify(&e, phase, monitor.timeout, https);
+                    return;
+                }
+                Err(e) => {
+                    observation.outcome =
+                        Outcome::down(Reason::Protocol, format!("bad request: {e}"));
+                    return;
+                }
+            };
+            let status = response.status();
+            if !monitor.follow_redirects || !redirect::is_followed(status) {
+                break response;
+            }
+            observation.status = Some(status.as_u16());
+            observation.final_url = Some(redirect::shown(&hop.uri.to_string()));
+            observation.ttfb = Some(started.elapsed());
+            if observation.redirects.len() >= limit as usize {
+                observation.outcome = if limit == 0 {
+                    let setting = if monitor.max_redirects().is_some() {
+                        "max_redirects"
+                    } else {
+                        "--max-redirects"
+                    };
+                    Outcome::down(
+                        Reason::Redirects,
+                        format!("{} ({setting} is 0)", describe_status(status)),
+                    )
+                } else {
+                    Outcome::down(Reason::Redirects, "too many redirects (loop?)")
+                };
+                return;
+            }
+            let configured = match &configured {
+                Some(url) => url,
+                None => match Url::parse(monitor.request_url()) {
+                    Ok(url) => configured.insert(url),
+                    Err(e) => {
+                        observation.outcome = Outcome::down(
+                            Reason::Redirects,
+                            format!("cannot resolve a redirect against the monitor's URL ({e})"),
+                        );
+                        return;
+                    }
+                },
+            };
+            let location = response
+                .headers()
+                .get(http::header::LOCATION)
+                .map(|v| v.as_bytes());
+            let next = redirect::next_hop(
+                configured,
+                current.as_ref().unwrap_or(configured),
+                status,
+                location,
+                hop.method,
+                hop.with_body,
+                monitor.allow_http_redirect(),
+            );
+            observation.redirects.push(Redirect {
+                status: status.as_u16(),
+                url: redirect::shown(&hop.uri.to_string()),
+            });
+            match next {
+                Ok(next) => {
+                    hop = Request {
+                        same_origin: redirect::same_origin(&next.url, configured),
+                        uri: next.uri,
+                        method: next.method,
+                        with_body: next.with_body,
+                    };
+                    current = Some(next.url);
+                }
+                Err(detail) => {
+                    observation.outcome = Outcome::down(Reason::Redirects, detail);
+                    return;
+                }
+            }
+        };
+        observation.ttfb = Some(started.elapsed());
+        let status = response.status();
+        observation.status = Some(status.as_u16());
+        observation.final_url = Some(if observation.redirects.is_empty() {
+            response.get_uri().to_string()
+        } else {
+            redirect::shown(&response.get_uri().to_string())
+        });
+        if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
+            observation.retry_after = response
+                .headers()
+                .get(http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| expect::retry_after(v, SystemTime::now()));
+        }
+        let mut body = monitor.expect().body_check(self.max_body);
+        let read = if hop.method == Method::Head {
+            Ok(0)
+        } else {
+            read_body(&mut response, self.max_body, &mut body)
+        };
+        let elapsed = started.elapsed();
+        let https = hop.uri.scheme_str() == Some("https");
+        observation.outcome = match read {
+            Ok(n) => {
+                observation.bytes = Some(n);
+                self.verdict(monitor, &response, &body, n, elapsed)
+            }
+            Err((n, e)) => {
+                observation.bytes = Some(n);
+                classify(&ureq::Error::from(e), Phase::Body, monitor.timeout, https)
+            }
+        };
+    }
+}
+
+/// Whether header `name` carries a credential, which goes to the monitor's own origin only.
+fn is_credential(monitor: &Monitor, name: &http::HeaderName) -> bool {
+    use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION};
+    *name == AUTHORIZATION
+        || *name == COOKIE
+        || *name == PROXY_AUTHORIZATION
+        || monitor.is_secret_header(name.as_str())
 }
 
 /// Reads the body to the end through a fixed buffer, counting decoded bytes and handing each

@@ -1,6 +1,11 @@
 //! The report as one CSV table (RFC 4180), for spreadsheets and scripts: a `type` column says
 //! whether a row is a `monitor` or an `incident`; columns that do not apply to a row are empty.
 //! Times are RFC 3339 UTC, durations seconds, latencies milliseconds.
+//!
+//! Text cells (URL, name, reason, detail) may hold what a site or a config author chose; one that
+//! starts with `=`, `+`, `-`, `@`, a tab or a carriage return would run as a formula in a
+//! spreadsheet, so it gets a leading `'` (OWASP's advice against CSV injection). Numbers and
+//! times never start with those characters and are left as they are.
 
 use super::{time, Report};
 
@@ -36,6 +41,15 @@ fn field(s: &str) -> String {
     }
 }
 
+/// A text cell, neutralised when a spreadsheet would read it as a formula.
+fn text(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    }
+}
+
 fn opt<T: ToString>(v: Option<T>) -> String {
     v.map_or(String::new(), |v| v.to_string())
 }
@@ -46,8 +60,8 @@ pub fn render(report: &Report) -> String {
     for m in &report.monitors {
         rows.push(vec![
             "monitor".into(),
-            m.url.clone(),
-            opt(m.name.as_deref()),
+            text(&m.url),
+            opt(m.name.as_deref().map(text)),
             m.checks.to_string(),
             m.up.to_string(),
             opt(m.uptime_pct),
@@ -70,14 +84,14 @@ pub fn render(report: &Report) -> String {
     for i in &report.incidents {
         let mut row = vec![String::new(); HEADER.len()];
         row[0] = "incident".into();
-        row[1] = i.url.clone();
-        row[2] = opt(i.name.as_deref());
+        row[1] = text(&i.url);
+        row[2] = opt(i.name.as_deref().map(text));
         row[14] = time(i.start);
         row[15] = opt(i.end.map(time));
         row[16] = i.duration_s.to_string();
-        row[17] = opt(i.reason.as_deref());
+        row[17] = opt(i.reason.as_deref().map(text));
         row[18] = opt(i.status);
-        row[19] = opt(i.detail.as_deref());
+        row[19] = opt(i.detail.as_deref().map(text));
         rows.push(row);
     }
     let mut out = String::new();
@@ -96,5 +110,24 @@ mod tests {
         assert_eq!(super::field("a,b"), "\"a,b\"");
         assert_eq!(super::field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(super::field("plain"), "plain");
+    }
+
+    #[test]
+    fn cells_a_spreadsheet_would_run_as_formulas_are_neutralised() {
+        for (cell, shown) in [
+            (
+                "=HYPERLINK(\"https://evil.example\")",
+                "'=HYPERLINK(\"https://evil.example\")",
+            ),
+            ("+1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "'\r=1"),
+            ("HTTP 503 = bad", "HTTP 503 = bad"),
+            ("https://example.com/", "https://example.com/"),
+        ] {
+            assert_eq!(super::text(cell), shown);
+        }
     }
 }

@@ -22,7 +22,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::{never, select, Receiver, RecvTimeoutError};
 use rusqlite::{params, Connection, TransactionBehavior};
 
 use super::rollup::RollupCache;
@@ -119,6 +119,9 @@ pub struct Writer {
     prune: Option<Prune>,
     last_error_log: Option<Instant>,
     unlogged_failures: u64,
+    /// Disconnects on a stop at once: take what is queued, commit, finish.
+    interrupt: Receiver<()>,
+    interrupted: bool,
 }
 
 impl Writer {
@@ -143,6 +146,39 @@ impl Writer {
             written: Written::default(),
             last_error_log: None,
             unlogged_failures: 0,
+            interrupt: never(),
+            interrupted: false,
+        }
+    }
+
+    /// Also finishes when `interrupt` disconnects (a stop at once), without waiting for the
+    /// publishers: it commits what is already queued, records the stop, and ends.
+    pub fn interruptible(mut self, interrupt: Receiver<()>) -> Writer {
+        self.interrupt = interrupt;
+        self
+    }
+
+    /// The next event, waiting until `deadline`. After an interrupt, only what is queued:
+    /// an empty queue then counts as disconnected.
+    fn next_event(
+        &mut self,
+        events: &Receiver<Event>,
+        deadline: Instant,
+    ) -> Result<Event, RecvTimeoutError> {
+        if self.interrupted {
+            return events
+                .try_recv()
+                .map_err(|_| RecvTimeoutError::Disconnected);
+        }
+        select! {
+            recv(events) -> event => event.map_err(|_| RecvTimeoutError::Disconnected),
+            recv(self.interrupt) -> _ => {
+                self.interrupted = true;
+                self.next_event(events, deadline)
+            }
+            default(deadline.saturating_duration_since(Instant::now())) => {
+                Err(RecvTimeoutError::Timeout)
+            }
         }
     }
 
@@ -165,7 +201,7 @@ impl Writer {
             let deadline = batch_due
                 .unwrap_or(far)
                 .min(self.prune.as_ref().map_or(far, |p| p.due));
-            match events.recv_deadline(deadline) {
+            match self.next_event(&events, deadline) {
                 Ok(event) => {
                     self.batch.push(event);
                     batch_due.get_or_insert_with(|| Instant::now() + self.settings.batch_time);
@@ -533,6 +569,7 @@ mod tests {
                 elapsed: Duration::from_millis(ms),
                 final_url: None,
                 retry_after: None,
+                redirects: Vec::new(),
                 outcome: if up {
                     Outcome::Up
                 } else {

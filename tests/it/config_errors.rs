@@ -42,8 +42,8 @@ fn unknown_field_names_the_entry_and_the_accepted_fields() {
         &format!(
             "{p}: entry 1 (index 0, \"http://127.0.0.1:9/a\"): unknown field `intervall`, \
              expected one of `url`, `interval`, `timeout`, `method`, `headers`, `name`, `body`, \
-             `user_agent`, `follow_redirects`, `max_redirects`, `insecure`, `expect_status`, \
-             `expect_headers`, `body_contains`, `body_not_contains`, `body_matches`, \
+             `user_agent`, `follow_redirects`, `max_redirects`, `insecure`, \
+             `allow_http_redirect`, `ca_file`, `expect_status`, `expect_headers`, `body_contains`, `body_not_contains`, `body_matches`, \
              `max_response_time`, `retries`, `retry_delay`, `recover_after`, `max_backoff`, `notify`"
         ),
     );

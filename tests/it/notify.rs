@@ -430,7 +430,8 @@ fn chat_channels_post_their_documented_payloads() {
     assert_eq!(done.code(), 0, "{done}");
     let message = "Test notification from sitewatch to channel";
     let slack = rx.hooks("/slack")[0].json();
-    assert_eq!(slack.as_object().unwrap().len(), 1, "{slack}");
+    assert_eq!(slack.as_object().unwrap().len(), 3, "{slack}");
+    assert_eq!(slack["unfurl_links"], false, "{slack}");
     assert!(
         slack["text"].as_str().unwrap().starts_with(message),
         "{slack}"
@@ -439,6 +440,7 @@ fn chat_channels_post_their_documented_payloads() {
     assert!(discord["content"].as_str().unwrap().starts_with(message));
     assert_eq!(discord["username"], "sitewatch");
     assert_eq!(discord["allowed_mentions"], json!({"parse": []}));
+    assert_eq!(discord["flags"], 4, "SUPPRESS_EMBEDS");
     let ntfy = &rx.hooks("/ntfy/alerts")[0];
     assert!(ntfy.text().starts_with(message), "{ntfy:?}");
     assert_eq!(ntfy.header("title"), Some("sitewatch test notification"));

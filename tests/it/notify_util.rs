@@ -4,6 +4,7 @@
 //! Routes (any method): `/site` answers the status set with [`Receiver::set_site`] (200 at
 //! first) and is not recorded; `/500…` answers 500; `/hang…` never answers (until the receiver
 //! is dropped); `/fail-once…` answers 500 to the first request on that path, then 204;
+//! `/redirect…` answers 307 to `/stolen` on the same receiver;
 //! anything else answers 200 `ok`. Every request but `/site` is recorded before it is answered.
 
 use std::collections::HashSet;
@@ -196,6 +197,11 @@ fn serve(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
             thread::sleep(Duration::from_millis(20));
         }
         return Ok(());
+    }
+    if path.starts_with("/redirect") {
+        let head =
+            "HTTP/1.1 307 X\r\nLocation: /stolen\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        return stream.write_all(head.as_bytes());
     }
     let status = if path.starts_with("/500") {
         500

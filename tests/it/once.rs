@@ -138,3 +138,34 @@ fn once_retry_after_beyond_the_retry_budget_is_down_at_once_quoting_it() {
     assert_eq!(summary["undecided"], json!([]), "{run}");
     assert_eq!(site.hits("/retry-after/99999"), 1);
 }
+
+#[test]
+fn once_second_stop_request_ends_the_wait_for_checks_in_flight() {
+    let site = LocalSite::start().unwrap();
+    let hang = site.url("/hang");
+    let file = config(&json!([{"url": hang, "timeout": "30s"}]));
+    let mut sw = Sitewatch::spawn([
+        "--once",
+        "--format",
+        "json",
+        "--report-every",
+        "200ms",
+        path(&file),
+    ]);
+    sw.wait_for_json(within(5.0), "a report with /hang in flight", |v| {
+        v["type"] == "report" && v["in_flight"].as_array().is_some_and(|a| !a.is_empty())
+    });
+    sw.sigint();
+    sw.wait_for_stderr(within(5.0), "waiting for 1 check(s) in flight to finish");
+    // A real second request: more than a second after the first (a repeat within one second
+    // is the same request).
+    std::thread::sleep(Duration::from_millis(1500));
+    let sent = Instant::now();
+    sw.sigint();
+    let run = sw.finish(within(5.0));
+    assert!(sent.elapsed() < Duration::from_secs(3), "{run}");
+    assert_eq!(run.code(), 130, "{run}");
+    let summary = run.summary();
+    assert_eq!(summary["interrupted"], true, "{run}");
+    assert_eq!(summary["undecided"], json!([hang]), "{run}");
+}

@@ -89,9 +89,10 @@ fn probe_with_a_resolver_still_verifies_certificates() {
 }
 
 #[test]
-fn https_to_a_plain_http_site_that_waits_for_a_request_times_out() {
+fn https_to_a_plain_http_site_that_waits_for_a_request_times_out_in_the_handshake() {
     // LocalSite waits (up to 5 s) for a complete request head, which a ClientHello never is,
-    // and answers nothing: the handshake cannot finish, so the check ends at its timeout.
+    // and answers nothing: the handshake cannot finish, so the check ends at its timeout, and
+    // says it was the handshake that stalled (not "waiting for the response headers").
     // (With a timeout over 5 s, LocalSite gives up first and closes with unread data: ureq
     // then reports `Io(ConnectionReset)`, reason `connect`.)
     let site = LocalSite::start().unwrap();
@@ -103,7 +104,7 @@ fn https_to_a_plain_http_site_that_waits_for_a_request_times_out() {
         down(&seen.outcome),
         (
             Reason::Timeout,
-            "timed out after 1s while waiting for the response headers"
+            "timed out after 1s while in the TLS handshake"
         ),
         "{seen:?}"
     );

@@ -3,7 +3,7 @@
 //! [`TlsSite`] is an HTTPS site with a self-signed certificate made at start-up (rcgen, for
 //! `localhost` and `127.0.0.1`), served by rustls with the ring provider. Every connection
 //! carries one request and is answered with `HTTP/1.1 200 OK` and the 3-byte body `ok\n`, then
-//! closed. No client trusts the certificate (it is in no root store), so a verifying client
+//! closed ([`TlsSite::answering`]: with a response the test chooses). No client trusts the certificate (it is in no root store), so a verifying client
 //! fails the handshake and the site counts no hit; [`TlsSite::hits`] counts requests that
 //! arrived over a completed handshake.
 //!
@@ -97,19 +97,37 @@ impl Drop for Listener {
 pub struct TlsSite {
     listener: Listener,
     hits: Arc<AtomicUsize>,
+    cert_pem: String,
 }
 
 impl TlsSite {
     /// Makes a fresh self-signed certificate, binds 127.0.0.1:0 and serves in background
     /// threads. Panics if any of that fails (it is test set-up).
     pub fn start() -> TlsSite {
-        let config = Arc::new(server_config());
+        TlsSite::answering(RESPONSE.to_vec())
+    }
+
+    /// Like [`TlsSite::start`], answering every request with `response` (a whole HTTP/1.1
+    /// response, e.g. a redirect) instead of `200 OK`.
+    pub fn answering(response: Vec<u8>) -> TlsSite {
+        let (config, cert_pem) = server_config();
+        let config = Arc::new(config);
+        let response = Arc::new(response);
         let hits = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&hits);
         let listener = Listener::start("tls-site", move |stream| {
-            let _ = serve_tls(stream, Arc::clone(&config), &counter);
+            let _ = serve_tls(stream, Arc::clone(&config), &counter, &response);
         });
-        TlsSite { listener, hits }
+        TlsSite {
+            listener,
+            hits,
+            cert_pem,
+        }
+    }
+
+    /// The site's self-signed certificate, PEM-encoded, to trust it as a private CA.
+    pub fn cert_pem(&self) -> &str {
+        &self.cert_pem
     }
 
     /// The bound address (`127.0.0.1` and the OS-chosen port).
@@ -152,25 +170,33 @@ impl PlainHttpPort {
 }
 
 /// A rustls server configuration (ring provider) with a fresh self-signed certificate for
-/// `localhost` and `127.0.0.1`.
-fn server_config() -> ServerConfig {
+/// `localhost` and `127.0.0.1`, and that certificate in PEM.
+fn server_config() -> (ServerConfig, String) {
     let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
     let certified = rcgen::generate_simple_self_signed(names).expect("self-signed certificate");
+    let pem = certified.cert.pem();
     let cert: CertificateDer<'static> = certified.cert.der().clone();
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
         certified.signing_key.serialize_der(),
     ));
-    ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default protocol versions")
-        .with_no_client_auth()
-        .with_single_cert(vec![cert], key)
-        .expect("certificate and key match")
+    let config =
+        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("ring supports the default protocol versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![cert], key)
+            .expect("certificate and key match");
+    (config, pem)
 }
 
 /// Handshake, read one request head, answer it, close. Any failure (a client rejecting the
 /// certificate, a client that is not TLS) just ends the connection.
-fn serve_tls(tcp: TcpStream, config: Arc<ServerConfig>, hits: &AtomicUsize) -> io::Result<()> {
+fn serve_tls(
+    tcp: TcpStream,
+    config: Arc<ServerConfig>,
+    hits: &AtomicUsize,
+    response: &[u8],
+) -> io::Result<()> {
     tcp.set_read_timeout(Some(IO_TIMEOUT))?;
     tcp.set_write_timeout(Some(IO_TIMEOUT))?;
     let conn = ServerConnection::new(config).map_err(io::Error::other)?;
@@ -189,7 +215,7 @@ fn serve_tls(tcp: TcpStream, config: Arc<ServerConfig>, hits: &AtomicUsize) -> i
         head.extend_from_slice(&buf[..n]);
     }
     hits.fetch_add(1, Ordering::SeqCst);
-    tls.write_all(RESPONSE)?;
+    tls.write_all(response)?;
     tls.conn.send_close_notify();
     tls.flush()
 }

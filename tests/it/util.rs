@@ -349,6 +349,7 @@ impl Finished {
     }
 
     /// True when no summary line was printed.
+    #[allow(dead_code)]
     pub fn summary_absent(&self) -> bool {
         self.of_type("summary").is_empty()
     }
