@@ -76,7 +76,9 @@ pub fn run(id: usize, pool: &Pool, channels: WorkerChannels) {
         let record = check(id, pool, &job);
         pool.stats
             .record(job.monitor, &record.observation, record.lateness);
-        let verdict = Verdict::of(&record.observation);
+        let mut verdict = Verdict::of(&record.observation);
+        // Slow: more than half its timeout. Its next checks count as suspect (scheduler).
+        verdict.slow = record.observation.elapsed * 2 > pool.monitors[job.monitor].timeout;
         // Publish before telling the scheduler, so a check's line precedes the state change
         // it causes.
         channels.events.publish(Event::Check(Arc::new(record)));

@@ -13,6 +13,7 @@ mod hostile;
 mod hostile_input;
 mod notify;
 mod notify_util;
+mod once;
 mod outages;
 mod output;
 mod output_failures;
