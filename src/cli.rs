@@ -49,7 +49,9 @@ pub struct Cli {
     /// JSON list of URLs with intervals (see README: "Config").
     #[arg(value_name = "CONFIG", default_value = "urls.json")]
     config: PathBuf,
-    /// Check every URL once, print the summary and exit: 0 if all were up, 1 if any was down.
+    /// Check every URL once, print the summary and exit: 0 if all were up, 1 if any was down or
+    /// undecided (no verdict yet when --duration or a signal cut the run short), 2 if sitewatch
+    /// could not run.
     #[arg(long)]
     once: bool,
     #[command(flatten)]
@@ -94,6 +96,10 @@ struct Common {
     /// Capacity of the queue between scheduler and workers [default: 2 × workers].
     #[arg(long, value_name = "N")]
     queue: Option<NonZeroUsize>,
+    /// Largest share of the workers that checks of failing, retrying, down, slow or never-up
+    /// monitors may occupy, from 0 (exclusive) to 1, e.g. 0.5; the rest stays free for healthy ones.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.5, value_parser = share_arg)]
+    suspect_share: f64,
     /// Line format on stdout and in the log file.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -161,6 +167,16 @@ pub fn time_arg(s: &str) -> Result<SystemTime, String> {
     humantime::parse_rfc3339_weak(&full).map_err(|e| {
         format!("{s:?} is not a time ({e}); use e.g. 2026-11-01 or 2026-11-01T12:00:00Z")
     })
+}
+
+/// Parses a share of the workers: a number above 0 and at most 1.
+pub fn share_arg(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x > 0.0 && x <= 1.0 => Ok(x),
+        _ => Err(format!(
+            "{s:?} is not a share of the workers; use a number above 0 and at most 1, e.g. 0.5"
+        )),
+    }
 }
 
 fn duration_arg(s: &str) -> Result<Duration, String> {
@@ -238,6 +254,7 @@ impl Common {
             mode,
             format: self.format,
             duration: self.duration,
+            suspect_share: self.suspect_share,
         })
     }
 
@@ -291,7 +308,7 @@ impl Common {
 }
 
 /// Runs sitewatch as the command line asks. `Ok` carries the exit status (1 when `--once` saw a
-/// URL down); `Err` means sitewatch could not run, which `main` reports with status 2.
+/// URL down or left one undecided); `Err` means sitewatch could not run, which `main` reports with status 2.
 pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Some(Command::Notify {
@@ -326,7 +343,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             if let Some(status) = stop_status(&summary) {
                 return Ok(status);
             }
-            if cli.once && summary.any_failing() {
+            if cli.once && (summary.any_failing() || summary.any_undecided()) {
                 Ok(ExitCode::from(1))
             } else {
                 Ok(ExitCode::SUCCESS)
@@ -588,6 +605,21 @@ mod tests {
             .unwrap();
         assert_eq!((o.workers.get(), o.queue.get()), (8, 16));
         assert_eq!(o.report_every, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn suspect_share_is_above_zero_and_at_most_one() {
+        assert_eq!(share_arg("0.5"), Ok(0.5));
+        assert_eq!(share_arg("1"), Ok(1.0));
+        for bad in ["0", "-0.1", "1.5", "half", "NaN"] {
+            assert!(share_arg(bad).is_err(), "{bad}");
+        }
+        let cli = Cli::try_parse_from(["sitewatch", "x.json"]).unwrap();
+        let o = cli
+            .common
+            .options(Mode::Repeat, 16, Duration::from_secs(60))
+            .unwrap();
+        assert_eq!(o.suspect_share, 0.5);
     }
 
     #[test]

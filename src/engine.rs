@@ -74,6 +74,9 @@ pub struct Options {
     pub format: Format,
     /// Stop by itself after this long.
     pub duration: Option<Duration>,
+    /// Share of the workers that suspect checks (failing, retrying, down, slow or never up
+    /// monitors) may occupy, in (0, 1].
+    pub suspect_share: f64,
 }
 
 /// Starts a named thread; the OS refusing one is an [`Error::Thread`].
@@ -110,7 +113,8 @@ pub fn run(
             policy: m.policy(),
         }),
         options.mode,
-    );
+    )
+    .with_suspect_share(workers, options.suspect_share);
     let stopping = Arc::new(AtomicBool::new(false));
 
     let (jobs_tx, jobs_rx) = bounded(options.queue.get());
@@ -253,6 +257,8 @@ pub fn run(
         stop: stop.graceful.clone(),
         deadline: options.duration.map_or_else(never, after),
         events,
+        stopping: Arc::clone(&stopping),
+        stop_now: stop.now.clone(),
     };
     let scheduler = {
         let stats = Arc::clone(&stats);
@@ -302,6 +308,9 @@ pub fn run(
     join(reporter);
 
     let mut summary = Summary::collect(&stats, &monitors);
+    if options.mode == Mode::Once {
+        summary = summary.with_undecided(&stats, &monitors);
+    }
     if stop.is_now() {
         summary = summary.mark_interrupted(abandoned);
     }

@@ -5,7 +5,9 @@
 //! slowest check of the window — plus the health of the schedule itself: queue depth, overflow,
 //! coalesced and missed occurrences, lateness p50/p99/max and how many monitors are failing —
 //! and, once there are any, what was lost: check lines dropped, results not written to the
-//! history database, notifications given up.
+//! history database, notifications given up; and, while checks of failing or slow monitors are
+//! held back because they fill their share of the workers, that the pool is saturated by them
+//! and what would help.
 //!
 //! Wake-ups follow `next += period`, not a ticker, so reports do not drift. The thread reads
 //! only atomics and swaps the stats window under its lock; it never slows a worker for longer
@@ -105,6 +107,17 @@ pub struct Report {
     pub stalls: u64,
     /// Periods of network impairment (every canary failing) since start.
     pub impairments: u64,
+    /// Worker threads.
+    pub workers: usize,
+    /// Monitors whose checks are suspect: never up yet, failing, retrying, down or slow.
+    pub suspect_monitors: usize,
+    /// Suspect checks queued or running now (at most their share of the workers).
+    pub suspect_busy: usize,
+    /// Suspect checks held back now because that share is full: the pool is saturated by
+    /// failing monitors.
+    pub held_depth: usize,
+    /// Suspect checks held back since start.
+    pub held_back: u64,
 }
 
 impl Report {
@@ -161,6 +174,11 @@ impl Report {
             inconclusive_interval: window.inconclusive,
             stalls: stats.stalls(),
             impairments: stats.impairments(),
+            workers: stats.workers(),
+            suspect_monitors: schedule.suspects,
+            suspect_busy: schedule.suspect_busy,
+            held_depth: schedule.held_depth,
+            held_back: schedule.held_back,
         }
     }
 
@@ -229,6 +247,16 @@ impl Report {
             millis(l.p99),
             millis(l.max)
         ));
+        if self.held_depth > 0 {
+            parts.push(format!(
+                "pool saturated by {} failing or slow monitors: {} workers busy with them \
+                 (their share of {}), {} checks held back; raise --workers or lower their timeout",
+                grouped(self.suspect_monitors as u64),
+                grouped(self.suspect_busy as u64),
+                grouped(self.workers as u64),
+                grouped(self.held_depth as u64),
+            ));
+        }
         // Losses are said only once there are some: they should never be there.
         if self.dropped_lines > 0 {
             parts.push(format!(
@@ -268,6 +296,19 @@ fn list_or_none(items: &[String]) -> String {
     } else {
         items.join(", ")
     }
+}
+
+/// A count with thousands separated: `4,800`.
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// A human time from milliseconds: `12 ms`, `4.20 s`.
@@ -360,6 +401,11 @@ mod tests {
             inconclusive_interval: 0,
             stalls: 0,
             impairments: 0,
+            workers: 64,
+            suspect_monitors: 0,
+            suspect_busy: 0,
+            held_depth: 0,
+            held_back: 0,
         }
     }
 
@@ -387,6 +433,30 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(&report().line(Format::Json)).unwrap();
         assert_eq!(json["local_errors"], 0);
         assert_eq!(json["inconclusive"], 0);
+    }
+
+    #[test]
+    fn saturation_by_failing_monitors_says_what_would_help() {
+        assert!(!report().line(Format::Text).contains("saturated"));
+        let line = Report {
+            suspect_monitors: 4_800,
+            suspect_busy: 32,
+            held_depth: 4_768,
+            held_back: 100_000,
+            ..report()
+        }
+        .line(Format::Text);
+        assert!(
+            line.contains(
+                "pool saturated by 4,800 failing or slow monitors: 32 workers busy with them \
+                 (their share of 64), 4,768 checks held back; raise --workers or lower their timeout"
+            ),
+            "{line}"
+        );
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1_000), "1,000");
+        assert_eq!(grouped(1_234_567), "1,234,567");
     }
 
     #[test]

@@ -25,8 +25,16 @@
 //!   like any check, still one pending check at most), a `down` state with backoff, or recovery.
 //!   A retry or backoff replaces the monitor's next occurrence; the wheel entry it replaces is
 //!   recognised as stale by its due time and dropped when it fires.
+//! - **Dead sites do not starve healthy ones.** Checks of suspect monitors (never up yet,
+//!   failing, retrying, down or slow) hold at most their share of the workers, queued or
+//!   running ([`Schedule::with_suspect_share`]); the excess is held back in due order, one entry
+//!   per monitor, and counted. Healthy monitors always find the rest of the pool free.
+//! - **Once mode decides or says so.** A monitor is done at its verdict, which a `Retry-After`
+//!   beyond its retry budget makes `down` at once. A run cut short takes the verdicts of the
+//!   checks in flight before returning; what is still `unknown` then is undecided.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -34,7 +42,7 @@ use crossbeam_channel::{select, Receiver, Sender, TryRecvError, TrySendError};
 
 use crate::event::{Event, Fanout, StateChange};
 use crate::probe::{Observation, Reason};
-use crate::state::{Health, Next, Policy, State};
+use crate::state::{Health, Next, OverBudget, Policy, State};
 use crate::stats::{ScheduleCounters, Stats};
 use crate::wheel::Wheel;
 
@@ -98,6 +106,8 @@ pub struct Verdict {
     pub detail: Option<String>,
     /// How long the server asked us to wait.
     pub retry_after: Option<Duration>,
+    /// The check took more than half its timeout (set by the worker, which knows the timeout).
+    pub slow: bool,
 }
 
 impl Verdict {
@@ -117,6 +127,7 @@ impl Verdict {
             status: o.status,
             detail,
             retry_after: o.retry_after,
+            slow: false,
         })
     }
 }
@@ -151,6 +162,8 @@ pub struct Transition {
     pub since: u64,
     /// Failed attempts behind a change to `down`.
     pub attempts: u32,
+    /// In once mode, a `Retry-After` beyond the retry budget that ended the monitor down.
+    pub over_budget: Option<OverBudget>,
 }
 
 /// No next occurrence (once mode, after the check).
@@ -167,6 +180,9 @@ struct Slot {
     pending: bool,
     /// Once mode: checks of this monitor that ended without a verdict.
     no_verdict: u8,
+    /// The monitor's checks are suspect ([`Schedule::with_suspect_share`]): set until its first
+    /// success, and again while it fails, retries, is down or was slow.
+    suspect: bool,
     /// Tick at which the current state began.
     since: u64,
     /// Index into [`Schedule::policies`].
@@ -182,6 +198,18 @@ pub struct Schedule {
     /// policy), so slots refer to them rather than each carry 40 bytes.
     policies: Vec<Policy>,
     overflow: VecDeque<Dispatch>,
+    /// Suspect dispatches held back while suspect checks fill their share of the workers, in
+    /// due order; their monitors are pending, so at most one entry per monitor.
+    held: VecDeque<Dispatch>,
+    /// Most suspect checks queued, overflowed or running at once while some monitor is healthy.
+    suspect_cap: usize,
+    /// Worker threads: the most suspect checks queued, overflowed or running at once while no
+    /// monitor is healthy, so that the first healthy one never finds them queued ahead of it.
+    workers: usize,
+    /// Suspect checks queued, overflowed or running now.
+    suspect_busy: usize,
+    /// Monitors whose checks are suspect now.
+    suspects: usize,
     fired: Vec<(u32, u64)>,
     mode: Mode,
     unfinished: usize,
@@ -238,6 +266,7 @@ impl Schedule {
                 inflight_due: 0,
                 pending: false,
                 no_verdict: 0,
+                suspect: true,
                 since: 0,
                 policy: *policy_index.entry(c.policy).or_insert_with(|| {
                     policies.push(c.policy);
@@ -264,13 +293,42 @@ impl Schedule {
         Schedule {
             wheel,
             unfinished: slots.len(),
+            suspects: slots.len(),
             slots,
             policies,
             overflow: VecDeque::new(),
+            held: VecDeque::new(),
+            suspect_cap: usize::MAX,
+            workers: usize::MAX,
+            suspect_busy: 0,
             fired: Vec::new(),
             mode,
             counters: ScheduleCounters::default(),
         }
+    }
+
+    /// Limits suspect checks to `share` (0 < share ≤ 1) of `workers`, at least one worker:
+    /// checks of monitors that have never been up, or are failing, retrying, down or slow. They
+    /// may be queued, overflowed or running only that many at once; the excess waits, due order
+    /// kept, in a FIFO of its own (at most one entry per monitor, later occurrences coalesced),
+    /// so the rest of the pool is always free for healthy monitors. The limit applies only in
+    /// [`Mode::Repeat`] (a once run has no schedule to keep). While no monitor is healthy
+    /// (the first round, or everything failing) there is nothing to protect: suspect checks may
+    /// then occupy every worker, but no more, so none waits queued ahead of the first healthy one.
+    pub fn with_suspect_share(mut self, workers: usize, share: f64) -> Schedule {
+        self.workers = workers.max(1);
+        self.suspect_cap = ((self.workers as f64 * share).floor() as usize).clamp(1, self.workers);
+        self
+    }
+
+    /// Whether one more suspect check may go to the pool now.
+    fn suspect_room(&self) -> bool {
+        let cap = if self.suspects == self.slots.len() {
+            self.workers
+        } else {
+            self.suspect_cap
+        };
+        self.mode == Mode::Once || self.suspect_busy < cap
     }
 
     /// The occurrence after one due at `fired`: the first point of the monitor's phase grid at
@@ -318,6 +376,7 @@ impl Schedule {
         F: FnMut(Dispatch) -> Result<(), Dispatch>,
     {
         self.drain_overflow(&mut send);
+        self.release_held(&mut send);
         let mut fired = std::mem::take(&mut self.fired);
         self.wheel.advance(now, &mut fired);
         // The wheel leaves same-tick order open; config order makes overload fair and runs
@@ -342,15 +401,52 @@ impl Schedule {
             self.slots[monitor].pending = true;
             self.slots[monitor].inflight_due = due;
             let dispatch = Dispatch { monitor, due };
-            if !self.overflow.is_empty() {
-                self.push_overflow(dispatch);
-            } else if let Err(back) = send(dispatch) {
-                self.push_overflow(back);
+            if self.slots[monitor].suspect && !self.suspect_room() {
+                self.counters.held_back += 1;
+                self.held.push_back(dispatch);
+            } else {
+                self.admit(dispatch, &mut send);
             }
         }
         fired.clear();
         self.fired = fired;
+        self.publish_depths();
+    }
+
+    /// Hands a dispatch to the pool: to the queue, or to the overflow FIFO when the FIFO is not
+    /// empty (it goes first) or the queue is full.
+    fn admit<F>(&mut self, dispatch: Dispatch, send: &mut F)
+    where
+        F: FnMut(Dispatch) -> Result<(), Dispatch>,
+    {
+        if self.slots[dispatch.monitor].suspect {
+            self.suspect_busy += 1;
+        }
+        if !self.overflow.is_empty() {
+            self.push_overflow(dispatch);
+        } else if let Err(back) = send(dispatch) {
+            self.push_overflow(back);
+        }
+    }
+
+    /// Admits held-back suspect dispatches, oldest first, while their share has room.
+    fn release_held<F>(&mut self, send: &mut F)
+    where
+        F: FnMut(Dispatch) -> Result<(), Dispatch>,
+    {
+        while self.suspect_room() {
+            let Some(dispatch) = self.held.pop_front() else {
+                break;
+            };
+            self.admit(dispatch, send);
+        }
+    }
+
+    fn publish_depths(&mut self) {
         self.counters.overflow_depth = self.overflow.len();
+        self.counters.held_depth = self.held.len();
+        self.counters.suspect_busy = self.suspect_busy;
+        self.counters.suspects = self.suspects;
     }
 
     fn push_overflow(&mut self, dispatch: Dispatch) {
@@ -380,9 +476,14 @@ impl Schedule {
             return None;
         }
         slot.pending = false;
+        let was_suspect = slot.suspect;
+        if was_suspect {
+            self.suspect_busy = self.suspect_busy.saturating_sub(1);
+        }
         let Some(verdict) = &completion.verdict else {
             // Not a verdict: health untouched. Repeating monitors keep their next occurrence;
             // in once mode there is none, so retry a few times, then leave it undecided.
+            // (A suspect monitor stays suspect: nothing was learnt about it.)
             if self.mode == Mode::Once {
                 if slot.no_verdict < ONCE_NO_VERDICT_TRIES {
                     slot.no_verdict += 1;
@@ -392,19 +493,29 @@ impl Schedule {
                     self.finish(monitor);
                 }
             }
+            self.publish_depths();
             return None;
         };
         let interval = Duration::from_millis(slot.interval);
         let was_backed_off = slot.health.backed_off(interval);
         let before = slot.health.state();
-        let step = slot.health.observe(
-            verdict.up,
-            interval,
-            &self.policies[slot.policy as usize],
-            verdict.retry_after,
-        );
+        let policy = &self.policies[slot.policy as usize];
+        let (step, over_budget) = match self.mode {
+            Mode::Once => {
+                slot.health
+                    .observe_once(verdict.up, interval, policy, verdict.retry_after)
+            }
+            Mode::Repeat => (
+                slot.health
+                    .observe(verdict.up, interval, policy, verdict.retry_after),
+                None,
+            ),
+        };
         let (after, backed_off) = (slot.health.state(), slot.health.backed_off(interval));
+        slot.suspect = !(after == State::Up && verdict.up && !verdict.slow);
         let inflight_due = slot.inflight_due;
+        self.suspects =
+            self.suspects + usize::from(self.slots[monitor].suspect) - usize::from(was_suspect);
         match step.next {
             Next::Retry(delay) => self.set_next(monitor, now.saturating_add(millis(delay))),
             Next::Backoff(_) | Next::Scheduled if self.mode == Mode::Once => self.finish(monitor),
@@ -418,6 +529,7 @@ impl Schedule {
             - usize::from(before == State::Down);
         self.counters.backed_off =
             self.counters.backed_off + usize::from(backed_off) - usize::from(was_backed_off);
+        self.publish_depths();
         let (from, to) = step.transition?;
         let slot = &mut self.slots[monitor];
         let since = std::mem::replace(&mut slot.since, now);
@@ -426,11 +538,12 @@ impl Schedule {
             from,
             to,
             since,
-            attempts: if to == State::Down {
-                self.policies[slot.policy as usize].retries + 1
-            } else {
-                0
+            attempts: match (to, over_budget) {
+                (State::Down, Some(over)) => over.attempts,
+                (State::Down, None) => self.policies[slot.policy as usize].retries + 1,
+                _ => 0,
             },
+            over_budget,
         })
     }
 
@@ -453,9 +566,9 @@ impl Schedule {
 
     /// True when a completion can wait a little before being taken: the monitors repeat (in
     /// once mode every completion may finish the run) and no due check is waiting in the
-    /// overflow FIFO for a worker to free up.
+    /// overflow FIFO for a worker to free up, or held back for a suspect check to end.
     pub fn completions_can_wait(&self) -> bool {
-        self.mode == Mode::Repeat && self.overflow.is_empty()
+        self.mode == Mode::Repeat && self.overflow.is_empty() && self.held.is_empty()
     }
 
     /// In [`Mode::Once`], true when every monitor has been checked.
@@ -491,6 +604,13 @@ pub struct Wiring {
     pub deadline: Receiver<Instant>,
     /// Where state changes are published.
     pub events: Arc<Fanout>,
+    /// Set when a stop was requested: workers then skip queued jobs. The engine sets it once
+    /// the scheduler returns; a once run cut short sets it earlier, to take the verdicts of
+    /// the checks still in flight.
+    pub stopping: Arc<AtomicBool>,
+    /// Disconnects when a stop at once is requested (a second stop request): a once run cut
+    /// short then stops waiting for the checks in flight.
+    pub stop_now: Receiver<()>,
 }
 
 /// The scheduler thread's body. Returns when stopped, at the deadline, or (once mode) when every
@@ -502,6 +622,8 @@ pub fn run(mut schedule: Schedule, start: Instant, wiring: Wiring, stats: Arc<St
         stop,
         deadline,
         events,
+        stopping,
+        stop_now,
     } = wiring;
     let wall_start = SystemTime::now() - start.elapsed();
     let tick_of = |t: Instant| millis(t.saturating_duration_since(start));
@@ -520,12 +642,16 @@ pub fn run(mut schedule: Schedule, start: Instant, wiring: Wiring, stats: Arc<St
             attempts: t.attempts,
             reason: verdict.reason,
             status: verdict.status,
-            detail: verdict.detail,
+            detail: match (t.over_budget, verdict.detail) {
+                (Some(over), detail) => Some(over_budget_detail(detail.as_deref(), over)),
+                (None, detail) => detail,
+            },
         })));
     };
     // Checks handed to the workers whose completion has not been taken yet.
     let mut in_flight: usize = 0;
-    loop {
+    // Whether a stop or the deadline ended the run, rather than its end or the workers'.
+    let stopped = 'serve: loop {
         loop {
             match done.try_recv() {
                 Ok(c) => {
@@ -534,7 +660,7 @@ pub fn run(mut schedule: Schedule, start: Instant, wiring: Wiring, stats: Arc<St
                 }
                 Err(TryRecvError::Empty) => break,
                 // Every worker is gone; nothing more can be checked.
-                Err(TryRecvError::Disconnected) => return,
+                Err(TryRecvError::Disconnected) => break 'serve false,
             }
         }
         let now = Instant::now();
@@ -554,7 +680,7 @@ pub fn run(mut schedule: Schedule, start: Instant, wiring: Wiring, stats: Arc<St
         });
         stats.set_schedule(schedule.counters());
         if schedule.is_finished() {
-            return;
+            break 'serve false;
         }
         let now = Instant::now();
         let wait = match schedule.next_wake() {
@@ -569,8 +695,8 @@ pub fn run(mut schedule: Schedule, start: Instant, wiring: Wiring, stats: Arc<St
             let into = now.saturating_duration_since(start).as_nanos() % batch;
             let to_grid = Duration::from_nanos(u64::try_from(batch - into).unwrap_or(u64::MAX));
             select! {
-                recv(stop) -> _ => return,
-                recv(deadline) -> _ => return,
+                recv(stop) -> _ => break 'serve true,
+                recv(deadline) -> _ => break 'serve true,
                 default(wait.min(to_grid)) => {}
             }
             continue;
@@ -582,12 +708,49 @@ pub fn run(mut schedule: Schedule, start: Instant, wiring: Wiring, stats: Arc<St
                     complete(&mut schedule, c);
                 }
                 // Every worker is gone; nothing more can be checked.
-                Err(_) => return,
+                Err(_) => break 'serve false,
             },
-            recv(stop) -> _ => return,
-            recv(deadline) -> _ => return,
+            recv(stop) -> _ => break 'serve true,
+            recv(deadline) -> _ => break 'serve true,
             default(wait) => {}
         }
+    };
+    if stopped && schedule.mode == Mode::Once {
+        // A once run cut short: the checks in flight still decide their monitors (a monitor
+        // left without a verdict is reported undecided), queued ones are skipped. Workers end
+        // once the queue is closed and their check is done, which closes `done`.
+        stopping.store(true, Ordering::Relaxed);
+        drop(jobs);
+        let running = stats.in_flight().len();
+        if running > 0 {
+            log::info!(
+                "waiting for {running} check(s) in flight to finish (at most their timeout)"
+            );
+        }
+        loop {
+            select! {
+                recv(done) -> c => match c {
+                    Ok(c) => complete(&mut schedule, c),
+                    Err(_) => break,
+                },
+                // Stop at once: the checks still running are abandoned (the engine counts them).
+                recv(stop_now) -> _ => break,
+            }
+        }
+        stats.set_schedule(schedule.counters());
+    }
+}
+
+/// The detail of a once run's `down` that a long `Retry-After` decided, quoting it.
+fn over_budget_detail(detail: Option<&str>, over: OverBudget) -> String {
+    let quote = format!(
+        "Retry-After {} s exceeds the retry budget ({} left)",
+        over.asked.as_secs(),
+        humantime::format_duration(over.budget)
+    );
+    match detail {
+        Some(d) if !d.is_empty() => format!("{d}; {quote}"),
+        _ => quote,
     }
 }
 
@@ -611,6 +774,7 @@ mod tests {
             status: None,
             detail: (!up).then(|| "connection refused".to_string()),
             retry_after: None,
+            slow: false,
         }
     }
 
@@ -974,6 +1138,198 @@ mod tests {
         );
         assert_eq!(changes, vec![(6_000, State::Unknown, State::Down)]);
         assert!(s.is_finished());
+    }
+
+    #[test]
+    fn once_mode_a_retry_pending_leaves_the_monitor_undecided() {
+        let mut s = Schedule::new(secs(&[60, 60]), Mode::Once);
+        let mut q = Queue::new(4);
+        s.tick(0, q.send());
+        s.complete(&done(0, true), 5);
+        assert_eq!(s.complete(&done(1, false), 5), None, "a retry, no verdict");
+        // Cut short here: monitor 0 is decided, monitor 1 is not, and the run is not finished.
+        assert_eq!((s.state(0), s.state(1)), (State::Up, State::Unknown));
+        assert!(!s.is_finished());
+        s.tick(2_004, q.send());
+        assert_eq!(q.items.len(), 2);
+        s.tick(2_005, q.send());
+        assert_eq!(q.items.back().map(|d| d.monitor), Some(1), "the retry");
+    }
+
+    #[test]
+    fn once_mode_a_retry_after_beyond_the_budget_decides_down_at_once() {
+        let mut s = Schedule::new(secs(&[60]), Mode::Once);
+        let mut q = Queue::new(4);
+        s.tick(0, q.send());
+        let mut v = verdict(false);
+        v.retry_after = Some(Duration::from_secs(99_999));
+        let c = Completion {
+            monitor: 0,
+            verdict: Some(v),
+        };
+        let t = s.complete(&c, 100).expect("a verdict");
+        assert_eq!((t.from, t.to, t.attempts), (State::Unknown, State::Down, 1));
+        let over = t.over_budget.expect("decided by the budget");
+        assert_eq!(over.budget, Duration::from_secs(6));
+        assert!(s.is_finished());
+        assert_eq!(
+            over_budget_detail(Some("HTTP 503 Service Unavailable"), over),
+            "HTTP 503 Service Unavailable; Retry-After 99999 s exceeds the retry budget (6s left)"
+        );
+    }
+
+    #[test]
+    fn repeat_mode_keeps_honouring_a_long_retry_after() {
+        let mut s = Schedule::new(secs(&[60]), Mode::Repeat);
+        let mut q = Queue::new(4);
+        s.tick(0, q.send());
+        let mut v = verdict(false);
+        v.retry_after = Some(Duration::from_secs(99_999));
+        let c = Completion {
+            monitor: 0,
+            verdict: Some(v),
+        };
+        assert_eq!(s.complete(&c, 100), None, "a retry, capped at max_backoff");
+        q.items.clear();
+        s.tick(480_099, q.send());
+        assert!(q.items.is_empty());
+        s.tick(480_100, q.send());
+        assert_eq!(q.items.len(), 1);
+    }
+
+    /// A pool of `workers` where a monitor's check takes `busy(monitor)` ms; runs the schedule
+    /// to `until` and returns every (monitor, due, started) and the most suspect checks that
+    /// were ever queued or running at once.
+    fn pool(
+        s: &mut Schedule,
+        workers: usize,
+        until: u64,
+        busy: impl Fn(usize) -> u64,
+        suspect: impl Fn(usize) -> bool,
+    ) -> (Vec<(usize, u64, u64)>, usize) {
+        let mut q = Queue::new(2 * workers);
+        let mut running: Vec<(usize, u64)> = Vec::new(); // (monitor, ends)
+        let mut started = Vec::new();
+        let mut most = 0;
+        for t in 0..=until {
+            running.retain(|&(m, end)| {
+                if end > t {
+                    return true;
+                }
+                let slow = busy(m) > 1000;
+                s.complete(
+                    &Completion {
+                        monitor: m,
+                        verdict: Some(Verdict {
+                            slow,
+                            ..verdict(!suspect(m))
+                        }),
+                    },
+                    t,
+                );
+                false
+            });
+            s.tick(t, q.send());
+            while running.len() < workers {
+                let Some(d) = q.items.pop_front() else { break };
+                running.push((d.monitor, t + busy(d.monitor)));
+                started.push((d.monitor, d.due, t));
+            }
+            let now = q
+                .items
+                .iter()
+                .map(|d| d.monitor)
+                .chain(running.iter().map(|r| r.0));
+            most = most.max(now.filter(|&m| suspect(m)).count());
+        }
+        (started, most)
+    }
+
+    #[test]
+    fn suspect_checks_keep_to_their_share_and_healthy_ones_stay_on_time() {
+        // One healthy monitor at 1 s (never seen up at first, so suspect too) and 200 that hang
+        // for 3 s, on 8 workers, half of them for suspect checks.
+        let mut s = Schedule::new(secs(&[1; 201]), Mode::Repeat).with_suspect_share(8, 0.5);
+        let healthy = 0;
+        let (started, most) = pool(
+            &mut s,
+            8,
+            180_000,
+            |m| if m == healthy { 5 } else { 3000 },
+            |m| m != healthy,
+        );
+        assert_eq!(started[0], (0, 0, 0));
+        let ok: Vec<(u64, u64)> = started
+            .iter()
+            .filter(|c| c.0 == healthy)
+            .map(|c| (c.1, c.2))
+            .collect();
+        // After the first round (every worker was free for it, no monitor being healthy yet),
+        // every occurrence is checked, at most one grain late.
+        let steady: Vec<&(u64, u64)> = ok.iter().filter(|c| c.0 >= 10_000).collect();
+        assert_eq!(steady.len(), 171, "{ok:?}");
+        assert!(
+            steady.iter().all(|(due, at)| at - due <= GRAIN_MS),
+            "{ok:?}"
+        );
+        // Suspect checks never held more than their 4 workers (and queue places) after that.
+        assert!(most <= 8, "{most}");
+        let c = s.counters();
+        assert!(c.held_back > 0 && c.held_depth > 0, "{c:?}");
+        assert!(c.suspect_busy <= 4, "{c:?}");
+        assert_eq!(c.suspects, 200);
+        // Held-back monitors are still served in turn: every hanging monitor was checked.
+        for m in 1..=200 {
+            assert!(
+                started.iter().any(|c| c.0 == m),
+                "monitor {m} never checked"
+            );
+        }
+    }
+
+    #[test]
+    fn held_back_checks_keep_one_pending_entry_per_monitor() {
+        // Everything fails slowly on 2 workers (share 1 of 2), but one monitor is healthy so
+        // the share applies.
+        let mut s = Schedule::new(secs(&[1; 30]), Mode::Repeat).with_suspect_share(2, 0.5);
+        let (_, most) = pool(
+            &mut s,
+            2,
+            30_000,
+            |m| if m == 0 { 1 } else { 2500 },
+            |m| m != 0,
+        );
+        assert!(most <= 2, "{most}");
+        let c = s.counters();
+        assert!(c.held_depth <= 29, "{c:?}");
+        assert!(c.coalesced > 0, "later occurrences coalesce: {c:?}");
+        assert_eq!(c.suspect_busy, 1, "{c:?}");
+    }
+
+    #[test]
+    fn once_mode_and_a_list_with_no_healthy_monitor_use_the_whole_pool_but_no_more() {
+        let mut s = Schedule::new(secs(&[60; 10]), Mode::Once).with_suspect_share(4, 0.5);
+        let mut q = Queue::new(100);
+        s.tick(0, q.send());
+        assert_eq!(q.items.len(), 10);
+        let mut s = Schedule::new(secs(&[1; 10]), Mode::Repeat).with_suspect_share(4, 0.25);
+        let mut q = Queue::new(100);
+        s.tick(100, q.send());
+        assert_eq!(
+            q.items.len(),
+            4,
+            "first round: nothing to protect, the whole pool"
+        );
+        // Once one is up, the others are held to one worker.
+        s.complete(&done(0, true), 110);
+        for d in q.items.drain(..).skip(1) {
+            s.complete(&done(d.monitor, false), 110);
+        }
+        s.tick(5_000, q.send());
+        let sent: Vec<usize> = q.items.iter().map(|d| d.monitor).collect();
+        assert_eq!(sent.len(), 2, "{sent:?}");
+        assert!(sent.contains(&0), "{sent:?}");
+        assert_eq!(s.counters().held_depth, 8);
     }
 
     /// Ticks at each wake-up until something is dispatched; returns it and the tick.

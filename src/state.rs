@@ -57,6 +57,29 @@ pub struct Policy {
     pub max_backoff: Duration,
 }
 
+impl Policy {
+    /// The retry budget after `used` retries: how long the retries still left would wait in
+    /// total by this policy, `retry_delay × (2^used + … + 2^(retries − 1))`. The whole budget
+    /// (`used = 0`) is `retry_delay × (2^retries − 1)`: 6 s for the default 2 retries after 2 s.
+    pub fn retry_budget(&self, used: u32) -> Duration {
+        (used..self.retries).fold(Duration::ZERO, |sum, k| {
+            sum.saturating_add(self.retry_delay.saturating_mul(1 << k.min(16)))
+        })
+    }
+}
+
+/// In a `--once` run: the server asked (`Retry-After`) for a longer wait than the monitor's
+/// retry budget left, so the monitor was declared down without waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverBudget {
+    /// What `Retry-After` asked for.
+    pub asked: Duration,
+    /// The retry budget left ([`Policy::retry_budget`]).
+    pub budget: Duration,
+    /// Attempts made, this failed one included.
+    pub attempts: u32,
+}
+
 /// What the scheduler should do after a check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Step {
@@ -170,6 +193,47 @@ impl Health {
         };
         let transition = (before != self.state).then_some((before, self.state));
         Step { transition, next }
+    }
+
+    /// [`observe`](Self::observe) for a `--once` run, where every monitor must reach a verdict
+    /// within its retry budget ([`Policy::retry_budget`]), so that the run's length is bounded
+    /// by the config whatever the servers answer. A `Retry-After` that fits in the budget left
+    /// is honoured, and the retries its wait covers are used up; a longer one ends the monitor
+    /// as down at once, which the second value reports.
+    pub fn observe_once(
+        &mut self,
+        up: bool,
+        interval: Duration,
+        policy: &Policy,
+        retry_after: Option<Duration>,
+    ) -> (Step, Option<OverBudget>) {
+        let retrying = !up && self.state != State::Down && self.failures < policy.retries;
+        let Some(asked) = retry_after.filter(|_| retrying) else {
+            return (self.observe(up, interval, policy, retry_after), None);
+        };
+        let budget = policy.retry_budget(self.failures);
+        if asked > budget {
+            let attempts = self.failures + 1;
+            // As if no retry were left: this failure is the last.
+            self.failures = policy.retries;
+            let step = self.observe(false, interval, policy, None);
+            let over = OverBudget {
+                asked,
+                budget,
+                attempts,
+            };
+            return (step, Some(over));
+        }
+        let step = self.observe(false, interval, policy, Some(asked));
+        if let Next::Retry(wait) = step.next {
+            // Use up the retries whose delays this wait covers, so that the waits of the whole
+            // episode never add up to more than the budget.
+            let left = budget.saturating_sub(wait);
+            while self.failures < policy.retries && policy.retry_budget(self.failures) > left {
+                self.failures += 1;
+            }
+        }
+        (step, None)
     }
 }
 
@@ -297,6 +361,49 @@ mod tests {
         assert_eq!(s.next, Next::Retry(Duration::from_secs(30)));
         let s = h.observe(false, MIN, &p, Some(Duration::from_secs(86_400)));
         assert_eq!(s.next, Next::Backoff(Duration::from_secs(480)));
+    }
+
+    #[test]
+    fn retry_budget_is_what_the_retries_left_would_wait() {
+        let p = policy(2, 1);
+        assert_eq!(p.retry_budget(0), Duration::from_secs(6));
+        assert_eq!(p.retry_budget(1), Duration::from_secs(4));
+        assert_eq!(p.retry_budget(2), Duration::ZERO);
+        assert_eq!(policy(0, 1).retry_budget(0), Duration::ZERO);
+    }
+
+    #[test]
+    fn once_a_retry_after_beyond_the_budget_goes_down_at_once() {
+        let p = policy(2, 1);
+        let mut h = Health::default();
+        let (s, over) = h.observe_once(false, MIN, &p, Some(Duration::from_secs(99_999)));
+        assert_eq!(s.transition, Some((State::Unknown, State::Down)));
+        assert_eq!(
+            over,
+            Some(OverBudget {
+                asked: Duration::from_secs(99_999),
+                budget: Duration::from_secs(6),
+                attempts: 1,
+            })
+        );
+    }
+
+    #[test]
+    fn once_a_retry_after_within_the_budget_is_honoured_and_uses_it_up() {
+        let p = policy(2, 1);
+        let mut h = Health::default();
+        // 5 s of the 6 s budget: waited, and the 4 s retry after it no longer fits.
+        let (s, over) = h.observe_once(false, MIN, &p, Some(Duration::from_secs(5)));
+        assert_eq!((s.next, over), (Next::Retry(Duration::from_secs(5)), None));
+        let (s, over) = h.observe_once(false, MIN, &p, None);
+        assert_eq!(s.transition, Some((State::Unknown, State::Down)));
+        assert_eq!(over, None);
+        // Without Retry-After, the same as observe; a success is up.
+        let mut h = Health::default();
+        let (s, _) = h.observe_once(false, MIN, &p, None);
+        assert_eq!(s.next, Next::Retry(Duration::from_secs(2)));
+        let (s, _) = h.observe_once(true, MIN, &p, Some(Duration::from_secs(99_999)));
+        assert_eq!(s.transition, Some((State::Unknown, State::Up)));
     }
 
     #[test]

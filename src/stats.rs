@@ -151,6 +151,10 @@ pub struct Stats {
     overflow_depth: AtomicUsize,
     down_monitors: AtomicUsize,
     backed_off: AtomicUsize,
+    held_back: AtomicU64,
+    held_depth: AtomicUsize,
+    suspect_busy: AtomicUsize,
+    suspects: AtomicUsize,
     skipped: AtomicU64,
     dropped_lines: AtomicU64,
     lost_notifications: AtomicU64,
@@ -175,6 +179,14 @@ pub struct ScheduleCounters {
     pub down: usize,
     /// Of those, how many are checked less often than their interval (backed off).
     pub backed_off: usize,
+    /// Suspect occurrences held back because suspect checks filled their share of the workers.
+    pub held_back: u64,
+    /// Suspect checks held back right now.
+    pub held_depth: usize,
+    /// Suspect checks queued, overflowed or running right now.
+    pub suspect_busy: usize,
+    /// Monitors whose checks are suspect (never up yet, failing, retrying, down or slow).
+    pub suspects: usize,
 }
 
 impl Stats {
@@ -195,6 +207,10 @@ impl Stats {
             overflow_depth: AtomicUsize::new(0),
             down_monitors: AtomicUsize::new(0),
             backed_off: AtomicUsize::new(0),
+            held_back: AtomicU64::new(0),
+            held_depth: AtomicUsize::new(0),
+            suspect_busy: AtomicUsize::new(0),
+            suspects: AtomicUsize::new(0),
             skipped: AtomicU64::new(0),
             dropped_lines: AtomicU64::new(0),
             lost_notifications: AtomicU64::new(0),
@@ -350,6 +366,10 @@ impl Stats {
         self.overflow_depth.store(c.overflow_depth, Relaxed);
         self.down_monitors.store(c.down, Relaxed);
         self.backed_off.store(c.backed_off, Relaxed);
+        self.held_back.store(c.held_back, Relaxed);
+        self.held_depth.store(c.held_depth, Relaxed);
+        self.suspect_busy.store(c.suspect_busy, Relaxed);
+        self.suspects.store(c.suspects, Relaxed);
     }
 
     /// The scheduler's counters as last published.
@@ -361,6 +381,10 @@ impl Stats {
             overflow_depth: self.overflow_depth.load(Relaxed),
             down: self.down_monitors.load(Relaxed),
             backed_off: self.backed_off.load(Relaxed),
+            held_back: self.held_back.load(Relaxed),
+            held_depth: self.held_depth.load(Relaxed),
+            suspect_busy: self.suspect_busy.load(Relaxed),
+            suspects: self.suspects.load(Relaxed),
         }
     }
 
@@ -420,6 +444,20 @@ impl Stats {
                 failing: t.state.load(Relaxed) == DOWN,
                 max: Duration::from_micros(t.max_us.load(Relaxed)),
             })
+    }
+
+    /// A monitor's state, as the scheduler last published it.
+    pub fn state(&self, monitor: usize) -> State {
+        match self.monitors[monitor].state.load(Relaxed) {
+            UP => State::Up,
+            DOWN => State::Down,
+            _ => State::Unknown,
+        }
+    }
+
+    /// Number of worker threads.
+    pub fn workers(&self) -> usize {
+        self.busy.len()
     }
 
     /// Number of monitors.

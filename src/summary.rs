@@ -13,6 +13,7 @@ use crate::config::Monitor;
 use crate::output::{emit, ms, timestamp, Format};
 use crate::probe::Reason;
 use crate::reporter::{millis, UrlTime};
+use crate::state::State;
 use crate::stats::{MonitorTotals, Stats};
 
 const TOP: usize = 5;
@@ -68,6 +69,13 @@ pub struct Summary {
     pub worst: Vec<Uptime>,
     /// Monitors never checked (the run ended first).
     pub never_checked: usize,
+    /// URLs of the monitors a `--once` run ended without a verdict for (cut short by
+    /// `--duration` or a signal while retries were pending or checks unstarted); never counted
+    /// as up. Always empty without `--once`.
+    pub undecided: Vec<String>,
+    /// Checks of failing, slow or never-up monitors held back because such checks filled
+    /// their share of the workers (`--suspect-share`).
+    pub held_back: u64,
     /// Occurrences coalesced (monitor still pending when due again).
     pub coalesced: u64,
     /// Jobs that went through the overflow FIFO.
@@ -161,6 +169,8 @@ impl Summary {
                 })
                 .collect(),
             never_checked,
+            undecided: Vec::new(),
+            held_back: schedule.held_back,
             coalesced: schedule.coalesced,
             overflowed: schedule.overflowed,
             missed: schedule.missed,
@@ -183,6 +193,21 @@ impl Summary {
     /// True when some monitor ended in the `down` state.
     pub fn any_failing(&self) -> bool {
         !self.failing.is_empty()
+    }
+
+    /// For a `--once` run: lists the monitors without a verdict at the end (state still
+    /// `unknown`: in once mode a monitor's one state change is its verdict).
+    pub fn with_undecided(mut self, stats: &Stats, monitors: &[Monitor]) -> Summary {
+        self.undecided = (0..monitors.len())
+            .filter(|&m| stats.state(m) == State::Unknown)
+            .map(|m| monitors[m].url.to_string())
+            .collect();
+        self
+    }
+
+    /// True when a `--once` run ended with some monitor undecided.
+    pub fn any_undecided(&self) -> bool {
+        !self.undecided.is_empty()
     }
 
     /// Writes the summary: one JSON line, or a few text lines each starting `… SUMMARY`. If
@@ -244,6 +269,13 @@ impl Summary {
                 ),
             );
         }
+        if self.any_undecided() {
+            let n = self.undecided.len();
+            lines.push(format!(
+                "cut short after {runtime}: {n} monitor{} undecided",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
         let codes: Vec<String> = self
             .top_codes
             .iter()
@@ -270,6 +302,13 @@ impl Summary {
             self.backed_off,
             or_none(self.failing.join(", "))
         ));
+        if self.any_undecided() {
+            lines.push(format!(
+                "undecided at end ({}, no verdict, not counted as up): {}",
+                self.undecided.len(),
+                self.undecided.join(", ")
+            ));
+        }
         if !self.worst.is_empty() {
             let w: Vec<String> = self
                 .worst
@@ -282,6 +321,12 @@ impl Summary {
             "schedule: {} coalesced, {} overflowed, {} missed, {} queued checks skipped at stop, {} never checked",
             self.coalesced, self.overflowed, self.missed, self.skipped, self.never_checked
         ));
+        if self.held_back > 0 {
+            lines.push(format!(
+                "{} checks of failing or slow monitors held back (their share of the workers was busy)",
+                self.held_back
+            ));
+        }
         if self.dropped_lines > 0 {
             lines.push(format!(
                 "{} lines dropped (output stalled or failing; see stderr)",
@@ -421,6 +466,35 @@ mod tests {
         );
         let v: serde_json::Value = serde_json::to_value(&s).unwrap();
         assert_eq!((&v["local_errors"], &v["stalls"]), (&2.into(), &1.into()));
+    }
+
+    #[test]
+    fn once_lists_monitors_without_a_verdict_as_undecided() {
+        let config = Config::parse(
+            r#"[{"url": "http://127.0.0.1:9/a"}, {"url": "http://127.0.0.1:9/b"}, {"url": "http://127.0.0.1:9/c"}]"#,
+        )
+        .unwrap();
+        let stats = Stats::new(3, 1);
+        stats.set_state(0, crate::state::State::Up);
+        stats.set_state(2, crate::state::State::Down);
+        let repeat = Summary::collect(&stats, &config.monitors);
+        assert!(
+            !repeat.any_undecided(),
+            "only --once has undecided monitors"
+        );
+        let s = Summary::collect(&stats, &config.monitors).with_undecided(&stats, &config.monitors);
+        assert_eq!(s.undecided, vec!["http://127.0.0.1:9/b".to_string()]);
+        let lines = s.text_lines();
+        assert!(
+            lines.contains(&"cut short after 0s: 1 monitor undecided".to_string()),
+            "{lines:?}"
+        );
+        assert!(lines.contains(
+            &"undecided at end (1, no verdict, not counted as up): http://127.0.0.1:9/b"
+                .to_string()
+        ));
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["undecided"], serde_json::json!(["http://127.0.0.1:9/b"]));
     }
 
     #[test]

@@ -82,7 +82,11 @@ pub fn run(id: usize, pool: &Pool, channels: WorkerChannels) {
             .record(job.monitor, &record.observation, record.lateness);
         // A local failure or an inconclusive check is no verdict: the scheduler only frees
         // the monitor.
-        let verdict = Verdict::of(&record.observation);
+        let mut verdict = Verdict::of(&record.observation);
+        if let Some(verdict) = &mut verdict {
+            // Slow: more than half its timeout. Its next checks count as suspect (scheduler).
+            verdict.slow = record.observation.elapsed * 2 > pool.monitors[job.monitor].timeout;
+        }
         // Publish before telling the scheduler, so a check's line precedes the state change
         // it causes.
         channels.events.publish(Event::Check(Arc::new(record)));

@@ -5,8 +5,8 @@
 //! before the first). A transition to `down` opens an incident; the next transition away from
 //! `down` closes it — to `up` (recovered) or to `unknown` (monitoring stopped: a clean shutdown
 //! writes that marker). A transition from `down` to `down` (a new run finding the site still
-//! down) continues the incident. After a crash there is no marker, so the last state is taken to
-//! hold until the next run says otherwise.
+//! down) continues the incident. After a crash the next run writes the marker, at each monitor's
+//! last recorded check (`store::gap`); until then the last state is taken to hold.
 //!
 //! Within the window `[from, horizon)`: *observed* time is when the state was `up` or `down`,
 //! *downtime* when it was `down`; uptime by time is `1 − downtime / observed`. Incidents that

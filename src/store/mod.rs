@@ -1,11 +1,14 @@
 //! The history database: one SQLite file (`sitewatch.db` by default) holding every check, every
 //! state change and hourly rollups, so `sitewatch report` can answer "how reliable was it?".
 //!
-//! [`Store::open`] runs on the main thread before any other thread starts: it opens or creates
-//! the file, switches it to WAL, applies the schema migrations (`PRAGMA user_version`) and
-//! takes the write lock once to be sure it can. Anything wrong with the path — read-only,
-//! locked, corrupt, written by a newer sitewatch, a missing directory — is a [`StoreError`]
-//! that says what to do, and nothing is started. Afterwards the [`writer`] thread owns the
+//! [`Store::open`] runs on the main thread before any other thread starts: it takes the
+//! database's writer lock ([`lock`]: one writer per database), checks the file ([`check`]:
+//! header, whose it is, schema, bounded page checks), switches it to WAL, marks it as
+//! sitewatch's (`PRAGMA application_id`), applies the schema migrations (`PRAGMA
+//! user_version`) and takes SQLite's write lock once to be sure it can. Anything wrong with the
+//! path — another sitewatch writing it, read-only, locked, corrupt, another program's, written
+//! by a newer sitewatch, a missing directory — is a [`StoreError`] that says what to do, and
+//! nothing is started. Afterwards the [`writer`] thread owns the
 //! connection: it is the only code that writes, in batched transactions, and a failure then is
 //! logged and counted, never fatal to the monitor. Its first job is [`Store::register`]ing the
 //! monitors (a few µs each: seconds for a million), so monitoring never waits for it; the
@@ -25,8 +28,16 @@ use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Tran
 
 use crate::config::Monitor;
 
+pub mod check;
+pub mod gap;
+pub mod identity;
+pub mod lock;
 pub mod rollup;
 pub mod writer;
+
+use check::{Header, Owner, APPLICATION_ID};
+use identity::DbFile;
+use lock::{LockError, WriterLock};
 
 /// How long an open or a write waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -128,8 +139,18 @@ pub enum Problem {
     ReadOnly,
     /// Another process holds a lock on it for longer than the busy timeout.
     Locked,
+    /// Another sitewatch writes to it (the process id its lock file records, if any).
+    InUse {
+        /// The writer's process id.
+        pid: Option<u32>,
+    },
     /// It is not a SQLite database, or is damaged.
     Corrupt,
+    /// A SQLite database of another program (its `application_id`, 0 if none).
+    Foreign {
+        /// `PRAGMA application_id` found in the file.
+        application_id: i32,
+    },
     /// Its schema is newer than this build knows.
     Newer {
         /// `user_version` found in the file.
@@ -165,8 +186,11 @@ pub struct StoreError {
     pub problem: Problem,
     /// Who was opening it.
     pub purpose: Purpose,
-    /// SQLite's own words, if any.
-    pub source: Option<rusqlite::Error>,
+    /// SQLite's own words, if any (boxed: errors travel by value up to `main`).
+    pub source: Option<Box<rusqlite::Error>>,
+    /// What sitewatch found, when SQLite said nothing (a damaged header, a missing table, a
+    /// lock file that cannot be made).
+    pub detail: Option<Box<str>>,
 }
 
 impl StoreError {
@@ -180,7 +204,15 @@ impl StoreError {
             path: path.to_owned(),
             problem,
             purpose,
-            source,
+            source: source.map(Box::new),
+            detail: None,
+        }
+    }
+
+    fn detailed(path: &Path, purpose: Purpose, problem: Problem, detail: String) -> Self {
+        StoreError {
+            detail: Some(detail.into()),
+            ..StoreError::new(path, purpose, problem, None)
         }
     }
 
@@ -204,10 +236,11 @@ pub fn classify(e: &rusqlite::Error) -> Problem {
 impl std::fmt::Display for StoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let path = self.path.display();
-        let why = self
-            .source
-            .as_ref()
-            .map_or(String::new(), |e| format!(" ({e})"));
+        let why = match (&self.source, &self.detail) {
+            (Some(e), _) => format!(" ({e})"),
+            (None, Some(d)) => format!(" ({d})"),
+            (None, None) => String::new(),
+        };
         let way_out = match self.purpose {
             Purpose::Monitor => "use --db PATH or --no-db",
             Purpose::Report => "use --db PATH to read another file",
@@ -218,10 +251,32 @@ impl std::fmt::Display for StoreError {
                 f,
                 "database is locked by another process: {path}{why}; stop the other writer, or {way_out}"
             ),
+            Problem::InUse { pid } => {
+                let who = pid.map_or("another sitewatch".to_string(), |p| {
+                    format!("another sitewatch (pid {p})")
+                });
+                write!(
+                    f,
+                    "database {path} is being written by {who}; one database has one writer: \
+                     stop that one, or use --db PATH for another file, or --no-db (a --once run \
+                     next to a running sitewatch: --no-db)"
+                )
+            }
             Problem::Corrupt => write!(
                 f,
                 "database is corrupt or not a sitewatch database: {path}{why}; move it aside, or {way_out}"
             ),
+            Problem::Foreign { application_id } => {
+                let what = if application_id == 0 {
+                    "a SQLite database without sitewatch's tables".to_string()
+                } else {
+                    format!("a SQLite database with application_id {application_id:#010x}")
+                };
+                write!(
+                    f,
+                    "database {path} is not a sitewatch database ({what}); it is left untouched: {way_out}"
+                )
+            }
             Problem::Newer { found, known } => write!(
                 f,
                 "database {path} has schema version {found}, newer than this sitewatch knows ({known}); \
@@ -245,7 +300,7 @@ impl std::fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_ref().map(|e| e as _)
+        self.source.as_deref().map(|e| e as _)
     }
 }
 
@@ -311,10 +366,14 @@ fn migrate_for(conn: &mut Connection, path: &Path, purpose: Purpose) -> Result<(
 /// An open, migrated history database. Moved into the writer thread, which registers the
 /// run's monitors and is then its only user.
 pub struct Store {
+    // Field order is drop order: the connection closes before the file descriptor (closing
+    // it drops SQLite's POSIX locks) and before the writer lock is released.
     conn: Connection,
+    file: DbFile,
     path: PathBuf,
     /// Database id of each monitor, by config index, once registered.
     monitor_ids: Option<Vec<i64>>,
+    _lock: WriterLock,
 }
 
 impl std::fmt::Debug for Store {
@@ -326,13 +385,38 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// The [`Problem`] of an I/O error on the database path or its lock file.
+fn io_problem(e: &std::io::Error) -> Problem {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+            Problem::ReadOnly
+        }
+        std::io::ErrorKind::StorageFull => Problem::DiskFull,
+        _ => Problem::CannotOpen,
+    }
+}
+
 impl Store {
-    /// Opens (creating if needed) the database at `path`, sets WAL mode, applies migrations and
-    /// checks that it can take the write lock. Any problem is reported now, before anything
+    /// Takes the database's writer lock, then opens (creating if needed) the database at
+    /// `path`, checks it, sets WAL mode, marks it as sitewatch's, applies migrations and checks
+    /// that it can take SQLite's write lock. Any problem is reported now, before anything
     /// starts. The monitors are registered later, by [`Store::register`].
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let purpose = Purpose::Monitor;
         let err = |e| StoreError::sqlite(path, purpose, e);
+        let io_err = |what: &str, e: std::io::Error| {
+            StoreError::detailed(path, purpose, io_problem(&e), format!("{what}: {e}"))
+        };
+        // First the lock, so that a second writer touches nothing, not even a new file.
+        let lock = WriterLock::acquire(path).map_err(|e| match e {
+            LockError::Held(pid) => StoreError::new(path, purpose, Problem::InUse { pid }, None),
+            LockError::Io(lock, e) => {
+                io_err(&format!("cannot open its lock file {}", lock.display()), e)
+            }
+        })?;
+        let file = DbFile::open(path).map_err(|e| io_err("cannot open it for writing", e))?;
+        let corrupt = |d: String| StoreError::detailed(path, purpose, Problem::Corrupt, d);
+        let header = check::header(file.file()).map_err(corrupt)?;
         let mut conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -345,7 +429,31 @@ impl Store {
             return Err(StoreError::new(path, purpose, Problem::ReadOnly, None));
         }
         conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
-        // Reading the journal mode is the first read of the file: a corrupt one fails here.
+        // The first reads of the file: a damaged first page or schema fails here.
+        let owner = check::owner(&conn).map_err(err)?;
+        if let Owner::Other(application_id) = owner {
+            return Err(StoreError::new(
+                path,
+                purpose,
+                Problem::Foreign { application_id },
+                None,
+            ));
+        }
+        // Every check before the first write: a file refused is left as it was.
+        let found: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(err)?;
+        let known = schema_version();
+        if found > known {
+            let problem = Problem::Newer { found, known };
+            return Err(StoreError::new(path, purpose, problem, None));
+        }
+        if header == Header::Sqlite && found >= 1 {
+            let len = file.file().metadata().map_or(0, |m| m.len());
+            if let Some(problem) = check::schema_and_pages(&conn, len).map_err(err)? {
+                return Err(corrupt(problem));
+            }
+        }
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
             .map_err(err)?;
@@ -359,15 +467,31 @@ impl Store {
         // last transactions, never corrupt the file.
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err)?;
+        if owner != Owner::Sitewatch {
+            conn.pragma_update(None, "application_id", APPLICATION_ID)
+                .map_err(err)?;
+        }
         migrate_for(&mut conn, path, purpose)?;
+        if owner == Owner::Unmarked {
+            // Made by a sitewatch that recorded no clean stops: close what it left open.
+            conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES (?1, 0)",
+                [gap::OPEN_RUN],
+            )
+            .map_err(err)?;
+        }
         // Another process writing to the file would make every batch wait out the busy
         // timeout and fail: find out now, while it can still stop the start.
         conn.execute_batch("BEGIN IMMEDIATE; COMMIT;")
             .map_err(err)?;
+        let mut file = file;
+        file.note_sidecars();
         Ok(Store {
             conn,
+            file,
             path: path.to_owned(),
             monitor_ids: None,
+            _lock: lock,
         })
     }
 
@@ -391,6 +515,11 @@ impl Store {
     /// The connection, for the writer thread and tests.
     pub fn connection(&mut self) -> &mut Connection {
         &mut self.conn
+    }
+
+    /// The open database file, to check that the path still names it.
+    pub fn file(&self) -> &DbFile {
+        &self.file
     }
 }
 
@@ -434,19 +563,57 @@ fn register(conn: &mut Connection, monitors: &[Monitor]) -> rusqlite::Result<Vec
     Ok(ids)
 }
 
-/// Opens an existing database read-only for `sitewatch report` and checks its schema.
+/// Opens an existing database read-only for `sitewatch report` and checks that it is a
+/// sitewatch database of a schema this build reads.
+///
+/// A reader that may not write to the database's directory cannot make the `-shm` file a WAL
+/// database needs once its writer has stopped (and removed it). Then, and only when no `-wal`
+/// file exists (so no writer is running and the file holds everything), the file is opened
+/// `immutable`: read as it is, without locks.
+///
+/// Never opens a plain file descriptor on the database: the digest calls this inside a
+/// running sitewatch, and closing one would drop the writer's POSIX locks.
 pub fn open_for_report(path: &Path) -> Result<Connection, StoreError> {
     let purpose = Purpose::Report;
     if !path.exists() {
         return Err(StoreError::new(path, purpose, Problem::Missing, None));
     }
     let err = |e| StoreError::sqlite(path, purpose, e);
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(err)?;
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+    let open = |uri: Option<String>| -> rusqlite::Result<(Connection, Owner)> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = match uri {
+            Some(uri) => Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)?,
+            None => Connection::open_with_flags(path, flags)?,
+        };
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        let owner = check::owner(&conn)?;
+        Ok((conn, owner))
+    };
+    let (conn, owner) = match open(None) {
+        Err(e)
+            if matches!(classify(&e), Problem::ReadOnly | Problem::CannotOpen)
+                && !identity::sidecar(path, "-wal").exists() =>
+        {
+            open(Some(immutable_uri(path))).map_err(err)?
+        }
+        other => other.map_err(err)?,
+    };
+    match owner {
+        Owner::Other(application_id) => {
+            let problem = Problem::Foreign { application_id };
+            return Err(StoreError::new(path, purpose, problem, None));
+        }
+        Owner::Empty => {
+            let detail = "it holds no history yet".to_string();
+            return Err(StoreError::detailed(
+                path,
+                purpose,
+                Problem::Corrupt,
+                detail,
+            ));
+        }
+        Owner::Sitewatch | Owner::Unmarked => {}
+    }
     let found: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(err)?;
@@ -460,21 +627,27 @@ pub fn open_for_report(path: &Path) -> Result<Connection, StoreError> {
         ));
     }
     if found < known {
-        // 0: some other SQLite file; otherwise an older sitewatch wrote it and the next run
-        // will migrate it.
-        let problem = if found == 0 {
-            Problem::Corrupt
-        } else {
-            Problem::Other
-        };
-        return Err(StoreError {
-            path: path.to_owned(),
-            problem,
-            purpose,
-            source: None,
-        });
+        // An older sitewatch wrote it; the next run will migrate it.
+        let detail = format!("schema version {found}: run sitewatch on it once to upgrade it");
+        return Err(StoreError::detailed(path, purpose, Problem::Other, detail));
     }
     Ok(conn)
+}
+
+/// `file:PATH?immutable=1`, the path percent-encoded.
+fn immutable_uri(path: &Path) -> String {
+    use std::fmt::Write;
+    use std::os::unix::ffi::OsStrExt;
+    let mut uri = String::from("file:");
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            uri.push(b as char);
+        } else {
+            let _ = write!(uri, "%{b:02X}");
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
 }
 
 #[cfg(test)]
@@ -551,10 +724,12 @@ mod tests {
     fn a_newer_schema_is_refused_and_left_alone() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("h.db");
-        Connection::open(&path)
-            .unwrap()
-            .pragma_update(None, "user_version", 99)
-            .unwrap();
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "application_id", APPLICATION_ID)
+                .unwrap();
+            conn.pragma_update(None, "user_version", 99).unwrap();
+        }
         let err = Store::open(&path).unwrap_err();
         assert_eq!(
             err.problem,
@@ -583,6 +758,40 @@ mod tests {
         assert_eq!(err.problem, Problem::CannotOpen, "{err}");
         let err = open_for_report(&dir.path().join("absent.db")).unwrap_err();
         assert_eq!(err.problem, Problem::Missing);
+    }
+
+    #[test]
+    fn another_programs_database_is_refused_and_an_older_sitewatch_one_adopted() {
+        let dir = tempfile::tempdir().unwrap();
+        let other = dir.path().join("other.db");
+        Connection::open(&other)
+            .unwrap()
+            .execute_batch("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('mine');")
+            .unwrap();
+        let before = std::fs::read(&other).unwrap();
+        let err = Store::open(&other).unwrap_err();
+        assert_eq!(err.problem, Problem::Foreign { application_id: 0 }, "{err}");
+        assert_eq!(std::fs::read(&other).unwrap(), before, "left untouched");
+        assert!(open_for_report(&other).is_err());
+
+        let older = dir.path().join("older.db");
+        migrate(&mut Connection::open(&older).unwrap()).unwrap();
+        let mut store = Store::open(&older).unwrap();
+        let id: i32 = store
+            .connection()
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(id, APPLICATION_ID, "marked as sitewatch's");
+        drop(store);
+        assert!(open_for_report(&older).is_ok());
+    }
+
+    #[test]
+    fn immutable_uris_escape_what_a_uri_would_misread() {
+        assert_eq!(
+            immutable_uri(Path::new("/srv/a b?#%.db")),
+            "file:/srv/a%20b%3F%23%25.db?immutable=1"
+        );
     }
 
     #[test]

@@ -15,9 +15,20 @@
 //! With `--retain`, raw checks older than the horizon are deleted a few thousand rows at a time
 //! between batches (at start, then hourly), so pruning never holds the writer up for long.
 //!
+//! At start it closes the gap a crashed run left ([`super::gap`]) and marks its run as open.
+//!
+//! The database deleted, replaced or overwritten under it: after every commit, and every
+//! [`FILE_CHECK_EVERY`] while idle, the writer checks that the path still names the file it
+//! writes ([`super::identity`]). When it does not, the writer says so once on stderr, stops
+//! writing for the rest of the run (it leaves whatever is now at the path alone, and removes
+//! its own `-wal`/`-shm` there), and counts every result from then on, and the batch whose
+//! commit revealed it, as unwritten. It never reports rows as written that went to a file no
+//! longer at the path.
+//!
 //! Shutdown: when every publisher has dropped its `Fanout`, the channel disconnects; the writer
 //! commits what it holds, records that monitoring stopped (a transition to `unknown` for every
-//! monitor whose state it knew), logs what it wrote, and closes the database.
+//! monitor whose state it knew) and removes its open-run mark in one transaction, logs what it
+//! wrote, and closes the database.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -25,6 +36,8 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::{never, select, Receiver, RecvTimeoutError};
 use rusqlite::{params, Connection, TransactionBehavior};
 
+use super::gap;
+use super::identity::Gone;
 use super::rollup::RollupCache;
 use super::{epoch_ms, Store};
 use crate::config::Monitor;
@@ -49,6 +62,8 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 const ERROR_LOG_EVERY: Duration = Duration::from_secs(10);
 /// Time between attempts to register the monitors after one failed.
 const REGISTER_RETRY: Duration = Duration::from_secs(60);
+/// Longest time between two checks that the path still names the database file.
+pub const FILE_CHECK_EVERY: Duration = Duration::from_secs(5);
 
 /// How the writer batches and prunes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +134,10 @@ pub struct Writer {
     prune: Option<Prune>,
     last_error_log: Option<Instant>,
     unlogged_failures: u64,
+    /// Set once the path no longer names the file: nothing more is written.
+    gone: Option<Gone>,
+    /// When to check the path next while idle.
+    file_check_due: Instant,
     /// Disconnects on a stop at once: take what is queued, commit, finish.
     interrupt: Receiver<()>,
     interrupted: bool,
@@ -146,6 +165,8 @@ impl Writer {
             written: Written::default(),
             last_error_log: None,
             unlogged_failures: 0,
+            gone: None,
+            file_check_due: Instant::now() + FILE_CHECK_EVERY,
             interrupt: never(),
             interrupted: false,
         }
@@ -184,6 +205,7 @@ impl Writer {
 
     /// The thread body: writes every event until the channel disconnects, then finishes.
     pub fn run(mut self, events: Receiver<Event>) -> Written {
+        self.close_crash_gap();
         // At once, while the first checks queue up (a failure is logged, and retried later).
         let _ = self.ensure_registered();
         let batch_rows = self.settings.batch_rows.max(1);
@@ -194,13 +216,22 @@ impl Writer {
                 self.flush();
                 batch_due = None;
             }
-            if self.prune.as_ref().is_some_and(|p| now >= p.due) {
+            if self.gone.is_none() && self.prune.as_ref().is_some_and(|p| now >= p.due) {
                 self.prune_step();
             }
+            if self.gone.is_none() && now >= self.file_check_due {
+                self.check_file();
+            }
             let far = now + PRUNE_EVERY;
-            let deadline = batch_due
-                .unwrap_or(far)
-                .min(self.prune.as_ref().map_or(far, |p| p.due));
+            // Once writing has stopped, neither pruning nor the file check is due again.
+            let (prune_due, file_check_due) = match self.gone {
+                None => (
+                    self.prune.as_ref().map_or(far, |p| p.due),
+                    self.file_check_due,
+                ),
+                Some(_) => (far, far),
+            };
+            let deadline = batch_due.unwrap_or(far).min(prune_due).min(file_check_due);
             match self.next_event(&events, deadline) {
                 Ok(event) => {
                     self.batch.push(event);
@@ -231,7 +262,22 @@ impl Writer {
             return;
         }
         let batch = std::mem::take(&mut self.batch);
-        match self.write(&batch) {
+        if self.gone.is_some() {
+            self.lost(batch.len() as u64);
+            self.batch = batch;
+            self.batch.clear();
+            return;
+        }
+        let result = self.write(&batch);
+        // Committed rows count as written only if the path still names the file they went to.
+        if result.is_ok() && !self.check_file() {
+            self.rollups.clear();
+            self.lost(batch.len() as u64);
+            self.batch = batch;
+            self.batch.clear();
+            return;
+        }
+        match result {
             Ok((checks, transitions)) => {
                 self.written.checks += checks;
                 self.written.transitions += transitions;
@@ -250,6 +296,51 @@ impl Writer {
         }
         self.batch = batch;
         self.batch.clear();
+    }
+
+    /// Closes what a run that did not stop cleanly left open, and marks this run as open.
+    fn close_crash_gap(&mut self) {
+        match gap::close_and_open(&mut self.store.conn) {
+            Ok(0) => {}
+            Ok(n) => log::warn!(
+                "history: the last run on {} did not stop cleanly; recorded \"monitoring stopped\" \
+                 for {n} monitor(s) at their last recorded check, so the time since counts neither \
+                 up nor down",
+                self.store.path().display()
+            ),
+            Err(e) => log::error!(
+                "history: cannot check {} for a run that did not stop cleanly, or mark this run \
+                 as open: {e}",
+                self.store.path().display()
+            ),
+        }
+    }
+
+    /// Checks that the path still names the database file; if not, stops writing for good and
+    /// says so. Returns whether writing goes on.
+    fn check_file(&mut self) -> bool {
+        self.file_check_due = Instant::now() + FILE_CHECK_EVERY;
+        if self.gone.is_some() {
+            return false;
+        }
+        let Err(gone) = self.store.file.check() else {
+            return true;
+        };
+        self.store.file.abandon(&self.store.conn, gone);
+        self.gone = Some(gone);
+        log::error!(
+            "history: {} is no longer the database this run was writing (it was {gone}); \
+             nothing more is written to it and results from now on are counted as unwritten; \
+             restart sitewatch to keep history again",
+            self.store.path().display()
+        );
+        false
+    }
+
+    /// Counts events as unwritten without a log line (one was logged when writing stopped).
+    fn lost(&mut self, events: u64) {
+        self.stats.add_unwritten(events);
+        self.written.failed += events;
     }
 
     /// Registers the monitors unless done, or tried less than [`REGISTER_RETRY`] ago.
@@ -415,6 +506,43 @@ impl Writer {
 
     /// Records that monitoring stopped and says what was written.
     fn finish(mut self) -> Written {
+        if self.check_file() {
+            self.record_stop();
+        }
+        if let Some(gone) = self.gone {
+            log::error!(
+                "history: wrote {} checks and {} state changes to {} until it was {gone}; {} \
+                 result(s) were not written",
+                self.written.checks,
+                self.written.transitions,
+                self.store.path().display(),
+                self.written.failed
+            );
+            return self.written;
+        }
+        if self.unlogged_failures > 0 || self.written.failed > 0 {
+            log::error!(
+                "history: {} result(s) could not be written to {}",
+                self.written.failed,
+                self.store.path().display()
+            );
+        }
+        log::info!(
+            "history: wrote {} checks and {} state changes to {}{}",
+            self.written.checks,
+            self.written.transitions,
+            self.store.path().display(),
+            if self.written.pruned > 0 {
+                format!("; pruned {} old checks", self.written.pruned)
+            } else {
+                String::new()
+            }
+        );
+        self.written
+    }
+
+    /// Records that monitoring stopped, and that this run ended cleanly.
+    fn record_stop(&mut self) {
         let at = SystemTime::now();
         let stops: Vec<StateChange> = self
             .states
@@ -439,39 +567,21 @@ impl Writer {
                 self.store.path().display()
             );
         }
-        if self.unlogged_failures > 0 || self.written.failed > 0 {
-            log::error!(
-                "history: {} result(s) could not be written to {}",
-                self.written.failed,
-                self.store.path().display()
-            );
-        }
-        log::info!(
-            "history: wrote {} checks and {} state changes to {}{}",
-            self.written.checks,
-            self.written.transitions,
-            self.store.path().display(),
-            if self.written.pruned > 0 {
-                format!("; pruned {} old checks", self.written.pruned)
-            } else {
-                String::new()
-            }
-        );
-        self.written
     }
 
     fn write_stops(&mut self, stops: &[StateChange]) -> rusqlite::Result<()> {
-        if stops.is_empty() {
-            return Ok(());
-        }
         let Store {
             conn, monitor_ids, ..
         } = &mut self.store;
+        let tx = conn.transaction()?;
+        gap::mark_closed(&tx)?;
+        if stops.is_empty() {
+            return tx.commit();
+        }
         // A monitor has a known state only once a batch was written, so after registration.
         let Some(ids) = monitor_ids.as_deref() else {
             return Err(not_registered());
         };
-        let tx = conn.transaction()?;
         {
             let mut insert = tx.prepare(INSERT_TRANSITION)?;
             for change in stops {

@@ -140,7 +140,7 @@ fn files_sitewatch_creates_are_private_whatever_the_umask() {
         .spawn()
         .unwrap();
     let deadline = within(15.0);
-    let want = ["a.log", "h.db", "h.db-shm", "h.db-wal"];
+    let want = ["a.log", "h.db", "h.db-shm", "h.db-wal", "h.db.lock"];
     while modes(d).len() < want.len() {
         assert!(std::time::Instant::now() < deadline, "{:?}", modes(d));
         std::thread::sleep(Duration::from_millis(20));
