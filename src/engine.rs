@@ -23,6 +23,11 @@
 //! History (optional): the `Fanout` also feeds the writer thread (`store::writer`) through its
 //! own bounded channel. It is joined after the printer and before the summary is built, so the
 //! summary counts every result it could not write and every check it counts is committed.
+//!
+//! sitewatch's own condition (`selfwatch`): before anything starts, the open-files limit is
+//! raised and checked against `--workers`. The heartbeat thread (always) and the canary thread
+//! (with a `connectivity` key) publish through the same `Fanout`; they are stopped and joined
+//! after the workers and before the printer, so their last lines are printed and stored.
 
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,6 +45,9 @@ use crate::output::{run_printer, Format};
 use crate::probe::Probe;
 use crate::reporter::Reporter;
 use crate::scheduler::{self, Cadence, Mode, Schedule, Wiring};
+use crate::selfwatch::canary::{Guard, Network};
+use crate::selfwatch::pause::{self, Pauses};
+use crate::selfwatch::{limits, SelfWatch};
 use crate::signal::Stop;
 use crate::stats::Stats;
 use crate::store::writer::{self as history_writer, History, Writer};
@@ -94,9 +102,10 @@ pub fn run(
     stop: Stop,
     history: Option<History>,
 ) -> Result<Summary, Error> {
+    let workers = options.workers.get();
+    limits::prepare(workers);
     // Arc::new, not into(): an `Arc<[Monitor]>` would copy the whole list once more.
     let monitors = Arc::new(config.monitors);
-    let workers = options.workers.get();
     let stats = Arc::new(Stats::new(monitors.len(), workers));
     let schedule = Schedule::new(
         monitors.iter().map(|m| Cadence {
@@ -133,11 +142,24 @@ pub fn run(
         reporter.run(reporter_stop_rx)
     })?;
 
+    let origin = Instant::now();
+    let pauses = Arc::new(Pauses::new(origin));
+    let network = config.connectivity.as_ref().map(|_| Network::new(origin));
+    let (network, nudged) = match network {
+        Some((network, nudged)) => (Some(Arc::new(network)), Some(nudged)),
+        None => (None, None),
+    };
+    let selfwatch = Arc::new(SelfWatch {
+        pauses: Arc::clone(&pauses),
+        network: network.clone(),
+        local: Default::default(),
+    });
     let pool = Arc::new(Pool {
         monitors: Arc::clone(&monitors),
-        probe,
+        probe: Arc::clone(&probe),
         stats: Arc::clone(&stats),
         stopping: Arc::clone(&stopping),
+        selfwatch,
     });
     let mut fanout = Fanout::new(printer_tx, Arc::clone(&stats));
     let history_db = history.as_ref().map(|h| h.store.path().to_path_buf());
@@ -164,6 +186,37 @@ pub fn run(
         fanout = fanout.with_history(history_tx);
     }
     let events = Arc::new(fanout);
+    // Stops the heartbeat and canary threads when dropped.
+    let (selfwatch_stop_tx, selfwatch_stop_rx) = bounded::<()>(0);
+    let mut selfwatch_threads = Vec::with_capacity(2);
+    {
+        let (stats, events, stop) = (
+            Arc::clone(&stats),
+            Arc::clone(&events),
+            selfwatch_stop_rx.clone(),
+        );
+        let pauses = Arc::clone(&pauses);
+        selfwatch_threads.push(spawn("sitewatch-heartbeat".into(), move || {
+            pause::run(pauses, stats, events, stop)
+        })?);
+    }
+    if let (Some(connectivity), Some(network), Some(nudged)) =
+        (config.connectivity, network, nudged)
+    {
+        let guard = Guard {
+            connectivity,
+            probe,
+            network,
+            pauses,
+            stats: Arc::clone(&stats),
+            events: Arc::clone(&events),
+        };
+        let stop = selfwatch_stop_rx.clone();
+        selfwatch_threads.push(spawn("sitewatch-canary".into(), move || {
+            guard.run(nudged, stop)
+        })?);
+    }
+    drop(selfwatch_stop_rx);
     let mut pool_threads = Vec::with_capacity(workers);
     // Each worker holds a sender until it ends: the channel disconnects when all have.
     let (alive_tx, workers_ended) = bounded::<()>(0);
@@ -175,10 +228,23 @@ pub fn run(
             done: done_tx.clone(),
             events: Arc::clone(&events),
         };
-        pool_threads.push(spawn(format!("sitewatch-worker-{id}"), move || {
+        match spawn(format!("sitewatch-worker-{id}"), move || {
             worker::run(id, &pool, channels);
             drop(alive);
-        })?);
+        }) {
+            Ok(handle) => pool_threads.push(handle),
+            // Without a single worker nothing can be checked: that is an error. Short of the
+            // full pool, monitoring goes on with fewer workers, and says so.
+            Err(e) if id == 0 => return Err(e),
+            Err(e) => {
+                log::warn!(
+                    "sitewatch itself could start only {id} of {workers} workers ({e}); it goes \
+                     on with {id}. To fix: {}",
+                    crate::probe::LocalKind::Threads.advice()
+                );
+                break;
+            }
+        }
     }
     drop(alive_tx);
     // Only the workers (and, for events, the scheduler) hold these now, so their exit is what
@@ -217,6 +283,14 @@ pub fn run(
     }
     if abandoned == 0 && !stop.is_now() {
         for handle in pool_threads {
+            join(handle);
+        }
+    }
+    // The heartbeat ends within a beat; the canary thread after the canary it is checking
+    // (at most its timeout). A stop at once does not wait for them either.
+    drop(selfwatch_stop_tx);
+    if !stop.is_now() {
+        for handle in selfwatch_threads {
             join(handle);
         }
     }

@@ -13,7 +13,7 @@ use std::time::SystemTime;
 
 use crossbeam_channel::{Sender, TrySendError};
 
-use crate::probe::Reason;
+use crate::probe::{Cause, Reason};
 use crate::state::State;
 use crate::stats::Stats;
 use crate::worker::CheckRecord;
@@ -41,6 +41,21 @@ pub struct StateChange {
     pub detail: Option<String>,
 }
 
+/// A time sitewatch could not measure fairly: a stall of the process, or its network impaired.
+/// The detector also logs it on stderr; the printer shows it as a line, and the history records
+/// each finished one so reports count it neither as up nor as down.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Impairment {
+    /// When it began.
+    pub start: SystemTime,
+    /// When it ended; `None` on the line that says it began.
+    pub end: Option<SystemTime>,
+    /// Paused, or network impaired.
+    pub cause: Cause,
+    /// What was seen.
+    pub detail: String,
+}
+
 /// Something the printer (and other sinks) consume.
 ///
 /// Shared, not copied, between sinks: handing an event to the history writer as well as the
@@ -52,6 +67,8 @@ pub enum Event {
     Check(Arc<CheckRecord>),
     /// A monitor changed state.
     State(Arc<StateChange>),
+    /// A time sitewatch could not measure (its line is logged where it was detected).
+    Impairment(Arc<Impairment>),
 }
 
 /// Every consumer of events.

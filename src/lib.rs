@@ -24,6 +24,7 @@ pub mod probe;
 pub mod report;
 pub mod reporter;
 pub mod scheduler;
+pub mod selfwatch;
 pub mod signal;
 pub mod sinks;
 pub mod state;
@@ -36,5 +37,5 @@ pub mod worker;
 
 pub use config::{Config, ConfigError, Monitor};
 pub use error::Error;
-pub use probe::{Observation, Outcome, Probe, Reason};
+pub use probe::{Cause, LocalKind, Nature, Observation, Outcome, Probe, Reason};
 pub use summary::Summary;

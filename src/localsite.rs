@@ -147,7 +147,19 @@ pub struct LocalSite {
 impl LocalSite {
     /// Binds 127.0.0.1:0 and serves in background threads until dropped.
     pub fn start() -> io::Result<LocalSite> {
-        let listener = TcpListener::bind(("127.0.0.1", 0))?;
+        LocalSite::start_on(SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// Binds `addr` (a loopback address) and serves until dropped: with the address of a site
+    /// that was dropped, the same site comes back, as a restarted server would.
+    pub fn start_on(addr: SocketAddr) -> io::Result<LocalSite> {
+        if !addr.ip().is_loopback() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a local site binds a loopback address only",
+            ));
+        }
+        let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),

@@ -20,8 +20,8 @@ use simplelog::{ColorChoice, ConfigBuilder, LevelFilter, TermLogger, TerminalMod
 use crate::config::shown_url::redact_userinfo;
 use crate::config::Monitor;
 use crate::error::Error;
-use crate::event::{Event, StateChange};
-use crate::probe::{Outcome, Reason, Redirect};
+use crate::event::{Event, Impairment, StateChange};
+use crate::probe::{Cause, Nature, Outcome, Reason, Redirect};
 use crate::sinks;
 use crate::state::State;
 use crate::stats::Stats;
@@ -86,6 +86,7 @@ pub fn run_printer(
         let line = match &event {
             Event::Check(record) => check_line(&monitors[record.monitor], record, format),
             Event::State(change) => state_line(&monitors[change.monitor], change, format),
+            Event::Impairment(span) => impairment_line(span, format),
         };
         if !emit(&line) {
             stats.add_dropped_line();
@@ -132,8 +133,14 @@ struct CheckJson<'a> {
     bytes: Option<u64>,
     ms: f64,
     ttfb_ms: Option<f64>,
-    up: bool,
+    /// `null` when the check is not a verdict (see `nature`).
+    up: Option<bool>,
+    /// `verdict`, `local` (sitewatch's own failure) or `inconclusive`.
+    nature: Nature,
     reason: Option<Reason>,
+    /// The local failure's kind or the inconclusive check's cause; absent for verdicts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cause: Option<&'static str>,
     detail: Option<&'a str>,
     final_url: Option<&'a str>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
@@ -206,12 +213,54 @@ pub fn state_line(monitor: &Monitor, change: &StateChange, format: Format) -> St
     }
 }
 
+#[derive(Serialize)]
+struct ImpairmentJson<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    ts: String,
+    cause: Cause,
+    start: String,
+    end: Option<String>,
+    duration_s: Option<f64>,
+    detail: &'a str,
+}
+
+/// A time sitewatch could not measure (paused, network impaired) as a line in `format`.
+pub fn impairment_line(span: &Impairment, format: Format) -> String {
+    let at = span.end.unwrap_or(span.start);
+    match format {
+        Format::Json => serde_json::to_string(&ImpairmentJson {
+            kind: "impairment",
+            ts: timestamp(at),
+            cause: span.cause,
+            start: timestamp(span.start),
+            end: span.end.map(timestamp),
+            duration_s: span.end.map(|end| {
+                let d = end.duration_since(span.start).unwrap_or_default();
+                (d.as_secs_f64() * 1e3).round() / 1e3
+            }),
+            detail: &span.detail,
+        })
+        .expect("an impairment line always serializes"),
+        Format::Text => {
+            let label = match span.cause {
+                Cause::Paused => "PAUSED",
+                Cause::NetworkImpaired => "IMPAIRED",
+            };
+            format!("{}  {label}  {}", timestamp(at), span.detail)
+        }
+    }
+}
+
 /// One check as a line in `format`.
 pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> String {
     let o = &record.observation;
-    let (reason, detail) = match &o.outcome {
-        Outcome::Up => (None, None),
-        Outcome::Down { reason, detail } => (Some(*reason), Some(detail.as_str())),
+    let nature = o.outcome.nature();
+    let (reason, detail) = (o.outcome.reason(), o.outcome.detail());
+    let cause = match o.outcome {
+        Outcome::Local { kind, .. } => Some(kind.as_str()),
+        Outcome::Inconclusive { cause, .. } => Some(cause.as_str()),
+        Outcome::Up | Outcome::Down { .. } => None,
     };
     // The final URL is the requested one when there was no redirect, userinfo (or a URL
     // from the environment) and all: show the monitor's shown URL then, else redact it.
@@ -235,8 +284,10 @@ pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> St
                 bytes: o.bytes,
                 ms: ms(o.elapsed),
                 ttfb_ms: o.ttfb.map(ms),
-                up: o.outcome.is_up(),
+                up: (nature == Nature::Verdict).then(|| o.outcome.is_up()),
+                nature,
                 reason,
+                cause,
                 detail,
                 final_url: final_url.as_deref(),
                 redirects: &o.redirects,
@@ -246,7 +297,12 @@ pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> St
             serde_json::to_string(&line).expect("a check line always serializes")
         }
         Format::Text => {
-            let state = if o.outcome.is_up() { "UP  " } else { "DOWN" };
+            let state = match o.outcome {
+                Outcome::Up => "UP  ",
+                Outcome::Down { .. } => "DOWN",
+                Outcome::Local { .. } => "LOCAL",
+                Outcome::Inconclusive { .. } => "INCONCLUSIVE",
+            };
             let status = o.status.map_or("---".to_string(), |s| s.to_string());
             let bytes = o.bytes.map_or("-".to_string(), |b| format!("{b} B"));
             let mut line = format!(
@@ -261,8 +317,11 @@ pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> St
             if let Some(final_url) = redirected.map(redact_userinfo) {
                 line.push_str(&format!("  -> {final_url}"));
             }
-            if let (Some(reason), Some(detail)) = (reason, detail) {
+            if let (Some(reason), Some(detail)) = (o.outcome.cause_name(), detail) {
                 line.push_str(&format!("  {reason}: {detail}"));
+            }
+            if nature != Nature::Verdict {
+                line.push_str("  (not a verdict: retried on the next occurrence)");
             }
             if record.lateness >= Duration::from_secs(1) {
                 line.push_str(&format!(
@@ -371,5 +430,46 @@ mod tests {
         assert_eq!(v["up"], true);
         assert!(v["reason"].is_null());
         assert_eq!(v["lateness_ms"], 1.5);
+        assert_eq!(v["nature"], "verdict");
+        assert!(v.get("cause").is_none());
+    }
+
+    #[test]
+    fn non_verdicts_are_shown_under_their_own_names() {
+        let local = Outcome::Local {
+            kind: crate::probe::LocalKind::FileDescriptors,
+            detail: "Too many open files (os error 24)".into(),
+        };
+        let (m, r) = record(local, None);
+        let line = check_line(&m, &r, Format::Text);
+        assert!(line.contains("  LOCAL  ---"), "{line}");
+        assert!(
+            line.contains("file_descriptors: Too many open files (os error 24)  (not a verdict"),
+            "{line}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&check_line(&m, &r, Format::Json)).unwrap();
+        assert_eq!(
+            (&v["nature"], &v["cause"]),
+            (&"local".into(), &"file_descriptors".into())
+        );
+        assert!(v["up"].is_null() && v["reason"].is_null(), "{v}");
+
+        let paused = Outcome::Down {
+            reason: Reason::Timeout,
+            detail: "timed out".into(),
+        }
+        .inconclusive(crate::probe::Cause::Paused, "sitewatch was paused");
+        let (m, r) = record(paused, None);
+        let line = check_line(&m, &r, Format::Text);
+        assert!(line.contains("  INCONCLUSIVE  ---"), "{line}");
+        assert!(
+            line.contains("paused: sitewatch was paused (the check saw timeout: timed out)"),
+            "{line}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&check_line(&m, &r, Format::Json)).unwrap();
+        assert_eq!(
+            (&v["nature"], &v["cause"]),
+            (&"inconclusive".into(), &"paused".into())
+        );
     }
 }

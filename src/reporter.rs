@@ -95,6 +95,18 @@ pub struct Report {
     pub unwritten: u64,
     /// Notifications given up or dropped since start.
     pub lost_notifications: u64,
+    /// Checks since start that failed because of sitewatch itself (not verdicts).
+    pub local_errors: u64,
+    /// Checks since start that were inconclusive (not verdicts).
+    pub inconclusive: u64,
+    /// Of the window's checks, local failures.
+    pub local_interval: u64,
+    /// Of the window's checks, inconclusive ones.
+    pub inconclusive_interval: u64,
+    /// Stalls of sitewatch (paused, suspended) since start.
+    pub stalls: u64,
+    /// Periods of network impairment (every canary failing) since start.
+    pub impairments: u64,
     /// Worker threads.
     pub workers: usize,
     /// Monitors whose checks are suspect: never up yet, failing, retrying, down or slow.
@@ -156,6 +168,12 @@ impl Report {
             dropped_lines: stats.dropped_lines(),
             unwritten: stats.unwritten(),
             lost_notifications: stats.lost_notifications(),
+            local_errors: stats.local_errors(),
+            inconclusive: stats.inconclusive(),
+            local_interval: window.local,
+            inconclusive_interval: window.inconclusive,
+            stalls: stats.stalls(),
+            impairments: stats.impairments(),
             workers: stats.workers(),
             suspect_monitors: schedule.suspects,
             suspect_busy: schedule.suspect_busy,
@@ -254,6 +272,19 @@ impl Report {
         }
         if self.lost_notifications > 0 {
             parts.push(format!("{} notifications lost", self.lost_notifications));
+        }
+        // Not verdicts, said once there are some: sitewatch's own trouble, not the sites'.
+        if self.local_errors > 0 {
+            parts.push(format!(
+                "local_errors {} (+{}): sitewatch's own, not the sites'",
+                self.local_errors, self.local_interval
+            ));
+        }
+        if self.inconclusive > 0 || self.stalls > 0 || self.impairments > 0 {
+            parts.push(format!(
+                "inconclusive {} (+{})  paused {}  network impaired {}",
+                self.inconclusive, self.inconclusive_interval, self.stalls, self.impairments
+            ));
         }
         parts.join("  |  ")
     }
@@ -364,12 +395,44 @@ mod tests {
             dropped_lines: 0,
             unwritten: 0,
             lost_notifications: 0,
+            local_errors: 0,
+            inconclusive: 0,
+            local_interval: 0,
+            inconclusive_interval: 0,
+            stalls: 0,
+            impairments: 0,
             workers: 64,
             suspect_monitors: 0,
             suspect_busy: 0,
             held_depth: 0,
             held_back: 0,
         }
+    }
+
+    #[test]
+    fn non_verdicts_are_shown_under_their_own_names() {
+        let quiet = report().line(Format::Text);
+        assert!(!quiet.contains("local_errors"), "{quiet}");
+        assert!(!quiet.contains("inconclusive"), "{quiet}");
+        let line = Report {
+            local_errors: 7,
+            local_interval: 3,
+            inconclusive: 2,
+            stalls: 1,
+            ..report()
+        }
+        .line(Format::Text);
+        assert!(
+            line.contains("local_errors 7 (+3): sitewatch's own, not the sites'"),
+            "{line}"
+        );
+        assert!(
+            line.contains("inconclusive 2 (+0)  paused 1  network impaired 0"),
+            "{line}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&report().line(Format::Json)).unwrap();
+        assert_eq!(json["local_errors"], 0);
+        assert_eq!(json["inconclusive"], 0);
     }
 
     #[test]

@@ -111,25 +111,31 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    /// The verdict of one observation.
-    pub fn of(o: &Observation) -> Verdict {
+    /// The verdict of one observation; `None` when it is not a verdict (a local failure of
+    /// sitewatch, or an inconclusive check), which must not move the monitor's health.
+    pub fn of(o: &Observation) -> Option<Verdict> {
         let (reason, detail) = match &o.outcome {
             crate::probe::Outcome::Up => (None, None),
             crate::probe::Outcome::Down { reason, detail } => (Some(*reason), Some(detail.clone())),
+            crate::probe::Outcome::Local { .. } | crate::probe::Outcome::Inconclusive { .. } => {
+                return None
+            }
         };
-        Verdict {
+        Some(Verdict {
             up: o.outcome.is_up(),
             reason,
             status: o.status,
             detail,
             retry_after: o.retry_after,
             slow: false,
-        }
+        })
     }
 }
 
-/// A worker's message back: the monitor is free again, with its verdict (`None` when the job
-/// was dropped unstarted at shutdown).
+/// A worker's message back: the monitor is free again, with its verdict. `None` when the
+/// check ended without one (a local failure or an inconclusive check; or the job was dropped
+/// unstarted at shutdown, when nothing is scheduled any more): the monitor's health is left as
+/// it was and it is checked again on its next occurrence.
 #[derive(Debug, Clone)]
 pub struct Completion {
     /// Index of the monitor.
@@ -137,6 +143,11 @@ pub struct Completion {
     /// What the check found.
     pub verdict: Option<Verdict>,
 }
+
+/// In once mode, how many checks without a verdict a monitor gets before it is left
+/// undecided (there is no next occurrence to wait for, so each is retried after the
+/// monitor's retry delay instead).
+pub const ONCE_NO_VERDICT_TRIES: u8 = 3;
 
 /// A state change decided by [`Schedule::complete`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,6 +178,8 @@ struct Slot {
     /// The due tick of the check pending now.
     inflight_due: u64,
     pending: bool,
+    /// Once mode: checks of this monitor that ended without a verdict.
+    no_verdict: u8,
     /// The monitor's checks are suspect ([`Schedule::with_suspect_share`]): set until its first
     /// success, and again while it fails, retries, is down or was slow.
     suspect: bool,
@@ -252,6 +265,7 @@ impl Schedule {
                 next_due: 0,
                 inflight_due: 0,
                 pending: false,
+                no_verdict: 0,
                 suspect: true,
                 since: 0,
                 policy: *policy_index.entry(c.policy).or_insert_with(|| {
@@ -467,7 +481,18 @@ impl Schedule {
             self.suspect_busy = self.suspect_busy.saturating_sub(1);
         }
         let Some(verdict) = &completion.verdict else {
-            self.finish(monitor);
+            // Not a verdict: health untouched. Repeating monitors keep their next occurrence;
+            // in once mode there is none, so retry a few times, then leave it undecided.
+            // (A suspect monitor stays suspect: nothing was learnt about it.)
+            if self.mode == Mode::Once {
+                if slot.no_verdict < ONCE_NO_VERDICT_TRIES {
+                    slot.no_verdict += 1;
+                    let delay = self.policies[slot.policy as usize].retry_delay;
+                    self.set_next(monitor, now.saturating_add(millis(delay)));
+                } else {
+                    self.finish(monitor);
+                }
+            }
             self.publish_depths();
             return None;
         };
@@ -1307,16 +1332,70 @@ mod tests {
         assert_eq!(s.counters().held_depth, 8);
     }
 
-    #[test]
-    fn skipped_job_frees_the_monitor_without_a_verdict() {
-        let mut s = Schedule::new(secs(&[1]), Mode::Once);
-        let mut q = Queue::new(1);
-        s.tick(0, q.send());
-        let c = Completion {
-            monitor: 0,
+    /// Ticks at each wake-up until something is dispatched; returns it and the tick.
+    fn next_dispatch(s: &mut Schedule, q: &mut Queue) -> (Dispatch, u64) {
+        for _ in 0..1000 {
+            let t = s.next_wake().expect("something scheduled");
+            s.tick(t, q.send());
+            if let Some(d) = q.items.pop_front() {
+                return (d, t);
+            }
+        }
+        panic!("nothing dispatched");
+    }
+
+    fn no_verdict(monitor: usize) -> Completion {
+        Completion {
+            monitor,
             verdict: None,
+        }
+    }
+
+    #[test]
+    fn a_check_without_a_verdict_frees_the_monitor_and_keeps_its_health() {
+        // Retries 0: one failed verdict would put it down at once.
+        let cadence = Cadence {
+            interval: Duration::from_secs(10),
+            policy: Policy {
+                retries: 0,
+                ..crate::config::default_policy(Duration::from_secs(10))
+            },
         };
-        assert_eq!(s.complete(&c, 5), None);
+        let mut s = Schedule::new([cadence], Mode::Repeat);
+        let mut q = Queue::new(4);
+        s.tick(0, q.send());
+        q.items.clear();
+        s.complete(&done(0, true), 5);
+        assert_eq!(s.state(0), State::Up);
+        // Ten non-verdicts in a row: no transition, nothing counted down, and each time the
+        // monitor is free for its next occurrence, on the fixed grid.
+        let mut t = 0;
+        for _ in 0..10 {
+            let d;
+            (d, t) = next_dispatch(&mut s, &mut q);
+            assert_eq!(d.due % 10_000, 0);
+            assert_eq!(s.complete(&no_verdict(0), t + 3), None);
+            assert_eq!(s.state(0), State::Up);
+        }
+        assert_eq!(s.counters().down, 0);
+        assert_eq!(s.counters().coalesced, 0);
+        assert!(t >= 100_000, "{t}");
+    }
+
+    #[test]
+    fn once_mode_retries_a_check_without_a_verdict_then_leaves_it_undecided() {
+        let mut s = Schedule::new(secs(&[60]), Mode::Once);
+        let mut q = Queue::new(4);
+        s.tick(0, q.send());
+        let mut dues = vec![q.items.pop_front().unwrap().due];
+        for _ in 0..ONCE_NO_VERDICT_TRIES {
+            assert_eq!(s.complete(&no_verdict(0), dues[dues.len() - 1] + 1), None);
+            assert!(!s.is_finished());
+            dues.push(next_dispatch(&mut s, &mut q).0.due);
+        }
+        // Each retry after the retry delay (2 s by default).
+        assert_eq!(dues, vec![0, 2_001, 4_002, 6_003]);
+        assert_eq!(s.complete(&no_verdict(0), 6_004), None);
         assert!(s.is_finished());
         assert_eq!(s.state(0), State::Unknown);
     }

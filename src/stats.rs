@@ -14,7 +14,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::histogram::Histogram;
-use crate::probe::{Observation, Reason};
+use crate::probe::{Nature, Observation, Reason};
 use crate::state::State;
 
 /// Counts of status codes and failure reasons.
@@ -63,6 +63,10 @@ pub struct Window {
     pub checked: u64,
     /// Of those, how many were down.
     pub down: u64,
+    /// Of those, how many were local failures of sitewatch (not verdicts).
+    pub local: u64,
+    /// Of those, how many were inconclusive (not verdicts).
+    pub inconclusive: u64,
     /// Codes and reasons seen in the window.
     pub tally: Tally,
     /// The slowest check in the window: monitor index and its total time.
@@ -77,6 +81,8 @@ impl Window {
             since,
             checked: 0,
             down: 0,
+            local: 0,
+            inconclusive: 0,
             tally: Tally::default(),
             slowest: None,
             lateness: Histogram::default(),
@@ -135,6 +141,10 @@ pub struct Stats {
     started: Instant,
     checked: AtomicU64,
     down: AtomicU64,
+    local: AtomicU64,
+    inconclusive: AtomicU64,
+    stalls: AtomicU64,
+    impairments: AtomicU64,
     coalesced: AtomicU64,
     overflowed: AtomicU64,
     missed: AtomicU64,
@@ -187,6 +197,10 @@ impl Stats {
             started: now,
             checked: AtomicU64::new(0),
             down: AtomicU64::new(0),
+            local: AtomicU64::new(0),
+            inconclusive: AtomicU64::new(0),
+            stalls: AtomicU64::new(0),
+            impairments: AtomicU64::new(0),
             coalesced: AtomicU64::new(0),
             overflowed: AtomicU64::new(0),
             missed: AtomicU64::new(0),
@@ -220,27 +234,41 @@ impl Stats {
         self.started
     }
 
-    /// Records a finished check of `monitor`.
+    /// Records a finished check of `monitor`. Only verdicts count in the monitor's uptime;
+    /// local failures and inconclusive checks are counted apart.
     pub fn record(&self, monitor: usize, observation: &Observation, lateness: Duration) {
-        let up = observation.outcome.is_up();
+        let outcome = &observation.outcome;
+        let (up, down) = (outcome.is_up(), outcome.is_down());
+        let nature = outcome.nature();
         self.checked.fetch_add(1, Relaxed);
-        if !up {
-            self.down.fetch_add(1, Relaxed);
+        match nature {
+            Nature::Verdict if down => {
+                self.down.fetch_add(1, Relaxed);
+            }
+            Nature::Verdict => {}
+            Nature::Local => {
+                self.local.fetch_add(1, Relaxed);
+            }
+            Nature::Inconclusive => {
+                self.inconclusive.fetch_add(1, Relaxed);
+            }
         }
-        let tally = &self.monitors[monitor];
-        tally.checks.fetch_add(1, Relaxed);
-        if up {
-            tally.up.fetch_add(1, Relaxed);
+        if nature == Nature::Verdict {
+            let tally = &self.monitors[monitor];
+            tally.checks.fetch_add(1, Relaxed);
+            if up {
+                tally.up.fetch_add(1, Relaxed);
+            }
+            let us = u64::try_from(observation.elapsed.as_micros()).unwrap_or(u64::MAX);
+            tally.max_us.fetch_max(us, Relaxed);
         }
-        let us = u64::try_from(observation.elapsed.as_micros()).unwrap_or(u64::MAX);
-        tally.max_us.fetch_max(us, Relaxed);
 
         let mut g = self.guarded();
         let w = &mut g.window;
         w.checked += 1;
-        if !up {
-            w.down += 1;
-        }
+        w.down += u64::from(down);
+        w.local += u64::from(nature == Nature::Local);
+        w.inconclusive += u64::from(nature == Nature::Inconclusive);
         w.tally.add(observation);
         if w.slowest.is_none_or(|(_, d)| observation.elapsed > d) {
             w.slowest = Some((monitor, observation.elapsed));
@@ -283,6 +311,36 @@ impl Stats {
     /// Down checks over the whole run.
     pub fn down(&self) -> u64 {
         self.down.load(Relaxed)
+    }
+
+    /// Checks over the whole run that failed because of sitewatch itself (not verdicts).
+    pub fn local_errors(&self) -> u64 {
+        self.local.load(Relaxed)
+    }
+
+    /// Inconclusive checks over the whole run (not verdicts).
+    pub fn inconclusive(&self) -> u64 {
+        self.inconclusive.load(Relaxed)
+    }
+
+    /// Counts a detected stall of the process (paused, suspended).
+    pub fn add_stall(&self) {
+        self.stalls.fetch_add(1, Relaxed);
+    }
+
+    /// Stalls of the process detected over the whole run.
+    pub fn stalls(&self) -> u64 {
+        self.stalls.load(Relaxed)
+    }
+
+    /// Counts a period of network impairment (every connectivity canary failing).
+    pub fn add_impairment(&self) {
+        self.impairments.fetch_add(1, Relaxed);
+    }
+
+    /// Periods of network impairment begun over the whole run.
+    pub fn impairments(&self) -> u64 {
+        self.impairments.load(Relaxed)
     }
 
     /// Monitors in the `down` state.
@@ -447,6 +505,7 @@ mod tests {
         stats.record(1, &obs(Some(200), Outcome::Up, 5), Duration::ZERO);
         stats.set_state(2, State::Down);
         assert_eq!((stats.checked(), stats.down()), (4, 2));
+        assert_eq!((stats.local_errors(), stats.inconclusive()), (0, 0));
 
         let w = stats.take_window(Instant::now());
         assert_eq!((w.checked, w.down), (4, 2));
@@ -468,6 +527,30 @@ mod tests {
         );
         assert_eq!(m[1].up_pct(), 50.0);
         assert!(m[2].failing);
+    }
+
+    #[test]
+    fn non_verdicts_are_counted_apart_and_not_in_uptime() {
+        let stats = Stats::new(1, 1);
+        stats.record(0, &obs(Some(200), Outcome::Up, 10), Duration::ZERO);
+        let local = Outcome::Local {
+            kind: crate::probe::LocalKind::FileDescriptors,
+            detail: String::new(),
+        };
+        stats.record(0, &obs(None, local, 1), Duration::ZERO);
+        let paused = down(Reason::Timeout).inconclusive(crate::probe::Cause::Paused, "paused");
+        stats.record(0, &obs(None, paused, 9000), Duration::ZERO);
+        assert_eq!(stats.checked(), 3);
+        assert_eq!(
+            (stats.down(), stats.local_errors(), stats.inconclusive()),
+            (0, 1, 1)
+        );
+        let w = stats.take_window(Instant::now());
+        assert_eq!((w.checked, w.down, w.local, w.inconclusive), (3, 0, 1, 1));
+        assert!(w.tally.top_reasons(5).is_empty());
+        let m: Vec<MonitorTotals> = stats.monitor_totals().collect();
+        assert_eq!((m[0].checks, m[0].up), (1, 1));
+        assert_eq!(m[0].max, Duration::from_millis(10));
     }
 
     #[test]

@@ -46,6 +46,15 @@ pub struct Summary {
     pub up_total: u64,
     /// Of those, down.
     pub down_total: u64,
+    /// Of those, local failures of sitewatch itself (not verdicts: out of file descriptors,
+    /// memory, ports or threads).
+    pub local_errors: u64,
+    /// Of those, inconclusive (not verdicts: sitewatch was paused, or its network was down).
+    pub inconclusive: u64,
+    /// Times sitewatch found it had not been running (paused, suspended).
+    pub stalls: u64,
+    /// Times every connectivity canary failed (sitewatch's network impaired).
+    pub impairments: u64,
     /// Most frequent status codes over the run: `[code, count]`.
     pub top_codes: Vec<(u16, u64)>,
     /// Most frequent failure reasons over the run: `[reason, count]`.
@@ -131,8 +140,15 @@ impl Summary {
             runtime_s: stats.started().elapsed().as_secs_f64(),
             monitors: monitors.len(),
             checked_total: checked,
-            up_total: checked - stats.down(),
+            up_total: checked
+                .saturating_sub(stats.down())
+                .saturating_sub(stats.local_errors())
+                .saturating_sub(stats.inconclusive()),
             down_total: stats.down(),
+            local_errors: stats.local_errors(),
+            inconclusive: stats.inconclusive(),
+            stalls: stats.stalls(),
+            impairments: stats.impairments(),
             top_codes: tally.top_codes(TOP),
             top_reasons: tally.top_reasons(TOP),
             slowest: slowest
@@ -221,10 +237,28 @@ impl Summary {
     fn text_lines(&self) -> Vec<String> {
         let runtime =
             humantime::format_duration(Duration::from_secs(self.runtime_s.round() as u64));
-        let mut lines = vec![format!(
+        let mut first = format!(
             "ran {runtime}: {} monitors, {} checks, {} up, {} down",
             self.monitors, self.checked_total, self.up_total, self.down_total
-        )];
+        );
+        // Not verdicts: said only once there are some, under their own names.
+        if self.local_errors > 0 {
+            first.push_str(&format!(
+                ", {} local errors (sitewatch's own)",
+                self.local_errors
+            ));
+        }
+        if self.inconclusive > 0 {
+            first.push_str(&format!(", {} inconclusive", self.inconclusive));
+        }
+        let mut lines = vec![first];
+        if self.stalls > 0 || self.impairments > 0 {
+            lines.push(format!(
+                "sitewatch itself: paused {} time(s), network impaired {} time(s) (checks then were \
+                 inconclusive and retried)",
+                self.stalls, self.impairments
+            ));
+        }
         if self.interrupted {
             lines.insert(
                 0,
@@ -375,6 +409,63 @@ mod tests {
         let v: serde_json::Value = serde_json::to_value(&s).unwrap();
         assert_eq!(v["type"], "summary");
         assert_eq!(v["checked_total"], 3);
+        assert_eq!(
+            (&v["local_errors"], &v["inconclusive"]),
+            (&0.into(), &0.into())
+        );
+    }
+
+    #[test]
+    fn summary_shows_non_verdicts_under_their_own_names() {
+        let config = Config::parse(r#"[{"url": "http://127.0.0.1:9/a"}]"#).unwrap();
+        let stats = Stats::new(1, 1);
+        let obs = |outcome| Observation {
+            status: None,
+            bytes: None,
+            ttfb: None,
+            elapsed: Duration::from_millis(3),
+            final_url: None,
+            retry_after: None,
+            redirects: Vec::new(),
+            outcome,
+        };
+        stats.record(0, &obs(Outcome::Up), Duration::ZERO);
+        let local = Outcome::Local {
+            kind: crate::probe::LocalKind::FileDescriptors,
+            detail: "Too many open files".into(),
+        };
+        stats.record(0, &obs(local.clone()), Duration::ZERO);
+        stats.record(0, &obs(local), Duration::ZERO);
+        let impaired = Outcome::Down {
+            reason: Reason::Connect,
+            detail: "connection refused".into(),
+        }
+        .inconclusive(crate::probe::Cause::NetworkImpaired, "network impaired");
+        stats.record(0, &obs(impaired), Duration::ZERO);
+        stats.add_stall();
+        let s = Summary::collect(&stats, &config.monitors);
+        assert_eq!(
+            (
+                s.checked_total,
+                s.up_total,
+                s.down_total,
+                s.local_errors,
+                s.inconclusive
+            ),
+            (4, 1, 0, 2, 1)
+        );
+        assert!(s.worst.is_empty(), "non-verdicts are not in uptime");
+        let text = s.text_lines();
+        assert!(
+            text[0].ends_with("1 up, 0 down, 2 local errors (sitewatch's own), 1 inconclusive"),
+            "{text:?}"
+        );
+        assert!(
+            text[1].starts_with("sitewatch itself: paused 1 time(s)"),
+            "{text:?}"
+        );
+        let v: serde_json::Value = serde_json::to_value(&s).unwrap();
+        assert_eq!((&v["local_errors"], &v["stalls"]), (&2.into(), &1.into()));
     }
 
     #[test]

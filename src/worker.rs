@@ -20,8 +20,10 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::config::Monitor;
 use crate::event::{Event, Fanout};
+use crate::probe::LocalKind;
 use crate::probe::{Observation, Outcome, Probe, Reason};
 use crate::scheduler::{Completion, Job, Verdict};
+use crate::selfwatch::SelfWatch;
 use crate::stats::Stats;
 
 /// One finished check, as printed and (later) stored.
@@ -49,6 +51,8 @@ pub struct Pool {
     pub stats: Arc<Stats>,
     /// Set when a stop was requested: queued jobs are then skipped.
     pub stopping: Arc<AtomicBool>,
+    /// sitewatch's own condition: stalls, network, local failures.
+    pub selfwatch: Arc<SelfWatch>,
 }
 
 /// The ends of the channels one worker uses.
@@ -76,15 +80,19 @@ pub fn run(id: usize, pool: &Pool, channels: WorkerChannels) {
         let record = check(id, pool, &job);
         pool.stats
             .record(job.monitor, &record.observation, record.lateness);
+        // A local failure or an inconclusive check is no verdict: the scheduler only frees
+        // the monitor.
         let mut verdict = Verdict::of(&record.observation);
-        // Slow: more than half its timeout. Its next checks count as suspect (scheduler).
-        verdict.slow = record.observation.elapsed * 2 > pool.monitors[job.monitor].timeout;
+        if let Some(verdict) = &mut verdict {
+            // Slow: more than half its timeout. Its next checks count as suspect (scheduler).
+            verdict.slow = record.observation.elapsed * 2 > pool.monitors[job.monitor].timeout;
+        }
         // Publish before telling the scheduler, so a check's line precedes the state change
         // it causes.
         channels.events.publish(Event::Check(Arc::new(record)));
         let _ = channels.done.send(Completion {
             monitor: job.monitor,
-            verdict: Some(verdict),
+            verdict,
         });
     }
 }
@@ -101,6 +109,23 @@ fn check(id: usize, pool: &Pool, job: &Job) -> CheckRecord {
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_string());
+            // ureq starts a thread per DNS lookup and panics when the OS refuses one: that is
+            // sitewatch out of threads, not the site's fault.
+            if what.contains("failed to spawn thread") {
+                return Observation {
+                    status: None,
+                    bytes: None,
+                    ttfb: None,
+                    elapsed: start.elapsed(),
+                    final_url: None,
+                    retry_after: None,
+                    redirects: Vec::new(),
+                    outcome: Outcome::Local {
+                        kind: LocalKind::Threads,
+                        detail: what,
+                    },
+                };
+            }
             log::error!("internal error while checking {}: {what}", monitor.url);
             Observation {
                 status: None,
@@ -116,6 +141,7 @@ fn check(id: usize, pool: &Pool, job: &Job) -> CheckRecord {
                 },
             }
         });
+    let observation = pool.selfwatch.judge(observation, start, Instant::now());
     pool.stats.set_busy(id, None);
     CheckRecord {
         monitor: job.monitor,

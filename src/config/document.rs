@@ -27,6 +27,8 @@ pub(super) struct Document {
     pub monitors: Vec<Monitor>,
     /// The object form's `notify` list, validated by the caller.
     pub notify: Option<Value>,
+    /// The object form's `connectivity` object, validated by the caller.
+    pub connectivity: Option<Value>,
 }
 
 /// Parses `text` (one JSON value, nothing after it) into a [`Document`].
@@ -105,6 +107,7 @@ impl<'de> Visitor<'de> for Top<'_> {
         Ok(Document {
             monitors,
             notify: None,
+            connectivity: None,
         })
     }
 
@@ -114,16 +117,18 @@ impl<'de> Visitor<'de> for Top<'_> {
         // Entries met before `defaults`, finished once the whole object is read.
         let mut early: Option<Vec<Value>> = None;
         let mut notify: Option<Value> = None;
+        let mut connectivity: Option<Value> = None;
         while let Some(key) = map.next_key::<String>()? {
             let seen = match key.as_str() {
                 "defaults" => defaults.is_some(),
                 "urls" => monitors.is_some() || early.is_some(),
                 "notify" => notify.is_some(),
+                "connectivity" => connectivity.is_some(),
                 _ => {
                     return fail(
                         self.failure,
                         ConfigError::Shape(format!(
-                            "unknown top-level key {key:?}; the accepted keys are \"urls\", \"defaults\" and \"notify\""
+                            "unknown top-level key {key:?}; the accepted keys are \"urls\", \"defaults\", \"notify\" and \"connectivity\""
                         )),
                     )
                 }
@@ -155,6 +160,9 @@ impl<'de> Visitor<'de> for Top<'_> {
                         other => return fail(self.failure, urls_not_an_array(kind(&other))),
                     },
                 },
+                "connectivity" => {
+                    connectivity = Some(next_strict(&mut map, self.failure, Part::Connectivity)?)
+                }
                 _ => notify = Some(next_strict(&mut map, self.failure, Part::Notify)?),
             }
         }
@@ -182,7 +190,11 @@ impl<'de> Visitor<'de> for Top<'_> {
                 )
             }
         };
-        Ok(Document { monitors, notify })
+        Ok(Document {
+            monitors,
+            notify,
+            connectivity,
+        })
     }
 
     reject! {
@@ -273,6 +285,7 @@ enum Part {
     Defaults,
     Entries,
     Notify,
+    Connectivity,
 }
 
 /// A key found twice in one object, and the entry (or channel) it is in.
@@ -297,6 +310,7 @@ impl Duplicate {
             (Part::Defaults, _) => ConfigError::Defaults(message),
             (Part::Notify, Some(i)) => ConfigError::Notify(format!("channel {}: {message}", i + 1)),
             (Part::Notify, None) => ConfigError::Notify(message),
+            (Part::Connectivity, _) => ConfigError::Connectivity(message),
         }
     }
 }
@@ -312,7 +326,7 @@ fn next_strict<'de, A: MapAccess<'de>>(
     let read = map.next_value_seed(Strict {
         duplicate: &mut duplicate,
         entry: None,
-        list: !matches!(part, Part::Defaults),
+        list: !matches!(part, Part::Defaults | Part::Connectivity),
     });
     match (read, duplicate) {
         (Ok(value), _) => Ok(value),

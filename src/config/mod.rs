@@ -56,6 +56,9 @@ use crate::notify::Channels;
 use crate::probe::{Expect, StatusPattern, StatusSet, MAX_HEADER_BYTES, MAX_URL_BYTES};
 use crate::state::Policy;
 
+mod connectivity;
+pub use self::connectivity::Connectivity;
+
 mod document;
 pub mod shown_url;
 
@@ -392,6 +395,8 @@ pub struct Config {
     pub monitors: Vec<Monitor>,
     /// Notification channels (the `notify` list); empty when there are none.
     pub notify: Channels,
+    /// The connectivity canaries (the `connectivity` key), if any.
+    pub connectivity: Option<Connectivity>,
 }
 
 impl Config {
@@ -431,9 +436,11 @@ impl Config {
             Some(value) => crate::notify::config::parse(value, &|var| std::env::var(var).ok())?,
         };
         crate::notify::config::check_monitors(&document.monitors, &notify)?;
+        let connectivity = document.connectivity.map(connectivity::parse).transpose()?;
         Ok(Config {
             monitors: document.monitors,
             notify,
+            connectivity,
         })
     }
 }
@@ -528,6 +535,8 @@ pub enum ConfigError {
     Defaults(String),
     /// A problem in the `notify` list; the message names the channel.
     Notify(String),
+    /// A problem in the `connectivity` object.
+    Connectivity(String),
     /// A problem in one entry.
     Entry {
         /// 0-based position of the entry in the list.
@@ -563,6 +572,9 @@ impl fmt::Display for ConfigError {
                 write!(f, "defaults: {}", clip(message, MAX_MESSAGE))
             }
             ConfigError::Notify(message) => write!(f, "notify: {}", clip(message, MAX_MESSAGE)),
+            ConfigError::Connectivity(message) => {
+                write!(f, "connectivity: {}", clip(message, MAX_MESSAGE))
+            }
             // Both the 1-based position (how people count) and the 0-based
             // index (how tools such as jq count) so either finds the entry.
             ConfigError::Entry {

@@ -2,11 +2,48 @@
 //!
 //! ureq's errors are `#[non_exhaustive]`, and some failures (DNS, TLS) arrive as plain io errors;
 //! every path, including the catch-all, still ends in exactly one reason.
+//!
+//! Except when the failure is sitewatch's own: an io error whose OS code says the process or
+//! the machine ran out of something ([`local_kind`]) is an [`Outcome::Local`], not a verdict
+//! about the site.
 
 use std::io;
 use std::time::Duration;
 
-use super::{Outcome, Reason};
+use super::{LocalKind, Outcome, Reason};
+
+/// Linux error numbers of the local resource failures (`raw_os_error`).
+const ENOMEM: i32 = 12;
+const ENFILE: i32 = 23;
+const EMFILE: i32 = 24;
+const EADDRNOTAVAIL: i32 = 99;
+
+/// The local resource `io` says sitewatch ran out of, if any: looks at its OS error code and
+/// at every io error it wraps (ureq and rustls nest them).
+pub(crate) fn local_kind(io: &io::Error) -> Option<LocalKind> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(io);
+    // Bounded: error chains are a few links long.
+    for _ in 0..8 {
+        let error = current?;
+        if let Some(io) = error.downcast_ref::<io::Error>() {
+            let kind = match io.raw_os_error() {
+                Some(EMFILE | ENFILE) => Some(LocalKind::FileDescriptors),
+                Some(ENOMEM) => Some(LocalKind::Memory),
+                Some(EADDRNOTAVAIL) => Some(LocalKind::EphemeralPorts),
+                _ => None,
+            };
+            if kind.is_some() {
+                return kind;
+            }
+            if let Some(inner) = io.get_ref() {
+                current = Some(inner);
+                continue;
+            }
+        }
+        current = error.source();
+    }
+    None
+}
 
 /// Where in the exchange an error surfaced; ureq's global timeout does not say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +134,9 @@ fn too_large_detail(error: &ureq::Error) -> String {
 fn classify_io(io: &io::Error, phase: Phase, https: bool) -> Outcome {
     use io::ErrorKind as K;
     let text = io.to_string();
+    if let Some(kind) = local_kind(io) {
+        return Outcome::Local { kind, detail: text };
+    }
     match io.kind() {
         K::ConnectionRefused => Outcome::down(Reason::Connect, "connection refused"),
         K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => Outcome::down(
@@ -150,6 +190,30 @@ mod tests {
 
     fn io(kind: io::ErrorKind, text: &str) -> ureq::Error {
         ureq::Error::Io(io::Error::new(kind, text))
+    }
+
+    #[test]
+    fn local_resource_failures_are_not_verdicts() {
+        let cases = [
+            (24, LocalKind::FileDescriptors),
+            (23, LocalKind::FileDescriptors),
+            (12, LocalKind::Memory),
+            (99, LocalKind::EphemeralPorts),
+        ];
+        for (code, want) in cases {
+            let error = ureq::Error::Io(io::Error::from_raw_os_error(code));
+            let outcome = classify(&error, Phase::Response, Duration::from_secs(1), false);
+            assert!(
+                matches!(&outcome, Outcome::Local { kind, .. } if *kind == want),
+                "{code}: {outcome:?}"
+            );
+        }
+        // Wrapped in another io error, as a TLS or body reader may do.
+        let wrapped = io::Error::other(io::Error::from_raw_os_error(24));
+        assert_eq!(local_kind(&wrapped), Some(LocalKind::FileDescriptors));
+        // A refused connection is still the site's.
+        let refused = io::Error::from_raw_os_error(111);
+        assert_eq!(local_kind(&refused), None);
     }
 
     #[test]

@@ -42,10 +42,12 @@ use crate::text;
 mod agent;
 mod classify;
 pub mod expect;
+mod nature;
 mod phase;
 mod redirect;
 
 pub use self::expect::{Expect, StatusPattern, StatusSet};
+pub use self::nature::{Cause, LocalKind, Nature};
 pub use self::redirect::{Redirect, MAX_URL_BYTES};
 
 /// Longest request header sitewatch sends, name and value together (the config refuses
@@ -122,7 +124,8 @@ impl std::fmt::Display for Reason {
     }
 }
 
-/// Up or down, and if down, why.
+/// What a check found: a verdict about the site (up, or down and why), a local failure of
+/// sitewatch, or inconclusive. See [`Nature`]: only `Up` and `Down` are verdicts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// The site answered with an expected status and a complete body.
@@ -132,6 +135,20 @@ pub enum Outcome {
         /// Which class of failure.
         reason: Reason,
         /// What exactly happened (e.g. `HTTP 503 Service Unavailable`).
+        detail: String,
+    },
+    /// sitewatch itself could not make the check: not the site's fault, not a verdict.
+    Local {
+        /// Which resource ran out.
+        kind: LocalKind,
+        /// What the system said.
+        detail: String,
+    },
+    /// The check overlapped a time sitewatch could not measure fairly: not a verdict.
+    Inconclusive {
+        /// Why.
+        cause: Cause,
+        /// What the check would otherwise have said, and why it does not count.
         detail: String,
     },
 }
@@ -149,11 +166,60 @@ impl Outcome {
         matches!(self, Outcome::Up)
     }
 
+    /// True for [`Outcome::Down`] (a verdict against the site; not a local failure nor an
+    /// inconclusive check).
+    pub fn is_down(&self) -> bool {
+        matches!(self, Outcome::Down { .. })
+    }
+
     /// The failure reason, if down.
     pub fn reason(&self) -> Option<Reason> {
         match self {
-            Outcome::Up => None,
             Outcome::Down { reason, .. } => Some(*reason),
+            _ => None,
+        }
+    }
+
+    /// Verdict, local failure or inconclusive.
+    pub fn nature(&self) -> Nature {
+        match self {
+            Outcome::Up | Outcome::Down { .. } => Nature::Verdict,
+            Outcome::Local { .. } => Nature::Local,
+            Outcome::Inconclusive { .. } => Nature::Inconclusive,
+        }
+    }
+
+    /// The name of what went wrong: the reason when down, the local kind, or the cause;
+    /// `None` when up.
+    pub fn cause_name(&self) -> Option<&'static str> {
+        match self {
+            Outcome::Up => None,
+            Outcome::Down { reason, .. } => Some(reason.as_str()),
+            Outcome::Local { kind, .. } => Some(kind.as_str()),
+            Outcome::Inconclusive { cause, .. } => Some(cause.as_str()),
+        }
+    }
+
+    /// What was seen, in words; `None` when up.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            Outcome::Up => None,
+            Outcome::Down { detail, .. }
+            | Outcome::Local { detail, .. }
+            | Outcome::Inconclusive { detail, .. } => Some(detail),
+        }
+    }
+
+    /// This failed check's outcome turned inconclusive for `cause`, keeping what it saw in the
+    /// detail. Up, local failures and inconclusive outcomes are returned unchanged: a success
+    /// is still evidence that the site works.
+    pub fn inconclusive(self, cause: Cause, why: &str) -> Outcome {
+        match self {
+            Outcome::Down { reason, detail } => Outcome::Inconclusive {
+                cause,
+                detail: format!("{why} (the check saw {reason}: {detail})"),
+            },
+            other => other,
         }
     }
 }

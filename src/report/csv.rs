@@ -1,5 +1,6 @@
 //! The report as one CSV table (RFC 4180), for spreadsheets and scripts: a `type` column says
-//! whether a row is a `monitor` or an `incident`; columns that do not apply to a row are empty.
+//! whether a row is a `monitor`, an `incident` or an `impairment` (a time sitewatch could not
+//! measure: `reason` is its cause); columns that do not apply to a row are empty.
 //! Times are RFC 3339 UTC, durations seconds, latencies milliseconds.
 //!
 //! Text cells (URL, name, reason, detail) may hold what a site or a config author chose; one that
@@ -9,7 +10,7 @@
 
 use super::{time, Report};
 
-const HEADER: [&str; 20] = [
+const HEADER: [&str; 23] = [
     "type",
     "url",
     "name",
@@ -30,6 +31,9 @@ const HEADER: [&str; 20] = [
     "reason",
     "status",
     "detail",
+    "local_errors",
+    "inconclusive",
+    "impaired_s",
 ];
 
 /// Quotes a field when it needs it.
@@ -79,6 +83,9 @@ pub fn render(report: &Report) -> String {
             String::new(),
             String::new(),
             String::new(),
+            m.local_errors.to_string(),
+            m.inconclusive.to_string(),
+            m.impaired_s.to_string(),
         ]);
     }
     for i in &report.incidents {
@@ -92,6 +99,16 @@ pub fn render(report: &Report) -> String {
         row[17] = opt(i.reason.as_deref().map(text));
         row[18] = opt(i.status);
         row[19] = opt(i.detail.as_deref().map(text));
+        rows.push(row);
+    }
+    for i in &report.impairments {
+        let mut row = vec![String::new(); HEADER.len()];
+        row[0] = "impairment".into();
+        row[14] = time(i.start);
+        row[15] = time(i.end);
+        row[16] = ((i.end - i.start) as f64 / 1000.0).to_string();
+        row[17] = i.cause.clone();
+        row[19] = opt(i.detail.as_deref());
         rows.push(row);
     }
     let mut out = String::new();

@@ -165,6 +165,17 @@ fn monitor(h: &mut String, report: &Report, m: &MonitorReport) {
         millis(m.p95_ms),
         millis(m.max_ms),
     );
+    // Not verdicts: neither up nor down, said apart once there are some.
+    if m.local_errors + m.inconclusive > 0 || m.impaired_s > 0.0 {
+        let _ = write!(
+            h,
+            "<div class=\"nums\">not verdicts: {} local error(s), {} inconclusive, {} \
+             impaired</div>",
+            m.local_errors,
+            m.inconclusive,
+            span(m.impaired_s)
+        );
+    }
     h.push_str("<div>");
     bar(h, report, m);
     chart(h, report, m);

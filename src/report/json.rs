@@ -1,7 +1,10 @@
 //! The report as one JSON document, for machines:
 //! `{"from", "to", "generated", "monitors": [{"url", "checks", "uptime_pct", "incidents",
 //! "downtime_s", "p50_ms", "p95_ms", "max_ms", "state", …}], "incidents": [{"url", "start",
-//! "end", "duration_s", "reason", …}]}`. Times are RFC 3339 UTC; a missing value is `null`.
+//! "end", "duration_s", "reason", …}], "impairments": [{"start", "end", "duration_s", "cause",
+//! "detail"}]}`. Times are RFC 3339 UTC; a missing value is `null`. `local_errors` and
+//! `inconclusive` count a monitor's checks that were not verdicts; `impaired_s` its time that
+//! counted neither up nor down.
 
 use serde::Serialize;
 
@@ -15,6 +18,16 @@ struct Doc<'a> {
     generated: String,
     monitors: Vec<Monitor<'a>>,
     incidents: Vec<Incident<'a>>,
+    impairments: Vec<Impairment<'a>>,
+}
+
+#[derive(Serialize)]
+struct Impairment<'a> {
+    start: String,
+    end: String,
+    duration_s: f64,
+    cause: &'a str,
+    detail: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -24,6 +37,9 @@ struct Monitor<'a> {
     interval_s: f64,
     checks: u64,
     up: u64,
+    local_errors: u64,
+    inconclusive: u64,
+    impaired_s: f64,
     uptime_pct: Option<f64>,
     uptime_time_pct: Option<f64>,
     observed_s: f64,
@@ -58,6 +74,9 @@ fn monitor(m: &MonitorReport) -> Monitor<'_> {
         interval_s: m.interval_s,
         checks: m.checks,
         up: m.up,
+        local_errors: m.local_errors,
+        inconclusive: m.inconclusive,
+        impaired_s: m.impaired_s,
         uptime_pct: m.uptime_pct,
         uptime_time_pct: m.uptime_time_pct,
         observed_s: m.observed_s,
@@ -95,6 +114,17 @@ pub fn render(report: &Report) -> String {
         generated: time(report.generated),
         monitors: report.monitors.iter().map(monitor).collect(),
         incidents: report.incidents.iter().map(incident).collect(),
+        impairments: report
+            .impairments
+            .iter()
+            .map(|i| Impairment {
+                start: time(i.start),
+                end: time(i.end),
+                duration_s: (i.end - i.start) as f64 / 1000.0,
+                cause: &i.cause,
+                detail: i.detail.as_deref(),
+            })
+            .collect(),
     };
     let mut out = serde_json::to_string_pretty(&doc).expect("a report always serializes");
     out.push('\n');

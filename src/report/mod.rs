@@ -10,6 +10,11 @@
 //! incidents, downtime and the longest incident. Windows reaching back past `--retain`, where
 //! raw checks are gone, are counted by whole hours.
 //!
+//! Only verdicts count in uptime. Checks that were not verdicts (local failures of sitewatch,
+//! inconclusive checks) are counted apart per monitor from the raw checks (so not past
+//! `--retain`), and times sitewatch could not measure (the `impairments` table: paused, network
+//! impaired) are taken out of observed time and downtime: neither up nor down.
+//!
 //! The database is opened read-only, so a report can run while sitewatch writes.
 
 use std::collections::{BTreeMap, HashMap};
@@ -27,7 +32,7 @@ pub mod json;
 pub mod table;
 pub mod timeline;
 
-use self::timeline::{timeline, Transition};
+use self::timeline::{merge, timeline_excluding, Transition};
 
 /// Milliseconds in a day.
 pub const DAY_MS: i64 = 24 * HOUR_MS;
@@ -70,10 +75,17 @@ pub struct MonitorReport {
     pub name: Option<String>,
     /// Its check interval, seconds.
     pub interval_s: f64,
-    /// Checks in the window.
+    /// Checks in the window (verdicts).
     pub checks: u64,
     /// Of those, up.
     pub up: u64,
+    /// Checks that failed because of sitewatch itself (not verdicts, not in `checks`).
+    pub local_errors: u64,
+    /// Checks that were inconclusive (not verdicts, not in `checks`).
+    pub inconclusive: u64,
+    /// Seconds of the window with a known state during which sitewatch could not measure
+    /// (paused, network impaired): neither up nor down, not in `observed_s`.
+    pub impaired_s: f64,
     /// Percentage of checks that were up; `None` without checks.
     pub uptime_pct: Option<f64>,
     /// Percentage of observed time the monitor was not down; `None` if its state was never
@@ -161,6 +173,21 @@ pub struct Report {
     pub monitors: Vec<MonitorReport>,
     /// Incidents overlapping the window, by start time.
     pub incidents: Vec<IncidentReport>,
+    /// Times in the window sitewatch could not measure, by start time.
+    pub impairments: Vec<ImpairmentReport>,
+}
+
+/// A time sitewatch could not measure: it was paused, or its network was impaired.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImpairmentReport {
+    /// Start, ms since the epoch.
+    pub start: i64,
+    /// End, ms since the epoch.
+    pub end: i64,
+    /// `paused` or `network_impaired`.
+    pub cause: String,
+    /// What was seen.
+    pub detail: Option<String>,
 }
 
 /// `part` of `whole` in percent, rounded to 3 decimals; `None` when `whole` is 0.
@@ -238,8 +265,18 @@ pub fn build(conn: &Connection, query: &Query) -> rusqlite::Result<Report> {
         cells_from,
         monitors: Vec::new(),
         incidents: Vec::new(),
+        impairments: Vec::new(),
     };
     let source = Source::new(conn)?;
+    report.impairments = source.impairments(from, horizon)?;
+    let impaired = merge(
+        report
+            .impairments
+            .iter()
+            .map(|i| (i.start.max(from), i.end.min(horizon)))
+            .collect(),
+    );
+    let mut not_verdicts = source.not_verdicts(from, to)?;
     let ids: Vec<i64> = monitors.iter().map(|m| m.id).collect();
     // Per monitor: the window's total and one cell per hour or day, filled as rows stream by.
     let mut sums: HashMap<i64, (Cell, Vec<Cell>)> = HashMap::new();
@@ -263,8 +300,14 @@ pub fn build(conn: &Connection, query: &Query) -> rusqlite::Result<Report> {
             .remove(&m.id)
             .unwrap_or_else(|| (Cell::default(), vec![Cell::default(); n_cells]));
         let (before, within, after) = source.transitions(m.id, from, horizon)?;
-        let t = timeline(before.as_ref(), &within, &after, from, horizon);
-        if total.checks == 0 && t.observed_ms == 0 && t.incidents.is_empty() {
+        let t = timeline_excluding(before.as_ref(), &within, &after, from, horizon, &impaired);
+        let (local_errors, inconclusive) = not_verdicts.remove(&m.id).unwrap_or_default();
+        if total.checks == 0
+            && t.observed_ms == 0
+            && t.impaired_ms == 0
+            && t.incidents.is_empty()
+            && local_errors + inconclusive == 0
+        {
             continue;
         }
         let name = (!m.name.is_empty()).then(|| m.name.clone());
@@ -296,6 +339,9 @@ pub fn build(conn: &Connection, query: &Query) -> rusqlite::Result<Report> {
             interval_s: m.interval_ms as f64 / 1000.0,
             checks: total.checks,
             up: total.up,
+            local_errors,
+            inconclusive,
+            impaired_s: t.impaired_ms as f64 / 1000.0,
             uptime_pct: pct(total.up, total.checks),
             uptime_time_pct: pct(not_down, observed),
             observed_s: t.observed_ms as f64 / 1000.0,
@@ -410,7 +456,7 @@ impl<'c> Source<'c> {
     ) -> rusqlite::Result<()> {
         let mut s = self.conn.prepare(&format!(
             "SELECT monitor, ts, reason IS NULL, ms FROM checks
-             WHERE ts >= ?1 AND ts < ?2{only}"
+             WHERE ts >= ?1 AND ts < ?2 AND nature IS NULL{only}"
         ))?;
         let mut hours: BTreeMap<(i64, i64), Cell> = BTreeMap::new();
         let mut rows = s.query(params![from, to])?;
@@ -425,6 +471,46 @@ impl<'c> Source<'c> {
             add(*monitor, *hour, cell);
         }
         Ok(())
+    }
+
+    /// Per monitor id, the checks of `[from, to)` that were not verdicts: (local failures,
+    /// inconclusive). Reads only those rows, through their partial index.
+    fn not_verdicts(&self, from: i64, to: i64) -> rusqlite::Result<HashMap<i64, (u64, u64)>> {
+        let mut s = self.conn.prepare(
+            "SELECT monitor, nature, count(*) FROM checks
+             WHERE nature IS NOT NULL AND ts >= ?1 AND ts < ?2 GROUP BY monitor, nature",
+        )?;
+        let mut out: HashMap<i64, (u64, u64)> = HashMap::new();
+        let mut rows = s.query(params![from, to])?;
+        while let Some(row) = rows.next()? {
+            let nature: String = row.get(1)?;
+            let n = row.get::<_, i64>(2)?.max(0) as u64;
+            let entry = out.entry(row.get(0)?).or_default();
+            if nature == "local" {
+                entry.0 += n;
+            } else {
+                entry.1 += n;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Impairments overlapping `[from, horizon)`, by start.
+    fn impairments(&self, from: i64, horizon: i64) -> rusqlite::Result<Vec<ImpairmentReport>> {
+        self.conn
+            .prepare(
+                "SELECT start_ts, end_ts, cause, detail FROM impairments
+                 WHERE start_ts < ?2 AND end_ts > ?1 ORDER BY start_ts",
+            )?
+            .query_map(params![from, horizon], |r| {
+                Ok(ImpairmentReport {
+                    start: r.get(0)?,
+                    end: r.get(1)?,
+                    cause: r.get(2)?,
+                    detail: r.get(3)?,
+                })
+            })?
+            .collect()
     }
 
     /// The latest transition before `from`, those in `[from, horizon)`, and the first one at

@@ -138,5 +138,46 @@ pub fn render(report: &Report) -> String {
         }
         out.push_str(&columns(&rows, &[3]));
     }
+    // Not verdicts, under their own names: neither up nor down, so not in the columns above.
+    let others: Vec<&super::MonitorReport> = report
+        .monitors
+        .iter()
+        .filter(|m| m.local_errors + m.inconclusive > 0 || m.impaired_s > 0.0)
+        .collect();
+    if !others.is_empty() {
+        out.push_str("\nNOT VERDICTS (neither up nor down)\n");
+        let mut rows = vec![["MONITOR", "LOCAL ERRORS", "INCONCLUSIVE", "IMPAIRED"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<String>>()];
+        for m in others {
+            rows.push(vec![
+                label(&m.url, m.name.as_deref()),
+                m.local_errors.to_string(),
+                m.inconclusive.to_string(),
+                span(m.impaired_s),
+            ]);
+        }
+        out.push_str(&columns(&rows, &[1, 2, 3]));
+    }
+    if !report.impairments.is_empty() {
+        out.push_str("\nMONITORING IMPAIRED\n");
+        let mut rows = vec![["START", "END", "DURATION", "CAUSE"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<String>>()];
+        for i in &report.impairments {
+            rows.push(vec![
+                time(i.start),
+                time(i.end),
+                span((i.end - i.start) as f64 / 1000.0),
+                match &i.detail {
+                    Some(d) => format!("{}: {d}", i.cause),
+                    None => i.cause.clone(),
+                },
+            ]);
+        }
+        out.push_str(&columns(&rows, &[2]));
+    }
     out
 }

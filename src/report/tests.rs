@@ -120,6 +120,53 @@ fn failed_checks_without_a_transition_count_by_checks_only() {
 }
 
 #[test]
+fn checks_that_are_not_verdicts_and_impaired_time_count_neither_up_nor_down() {
+    let conn = fixture();
+    conn.execute_batch(&format!(
+        "INSERT INTO checks (ts, monitor, status, reason, detail, bytes, ms, lateness_ms, nature)
+         VALUES ({t}, 1, NULL, 'file_descriptors', 'Too many open files', NULL, 1, 0, 'local'),
+                ({t}, 1, NULL, 'file_descriptors', 'Too many open files', NULL, 1, 0, 'local'),
+                ({t}, 1, NULL, 'paused', 'sitewatch was paused', NULL, 9000, 0, 'inconclusive'),
+                ({t}, 4, NULL, 'network_impaired', 'every canary failed', NULL, 5, 0,
+                 'inconclusive');
+         INSERT INTO impairments (start_ts, end_ts, cause, detail)
+         VALUES ({a}, {b}, 'network_impaired', 'every canary failed');",
+        t = T0 + 3 * H + 1000,
+        a = T0 + 6 * H,
+        b = T0 + 7 * H,
+    ))
+    .unwrap();
+    // The rollups, rebuilt from raw checks, leave them out too.
+    rollup::rebuild(&conn).unwrap();
+    let r = day(&conn, None);
+    let m = monitor(&r, "https://steady.example/");
+    assert_eq!((m.checks, m.up), (1440, 1440));
+    assert_eq!((m.local_errors, m.inconclusive), (2, 1));
+    assert_eq!(
+        m.max_ms,
+        Some(100.0),
+        "a 9 s inconclusive check is not the slowest"
+    );
+    assert_eq!((m.observed_s, m.impaired_s), (23.0 * 3600.0, 3600.0));
+    assert_eq!(m.uptime_time_pct, Some(100.0));
+    let n = monitor(&r, "https://never-decided.example/");
+    assert_eq!((n.checks, n.inconclusive), (5, 1));
+    assert_eq!(r.impairments.len(), 1);
+
+    let table = table::render(&r);
+    assert!(table.contains("NOT VERDICTS"), "{table}");
+    assert!(table.contains("MONITORING IMPAIRED"), "{table}");
+    let json: serde_json::Value = serde_json::from_str(&json::render(&r)).unwrap();
+    assert_eq!(json["monitors"][0]["local_errors"], 2);
+    assert_eq!(json["impairments"][0]["cause"], "network_impaired");
+    assert_eq!(json["impairments"][0]["duration_s"], 3600.0);
+    let csv = csv::render(&r);
+    assert!(csv.lines().any(|l| l.starts_with("impairment,")), "{csv}");
+    let html = html::render(&r);
+    assert!(html.contains("not verdicts: 2 local error(s), 1 inconclusive, 1h impaired"));
+}
+
+#[test]
 fn a_stop_ends_the_incident_and_the_observed_time() {
     let r = day(&fixture(), None);
     let m = monitor(&r, "https://stopped.example/");

@@ -12,6 +12,10 @@
 //! *downtime* when it was `down`; uptime by time is `1 − downtime / observed`. Incidents that
 //! overlap the window are listed whole (their real start, and their end even if after the
 //! window); one still open is measured to the horizon.
+//!
+//! Times sitewatch could not measure (it was paused, or its network was impaired) count neither
+//! as up nor as down: [`timeline_excluding`] takes them out of observed time and downtime and
+//! adds them up as `impaired_ms`.
 
 use crate::state::State;
 
@@ -65,6 +69,9 @@ pub struct Timeline {
     pub incidents: Vec<Span>,
     /// The last `up`/`down` state at or before the horizon (`unknown` if none).
     pub last_known: State,
+    /// Time in the window with a known state that fell in an impairment, ms: counted neither
+    /// in `observed_ms` nor in `down_ms`.
+    pub impaired_ms: i64,
 }
 
 /// Rebuilds the timeline of one monitor over `[from, horizon)`.
@@ -79,11 +86,36 @@ pub fn timeline(
     from: i64,
     horizon: i64,
 ) -> Timeline {
+    timeline_excluding(before, within, after, from, horizon, &[])
+}
+
+/// Like [`timeline`], with `impaired` (sorted, non-overlapping `[start, end)` spans, ms) taken
+/// out of observed time and downtime.
+pub fn timeline_excluding(
+    before: Option<&Transition>,
+    within: &[Transition],
+    after: &[Transition],
+    from: i64,
+    horizon: i64,
+    impaired: &[(i64, i64)],
+) -> Timeline {
     let mut t = Timeline {
         observed_ms: 0,
         down_ms: 0,
         incidents: Vec::new(),
         last_known: State::Unknown,
+        impaired_ms: 0,
+    };
+    let account = |t: &mut Timeline, state: State, start: i64, end: i64| {
+        let lost = overlap(impaired, start, end);
+        account(t, state, start, end);
+        if state != State::Unknown {
+            t.impaired_ms += lost;
+            t.observed_ms -= lost;
+            if state == State::Down {
+                t.down_ms -= lost;
+            }
+        }
     };
     let mut state = State::Unknown;
     let mut open: Option<Span> = None;
@@ -105,6 +137,27 @@ pub fn timeline(
         t.incidents.push(span);
     }
     t
+}
+
+/// How much of `[start, end)` the sorted, non-overlapping `spans` cover.
+fn overlap(spans: &[(i64, i64)], start: i64, end: i64) -> i64 {
+    spans
+        .iter()
+        .map(|&(a, b)| (b.min(end) - a.max(start)).max(0))
+        .sum()
+}
+
+/// Sorts `spans` and merges those that overlap or touch.
+pub fn merge(mut spans: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
+    spans.sort_unstable();
+    let mut out: Vec<(i64, i64)> = Vec::with_capacity(spans.len());
+    for (a, b) in spans {
+        match out.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
 }
 
 fn account(t: &mut Timeline, state: State, start: i64, end: i64) {
@@ -157,6 +210,19 @@ mod tests {
             status: None,
             detail: None,
         }
+    }
+
+    #[test]
+    fn impaired_time_counts_neither_up_nor_down() {
+        // Up 0..500, down 500..1000; impaired 400..600 and 900..1200 (past the horizon).
+        let within = [tr(0, State::Up), tr(500, State::Down)];
+        let impaired = merge(vec![(900, 1200), (400, 550), (550, 600)]);
+        assert_eq!(impaired, vec![(400, 600), (900, 1200)]);
+        let t = timeline_excluding(None, &within, &[], 0, 1000, &impaired);
+        assert_eq!((t.observed_ms, t.down_ms, t.impaired_ms), (700, 300, 300));
+        // Unknown time is not observed, impaired or not.
+        let t = timeline_excluding(None, &[tr(500, State::Up)], &[], 0, 1000, &impaired);
+        assert_eq!((t.observed_ms, t.impaired_ms), (300, 200));
     }
 
     #[test]

@@ -93,6 +93,21 @@ pub const MIGRATIONS: &[&str] = &[
          key   TEXT PRIMARY KEY,
          value
      ) WITHOUT ROWID;",
+    // 2: the three natures of a result. `checks.nature` is NULL for a verdict about the site,
+    // `local` for a local failure of sitewatch, `inconclusive` for a check that could not
+    // measure fairly; for those two, `reason` holds the local kind or the cause. They are not
+    // verdicts, so they are left out of the rollups (uptime); a partial index finds them.
+    // `impairments`: times sitewatch could not measure (`paused`, `network_impaired`), which
+    // reports count neither as up nor as down.
+    "ALTER TABLE checks ADD COLUMN nature TEXT;
+     CREATE INDEX checks_without_verdict ON checks (ts) WHERE nature IS NOT NULL;
+     CREATE TABLE impairments (
+         start_ts INTEGER NOT NULL,
+         end_ts   INTEGER NOT NULL,
+         cause    TEXT    NOT NULL,
+         detail   TEXT
+     );
+     CREATE INDEX impairments_by_time ON impairments (start_ts);",
 ];
 
 /// The schema version this build writes.
@@ -683,6 +698,29 @@ mod tests {
     }
 
     #[test]
+    fn a_version_1_database_keeps_its_checks_as_verdicts() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO monitors VALUES (1, 'http://a.example/', '', 60000, 'GET', 0, 0);
+             INSERT INTO checks (ts, monitor, status, reason, detail, bytes, ms, lateness_ms)
+             VALUES (0, 1, 200, NULL, NULL, 3, 1.5, 0.1);",
+        )
+        .unwrap();
+        assert_eq!(migrate(&mut conn).unwrap(), 1, "found version 1");
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 2);
+        let nature: Option<String> = conn
+            .query_row("SELECT nature FROM checks", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(nature, None, "an old check is a verdict");
+        assert_eq!(rollup::rebuild(&conn).unwrap(), 1);
+    }
+
+    #[test]
     fn a_newer_schema_is_refused_and_left_alone() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("h.db");
@@ -697,7 +735,7 @@ mod tests {
             err.problem,
             Problem::Newer {
                 found: 99,
-                known: 1
+                known: schema_version()
             }
         );
         assert!(err.to_string().contains("upgrade sitewatch"), "{err}");

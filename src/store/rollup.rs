@@ -385,8 +385,10 @@ impl RollupCache {
 pub fn rebuild(conn: &Connection) -> rusqlite::Result<usize> {
     let mut cells: BTreeMap<(i64, i64), Cell> = BTreeMap::new();
     {
-        let mut rows = conn
-            .prepare("SELECT monitor, ts, reason IS NULL, ms FROM checks ORDER BY monitor, ts")?;
+        let mut rows = conn.prepare(
+            "SELECT monitor, ts, reason IS NULL, ms FROM checks WHERE nature IS NULL
+                 ORDER BY monitor, ts",
+        )?;
         let mut rows = rows.query([])?;
         while let Some(row) = rows.next()? {
             let monitor: i64 = row.get(0)?;

@@ -43,7 +43,7 @@ use super::{epoch_ms, Store};
 use crate::config::Monitor;
 use crate::event::{Event, StateChange};
 use crate::output::ms;
-use crate::probe::Outcome;
+use crate::probe::Nature;
 use crate::state::State;
 use crate::stats::Stats;
 use crate::worker::CheckRecord;
@@ -386,10 +386,15 @@ impl Writer {
         let (mut checks, mut transitions) = (0, 0);
         {
             let mut insert_check = tx.prepare(
-                "INSERT INTO checks (ts, monitor, status, reason, detail, bytes, ms, lateness_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO checks (ts, monitor, status, reason, detail, bytes, ms, lateness_ms,
+                                     nature)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
             let mut insert_transition_statement = tx.prepare(INSERT_TRANSITION)?;
+            let mut insert_impairment = tx.prepare(
+                "INSERT INTO impairments (start_ts, end_ts, cause, detail)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?;
             for event in batch {
                 match event {
                     Event::Check(record) => {
@@ -403,10 +408,25 @@ impl Writer {
                             row.detail,
                             row.bytes,
                             row.ms,
-                            row.lateness_ms
+                            row.lateness_ms,
+                            row.nature
                         ])?;
-                        rollups.add(&tx, id, row.ts, row.reason.is_none(), row.ms)?;
+                        // Only verdicts count in uptime.
+                        if row.nature.is_none() {
+                            rollups.add(&tx, id, row.ts, row.reason.is_none(), row.ms)?;
+                        }
                         checks += 1;
+                    }
+                    // Stored once it has ended: its start line has no length yet.
+                    Event::Impairment(span) => {
+                        if let Some(end) = span.end {
+                            insert_impairment.execute(params![
+                                epoch_ms(span.start),
+                                epoch_ms(end),
+                                span.cause.as_str(),
+                                span.detail
+                            ])?;
+                        }
                     }
                     Event::State(change) => {
                         insert_transition(
@@ -618,6 +638,9 @@ fn mark_pruned(conn: &Connection, horizon: i64) -> rusqlite::Result<()> {
 struct CheckRow<'a> {
     ts: i64,
     status: Option<u16>,
+    /// `None` for a verdict; `local` or `inconclusive` otherwise.
+    nature: Option<&'static str>,
+    /// The failure reason of a verdict; the local kind or cause of the others.
     reason: Option<&'static str>,
     detail: Option<&'a str>,
     bytes: Option<i64>,
@@ -628,15 +651,16 @@ struct CheckRow<'a> {
 impl<'a> CheckRow<'a> {
     fn of(record: &'a CheckRecord) -> Self {
         let o = &record.observation;
-        let (reason, detail) = match &o.outcome {
-            Outcome::Up => (None, None),
-            Outcome::Down { reason, detail } => (Some(reason.as_str()), Some(detail.as_str())),
+        let nature = match o.outcome.nature() {
+            Nature::Verdict => None,
+            other => Some(other.as_str()),
         };
         CheckRow {
             ts: epoch_ms(record.started_at),
             status: o.status,
-            reason,
-            detail,
+            nature,
+            reason: o.outcome.cause_name(),
+            detail: o.outcome.detail(),
             bytes: o.bytes.map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
             ms: ms(o.elapsed),
             lateness_ms: ms(record.lateness),
@@ -648,7 +672,7 @@ impl<'a> CheckRow<'a> {
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::probe::{Observation, Reason};
+    use crate::probe::{Observation, Outcome, Reason};
     use crossbeam_channel::bounded;
 
     fn store(dir: &tempfile::TempDir) -> Store {
@@ -694,6 +718,94 @@ mod tests {
 
     fn count(conn: &Connection, sql: &str) -> i64 {
         conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn checks_that_are_not_verdicts_are_stored_with_their_nature_outside_the_rollups() {
+        let dir = tempfile::tempdir().unwrap();
+        let stats = Arc::new(Stats::new(1, 1));
+        let writer = Writer::new(
+            History {
+                store: store(&dir),
+                settings: Settings::default(),
+            },
+            monitors(1),
+            Arc::clone(&stats),
+        );
+        let (tx, rx) = bounded(100);
+        let t0 = 1_767_225_600_000;
+        tx.send(check(0, t0, true, 10)).unwrap();
+        let local = |at: i64, outcome: Outcome| {
+            Event::Check(Arc::new(CheckRecord {
+                monitor: 0,
+                started_at: super::super::from_epoch_ms(at),
+                lateness: Duration::ZERO,
+                queued: Duration::ZERO,
+                observation: Observation {
+                    status: None,
+                    bytes: None,
+                    ttfb: None,
+                    elapsed: Duration::from_millis(1),
+                    final_url: None,
+                    retry_after: None,
+                    redirects: Vec::new(),
+                    outcome,
+                },
+            }))
+        };
+        tx.send(local(
+            t0 + 1000,
+            Outcome::Local {
+                kind: crate::probe::LocalKind::FileDescriptors,
+                detail: "Too many open files (os error 24)".into(),
+            },
+        ))
+        .unwrap();
+        tx.send(local(
+            t0 + 2000,
+            Outcome::down(Reason::Timeout, "timed out")
+                .inconclusive(crate::probe::Cause::Paused, "paused"),
+        ))
+        .unwrap();
+        let at = super::super::from_epoch_ms(t0 + 2000);
+        tx.send(Event::Impairment(Arc::new(crate::event::Impairment {
+            start: at,
+            end: None,
+            cause: crate::probe::Cause::Paused,
+            detail: "begins".into(),
+        })))
+        .unwrap();
+        tx.send(Event::Impairment(Arc::new(crate::event::Impairment {
+            start: at,
+            end: Some(at + Duration::from_secs(10)),
+            cause: crate::probe::Cause::Paused,
+            detail: "sitewatch was paused for 10.0 s".into(),
+        })))
+        .unwrap();
+        drop(tx);
+        writer.run(rx);
+        let conn = Connection::open(dir.path().join("h.db")).unwrap();
+        assert_eq!(count(&conn, "SELECT count(*) FROM checks"), 3);
+        assert_eq!(
+            count(
+                &conn,
+                "SELECT count(*) FROM checks WHERE nature = 'local' AND reason = 'file_descriptors'"
+            ),
+            1
+        );
+        assert_eq!(
+            count(
+                &conn,
+                "SELECT count(*) FROM checks WHERE nature = 'inconclusive' AND reason = 'paused'"
+            ),
+            1
+        );
+        assert_eq!(count(&conn, "SELECT sum(checks) FROM rollups"), 1);
+        assert_eq!(
+            count(&conn, "SELECT end_ts - start_ts FROM impairments"),
+            10_000,
+            "one row, once it has ended"
+        );
     }
 
     #[test]

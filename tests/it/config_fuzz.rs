@@ -135,6 +135,7 @@ fn place(e: &ConfigError) -> Option<&'static str> {
             Some("notify channel")
         }
         ConfigError::Shape(_) | ConfigError::Empty => Some("top level"),
+        ConfigError::Connectivity(_) => Some("connectivity"),
         _ => None,
     }
 }

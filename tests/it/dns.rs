@@ -122,7 +122,7 @@ pub fn monitor(url: &str) -> Monitor {
 fn down(outcome: &Outcome) -> (Reason, &str) {
     match outcome {
         Outcome::Down { reason, detail } => (*reason, detail.as_str()),
-        Outcome::Up => panic!("expected down, got up"),
+        other => panic!("expected down, got {other:?}"),
     }
 }
 

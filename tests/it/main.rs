@@ -21,6 +21,7 @@ mod raw_site;
 mod redirects;
 mod schedule;
 mod secrets;
+mod selfwatch;
 mod shutdown;
 mod tls;
 mod tls_server;

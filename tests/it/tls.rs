@@ -30,7 +30,7 @@ fn assert_down(check: &Value, reason: &str) {
 fn down(outcome: &Outcome) -> (Reason, &str) {
     match outcome {
         Outcome::Down { reason, detail } => (*reason, detail.as_str()),
-        Outcome::Up => panic!("expected down, got up"),
+        other => panic!("expected down, got {other:?}"),
     }
 }
 

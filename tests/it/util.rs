@@ -100,7 +100,36 @@ impl Sitewatch {
         Sitewatch::start(args, Some(dir), &[])
     }
 
+    /// Like [`Sitewatch::spawn`], with the open-files limit (soft and hard) set to `limit` for
+    /// the child only, through the shell's `ulimit -n`.
+    pub fn spawn_with_open_files<I, S>(limit: u32, args: I) -> Sitewatch
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut command = Command::new("sh");
+        command.args([
+            "-c",
+            &format!("ulimit -n {limit} && exec \"$0\" \"$@\""),
+            BIN,
+        ]);
+        Sitewatch::launch(command, args, None, &[])
+    }
+
     fn start<I, S>(args: I, dir: Option<&Path>, env: &[(&str, &str)]) -> Sitewatch
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        Sitewatch::launch(Command::new(BIN), args, dir, env)
+    }
+
+    fn launch<I, S>(
+        mut command: Command,
+        args: I,
+        dir: Option<&Path>,
+        env: &[(&str, &str)],
+    ) -> Sitewatch
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
@@ -110,7 +139,6 @@ impl Sitewatch {
                 .map(|a| a.as_ref().to_string_lossy().into_owned())
                 .collect(),
         );
-        let mut command = Command::new(BIN);
         command
             .args(&args)
             .envs(env.iter().copied())
@@ -142,13 +170,18 @@ impl Sitewatch {
 
     /// Sends SIGINT, as Ctrl-C would.
     pub fn sigint(&self) {
+        self.signal("INT");
+    }
+
+    /// Sends the signal named `name` (`INT`, `STOP`, `CONT`, …) with `kill`.
+    pub fn signal(&self, name: &str) {
         let status = Command::new("kill")
-            .args(["-INT", &self.pid().to_string()])
+            .args([&format!("-{name}"), &self.pid().to_string()])
             .status()
             .expect("run kill");
         assert!(
             status.success(),
-            "kill -INT {} failed: {status}",
+            "kill -{name} {} failed: {status}",
             self.pid()
         );
     }
