@@ -451,6 +451,11 @@ mod tests {
         assert_eq!(hash("").0, 0xcbf2_9ce4_8422_2325);
         assert_eq!(hash("a").0, 0xaf63_dc4c_8601_ec8c);
         assert_eq!(
+            url_slug("https://example.com/feed?token=abc"),
+            "example.com-feed-q52f573",
+            "the README's example"
+        );
+        assert_eq!(
             url_slug("https://example.com/feed?token=1"),
             format!("example.com-feed-q{}", hash("token=1").short())
         );
