@@ -30,7 +30,7 @@
 //! The hash is 64-bit FNV-1a, written out here, so that ids do not change with the Rust
 //! version or a dependency.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use super::Monitor;
@@ -240,19 +240,23 @@ pub fn assign(monitors: &mut [Monitor]) -> Result<(), DuplicateName> {
             order(a).cmp(&order(b))
         });
         for same_id in run.chunk_by(|&a, &b| monitors[a].id == monitors[b].id) {
-            for (k, &i) in same_id.iter().enumerate().skip(1) {
+            // Equal names give equal ids, so they meet here; named monitors come first, in
+            // config order.
+            let mut names: HashMap<&str, usize> = HashMap::new();
+            for (k, &i) in same_id.iter().enumerate() {
                 let m = &monitors[i];
                 if let Some(name) = &m.name {
-                    if let Some(&j) = same_id[..k]
-                        .iter()
-                        .find(|&&j| monitors[j].name.as_ref() == Some(name))
-                    {
+                    if let Some(&j) = names.get(&**name) {
                         return Err(DuplicateName {
-                            first: j.min(i),
-                            second: j.max(i),
+                            first: j,
+                            second: i,
                             name: name.clone(),
                         });
                     }
+                    names.insert(name, i);
+                }
+                if k == 0 {
+                    continue;
                 }
                 let mut h = Fnv::new();
                 m.fingerprint(&mut h);
@@ -269,13 +273,16 @@ pub fn assign(monitors: &mut [Monitor]) -> Result<(), DuplicateName> {
     // that happens to look like a suffixed slug): those count up, in config order.
     renamed.sort_unstable_by_key(|&(i, _)| i);
     let mut given: HashSet<String> = HashSet::new();
+    // Where counting up resumes for each suffixed id, so that a list of the same entry a
+    // million times takes a million steps, not a million squared.
+    let mut next: HashMap<String, u32> = HashMap::new();
     let mut done = Vec::with_capacity(renamed.len());
     for (i, id) in renamed {
         let mut candidate = id.clone();
-        let mut n = 2u32;
+        let n = next.entry(id.clone()).or_insert(2);
         while lookup(&keys, monitors, &candidate).is_some() || given.contains(&candidate) {
             candidate = suffixed(&id, &n.to_string());
-            n += 1;
+            *n += 1;
         }
         given.insert(candidate.clone());
         done.push((i, candidate));
@@ -431,10 +438,16 @@ mod tests {
                 {"url": "http://127.0.0.1:9/a", "method": "HEAD"}]"#,
         );
         assert_eq!(three[1..], two[..]);
-        // Entries alike in everything count up in config order.
+        // Entries alike in everything count up in config order, in linear time.
         let same = ids(r#"[{"url": "http://h/a"}, {"url": "http://h/a"}, {"url": "http://h/a"}]"#);
         assert_eq!(same[0], "h-a");
         assert!(same[2].ends_with("-2") && same[1] != same[2], "{same:?}");
+        let many = ids(&format!(
+            "[{}]",
+            vec![r#"{"url": "http://h/a"}"#; 20_000].join(",")
+        ));
+        assert_eq!(many.iter().collect::<HashSet<_>>().len(), 20_000);
+        assert!(many[19_999].ends_with("-19999"), "{}", many[19_999]);
         // A name that slugs like another monitor's URL wins the plain id, wherever it is.
         let named = ids(r#"[{"url": "http://h/a"}, {"url": "http://x/", "name": "H a"}]"#);
         assert_eq!(named[1], "h-a");
