@@ -56,7 +56,8 @@ fn tip(s: &Series<'_>, i: usize, c: &CellReport) -> String {
 pub fn strip(s: &Series<'_>, width: f64, height: f64, label: &str) -> Markup {
     let n = s.cells.len().max(1);
     let w = width / n as f64;
-    let gap = if w > 4.0 { 1.0 } else { 0.0 };
+    // A gap between cells once they are wide enough to keep some colour beside it.
+    let gap = if w >= 3.0 { 1.0 } else { 0.0 };
     html! {
         svg width=(width) height=(height) viewBox={ "0 0 " (width) " " (height) } role="img" aria-label=(label) {
             @for (i, c) in s.cells.iter().enumerate() {

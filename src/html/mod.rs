@@ -8,7 +8,7 @@
 //! Policy can allow it by hash), inline SVG, no scripts, fonts, images or other external
 //! assets, and no `style` attributes. Light and dark follow `prefers-color-scheme`.
 //!
-//! The templates are pure functions over plain view data: they read no clock,
+//! The templates are pure functions over plain view data ([`view`]): they read no clock,
 //! database or shared state, so they are tested on hand-made values.
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
@@ -16,6 +16,10 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use crate::state::State;
 
 pub mod chart;
+pub mod monitor;
+pub mod parts;
+pub mod status;
+pub mod view;
 
 /// The stylesheet of every page. Colours are variables, switched for dark mode; uptime cells
 /// use the classes of [`level`], so light and dark share one palette for verdicts.
@@ -70,7 +74,7 @@ form.filter input,form.filter select,form.filter button{font:inherit;padding:4px
 form.filter input[type=search]{min-width:240px}
 form.filter button{cursor:pointer;font-weight:600}
 .rows{background:var(--card);border:1px solid var(--line);border-radius:6px}
-.row{display:grid;grid-template-columns:minmax(220px,1.4fr) 150px 190px 150px auto;gap:12px;align-items:center;padding:8px 12px;border-top:1px solid var(--soft)}
+.row{display:grid;grid-template-columns:minmax(200px,1fr) 100px 190px 170px auto;gap:12px;align-items:center;padding:8px 12px;border-top:1px solid var(--soft)}
 .row:first-child{border-top:0}
 .row.down{box-shadow:inset 3px 0 0 var(--down)}
 .row .who{min-width:0}
@@ -78,8 +82,8 @@ form.filter button{cursor:pointer;font-weight:600}
 .row .u{font-size:12px;color:var(--muted);overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .row .k{font-size:11px;color:var(--muted);text-transform:uppercase;letter-spacing:.3px}
 .row .v{font-variant-numeric:tabular-nums;font-size:13px}
-.strips svg{display:block}
-.strips .cap{font-size:10px;color:var(--muted);display:flex;justify-content:space-between}
+.strips{display:flex;gap:10px;align-items:flex-start}.strips svg{display:block}
+.cap{font-size:10px;color:var(--muted);display:flex;justify-content:space-between}
 .group{margin:18px 0 6px;font-size:13px;font-weight:700;color:var(--muted);text-transform:uppercase;letter-spacing:.4px}
 .pager{display:flex;gap:12px;align-items:center;margin:12px 0;color:var(--muted)}
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:10px;margin:10px 0}
@@ -87,6 +91,7 @@ form.filter button{cursor:pointer;font-weight:600}
 .card .k{font-size:11px;color:var(--muted);text-transform:uppercase;letter-spacing:.3px}
 .card .v{font-size:17px;font-weight:650;font-variant-numeric:tabular-nums}
 .panel{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:10px 12px;overflow-x:auto}
+.panel svg{display:block;width:100%;height:auto}
 .ok{color:var(--up);font-weight:600}.bad{color:var(--down);font-weight:600}.odd{color:var(--unknown);font-weight:600}
 footer{margin-top:26px;padding-top:10px;border-top:1px solid var(--line);font-size:12px;color:var(--muted)}
 footer span{margin-right:16px;white-space:nowrap}
@@ -212,3 +217,6 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod pages_tests;
