@@ -196,14 +196,13 @@ pub fn run(
     }
     let server = match listener {
         Some(listener) => {
-            let ctx = crate::serve::Ctx {
-                stats: Arc::clone(&stats),
-                monitors: Arc::clone(&monitors),
-                pauses: Arc::clone(&pauses),
-                history: history_path.clone(),
-                started: std::time::SystemTime::now(),
-                started_at: origin,
-            };
+            let ctx = crate::serve::Ctx::new(
+                Arc::clone(&stats),
+                Arc::clone(&monitors),
+                Arc::clone(&pauses),
+                history_path.clone(),
+                origin,
+            );
             let server = listener.start(Arc::new(ctx))?;
             log::info!("listening on http://{}/", server.addr());
             Some(server)
