@@ -77,7 +77,9 @@ pub fn render(p: &StatusPage) -> String {
             span class={ "dot " (state.as_str()) } {}
             span.word { (words) }
             span.counts {
-                (p.up) " up · " (p.down) " down · " (p.unknown) " not checked yet" br;
+                (p.up) " up · " (p.down) " down"
+                @if p.unknown > 0 { " · " (p.unknown) " not checked yet" }
+                br;
                 span.muted { (p.total) " monitors" }
             }
         }

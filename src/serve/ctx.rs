@@ -29,6 +29,8 @@ pub struct Ctx {
     pub started_at: Instant,
     /// Uptime and latency from the history, refreshed every [`history::REFRESH`].
     pub figures: history::Cache,
+    /// The pages' uptime strips: completed days of the monitors seen, cached for the day.
+    pub strips: super::strips::Cache,
     /// Monitor index by id.
     ids: HashMap<Box<str>, usize>,
 }
@@ -55,6 +57,7 @@ impl Ctx {
             started: SystemTime::now() - started_at.elapsed(),
             started_at,
             figures: history::Cache::default(),
+            strips: super::strips::Cache::default(),
             ids,
         }
     }

@@ -7,11 +7,13 @@
 //! only reads [`Ctx`], answers, and never waits on the pipeline. Anything unmatched is a
 //! plain-text `404` naming the path.
 
-use super::{api, badge, health, Ctx, Reply, Request};
+use super::{api, badge, health, pages, Ctx, Reply, Request};
 
 /// The reply to `request`.
 pub fn route(ctx: &Ctx, request: &Request) -> Reply {
     match request.parts().as_slice() {
+        [] => pages::status(ctx, request),
+        ["monitors", id] => pages::monitor(ctx, request, id),
         ["healthz"] => health::healthz(ctx, request),
         ["api", "v1", "status"] => api::status(ctx, request),
         ["api", "v1", "monitors", id] => api::monitor(ctx, request, id),
