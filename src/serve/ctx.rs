@@ -2,13 +2,12 @@
 //! condition and where the history is. Shared by the serving threads behind an `Arc`; a route
 //! writes nothing here except the cached history figures ([`history::Cache`]).
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use super::{history, ident};
-use crate::config::Monitor;
+use super::history;
+use crate::config::{Ids, Monitor};
 use crate::selfwatch::pause::Pauses;
 use crate::stats::Stats;
 
@@ -32,7 +31,7 @@ pub struct Ctx {
     /// The pages' uptime strips: completed days of the monitors seen, cached for the day.
     pub strips: super::strips::Cache,
     /// Monitor index by id.
-    ids: HashMap<Box<str>, usize>,
+    ids: Ids,
 }
 
 impl Ctx {
@@ -44,11 +43,7 @@ impl Ctx {
         history: Option<PathBuf>,
         started_at: Instant,
     ) -> Ctx {
-        let ids = monitors
-            .iter()
-            .enumerate()
-            .map(|(i, m)| (Box::from(ident::id(m)), i))
-            .collect();
+        let ids = Ids::new(&monitors);
         Ctx {
             stats,
             monitors,
@@ -64,6 +59,6 @@ impl Ctx {
 
     /// The index of the monitor with this id.
     pub fn monitor(&self, id: &str) -> Option<usize> {
-        self.ids.get(id).copied()
+        self.ids.find(&self.monitors, id)
     }
 }

@@ -7,10 +7,10 @@ use crate::config::Monitor;
 
 /// The monitor's id (unique in the config).
 pub fn id(m: &Monitor) -> &str {
-    m.name.as_deref().unwrap_or(&m.url)
+    m.id()
 }
 
 /// The monitor's display group, if any.
-pub fn group(_m: &Monitor) -> Option<&str> {
-    None
+pub fn group(m: &Monitor) -> Option<&str> {
+    m.group()
 }
