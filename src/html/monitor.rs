@@ -56,6 +56,9 @@ pub fn render(p: &MonitorPage) -> String {
                     None => { span.muted { "not yet" } },
                 }
             }))
+            @if m.uptime.no_history() && m.uptime.run.is_some() {
+                (card("uptime this run", html! { (percent(m.uptime.run)) }))
+            }
             (card("uptime 24 h", html! { (percent(m.uptime.h24)) }))
             (card("uptime 7 d", html! { (percent(m.uptime.d7)) }))
             (card("uptime 30 d", html! { (percent(m.uptime.d30)) }))

@@ -48,6 +48,7 @@ fn row(id: &str, name: Option<&str>, group: Option<&str>, state: State) -> Monit
             h24: Some(99.95),
             d7: Some(99.991),
             d30: Some(100.0),
+            run: Some(99.0),
         },
         p50_ms: Some(45.0),
         p95_ms: Some(92.0),
@@ -100,16 +101,19 @@ fn sample() -> StatusPage {
         ],
         page: 1,
         pages: 1,
-        incidents: vec![Incident {
-            monitor: "evil".into(),
-            start: NOW - 3_600_000,
-            end: None,
-            stopped: false,
-            duration_s: 3600.0,
-            reason: Some("status".into()),
-            detail: Some("<svg onload=alert(3)>".into()),
-        }],
     }
+}
+
+fn incidents() -> Vec<Incident> {
+    vec![Incident {
+        monitor: "evil".into(),
+        start: NOW - 3_600_000,
+        end: None,
+        stopped: false,
+        duration_s: 3600.0,
+        reason: Some("status".into()),
+        detail: Some("<svg onload=alert(3)>".into()),
+    }]
 }
 
 #[test]
@@ -135,17 +139,21 @@ fn hostile_names_and_details_are_escaped() {
     assert!(!html.contains("<img") && !html.contains("<svg onload"));
     assert!(!html.contains("<b>g</b>"));
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-    assert!(html.contains("&lt;svg onload=alert(3)&gt;"));
+    assert!(
+        html.contains("&lt;img src=x onerror=alert(2)&gt;"),
+        "problems show the detail"
+    );
     let page = MonitorPage {
         context: context(),
         monitor: hostile(),
         chart: cells(168, HOUR_MS, 100),
         checks: vec![hostile().last.unwrap()],
-        incidents: sample().incidents,
+        incidents: incidents(),
     };
     let html = monitor::render(&page);
     assert!(!html.contains("<script>alert") && !html.contains("<img"));
     assert!(html.contains("&lt;img src=x onerror=alert(2)&gt;"));
+    assert!(html.contains("&lt;svg onload=alert(3)&gt;"));
 }
 
 #[test]
@@ -161,12 +169,13 @@ fn the_status_page_shows_states_in_words_problems_first_and_the_footer() {
     assert_eq!(
         html.matches("aria-label=\"uptime per day, last 90 days\"")
             .count(),
-        4
+        3,
+        "one per monitor of the list; problems are a table"
     );
     assert!(html.contains("99.95% · 99.99% · 100%"));
     assert!(html.contains("lateness p99 <b>2.5 ms</b>"));
     assert!(html.contains("<meta http-equiv=\"refresh\" content=\"30\">"));
-    assert!(html.contains("<span class=\"bad\">ongoing</span>"));
+    assert!(html.contains("Problems (1) <span class=\"muted\">· ongoing incidents</span>"));
 }
 
 #[test]

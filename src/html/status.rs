@@ -9,7 +9,7 @@
 use maud::{html, Markup};
 
 use super::chart::{self, Series};
-use super::parts::{ago, check_words, footer, incidents, monitor_href};
+use super::parts::{ago, check_words, footer, monitor_href, stamp};
 use super::view::{Cells, Filter, MonitorRow, StatusPage};
 use super::{badge, page, Frame};
 use crate::report::span;
@@ -84,8 +84,8 @@ pub fn render(p: &StatusPage) -> String {
             }
         }
         @if !p.problems.is_empty() {
-            h2 { "Problems (" (p.down) ")" }
-            div.rows { @for m in &p.problems { (row(now, m)) } }
+            h2 { "Problems (" (p.down) ") " span.muted { "· ongoing incidents" } }
+            (problems(now, &p.problems))
             @if p.down > p.problems.len() {
                 p { a href=(query(&Filter { state: Some(State::Down), ..Filter::default() }, 1)) { "All " (p.down) " down monitors →" } }
             }
@@ -105,8 +105,6 @@ pub fn render(p: &StatusPage) -> String {
         }
         @if p.list.is_empty() { p { "No monitors match." } }
         (pager(p))
-        h2 { "Incidents" }
-        (incidents(now, &p.incidents, true))
     };
     let frame = Frame {
         title: &format!("{words} · sitewatch"),
@@ -158,6 +156,30 @@ fn pager(p: &StatusPage) -> Markup {
                 @if p.page < p.pages {
                     a href=(query(&p.filter, p.page + 1)) rel="next" { "next ›" }
                     a href=(query(&p.filter, p.pages)) { "last »" }
+                }
+            }
+        }
+    }
+}
+
+/// The down monitors as a table of ongoing incidents: since when, for how long, what the
+/// last check saw.
+fn problems(now: i64, list: &[MonitorRow]) -> Markup {
+    html! {
+        table {
+            tr { th { "monitor" } th { "down since" } th.n { "for" } th { "last check" } th { "detail" } }
+            @for m in list {
+                tr {
+                    td { a href=(monitor_href(&m.id)) { (m.title()) } (badge(m.state)) }
+                    td.t { @match m.since { Some(t) => (stamp(t)), None => "-" } }
+                    td.n { @match m.since { Some(t) => (span((now - t).max(0) as f64 / 1000.0)), None => "-" } }
+                    td {
+                        @match &m.last {
+                            Some(c) => { (check_words(c)) " · " span.muted { (ago(now, c.at)) } },
+                            None => { "-" },
+                        }
+                    }
+                    td.detail { @if let Some(d) = m.last.as_ref().and_then(|c| c.detail.as_deref()) { (d) } }
                 }
             }
         }
@@ -226,8 +248,13 @@ pub fn row(now: i64, m: &MonitorRow) -> Markup {
                 }
             }
             div {
-                div.k { "uptime 24 h · 7 d · 30 d" }
-                div.v { (short(m.uptime.h24)) " · " (short(m.uptime.d7)) " · " (short(m.uptime.d30)) }
+                @if m.uptime.no_history() && m.uptime.run.is_some() {
+                    div.k { "uptime this run" }
+                    div.v { (short(m.uptime.run)) }
+                } @else {
+                    div.k { "uptime 24 h · 7 d · 30 d" }
+                    div.v { (short(m.uptime.h24)) " · " (short(m.uptime.d7)) " · " (short(m.uptime.d30)) }
+                }
             }
             (strips(m))
         }

@@ -68,6 +68,15 @@ pub struct Uptimes {
     pub d7: Option<f64>,
     /// Last 30 days.
     pub d30: Option<f64>,
+    /// This run (shown when there is no history to give the others).
+    pub run: Option<f64>,
+}
+
+impl Uptimes {
+    /// True when the history gave none of the three windows.
+    pub fn no_history(&self) -> bool {
+        self.h24.is_none() && self.d7.is_none() && self.d30.is_none()
+    }
 }
 
 /// Uptime cells for a strip: `cells` of `cell_ms` each from `from`.
@@ -203,7 +212,7 @@ pub struct StatusPage {
     pub down: usize,
     /// See `total`.
     pub unknown: usize,
-    /// Down monitors shown first (at most a page of them).
+    /// Down monitors shown first, as ongoing incidents (at most a page of them).
     pub problems: Vec<MonitorRow>,
     /// The list's filters.
     pub filter: Filter,
@@ -217,8 +226,6 @@ pub struct StatusPage {
     pub page: usize,
     /// Pages in all (at least 1).
     pub pages: usize,
-    /// Incidents, ongoing first, then the most recent.
-    pub incidents: Vec<Incident>,
 }
 
 /// `GET /monitors/{id}`.

@@ -76,6 +76,7 @@ fn row(m: &MonitorStatus, strips: Strips) -> MonitorRow {
             h24: m.uptime[0],
             d7: m.uptime[1],
             d30: m.uptime[2],
+            run: m.uptime_run,
         },
         p50_ms: m.latency[0],
         p95_ms: m.latency[1],
@@ -136,19 +137,6 @@ pub fn status(ctx: &Ctx, request: &Request) -> Reply {
         .iter()
         .map(|m| row(m, strips.next().unwrap_or_default()))
         .collect();
-    let now = ms(overview.generated);
-    let incidents = problems
-        .iter()
-        .map(|m| Incident {
-            monitor: m.id.clone(),
-            start: m.since.unwrap_or(now),
-            end: None,
-            stopped: false,
-            duration_s: (now - m.since.unwrap_or(now)).max(0) as f64 / 1000.0,
-            reason: m.last.as_ref().and_then(|c| c.reason.clone()),
-            detail: m.last.as_ref().and_then(|c| c.detail.clone()),
-        })
-        .collect();
     let mut groups: Vec<String> = ctx
         .monitors
         .iter()
@@ -173,7 +161,6 @@ pub fn status(ctx: &Ctx, request: &Request) -> Reply {
         list,
         page: filter.page,
         pages: overview.pages,
-        incidents,
     };
     Reply::html(status_page::render(&page))
 }

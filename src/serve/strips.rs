@@ -83,10 +83,13 @@ pub struct Strips {
     pub hours: Cells,
 }
 
-/// The completed days of the monitors read so far, for one day.
+/// Completed-day cells per database monitor id.
+type Days = HashMap<i64, Arc<Vec<CellReport>>>;
+
+/// The completed days of the monitors read so far, for one day (the day's start, ms).
 #[derive(Default)]
 pub struct Cache {
-    days: Mutex<(i64, HashMap<i64, Arc<Vec<CellReport>>>)>,
+    days: Mutex<(i64, Days)>,
 }
 
 fn cell(checks: u64, up: u64) -> CellReport {
@@ -156,7 +159,7 @@ impl Cache {
         let conn = store::open_for_report(path).map_err(|e| e.to_string())?;
         let known: Vec<i64> = ids.iter().flatten().copied().collect();
         // Completed days: from the cache, else read once for the monitors missing.
-        let mut cached: HashMap<i64, Arc<Vec<CellReport>>> = {
+        let mut cached: Days = {
             let mut guard = self.days.lock().unwrap_or_else(|e| e.into_inner());
             if guard.0 != today {
                 *guard = (today, HashMap::new());

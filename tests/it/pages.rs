@@ -174,10 +174,10 @@ fn all_up_is_said_only_when_every_monitor_is_up() {
 fn the_list_filters_by_text_and_state_and_pages() {
     let site = LocalSite::start().unwrap();
     let mut monitors: Vec<Value> = (0..120)
-        .map(|i| json!({"name": format!("web-{i:03}"), "url": site.url("/ok"), "interval": "2s"}))
+        .map(|i| json!({"name": format!("web-{i:03}"), "group": "web", "url": site.url("/ok"), "interval": "2s"}))
         .collect();
     monitors
-        .push(json!({"name": "dead-one", "url": refused_url(), "interval": "1s", "retries": 0}));
+        .push(json!({"name": "dead-one", "group": "db", "url": refused_url(), "interval": "1s", "retries": 0}));
     let run = run(&json!(monitors), false);
     let addr = run.addr.clone();
     wait_for_page(&addr, "/", within(20.0), |b| {
@@ -189,6 +189,20 @@ fn the_list_filters_by_text_and_state_and_pages() {
     assert!(!down.contains(">web-000</a>"), "{down}");
     assert!(down.contains("1 of 121 monitors match"), "{down}");
     assert!(down.contains("<option value=\"down\" selected>down</option>"));
+
+    let db = get(&addr, "/?group=db").body;
+    assert!(
+        db.contains(">dead-one</a>") && !db.contains(">web-000</a>"),
+        "{db}"
+    );
+    assert!(
+        db.contains("<div class=\"group\">db</div>"),
+        "a group heading: {db}"
+    );
+    assert!(
+        db.contains("<option value=\"db\" selected>db</option>"),
+        "{db}"
+    );
 
     let q = get(&addr, "/?q=web-11").body;
     assert_eq!(q.matches("\">web-11").count(), 10, "web-110..119: {q}");
