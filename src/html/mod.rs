@@ -74,7 +74,7 @@ form.filter input,form.filter select,form.filter button{font:inherit;padding:4px
 form.filter input[type=search]{min-width:240px}
 form.filter button{cursor:pointer;font-weight:600}
 .rows{background:var(--card);border:1px solid var(--line);border-radius:6px}
-.row{display:grid;grid-template-columns:minmax(200px,1fr) 100px 190px 170px auto;gap:12px;align-items:center;padding:8px 12px;border-top:1px solid var(--soft)}
+.row{display:grid;grid-template-columns:minmax(180px,1fr) 90px 190px 190px auto;gap:12px;align-items:center;padding:8px 12px;border-top:1px solid var(--soft)}
 .row:first-child{border-top:0}
 .row.down{box-shadow:inset 3px 0 0 var(--down)}
 .row .who{min-width:0}

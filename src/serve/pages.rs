@@ -127,12 +127,12 @@ pub fn status(ctx: &Ctx, request: &Request) -> Reply {
     // The page in groups (problems first within each: the model's order is kept).
     let mut list: Vec<&MonitorStatus> = overview.monitors.iter().collect();
     list.sort_by_key(|m| (m.group.is_none(), m.group.clone()));
-    let all: Vec<&MonitorStatus> = problems.iter().chain(list.iter().copied()).collect();
-    let mut strips = strips(ctx, &all).into_iter();
+    // Problems are a table without strips: only the list's strips are read.
     let problems: Vec<MonitorRow> = problems
         .iter()
-        .map(|m| row(m, strips.next().unwrap_or_default()))
+        .map(|m| row(m, Strips::default()))
         .collect();
+    let mut strips = strips(ctx, &list).into_iter();
     let list: Vec<MonitorRow> = list
         .iter()
         .map(|m| row(m, strips.next().unwrap_or_default()))

@@ -219,8 +219,10 @@ impl Cache {
                     return Strips::default();
                 };
                 let mut days = cached.get(id).map_or_else(Vec::new, |c| c.to_vec());
+                // Not `remove`: a monitor can be on the page twice (under problems and in the list).
                 let (today_cell, hours) = by_id
-                    .remove(id)
+                    .get(id)
+                    .cloned()
                     .unwrap_or_else(|| (cell(0, 0), vec![cell(0, 0); 24]));
                 days.push(today_cell);
                 Strips {
