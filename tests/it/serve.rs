@@ -274,6 +274,15 @@ fn oversized_requests_bodies_and_idle_connections_are_refused() {
     let body = request(addr, "GET", "/healthz", "Content-Length: 5\r\n");
     assert_eq!(body.status, 413);
 
+    // Idle connections hold no serving thread: with 300 of them open, requests are answered.
+    let idle: Vec<TcpStream> = (0..300)
+        .map(|_| TcpStream::connect(addr).expect("an idle connection"))
+        .collect();
+    for _ in 0..5 {
+        assert_eq!(get(addr, "/healthz").status, 200);
+    }
+    drop(idle);
+
     // Slowloris: a head that never ends is cut off by the head deadline (5 s), and meanwhile
     // the other serving threads keep answering.
     let mut idle = TcpStream::connect(addr).unwrap();
