@@ -138,8 +138,9 @@ pub fn render(report: &Report) -> String {
 fn monitor(h: &mut String, report: &Report, m: &MonitorReport) {
     let _ = write!(
         h,
-        "<div class=\"mon\"><div class=\"info\"><div class=\"url\">{}<span class=\"badge {state}\">{state}</span></div>",
+        "<div class=\"mon\"><div class=\"info\"><div class=\"url\">{} <span class=\"name\">[{}]</span><span class=\"badge {state}\">{state}</span></div>",
         escape(&m.url),
+        escape(&m.id),
         state = m.state
     );
     let _ = write!(
@@ -258,7 +259,7 @@ fn chart(h: &mut String, report: &Report, m: &MonitorReport) {
     for i in report
         .incidents
         .iter()
-        .filter(|i| i.url == m.url && i.name == m.name)
+        .filter(|i| i.url == m.url && i.name == m.name && i.id == m.id)
     {
         let start = (i.start - report.cells_from) as f64 / span_ms * W;
         let end = i.end.unwrap_or(report.to.min(report.generated)) - report.cells_from;
@@ -390,7 +391,7 @@ fn incidents(h: &mut String, list: &[IncidentReport]) {
         let _ = write!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
-            escape(&label(&i.url, i.name.as_deref())),
+            escape(&label(&i.url, i.name.as_deref(), &i.id)),
             time(i.start),
             escape(&end),
             span(i.duration_s),
