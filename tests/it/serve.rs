@@ -414,3 +414,31 @@ fn demo_listens_on_a_free_loopback_port() {
     let v = get(addr, "/api/v1/status").json();
     assert_eq!(v["sitewatch"]["monitors"], 13);
 }
+
+#[test]
+fn a_taken_or_bad_address_is_a_usage_error_before_anything_starts() {
+    let site = LocalSite::start().unwrap();
+    let cfg = config(&sites(&site));
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = crate::util::run([path(&cfg), "--no-db", "--listen", addr.as_str()], 20.0);
+    assert_eq!(out.code(), 2, "{out}");
+    assert!(
+        out.stderr_text()
+            .contains(&format!("cannot listen on {addr}")),
+        "{out}"
+    );
+    assert!(out.stdout.is_empty(), "nothing was checked: {out}");
+    let out = crate::util::run([path(&cfg), "--no-db", "--listen", "localhost"], 20.0);
+    assert_eq!(out.code(), 2, "{out}");
+    assert!(
+        out.stderr_text().contains("not an address to listen on"),
+        "{out}"
+    );
+    let mut doc = sites(&site);
+    doc["server"] = json!({"listen": "127.0.0.1:0", "auth": {"token": {"env": "SW_IT_UNSET_VAR"}}});
+    let bad = config(&doc);
+    let out = crate::util::run([path(&bad), "--no-db"], 20.0);
+    assert_eq!(out.code(), 2, "{out}");
+    assert!(out.stderr_text().contains("SW_IT_UNSET_VAR"), "{out}");
+}
