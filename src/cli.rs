@@ -149,7 +149,7 @@ pub struct ReportArgs {
     /// End of the window (exclusive), same forms as --from [default: now].
     #[arg(long, value_name = "TIME", value_parser = time_arg)]
     to: Option<SystemTime>,
-    /// Only monitors whose URL or name contains PATTERN; `*` and `?` make it a glob.
+    /// Only monitors whose URL, name or id contains PATTERN; `*` and `?` make it a glob.
     #[arg(long, value_name = "PATTERN")]
     url: Option<String>,
     /// Output format.

@@ -194,6 +194,17 @@ pub struct Stats {
     guarded: Mutex<Guarded>,
 }
 
+/// What the scheduler last said about its next wake-up (read by `/healthz`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchedulerWake {
+    /// It has not run yet.
+    NotStarted,
+    /// It will have woken by then at the latest.
+    By(Instant),
+    /// It has returned: no more checks will be scheduled.
+    Ended,
+}
+
 /// Counters owned by the scheduler, published for the reporter.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ScheduleCounters {
@@ -467,14 +478,12 @@ impl Stats {
         self.scheduler_wake.store(u64::MAX, Relaxed);
     }
 
-    /// The scheduler's promise: `Ok(None)` before it starts, `Ok(Some(t))` it will have woken
-    /// by `t`, `Err(())` it has ended.
-    #[allow(clippy::result_unit_err)]
-    pub fn scheduler_wake(&self) -> Result<Option<Instant>, ()> {
+    /// The scheduler's promise: when it will have woken at the latest.
+    pub fn scheduler_wake(&self) -> SchedulerWake {
         match self.scheduler_wake.load(Relaxed) {
-            0 => Ok(None),
-            u64::MAX => Err(()),
-            ms => Ok(Some(self.started + Duration::from_millis(ms))),
+            0 => SchedulerWake::NotStarted,
+            u64::MAX => SchedulerWake::Ended,
+            ms => SchedulerWake::By(self.started + Duration::from_millis(ms)),
         }
     }
 
@@ -624,9 +633,9 @@ mod tests {
         assert_eq!(stats.last_check(1).unwrap().reason, None);
         stats.set_state(0, State::Down);
         assert!(stats.state_since(0).is_some());
-        assert_eq!(stats.scheduler_wake(), Ok(None));
+        assert_eq!(stats.scheduler_wake(), SchedulerWake::NotStarted);
         stats.set_scheduler_ended();
-        assert_eq!(stats.scheduler_wake(), Err(()));
+        assert_eq!(stats.scheduler_wake(), SchedulerWake::Ended);
     }
 
     fn obs(status: Option<u16>, outcome: Outcome, ms: u64) -> Observation {

@@ -6,7 +6,8 @@
 //!
 //! The program gets the JSON document (as a webhook would) on stdin, and these variables, empty
 //! when they do not apply (a group or a digest carries its details in the JSON only):
-//! `SITEWATCH_EVENT`, `SITEWATCH_TITLE`, `SITEWATCH_MESSAGE`, `SITEWATCH_URL`, `SITEWATCH_NAME`,
+//! `SITEWATCH_EVENT`, `SITEWATCH_TITLE`, `SITEWATCH_MESSAGE`, `SITEWATCH_ID`, `SITEWATCH_URL`,
+//! `SITEWATCH_NAME`,
 //! `SITEWATCH_STATE`, `SITEWATCH_FROM`, `SITEWATCH_REASON`, `SITEWATCH_STATUS`,
 //! `SITEWATCH_DETAIL`, `SITEWATCH_SINCE`, `SITEWATCH_DOWN_FOR_S`, `SITEWATCH_COUNT`. Each value
 //! is capped ([`MAX_ENV_VALUE`] bytes, [`MAX_ENV_DETAIL`] for the detail, cut on a character
@@ -86,6 +87,7 @@ pub fn env_vars(n: &Notification) -> Vec<(&'static str, String)> {
     };
     let field = |f: &dyn Fn(&super::Alert) -> Option<String>| a.and_then(f).unwrap_or_default();
     vars.extend([
+        ("SITEWATCH_ID", field(&|a| Some(a.id.clone()))),
         ("SITEWATCH_URL", field(&|a| Some(a.url.clone()))),
         ("SITEWATCH_NAME", field(&|a| a.name.clone())),
         ("SITEWATCH_STATE", field(&|a| Some(a.to.to_string()))),

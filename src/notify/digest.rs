@@ -93,6 +93,8 @@ pub struct MonitorDigest {
     pub monitor: usize,
     /// Its URL.
     pub url: String,
+    /// Its id.
+    pub id: String,
     /// Its name.
     pub name: Option<String>,
     /// Checks in the window.
@@ -255,6 +257,7 @@ impl DigestSource for MemoryHistory {
                 MonitorDigest {
                     monitor: i,
                     url: m.url.to_string(),
+                    id: m.id().to_owned(),
                     name: m.name.as_deref().map(str::to_owned),
                     checks: totals[i].checks.saturating_sub(c0),
                     up: totals[i].up.saturating_sub(u0),

@@ -146,6 +146,7 @@ impl Dispatcher {
         Alert {
             kind,
             url: m.url.to_string(),
+            id: m.id().to_owned(),
             name: m.name.as_deref().map(str::to_owned),
             from: c.from,
             to: c.to,

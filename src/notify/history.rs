@@ -67,6 +67,7 @@ impl DigestSource for HistoryDigest {
                 MonitorDigest {
                     monitor: i,
                     url: m.url.to_string(),
+                    id: m.id().to_owned(),
                     name: m.name.as_deref().map(str::to_owned),
                     checks: found.map_or(0, |r| r.checks),
                     up: found.map_or(0, |r| r.up),

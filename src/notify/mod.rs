@@ -109,6 +109,8 @@ pub struct Alert {
     pub kind: Kind,
     /// The monitor's URL.
     pub url: String,
+    /// The monitor's id (see [`crate::config::identity`]).
+    pub id: String,
     /// The monitor's name, if it has one.
     pub name: Option<String>,
     /// The state before the event (for a reminder, `down`).

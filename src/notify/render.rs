@@ -27,10 +27,22 @@ fn seconds(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e3).round() / 1e3
 }
 
-fn who(url: &str, name: Option<&str>) -> String {
+/// `name (url)` or `url`, then ` [id]` only where the id says more: when it is not simply made
+/// from the name or URL (two monitors that would share one, told apart by a suffix).
+fn who(url: &str, name: Option<&str>, id: &str) -> String {
+    use crate::config::identity::{name_slug, url_slug};
+    let plain = match name {
+        Some(n) => name_slug(n) == id,
+        None => url_slug(url) == id,
+    };
+    let id = if plain {
+        String::new()
+    } else {
+        format!(" [{id}]")
+    };
     match name {
-        Some(n) => format!("{n} ({url})"),
-        None => url.to_string(),
+        Some(n) => format!("{n} ({url}){id}"),
+        None => format!("{url}{id}"),
     }
 }
 
@@ -44,7 +56,7 @@ fn cause(a: &Alert) -> Option<String> {
 
 /// One line about one alert.
 pub fn alert_line(a: &Alert) -> String {
-    let who = who(&a.url, a.name.as_deref());
+    let who = who(&a.url, a.name.as_deref(), &a.id);
     let window = a.flap_window.map(span).unwrap_or_default();
     let because = cause(a).map(|c| format!(": {c}")).unwrap_or_default();
     match a.kind {
@@ -152,7 +164,7 @@ fn digest_text(d: &Digest) -> String {
     )];
     let troubled = |m: &&MonitorDigest| !m.incidents.is_empty() || m.up < m.checks;
     for m in d.monitors.iter().filter(troubled) {
-        let mut line = format!("{}: {}", who(&m.url, m.name.as_deref()), pct(m));
+        let mut line = format!("{}: {}", who(&m.url, m.name.as_deref(), &m.id), pct(m));
         if !m.incidents.is_empty() {
             line.push_str(&format!(
                 ", down {} in {} incident{}",
@@ -189,7 +201,11 @@ fn digest_text(d: &Digest) -> String {
     }
     let clean: Vec<&MonitorDigest> = d.monitors.iter().filter(|m| !troubled(m)).collect();
     for m in clean.iter().take(DIGEST_CLEAN_LISTED) {
-        lines.push(format!("{}: {}", who(&m.url, m.name.as_deref()), pct(m)));
+        lines.push(format!(
+            "{}: {}",
+            who(&m.url, m.name.as_deref(), &m.id),
+            pct(m)
+        ));
     }
     if clean.len() > DIGEST_CLEAN_LISTED {
         lines.push(format!(
@@ -220,6 +236,7 @@ pub fn text(n: &Notification) -> String {
 fn alert_json(a: &Alert) -> Value {
     json!({
         "event": a.kind.as_str(),
+        "id": a.id,
         "url": a.url,
         "name": a.name,
         "from": a.from,
@@ -266,6 +283,7 @@ pub fn json(n: &Notification) -> Value {
             "from": timestamp(d.from),
             "to": timestamp(d.to),
             "monitors": d.monitors.iter().map(|m| json!({
+                "id": m.id,
                 "url": m.url,
                 "name": m.name,
                 "checks": m.checks,
@@ -305,6 +323,7 @@ pub(crate) mod samples {
         Alert {
             kind: Kind::Down,
             url: "https://api.example.com/health".into(),
+            id: "api".into(),
             name: Some("api".into()),
             from: State::Up,
             to: State::Down,
@@ -339,6 +358,7 @@ pub(crate) mod samples {
     pub fn group() -> Notification {
         let other = Alert {
             url: "https://www.example.com/".into(),
+            id: "www.example.com".into(),
             name: None,
             reason: Some(Reason::Connect),
             status: None,
@@ -360,6 +380,7 @@ pub(crate) mod samples {
                 MonitorDigest {
                     monitor: 0,
                     url: "https://api.example.com/health".into(),
+                    id: "api".into(),
                     name: Some("api".into()),
                     checks: 1440,
                     up: 1428,
@@ -375,6 +396,7 @@ pub(crate) mod samples {
                 MonitorDigest {
                     monitor: 1,
                     url: "https://www.example.com/".into(),
+                    id: "www.example.com".into(),
                     name: None,
                     checks: 288,
                     up: 288,
@@ -430,6 +452,31 @@ mod tests {
     }
 
     #[test]
+    fn text_shows_the_id_only_where_it_tells_monitors_apart() {
+        assert_eq!(
+            alert_line(&down()),
+            "DOWN api (https://api.example.com/health): status: HTTP 503 Service Unavailable \
+             (3 failed attempts)"
+        );
+        let twin = Alert {
+            url: "https://www.example.com/".into(),
+            id: "www.example.com-1a2b3c".into(),
+            name: None,
+            ..down()
+        };
+        assert!(
+            alert_line(&twin)
+                .starts_with("DOWN https://www.example.com/ [www.example.com-1a2b3c]: "),
+            "{}",
+            alert_line(&twin)
+        );
+        assert_eq!(
+            json(&Notification::Alert(twin))["id"],
+            "www.example.com-1a2b3c"
+        );
+    }
+
+    #[test]
     fn digest_text_lists_incidents_in_local_time() {
         assert_eq!(
             text(&digest()),
@@ -446,6 +493,7 @@ mod tests {
             json(&Notification::Alert(down())),
             serde_json::json!({
                 "event": "down",
+                "id": "api",
                 "url": "https://api.example.com/health",
                 "name": "api",
                 "from": "up",

@@ -65,6 +65,7 @@ mod tests {
             v,
             json!({
                 "event": "recovered",
+                "id": "api",
                 "url": "https://api.example.com/health",
                 "name": "api",
                 "from": "down",
@@ -117,12 +118,13 @@ mod tests {
                 "from": "2026-11-22T09:00:00.000Z",
                 "to": "2026-11-23T09:00:00.000Z",
                 "monitors": [
-                    {"url": "https://api.example.com/health", "name": "api", "checks": 1440,
+                    {"id": "api", "url": "https://api.example.com/health", "name": "api", "checks": 1440,
                      "up_checks": 1428, "uptime_pct": 99.17, "downtime_s": 720.0, "down_now": false,
                      "incidents": [{"start": "2026-11-23T03:00:00.000Z", "end": "2026-11-23T03:12:00.000Z",
                                     "duration_s": 720.0, "reason": "status",
                                     "detail": "HTTP 503 Service Unavailable"}]},
-                    {"url": "https://www.example.com/", "name": null, "checks": 288, "up_checks": 288,
+                    {"id": "www.example.com", "url": "https://www.example.com/", "name": null,
+                     "checks": 288, "up_checks": 288,
                      "uptime_pct": 100.0, "downtime_s": 0.0, "down_now": false, "incidents": []}
                 ]
             })

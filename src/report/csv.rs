@@ -1,7 +1,9 @@
 //! The report as one CSV table (RFC 4180), for spreadsheets and scripts: a `type` column says
 //! whether a row is a `monitor`, an `incident` or an `impairment` (a time sitewatch could not
 //! measure: `reason` is its cause); columns that do not apply to a row are empty.
-//! Times are RFC 3339 UTC, durations seconds, latencies milliseconds.
+//! Times are RFC 3339 UTC, durations seconds, latencies milliseconds. The last column, `id`, is
+//! the monitor's id (two monitors may share a URL); it comes last so that the columns scripts
+//! already read by position keep their places.
 //!
 //! Text cells (URL, name, reason, detail) may hold what a site or a config author chose; one that
 //! starts with `=`, `+`, `-`, `@`, a tab or a carriage return would run as a formula in a
@@ -10,7 +12,7 @@
 
 use super::{time, Report};
 
-const HEADER: [&str; 23] = [
+const HEADER: [&str; 24] = [
     "type",
     "url",
     "name",
@@ -34,6 +36,7 @@ const HEADER: [&str; 23] = [
     "local_errors",
     "inconclusive",
     "impaired_s",
+    "id",
 ];
 
 /// Quotes a field when it needs it.
@@ -86,6 +89,7 @@ pub fn render(report: &Report) -> String {
             m.local_errors.to_string(),
             m.inconclusive.to_string(),
             m.impaired_s.to_string(),
+            text(&m.id),
         ]);
     }
     for i in &report.incidents {
@@ -99,6 +103,7 @@ pub fn render(report: &Report) -> String {
         row[17] = opt(i.reason.as_deref().map(text));
         row[18] = opt(i.status);
         row[19] = opt(i.detail.as_deref().map(text));
+        row[23] = text(&i.id);
         rows.push(row);
     }
     for i in &report.impairments {

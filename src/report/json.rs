@@ -1,6 +1,6 @@
 //! The report as one JSON document, for machines:
-//! `{"from", "to", "generated", "monitors": [{"url", "checks", "uptime_pct", "incidents",
-//! "downtime_s", "p50_ms", "p95_ms", "max_ms", "state", …}], "incidents": [{"url", "start",
+//! `{"from", "to", "generated", "monitors": [{"url", "id", "checks", "uptime_pct", "incidents",
+//! "downtime_s", "p50_ms", "p95_ms", "max_ms", "state", …}], "incidents": [{"url", "id", "start",
 //! "end", "duration_s", "reason", …}], "impairments": [{"start", "end", "duration_s", "cause",
 //! "detail"}]}`. Times are RFC 3339 UTC; a missing value is `null`. `local_errors` and
 //! `inconclusive` count a monitor's checks that were not verdicts; `impaired_s` its time that
@@ -33,6 +33,7 @@ struct Impairment<'a> {
 #[derive(Serialize)]
 struct Monitor<'a> {
     url: &'a str,
+    id: &'a str,
     name: Option<&'a str>,
     interval_s: f64,
     checks: u64,
@@ -56,6 +57,7 @@ struct Monitor<'a> {
 #[derive(Serialize)]
 struct Incident<'a> {
     url: &'a str,
+    id: &'a str,
     name: Option<&'a str>,
     start: String,
     end: Option<String>,
@@ -70,6 +72,7 @@ struct Incident<'a> {
 fn monitor(m: &MonitorReport) -> Monitor<'_> {
     Monitor {
         url: &m.url,
+        id: &m.id,
         name: m.name.as_deref(),
         interval_s: m.interval_s,
         checks: m.checks,
@@ -94,6 +97,7 @@ fn monitor(m: &MonitorReport) -> Monitor<'_> {
 fn incident(i: &IncidentReport) -> Incident<'_> {
     Incident {
         url: &i.url,
+        id: &i.id,
         name: i.name.as_deref(),
         start: time(i.start),
         end: i.end.map(time),

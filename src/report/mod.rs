@@ -60,7 +60,7 @@ pub struct Query {
     pub from: i64,
     /// End of the window, ms since the epoch (exclusive).
     pub to: i64,
-    /// Only monitors whose URL or name contains this (`*` and `?` are wildcards).
+    /// Only monitors whose URL, name or id contains this (`*` and `?` are wildcards).
     pub pattern: Option<String>,
     /// "Now", ms since the epoch: incidents still open are measured to `min(to, now)`.
     pub now: i64,
@@ -71,6 +71,8 @@ pub struct Query {
 pub struct MonitorReport {
     /// The URL.
     pub url: String,
+    /// The monitor's id (see [`crate::config::identity`]), as of its last run.
+    pub id: String,
     /// Its name, if it has one.
     pub name: Option<String>,
     /// Its check interval, seconds.
@@ -138,6 +140,8 @@ impl CellReport {
 pub struct IncidentReport {
     /// The monitor's URL.
     pub url: String,
+    /// The monitor's id.
+    pub id: String,
     /// The monitor's name.
     pub name: Option<String>,
     /// Declared down, ms since the epoch.
@@ -211,12 +215,14 @@ struct MonitorRow {
     url: String,
     name: String,
     interval_ms: i64,
+    config_id: String,
 }
 
-/// True if `url` or `name` matches `pattern`: a glob when it has `*` or `?`, else a substring.
-pub fn matches(pattern: &str, url: &str, name: &str) -> bool {
+/// True if `url`, `name` or `id` matches `pattern`: a glob when it has `*` or `?`, else a
+/// substring.
+pub fn matches(pattern: &str, url: &str, name: &str, id: &str) -> bool {
     let wild = pattern.contains(['*', '?']);
-    [url, name].iter().any(|s| {
+    [url, name, id].iter().any(|s| {
         if wild {
             // Greedy matching with one backtrack point: O(pattern × text) at worst, never
             // exponential in the number of `*`.
@@ -240,7 +246,8 @@ pub fn build(conn: &Connection, query: &Query) -> rusqlite::Result<Report> {
     let n_cells = usize::try_from((to - cells_from + cell_ms - 1) / cell_ms).unwrap_or(0);
 
     let mut monitors: Vec<MonitorRow> = {
-        let mut s = conn.prepare("SELECT id, url, name, interval_ms FROM monitors ORDER BY id")?;
+        let mut s =
+            conn.prepare("SELECT id, url, name, interval_ms, config_id FROM monitors ORDER BY id")?;
         let rows = s.query_map([], |r| {
             Ok(MonitorRow {
                 id: r.get(0)?,
@@ -249,12 +256,13 @@ pub fn build(conn: &Connection, query: &Query) -> rusqlite::Result<Report> {
                     .into_owned(),
                 name: r.get(2)?,
                 interval_ms: r.get(3)?,
+                config_id: r.get(4)?,
             })
         })?;
         rows.collect::<rusqlite::Result<_>>()?
     };
     if let Some(p) = &query.pattern {
-        monitors.retain(|m| matches(p, &m.url, &m.name));
+        monitors.retain(|m| matches(p, &m.url, &m.name, &m.config_id));
     }
 
     let mut report = Report {
@@ -320,6 +328,7 @@ pub fn build(conn: &Connection, query: &Query) -> rusqlite::Result<Report> {
         for span in &t.incidents {
             report.incidents.push(IncidentReport {
                 url: m.url.clone(),
+                id: m.config_id.clone(),
                 name: name.clone(),
                 start: span.start,
                 end: span.end,
@@ -335,6 +344,7 @@ pub fn build(conn: &Connection, query: &Query) -> rusqlite::Result<Report> {
         let has_checks = total.checks > 0;
         report.monitors.push(MonitorReport {
             url: m.url.clone(),
+            id: m.config_id.clone(),
             name,
             interval_s: m.interval_ms as f64 / 1000.0,
             checks: total.checks,

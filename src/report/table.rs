@@ -17,11 +17,12 @@ pub fn millis(ms: Option<f64>) -> String {
     }
 }
 
-/// A monitor's URL with its name in brackets, if it has one.
-pub fn label(url: &str, name: Option<&str>) -> String {
+/// A monitor's URL with its name in brackets, if it has one, then its id in square brackets
+/// (two monitors may share a URL).
+pub fn label(url: &str, name: Option<&str>, id: &str) -> String {
     match name {
-        Some(name) => format!("{url} ({name})"),
-        None => url.to_string(),
+        Some(name) => format!("{url} ({name}) [{id}]"),
+        None => format!("{url} [{id}]"),
     }
 }
 
@@ -91,7 +92,7 @@ pub fn render(report: &Report) -> String {
     .collect::<Vec<String>>()];
     for m in &report.monitors {
         rows.push(vec![
-            label(&m.url, m.name.as_deref()),
+            label(&m.url, m.name.as_deref(), &m.id),
             m.checks.to_string(),
             percent(m.uptime_pct),
             percent(m.uptime_time_pct),
@@ -129,7 +130,7 @@ pub fn render(report: &Report) -> String {
                 _ => "-".to_string(),
             };
             rows.push(vec![
-                label(&i.url, i.name.as_deref()),
+                label(&i.url, i.name.as_deref(), &i.id),
                 time(i.start),
                 end,
                 span(i.duration_s),
@@ -152,7 +153,7 @@ pub fn render(report: &Report) -> String {
             .collect::<Vec<String>>()];
         for m in others {
             rows.push(vec![
-                label(&m.url, m.name.as_deref()),
+                label(&m.url, m.name.as_deref(), &m.id),
                 m.local_errors.to_string(),
                 m.inconclusive.to_string(),
                 span(m.impaired_s),

@@ -370,3 +370,59 @@ fn spans_read_like_people_write_them() {
     assert_eq!(span(90061.0), "1d 1h");
     assert_eq!(time(T0), "2026-01-01T00:00:00Z");
 }
+
+#[test]
+fn two_monitors_of_one_url_are_told_apart_by_id_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = crate::store::Store::open(&dir.path().join("h.db")).unwrap();
+    let config = crate::config::Config::parse(
+        r#"[{"url": "https://same.example/"}, {"url": "https://same.example/", "interval": 10}]"#,
+    )
+    .unwrap();
+    store.register(&config.monitors).unwrap();
+    let rows = store.monitor_ids().unwrap().to_vec();
+    let conn = store.connection();
+    for (i, row) in rows.iter().enumerate() {
+        conn.execute(
+            "INSERT INTO checks (ts, monitor, status, bytes, ms, lateness_ms) VALUES (?1, ?2, 200, 1, ?3, 0)",
+            rusqlite::params![T0 + 1000, row, 10.0 * (i + 1) as f64],
+        )
+        .unwrap();
+    }
+    rollup::rebuild(conn).unwrap();
+    let (a, b) = (config.monitors[0].id(), config.monitors[1].id());
+    assert_eq!(a, "same.example");
+    assert!(b.starts_with("same.example-"), "{b}");
+
+    let r = day(conn, None);
+    let ids: Vec<&str> = r.monitors.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, [a, b]);
+    let table = table::render(&r);
+    assert!(
+        table.contains(&format!("https://same.example/ [{a}] ")),
+        "{table}"
+    );
+    assert!(
+        table.contains(&format!("https://same.example/ [{b}] ")),
+        "{table}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&json::render(&r)).unwrap();
+    assert_eq!(json["monitors"][0]["id"], a);
+    assert_eq!(json["monitors"][1]["id"], b);
+    let csv = csv::render(&r);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].ends_with(",impaired_s,id"), "{csv}");
+    assert!(
+        lines[1].ends_with(&format!(",{a}")) && lines[2].ends_with(&format!(",{b}")),
+        "{csv}"
+    );
+    assert!(html::render(&r).contains(&format!("[{b}]")));
+
+    // The filter matches ids too.
+    let only_b: Vec<String> = day(conn, Some(b))
+        .monitors
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(only_b, [b]);
+}

@@ -1,23 +1,28 @@
-//! The server loop: one accept thread and a fixed pool of serving threads.
+//! The server loop: one thread that accepts connections and reads request heads, and a fixed
+//! pool of serving threads that answer them.
 //!
-//! The accept thread hands each connection to the pool through a bounded channel
-//! ([`BACKLOG`]); when the pool is that far behind (a flood of idle connections), the
-//! connection is answered `503` and closed at once instead of queued, so the number of open
-//! sockets stays bounded (they share the open-files limit with the workers' checks).
+//! Idle connections cost no thread: the accept thread holds every connection whose head has
+//! not arrived yet (at most [`MAX_PENDING`]) in one `poll(2)` set, reading what each sends
+//! without blocking. A connection whose head is not complete by [`HEAD_TIMEOUT`] after it was
+//! accepted (a client trickling a byte at a time included) is closed; when the set is full,
+//! the connection waiting longest is closed to make room, so a flood of idle connections can
+//! neither hold the port nor starve a real client. A head larger than [`MAX_HEAD`] is answered
+//! `431`. A complete head goes to the serving threads through a bounded channel of
+//! [`BACKLOG`]; when they are that far behind, the connection is answered `503` at once.
 //!
-//! A serving thread reads one request head with a deadline ([`HEAD_TIMEOUT`], counted from the
-//! connection's hand-over, not per read, so a client trickling a byte at a time is cut off too)
-//! and a size cap ([`MAX_HEAD`]), checks the method and the credentials, runs the route, writes
-//! the reply and closes the connection.
+//! A serving thread parses the head, checks the method and the credentials, runs the route,
+//! writes the reply (at most [`WRITE_TIMEOUT`]) and closes the connection.
 
 use std::io::{self, Read};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver, TrySendError};
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::request::Method;
 use super::{
@@ -26,11 +31,25 @@ use super::{
 use crate::engine::spawn;
 use crate::error::Error;
 
+/// Connections whose request head has not arrived yet, at most.
+pub const MAX_PENDING: usize = 512;
 /// Most headers parsed in one request.
 const MAX_HEADERS: usize = 32;
-/// Shortest pause after a failed accept (e.g. out of file descriptors), so the loop does not
-/// spin while the condition lasts.
+/// Longest the accept thread sleeps in `poll`, so it sees a stop request soon.
+const POLL_AT_MOST: Duration = Duration::from_millis(250);
+/// Pause after a failed accept (e.g. out of file descriptors), so the loop does not spin
+/// while the condition lasts.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// A connection whose head is being read.
+struct Pending {
+    stream: TcpStream,
+    deadline: Instant,
+    head: Vec<u8>,
+}
+
+/// What the serving threads take: a connection and its complete head.
+type Ready = (TcpStream, Vec<u8>);
 
 /// Starts the accept thread and [`THREADS`] serving threads.
 pub(super) fn start(
@@ -39,7 +58,10 @@ pub(super) fn start(
     ctx: Arc<Ctx>,
     stopping: Arc<AtomicBool>,
 ) -> Result<Vec<JoinHandle<()>>, Error> {
-    let (tx, rx) = bounded::<(TcpStream, Instant)>(BACKLOG);
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| Error::Usage(format!("listen: {e}")))?;
+    let (tx, rx) = bounded::<Ready>(BACKLOG);
     let mut threads = Vec::with_capacity(THREADS + 1);
     for i in 0..THREADS {
         let (rx, auth, ctx) = (rx.clone(), Arc::clone(&auth), Arc::clone(&ctx));
@@ -48,88 +70,170 @@ pub(super) fn start(
         })?);
     }
     threads.push(spawn("sitewatch-http-accept".into(), move || {
-        let mut warned = false;
-        for stream in listener.incoming() {
-            if stopping.load(Ordering::Relaxed) {
-                break;
-            }
-            let stream = match stream {
-                Ok(s) => s,
-                Err(e) => {
-                    if !warned {
-                        log::warn!("status server: cannot accept a connection ({e}); retrying");
-                        warned = true;
-                    }
-                    std::thread::sleep(ACCEPT_BACKOFF);
-                    continue;
-                }
-            };
-            match tx.try_send((stream, Instant::now())) {
-                Ok(()) => {}
-                Err(TrySendError::Full((mut stream, _))) => {
-                    // A fresh socket's send buffer takes this small reply without blocking.
-                    let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
-                    let _ = Reply::text(503, "busy: too many connections; try again")
-                        .header("Retry-After", "1")
-                        .write_to(&mut stream, false);
-                    let _ = stream.shutdown(Shutdown::Both);
-                }
-                Err(TrySendError::Disconnected(_)) => break,
-            }
-        }
+        accept_loop(&listener, &tx, &stopping)
     })?);
     Ok(threads)
 }
 
-fn serve(connections: &Receiver<(TcpStream, Instant)>, auth: &Auth, ctx: &Ctx) {
-    for (mut stream, accepted) in connections {
-        let reply = match read_head(&mut stream, accepted + HEAD_TIMEOUT) {
-            Ok(Head::Complete(bytes)) => answer(&bytes, auth, ctx),
-            Ok(Head::TooLarge) => Some((
-                Reply::text(431, format!("request head larger than {MAX_HEAD} bytes")),
-                false,
-            )),
-            // Closed, timed out or failed before a request arrived: nothing to answer.
-            Ok(Head::Closed) | Err(_) => None,
+/// Answers `reply` on a connection no serving thread will take, and closes it.
+fn refuse(mut stream: TcpStream, reply: &Reply) {
+    // A fresh socket's send buffer takes this small reply without blocking.
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
+    let _ = reply.write_to(&mut stream, false);
+    let _ = stream.shutdown(Shutdown::Both);
+}
+
+fn accept_loop(listener: &TcpListener, ready: &Sender<Ready>, stopping: &AtomicBool) {
+    let mut pending: Vec<Pending> = Vec::new();
+    let mut warned = false;
+    while !stopping.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        // Cut off heads that did not arrive in time.
+        pending.retain(|p| {
+            let keep = p.deadline > now;
+            if !keep {
+                let _ = p.stream.shutdown(Shutdown::Both);
+            }
+            keep
+        });
+        let wait = pending
+            .iter()
+            .map(|p| p.deadline.saturating_duration_since(now))
+            .min()
+            .unwrap_or(POLL_AT_MOST)
+            .min(POLL_AT_MOST);
+        let (listener_ready, readable) = {
+            let mut fds = Vec::with_capacity(pending.len() + 1);
+            fds.push(PollFd::new(listener.as_fd(), PollFlags::POLLIN));
+            fds.extend(
+                pending
+                    .iter()
+                    .map(|p| PollFd::new(p.stream.as_fd(), PollFlags::POLLIN)),
+            );
+            let timeout = PollTimeout::try_from(wait).unwrap_or(PollTimeout::NONE);
+            if let Err(e) = poll(&mut fds, timeout) {
+                if e != nix::errno::Errno::EINTR {
+                    log::warn!("status server: poll failed ({e}); retrying");
+                    std::thread::sleep(ACCEPT_BACKOFF);
+                }
+                continue;
+            }
+            let fired = |fd: &PollFd<'_>| fd.revents().is_some_and(|r| !r.is_empty());
+            let readable: Vec<bool> = fds[1..].iter().map(fired).collect();
+            (fired(&fds[0]), readable)
         };
-        if let Some((reply, head_only)) = reply {
-            let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-            let _ = reply.write_to(&mut stream, head_only);
+        // Read what arrived; hand over complete heads, drop closed or failed connections.
+        let before = std::mem::take(&mut pending);
+        for (mut p, fired) in before.into_iter().zip(readable) {
+            if !fired {
+                pending.push(p);
+                continue;
+            }
+            match read_some(&mut p) {
+                Progress::More => pending.push(p),
+                Progress::Closed => {}
+                Progress::TooLarge => {
+                    let reply =
+                        Reply::text(431, format!("request head larger than {MAX_HEAD} bytes"));
+                    refuse(p.stream, &reply);
+                }
+                Progress::Complete => match ready.try_send((p.stream, p.head)) {
+                    Ok(()) => {}
+                    Err(
+                        TrySendError::Full((stream, _)) | TrySendError::Disconnected((stream, _)),
+                    ) => {
+                        let reply = Reply::text(503, "busy: too many requests; try again")
+                            .header("Retry-After", "1");
+                        refuse(stream, &reply);
+                    }
+                },
+            }
         }
-        let _ = stream.shutdown(Shutdown::Both);
+        if listener_ready {
+            accept_all(listener, &mut pending, &mut warned);
+        }
+    }
+    for p in pending {
+        let _ = p.stream.shutdown(Shutdown::Both);
     }
 }
 
-enum Head {
-    Complete(Vec<u8>),
+fn accept_all(listener: &TcpListener, pending: &mut Vec<Pending>, warned: &mut bool) {
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                if stream.set_nonblocking(true).is_err() {
+                    continue;
+                }
+                let _ = stream.set_nodelay(true);
+                if pending.len() >= MAX_PENDING {
+                    // The connection waiting longest makes room: idle ones cannot hold the port.
+                    let oldest = pending.remove(0);
+                    let _ = oldest.stream.shutdown(Shutdown::Both);
+                }
+                pending.push(Pending {
+                    stream,
+                    deadline: Instant::now() + HEAD_TIMEOUT,
+                    head: Vec::new(),
+                });
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                if !*warned {
+                    log::warn!("status server: cannot accept a connection ({e}); retrying");
+                    *warned = true;
+                }
+                std::thread::sleep(ACCEPT_BACKOFF);
+                return;
+            }
+        }
+    }
+}
+
+enum Progress {
+    More,
+    Complete,
     TooLarge,
     Closed,
 }
 
-/// Reads until the blank line that ends the head, by `deadline` at the latest.
-fn read_head(stream: &mut TcpStream, deadline: Instant) -> io::Result<Head> {
-    let mut buf = vec![0u8; MAX_HEAD];
-    let mut len = 0;
+/// Reads what is available of a head without blocking.
+fn read_some(p: &mut Pending) -> Progress {
+    let mut buf = [0u8; 4096];
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
+        let room = MAX_HEAD - p.head.len();
+        let take = room.min(buf.len());
+        match p.stream.read(&mut buf[..take]) {
+            Ok(0) => return Progress::Closed,
+            Ok(n) => {
+                // Search from a little before the new bytes: the blank line may straddle reads.
+                let from = p.head.len().saturating_sub(3);
+                p.head.extend_from_slice(&buf[..n]);
+                if let Some(end) = memchr::memmem::find(&p.head[from..], b"\r\n\r\n") {
+                    p.head.truncate(from + end + 4);
+                    return Progress::Complete;
+                }
+                if p.head.len() >= MAX_HEAD {
+                    return Progress::TooLarge;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Progress::More,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Progress::Closed,
         }
-        stream.set_read_timeout(Some(left))?;
-        let n = stream.read(&mut buf[len..])?;
-        if n == 0 {
-            return Ok(Head::Closed);
+    }
+}
+
+fn serve(ready: &Receiver<Ready>, auth: &Auth, ctx: &Ctx) {
+    for (mut stream, head) in ready {
+        if let Some((reply, head_only)) = answer(&head, auth, ctx) {
+            let _ = stream.set_nonblocking(false);
+            let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+            let _ = reply.write_to(&mut stream, head_only);
         }
-        // Search from a little before the new bytes: the blank line may straddle two reads.
-        let from = len.saturating_sub(3);
-        len += n;
-        if let Some(end) = memchr::memmem::find(&buf[from..len], b"\r\n\r\n") {
-            buf.truncate(from + end + 4);
-            return Ok(Head::Complete(buf));
-        }
-        if len == MAX_HEAD {
-            return Ok(Head::TooLarge);
-        }
+        let _ = stream.shutdown(Shutdown::Both);
     }
 }
 

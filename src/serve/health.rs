@@ -8,6 +8,7 @@
 use std::time::{Duration, Instant};
 
 use super::{Ctx, Reply, Request};
+use crate::stats::SchedulerWake;
 
 /// How late the scheduler or the heartbeat may be before sitewatch is unhealthy.
 pub const LATE: Duration = Duration::from_secs(5);
@@ -22,17 +23,17 @@ pub fn healthz(ctx: &Ctx, _req: &Request) -> Reply {
 
 fn problem(ctx: &Ctx, now: Instant) -> Option<String> {
     match ctx.stats.scheduler_wake() {
-        Err(()) => return Some("scheduler stopped: the run is ending".into()),
-        Ok(None) if now.saturating_duration_since(ctx.started_at) > LATE => {
+        SchedulerWake::Ended => return Some("scheduler stopped: the run is ending".into()),
+        SchedulerWake::NotStarted if now.saturating_duration_since(ctx.started_at) > LATE => {
             return Some("scheduler not started".into())
         }
-        Ok(Some(by)) if now.saturating_duration_since(by) > LATE => {
+        SchedulerWake::By(by) if now.saturating_duration_since(by) > LATE => {
             return Some(format!(
                 "scheduler late by {:.1} s (stuck or starved of CPU)",
                 now.saturating_duration_since(by).as_secs_f64()
             ))
         }
-        Ok(_) => {}
+        _ => {}
     }
     let silence = ctx.pauses.silence(now);
     if silence > LATE {

@@ -101,6 +101,8 @@ pub struct Cache {
     table: Mutex<Option<Arc<Table>>>,
     base: Mutex<Option<Arc<Base>>>,
     refreshing: AtomicBool,
+    /// Why the last refresh failed, until one succeeds.
+    error: Mutex<Option<String>>,
 }
 
 /// Why the history could not be read.
@@ -124,6 +126,7 @@ impl Cache {
         }
         let fresh = self.refresh(path, monitors);
         self.refreshing.store(false, Ordering::Release);
+        *self.error.lock().unwrap_or_else(|e| e.into_inner()) = fresh.as_ref().err().cloned();
         match (fresh, current) {
             (Ok(t), _) => {
                 let t = Arc::new(t);
@@ -133,6 +136,12 @@ impl Cache {
             (Err(_), Some(old)) => Ok(old),
             (Err(e), None) => Err(e),
         }
+    }
+
+    /// Why the figures could not be refreshed last time, if they could not (the previous ones
+    /// are shown meanwhile).
+    pub fn error(&self) -> Option<String> {
+        self.error.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     fn refresh(&self, path: &Path, monitors: &[Monitor]) -> Result<Table, ReadError> {

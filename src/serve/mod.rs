@@ -5,11 +5,13 @@
 //!   [`Stats`](crate::stats::Stats) atomics and windows, the scheduler's published states) and
 //!   the history through its own read-only SQLite connection. No scheduler or worker thread
 //!   ever waits for it; it takes no lock they hold for longer than they already do.
-//! - **Bounded.** A fixed pool of [`THREADS`] threads serves one request per connection; at most
-//!   [`BACKLOG`] accepted connections wait for a thread, beyond that a connection is answered
-//!   `503` and closed at once. A request head must arrive whole within [`HEAD_TIMEOUT`] and fit
-//!   in [`MAX_HEAD`] bytes (`431` otherwise); a body is refused (`413`); a reply must be taken
-//!   within [`WRITE_TIMEOUT`]. An idle connection is closed after [`HEAD_TIMEOUT`].
+//! - **Bounded.** One thread accepts connections and reads request heads for all of them with
+//!   `poll(2)`, so idle connections cost no thread; at most [`conn::MAX_PENDING`] wait for
+//!   their head (the longest-waiting is closed to make room), and each is closed unless its
+//!   whole head arrives within [`HEAD_TIMEOUT`] and fits in [`MAX_HEAD`] bytes (`431`
+//!   otherwise). A fixed pool of [`THREADS`] threads answers complete requests, one per
+//!   connection; at most [`BACKLOG`] wait for them (`503` beyond). A body is refused (`413`);
+//!   a reply must be taken within [`WRITE_TIMEOUT`].
 //! - **Read-only and closed by default.** Only `GET` and `HEAD` (`405` otherwise). Optional
 //!   auth for every path (bearer token or basic), compared in constant time. Security headers
 //!   on every reply ([`reply`]); no external assets.
@@ -21,7 +23,7 @@
 pub mod api;
 pub mod auth;
 mod badge;
-mod conn;
+pub mod conn;
 pub mod ctx;
 mod health;
 pub mod history;
@@ -49,7 +51,7 @@ use crate::error::Error;
 
 /// Threads serving requests.
 pub const THREADS: usize = 4;
-/// Accepted connections that may wait for a serving thread.
+/// Complete requests that may wait for a serving thread.
 pub const BACKLOG: usize = 64;
 /// The whole request head must arrive within this; an idle connection is closed after it.
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(5);

@@ -285,7 +285,8 @@ fn figures(ctx: &Ctx) -> (Option<std::sync::Arc<history::Table>>, Option<String>
     match &ctx.history {
         None => (None, None),
         Some(path) => match ctx.figures.get(path, &ctx.monitors) {
-            Ok(t) => (Some(t), None),
+            // Figures from an earlier read, if the last refresh failed: say why.
+            Ok(t) => (Some(t), ctx.figures.error()),
             Err(e) => (None, Some(e)),
         },
     }

@@ -108,7 +108,32 @@ pub const MIGRATIONS: &[&str] = &[
          detail   TEXT
      );
      CREATE INDEX impairments_by_time ON impairments (start_ts);",
+    // 3: `monitors.config_id`, the monitor's id in the config (`Monitor::id`) when it last ran,
+    // which reports show. Rows of older runs are given the id their name or URL gives
+    // (without any collision suffix, which depends on settings they did not record) by
+    // `fill_config_ids`, in the same transaction. A row is still found by URL, name and
+    // interval: two monitors alike in those share one row (and its id is the last one's).
+    "ALTER TABLE monitors ADD COLUMN config_id TEXT NOT NULL DEFAULT '';",
 ];
+
+/// Gives each monitor row without a `config_id` the one its name or URL gives (migration 3).
+fn fill_config_ids(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
+    use crate::config::identity::{name_slug, url_slug};
+    let rows: Vec<(i64, String, String)> = tx
+        .prepare("SELECT id, url, name FROM monitors WHERE config_id = ''")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut set = tx.prepare("UPDATE monitors SET config_id = ?2 WHERE id = ?1")?;
+    for (id, url, name) in rows {
+        let slug = if name.is_empty() {
+            url_slug(&url)
+        } else {
+            name_slug(&name)
+        };
+        set.execute(params![id, slug])?;
+    }
+    Ok(())
+}
 
 /// The schema version this build writes.
 pub fn schema_version() -> i64 {
@@ -315,6 +340,9 @@ pub fn migrate(conn: &mut Connection) -> Result<i64, MigrateError> {
     for (version, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute_batch(sql)?;
+        if version + 1 == 3 {
+            fill_config_ids(&tx)?;
+        }
         tx.pragma_update(None, "user_version", version as i64 + 1)?;
         tx.commit()?;
     }
@@ -523,8 +551,8 @@ impl Store {
     }
 }
 
-/// Inserts or refreshes one row per monitor (identified by URL, name and interval) and returns
-/// their ids in config order.
+/// Inserts or refreshes one row per monitor (identified by URL, name and interval; its
+/// `config_id` set to the monitor's id) and returns their row ids in config order.
 fn register(conn: &mut Connection, monitors: &[Monitor]) -> rusqlite::Result<Vec<i64>> {
     let now = epoch_ms(SystemTime::now());
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -534,11 +562,12 @@ fn register(conn: &mut Connection, monitors: &[Monitor]) -> rusqlite::Result<Vec
         // does the same in one statement but needs a statement journal, which tripled the cost.
         let mut find = tx
             .prepare("SELECT id FROM monitors WHERE url = ?1 AND name = ?2 AND interval_ms = ?3")?;
-        let mut refresh =
-            tx.prepare("UPDATE monitors SET method = ?2, last_seen = ?3 WHERE id = ?1")?;
+        let mut refresh = tx.prepare(
+            "UPDATE monitors SET method = ?2, last_seen = ?3, config_id = ?4 WHERE id = ?1",
+        )?;
         let mut insert = tx.prepare(
-            "INSERT INTO monitors (url, name, interval_ms, method, first_seen, last_seen)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            "INSERT INTO monitors (url, name, interval_ms, method, first_seen, last_seen, config_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
         )?;
         for (m, id) in monitors.iter().zip(ids.iter_mut()) {
             let name = m.name.as_deref().unwrap_or("");
@@ -549,11 +578,11 @@ fn register(conn: &mut Connection, monitors: &[Monitor]) -> rusqlite::Result<Vec
                 .optional()?;
             *id = match found {
                 Some(id) => {
-                    refresh.execute(params![id, method, now])?;
+                    refresh.execute(params![id, method, now, m.id()])?;
                     id
                 }
                 None => {
-                    insert.execute(params![m.url, name, interval, method, now])?;
+                    insert.execute(params![m.url, name, interval, method, now, m.id()])?;
                     tx.last_insert_rowid()
                 }
             };
@@ -695,6 +724,45 @@ mod tests {
             .unwrap();
         assert_eq!(mode, "wal");
         assert_eq!(migrate(conn).unwrap(), schema_version(), "idempotent");
+        let ids: Vec<String> = conn
+            .prepare("SELECT config_id FROM monitors ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let expected: Vec<String> = monitors().iter().map(|m| m.id().to_owned()).collect();
+        assert_eq!(ids, expected, "each row has its monitor's id");
+    }
+
+    #[test]
+    fn a_version_2_database_gets_the_ids_of_its_monitors() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..2] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        conn.execute_batch(
+            "INSERT INTO monitors VALUES (1, 'https://A.example/x?token=s', '', 60000, 'GET', 0, 0);
+             INSERT INTO monitors VALUES (2, 'https://b.example/', 'Shop (EU)', 60000, 'GET', 0, 0);",
+        )
+        .unwrap();
+        assert_eq!(migrate(&mut conn).unwrap(), 2);
+        let ids: Vec<String> = conn
+            .prepare("SELECT config_id FROM monitors ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            ids,
+            [
+                crate::config::identity::url_slug("https://A.example/x?token=s"),
+                "shop-eu".to_owned()
+            ]
+        );
+        assert!(ids[0].starts_with("a.example-x-q") && !ids[0].contains("token"));
     }
 
     #[test]
@@ -712,7 +780,7 @@ mod tests {
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 2);
+        assert_eq!(version, schema_version());
         let nature: Option<String> = conn
             .query_row("SELECT nature FROM checks", [], |r| r.get(0))
             .unwrap();

@@ -266,7 +266,8 @@ fn sound_db(dir: &Path) -> PathBuf {
     conn.pragma_update(None, "application_id", APPLICATION_ID)
         .unwrap();
     conn.execute_batch(
-        "INSERT INTO monitors VALUES (1, 'http://127.0.0.1:9/', '', 60000, 'GET', 0, 0);
+        "INSERT INTO monitors (id, url, name, interval_ms, method, first_seen, last_seen)
+           VALUES (1, 'http://127.0.0.1:9/', '', 60000, 'GET', 0, 0);
          WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 19999)
          INSERT INTO checks (ts, monitor, status, reason, detail, bytes, ms, lateness_ms)
            SELECT 1767225600000 + i * 1000, 1, 200, NULL, 'detail of check ' || i, 1, 10, 0 FROM n;",

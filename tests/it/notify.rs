@@ -307,12 +307,14 @@ fn the_command_channel_gets_the_event_in_its_environment_and_on_stdin() {
         serde_json::from_str(&fs::read_to_string(dir.path().join("stdin.json")).unwrap()).unwrap();
     assert_eq!(stdin["event"], "down");
     assert_eq!(stdin["url"], dead);
+    assert_eq!(stdin["id"], "dead");
     assert_eq!(stdin["reason"], "connect");
     let env = fs::read_to_string(dir.path().join("env.txt")).unwrap();
     for line in [
         "SITEWATCH_EVENT=down".to_string(),
         format!("SITEWATCH_URL={dead}"),
         "SITEWATCH_NAME=dead".into(),
+        "SITEWATCH_ID=dead".into(),
         "SITEWATCH_STATE=down".into(),
         "SITEWATCH_FROM=unknown".into(),
         "SITEWATCH_REASON=connect".into(),

@@ -274,6 +274,15 @@ fn oversized_requests_bodies_and_idle_connections_are_refused() {
     let body = request(addr, "GET", "/healthz", "Content-Length: 5\r\n");
     assert_eq!(body.status, 413);
 
+    // Idle connections hold no serving thread: with 300 of them open, requests are answered.
+    let idle: Vec<TcpStream> = (0..300)
+        .map(|_| TcpStream::connect(addr).expect("an idle connection"))
+        .collect();
+    for _ in 0..5 {
+        assert_eq!(get(addr, "/healthz").status, 200);
+    }
+    drop(idle);
+
     // Slowloris: a head that never ends is cut off by the head deadline (5 s), and meanwhile
     // the other serving threads keep answering.
     let mut idle = TcpStream::connect(addr).unwrap();
@@ -404,4 +413,32 @@ fn demo_listens_on_a_free_loopback_port() {
     assert_eq!(get(addr, "/healthz").status, 200);
     let v = get(addr, "/api/v1/status").json();
     assert_eq!(v["sitewatch"]["monitors"], 13);
+}
+
+#[test]
+fn a_taken_or_bad_address_is_a_usage_error_before_anything_starts() {
+    let site = LocalSite::start().unwrap();
+    let cfg = config(&sites(&site));
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = crate::util::run([path(&cfg), "--no-db", "--listen", addr.as_str()], 20.0);
+    assert_eq!(out.code(), 2, "{out}");
+    assert!(
+        out.stderr_text()
+            .contains(&format!("cannot listen on {addr}")),
+        "{out}"
+    );
+    assert!(out.stdout.is_empty(), "nothing was checked: {out}");
+    let out = crate::util::run([path(&cfg), "--no-db", "--listen", "localhost"], 20.0);
+    assert_eq!(out.code(), 2, "{out}");
+    assert!(
+        out.stderr_text().contains("not an address to listen on"),
+        "{out}"
+    );
+    let mut doc = sites(&site);
+    doc["server"] = json!({"listen": "127.0.0.1:0", "auth": {"token": {"env": "SW_IT_UNSET_VAR"}}});
+    let bad = config(&doc);
+    let out = crate::util::run([path(&bad), "--no-db"], 20.0);
+    assert_eq!(out.code(), 2, "{out}");
+    assert!(out.stderr_text().contains("SW_IT_UNSET_VAR"), "{out}");
 }
