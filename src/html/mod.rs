@@ -92,6 +92,7 @@ form.filter button{cursor:pointer;font-weight:600}
 .card .v{font-size:17px;font-weight:650;font-variant-numeric:tabular-nums}
 .panel{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:10px 12px;overflow-x:auto}
 .panel svg{display:block;width:100%;height:auto}
+.warn{background:var(--downbg);border:1px solid var(--down);border-radius:6px;padding:8px 12px;margin:0 0 12px}
 .ok{color:var(--up);font-weight:600}.bad{color:var(--down);font-weight:600}.odd{color:var(--unknown);font-weight:600}
 footer{margin-top:26px;padding-top:10px;border-top:1px solid var(--line);font-size:12px;color:var(--muted)}
 footer span{margin-right:16px;white-space:nowrap}

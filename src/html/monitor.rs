@@ -5,7 +5,7 @@
 use maud::{html, Markup};
 
 use super::chart::{self, Series};
-use super::parts::{ago, check_words, footer, incidents, stamp};
+use super::parts::{ago, check_words, footer, history_warning, incidents, stamp};
 use super::view::MonitorPage;
 use super::{badge, page, Frame};
 use crate::report::span;
@@ -39,6 +39,7 @@ pub fn render(p: &MonitorPage) -> String {
     };
     let card = |k: &str, v: Markup| html! { div.card { div.k { (k) } div.v { (v) } } };
     let body = html! {
+        (history_warning(&p.context))
         p { a href="/" { "← all monitors" } }
         h1 { (m.title()) (badge(m.state)) }
         div.sub {

@@ -62,6 +62,7 @@ fn context() -> Context {
         generated: NOW,
         started: NOW - 86_400_000,
         history: true,
+        history_error: None,
         health: Health {
             monitors: 3,
             checks_per_min: 60.0,
@@ -176,6 +177,15 @@ fn the_status_page_shows_states_in_words_problems_first_and_the_footer() {
     assert!(html.contains("lateness p99 <b>2.5 ms</b>"));
     assert!(html.contains("<meta http-equiv=\"refresh\" content=\"30\">"));
     assert!(html.contains("Problems (1) <span class=\"muted\">· ongoing incidents</span>"));
+}
+
+#[test]
+fn a_history_that_cannot_be_read_is_said_on_the_page() {
+    let mut p = sample();
+    p.context.history_error = Some("database is locked".into());
+    let html = status::render(&p);
+    assert!(html.contains("The history could not be read: </b>database is locked"));
+    assert!(!status::render(&sample()).contains("could not be read"));
 }
 
 #[test]

@@ -76,6 +76,15 @@ pub fn incidents(now: i64, list: &[Incident], with_monitor: bool) -> Markup {
     }
 }
 
+/// A warning when the history could not be read: nothing failing is silent.
+pub fn history_warning(c: &Context) -> Markup {
+    html! {
+        @if let Some(e) = &c.history_error {
+            p.warn role="alert" { b { "The history could not be read: " } (e) " — figures from it may be missing or old." }
+        }
+    }
+}
+
 /// The footer: sitewatch's own health.
 pub fn footer(c: &Context) -> Markup {
     let h = &c.health;

@@ -9,7 +9,7 @@
 use maud::{html, Markup};
 
 use super::chart::{self, Series};
-use super::parts::{ago, check_words, footer, monitor_href, stamp};
+use super::parts::{ago, check_words, footer, history_warning, monitor_href, stamp};
 use super::view::{Cells, Filter, MonitorRow, StatusPage};
 use super::{badge, page, Frame};
 use crate::report::span;
@@ -73,6 +73,7 @@ pub fn render(p: &StatusPage) -> String {
     let (words, state) = headline(p);
     let now = p.context.generated;
     let body = html! {
+        (history_warning(&p.context))
         div class={ "overall " (state.as_str()) } {
             span class={ "dot " (state.as_str()) } {}
             span.word { (words) }

@@ -193,6 +193,8 @@ pub struct Context {
     pub started: i64,
     /// False with `--no-db`: the page shows only what this run has seen.
     pub history: bool,
+    /// Why the history could not be read, if it could not (the page shows what it has).
+    pub history_error: Option<String>,
     /// sitewatch's own health.
     pub health: Health,
     /// Reload the page every that many seconds.

@@ -44,11 +44,17 @@ fn last_check(l: &LastCheckView) -> Check {
     }
 }
 
-fn context(ctx: &Ctx, health: &status::Health, generated: SystemTime) -> Context {
+fn context(
+    ctx: &Ctx,
+    health: &status::Health,
+    generated: SystemTime,
+    history_error: Option<String>,
+) -> Context {
     Context {
         generated: ms(generated),
         started: ms(ctx.started),
         history: ctx.history.is_some(),
+        history_error,
         health: view::Health {
             monitors: health.monitors,
             checks_per_min: health.checks_per_minute,
@@ -85,20 +91,21 @@ fn row(m: &MonitorStatus, strips: Strips) -> MonitorRow {
     }
 }
 
-/// The strips of `monitors` (empty without a history or when it cannot be read: the page
-/// still shows the live state).
-fn strips(ctx: &Ctx, monitors: &[&MonitorStatus]) -> Vec<Strips> {
+/// The strips of `monitors` (empty without a history, and when it cannot be read, with why:
+/// the page still shows the live state).
+fn strips(ctx: &Ctx, monitors: &[&MonitorStatus]) -> (Vec<Strips>, Option<String>) {
     let empty = || vec![Strips::default(); monitors.len()];
     let Some(path) = &ctx.history else {
-        return empty();
+        return (empty(), None);
     };
     let configs: Vec<crate::config::Monitor> = monitors
         .iter()
         .map(|m| ctx.monitors[m.index].clone())
         .collect();
-    store::ids_of(path, &configs)
-        .and_then(|ids| ctx.strips.strips(path, &ids))
-        .unwrap_or_else(|_| empty())
+    match store::ids_of(path, &configs).and_then(|ids| ctx.strips.strips(path, &ids)) {
+        Ok(strips) => (strips, None),
+        Err(e) => (empty(), Some(e)),
+    }
 }
 
 /// `GET /`.
@@ -128,11 +135,9 @@ pub fn status(ctx: &Ctx, request: &Request) -> Reply {
     let mut list: Vec<&MonitorStatus> = overview.monitors.iter().collect();
     list.sort_by_key(|m| (m.group.is_none(), m.group.clone()));
     // Problems are a table without strips: only the list's strips are read.
-    let problems: Vec<MonitorRow> = problems
-        .iter()
-        .map(|m| row(m, Strips::default()))
-        .collect();
-    let mut strips = strips(ctx, &list).into_iter();
+    let problems: Vec<MonitorRow> = problems.iter().map(|m| row(m, Strips::default())).collect();
+    let (strips, strips_error) = strips(ctx, &list);
+    let mut strips = strips.into_iter();
     let list: Vec<MonitorRow> = list
         .iter()
         .map(|m| row(m, strips.next().unwrap_or_default()))
@@ -145,7 +150,12 @@ pub fn status(ctx: &Ctx, request: &Request) -> Reply {
     groups.sort();
     groups.dedup();
     let page = StatusPage {
-        context: context(ctx, &overview.health, overview.generated),
+        context: context(
+            ctx,
+            &overview.health,
+            overview.generated,
+            overview.history_error.clone().or(strips_error),
+        ),
         total: overview.counts.total,
         up: overview.counts.up,
         down: overview.counts.down,
@@ -174,14 +184,20 @@ pub fn monitor(ctx: &Ctx, _request: &Request, id: &str) -> Reply {
     let generated = SystemTime::now();
     let now = ms(generated);
     let health = status::health(ctx);
-    let strips = strips(ctx, &[&detail.status]).pop().unwrap_or_default();
+    let (mut strips, strips_error) = strips(ctx, &[&detail.status]);
+    let strips = strips.pop().unwrap_or_default();
     let chart = match &ctx.history {
-        Some(path) => store::ids_of(path, std::slice::from_ref(&ctx.monitors[index]))
-            .ok()
-            .and_then(|ids| ids.first().copied().flatten())
-            .and_then(|db_id| store::latency_cells(path, db_id, now).ok())
-            .unwrap_or_default(),
-        None => Cells::default(),
+        Some(path) => store::ids_of(path, std::slice::from_ref(&ctx.monitors[index])).and_then(
+            |ids| match ids.first().copied().flatten() {
+                Some(db_id) => store::latency_cells(path, db_id, now),
+                None => Ok(Cells::default()),
+            },
+        ),
+        None => Ok(Cells::default()),
+    };
+    let (chart, chart_error) = match chart {
+        Ok(c) => (c, None),
+        Err(e) => (Cells::default(), Some(e)),
     };
     let mut checks: Vec<Check> = detail
         .recent
@@ -218,7 +234,16 @@ pub fn monitor(ctx: &Ctx, _request: &Request, id: &str) -> Reply {
         })
         .collect();
     let page = MonitorPage {
-        context: context(ctx, &health, generated),
+        context: context(
+            ctx,
+            &health,
+            generated,
+            detail
+                .history_error
+                .clone()
+                .or(strips_error)
+                .or(chart_error),
+        ),
         monitor: row(&detail.status, strips),
         chart,
         checks,
