@@ -42,6 +42,7 @@ h2{font-size:15px;margin:22px 0 8px}
 .mon{display:flex;gap:16px;background:var(--card);border:1px solid var(--line);border-radius:6px;padding:7px 12px;margin:7px 0}
 .info{width:250px;flex:none;line-height:1.3}
 .url{font-weight:600;word-break:break-all;font-size:13px}
+.url .name{word-break:normal;white-space:nowrap}
 .name{color:var(--muted)}
 .big{font-size:17px;font-weight:650;color:var(--fg);margin-right:6px}
 .nums{font-size:12px;color:var(--muted)}
