@@ -115,6 +115,14 @@ pub fn latency(s: &Series<'_>, width: f64, height: f64) -> Markup {
             );
         }
         line.push_str("\"/>");
+        // A lone cell between gaps draws no line: a dot shows it.
+        if let [(x, lo, _)] = run.as_slice() {
+            let _ = write!(
+                line,
+                "<circle class=\"dot50\" cx=\"{x:.1}\" cy=\"{:.1}\" r=\"2\"/>",
+                y(*lo)
+            );
+        }
         run.clear();
     };
     for (i, c) in s.cells.iter().enumerate() {
@@ -215,5 +223,11 @@ mod tests {
         let chart = latency(&s, 300.0, 50.0).into_string();
         assert!(chart.contains("down 1h"));
         assert!(chart.contains("class=\"p50\""));
+        assert!(!chart.contains("dot50"), "a run of two cells is a line");
+        let lone = [cell(60, 60)];
+        let s = Series { cells: &lone, ..s };
+        assert!(latency(&s, 300.0, 50.0)
+            .into_string()
+            .contains("<circle class=\"dot50\""));
     }
 }

@@ -53,6 +53,7 @@ svg text{font:10px system-ui,sans-serif;fill:var(--muted)}
 svg .frame{fill:var(--chart);stroke:var(--soft)}
 svg .p50{fill:none;stroke:var(--p50);stroke-width:1.5}
 svg .p95{fill:var(--p95);fill-opacity:.22}
+svg .dot50{fill:var(--p50)}
 svg .downtime{fill:var(--down);fill-opacity:.15}
 svg .hit{fill:transparent}
 .l5{fill:#1f9d55;background:#1f9d55}.l4{fill:#8cc63f;background:#8cc63f}.l3{fill:#f2c12e;background:#f2c12e}
