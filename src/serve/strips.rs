@@ -72,7 +72,7 @@ pub fn latency_cells(path: &Path, id: i64, now: i64) -> Result<Cells, String> {
 /// Days in the long strip.
 pub const DAYS: i64 = 90;
 /// Monitors whose completed days are kept.
-const CACHED: usize = 5_000;
+pub const CACHED: usize = 5_000;
 
 /// A monitor's two strips.
 #[derive(Debug, Clone, Default, PartialEq)]
