@@ -121,6 +121,12 @@ fn incidents() -> Vec<Incident> {
 fn the_headline_says_the_overall_status_in_words() {
     let mut p = sample();
     assert_eq!(status::headline(&p), ("1 down".into(), State::Down));
+    p.unknown = 2;
+    assert_eq!(
+        status::headline(&p),
+        ("1 down, 2 unknown".into(), State::Down)
+    );
+    p.unknown = 0;
     (p.down, p.up) = (0, 3);
     assert_eq!(
         status::headline(&p),
@@ -129,7 +135,7 @@ fn the_headline_says_the_overall_status_in_words() {
     (p.unknown, p.up) = (1, 2);
     assert_eq!(
         status::headline(&p),
-        ("2 up, 1 not checked yet".into(), State::Unknown)
+        ("1 unknown, 2 up".into(), State::Unknown)
     );
 }
 

@@ -22,27 +22,24 @@ const HOURS_W: f64 = 144.0;
 /// Height of the strips, px.
 const STRIP_H: f64 = 22.0;
 
-/// The headline and its state: "All 40 monitors up", "2 down", "3 not checked yet".
+/// The headline and its state, in the API's words: "All 40 monitors up", "2 down",
+/// "2 down, 3 unknown", "3 unknown, 1 up" (never "all up" while a monitor has no verdict).
 pub fn headline(p: &StatusPage) -> (String, State) {
-    let plural = |n: usize| if n == 1 { "" } else { "s" };
-    if p.total == 0 {
-        ("No monitors".into(), State::Unknown)
-    } else if p.down > 0 {
-        (format!("{} down", p.down), State::Down)
-    } else if p.unknown > 0 {
-        // Never "all up" while some are not decided yet.
-        (
-            format!("{} up, {} not checked yet", p.up, p.unknown),
-            State::Unknown,
-        )
-    } else if p.total == 1 {
-        ("The monitor is up".into(), State::Up)
-    } else {
-        (
-            format!("All {} monitor{} up", p.total, plural(p.total)),
-            State::Up,
-        )
-    }
+    let words = match (p.total, p.down, p.unknown) {
+        (0, _, _) => "No monitors".to_string(),
+        (1, 0, 0) => "The monitor is up".into(),
+        (n, 0, 0) => format!("All {n} monitors up"),
+        (_, 0, u) => format!("{u} unknown, {} up", p.up),
+        (_, d, 0) => format!("{d} down"),
+        (_, d, u) => format!("{d} down, {u} unknown"),
+    };
+    let state = match (p.total, p.down, p.unknown) {
+        (0, _, _) => State::Unknown,
+        (_, 0, 0) => State::Up,
+        (_, 0, _) => State::Unknown,
+        _ => State::Down,
+    };
+    (words, state)
 }
 
 /// The query string for `filter` at `page` (empty values left out).
@@ -79,7 +76,7 @@ pub fn render(p: &StatusPage) -> String {
             span.word { (words) }
             span.counts {
                 (p.up) " up · " (p.down) " down"
-                @if p.unknown > 0 { " · " (p.unknown) " not checked yet" }
+                @if p.unknown > 0 { " · " (p.unknown) " unknown (not checked yet)" }
                 br;
                 span.muted { (p.total) " monitors" }
             }

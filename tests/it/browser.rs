@@ -116,7 +116,7 @@ fn the_demo_status_page_renders_in_a_real_browser() {
     // Wait until every demo monitor has a verdict, so the page shows settled states.
     wait_for_page(&addr, "/", within(40.0), |b| {
         b.contains("<span class=\"word\">")
-            && !b.contains("not checked yet<")
+            && !b.contains("not checked yet")
             && b.contains(" down</span>")
     });
 
