@@ -111,7 +111,7 @@ pub fn run(
         .as_ref()
         .map(crate::serve::Bound::bind)
         .transpose()?;
-    limits::prepare(workers);
+    let open_files = limits::prepare(workers);
     // Arc::new, not into(): an `Arc<[Monitor]>` would copy the whole list once more.
     let monitors = Arc::new(config.monitors);
     let stats = Arc::new(Stats::new(monitors.len(), workers));
@@ -203,7 +203,8 @@ pub fn run(
                 history_path.clone(),
                 origin,
             );
-            let server = listener.start(Arc::new(ctx))?;
+            let pending = crate::serve::pending_connections(workers, open_files);
+            let server = listener.start(Arc::new(ctx), pending)?;
             log::info!("listening on http://{}/", server.addr());
             Some(server)
         }

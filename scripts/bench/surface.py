@@ -61,10 +61,12 @@ def load(addr, idle, secs, out):
         s.send(b"GET /healthz HTTP/1.1\r\nX-Slow: ")
         sel.register(s, selectors.EVENT_READ)
 
+    end = time.monotonic() + float(secs)
+    t0 = time.monotonic()
     for _ in range(int(idle)):
         open_idle()
+    opened_s = time.monotonic() - t0
     reconnects, codes, lat, sizes = 0, {}, [], []
-    end = time.monotonic() + float(secs)
     paths = ["/api/v1/status", "/healthz"]
     i = 0
     while time.monotonic() < end:
@@ -80,8 +82,11 @@ def load(addr, idle, secs, out):
             if closed:
                 sel.unregister(s)
                 s.close()
-                open_idle()
-                reconnects += 1
+                try:
+                    open_idle()
+                    reconnects += 1
+                except OSError:
+                    pass
         try:
             status, ms, size = scrape(host, port, paths[i % 2])
         except OSError:
@@ -94,9 +99,10 @@ def load(addr, idle, secs, out):
     lat.sort()
     result = {
         "idle": int(idle),
+        "idle_opened_s": round(opened_s, 2),
         "secs": float(secs),
         "scrapes": i,
-        "scrapes_per_s": round(i / float(secs), 1),
+        "scrapes_per_s": round(i / max(float(secs) - opened_s, 0.001), 1),
         "codes": codes,
         "latency_ms": {"p50": quantile(lat, 0.5), "p99": quantile(lat, 0.99), "max": lat[-1] if lat else None},
         "status_bytes": sizes[0] if sizes else None,

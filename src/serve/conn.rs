@@ -31,8 +31,9 @@ use super::{
 use crate::engine::spawn;
 use crate::error::Error;
 
-/// Connections whose request head has not arrived yet, at most.
-pub const MAX_PENDING: usize = 512;
+/// Connections whose request head has not arrived yet, at most (fewer when the open-files
+/// limit is low: see [`super::pending_connections`]).
+pub const MAX_PENDING: usize = 1024;
 /// Most headers parsed in one request.
 const MAX_HEADERS: usize = 32;
 /// Longest the accept thread sleeps in `poll`, so it sees a stop request soon.
@@ -57,6 +58,7 @@ pub(super) fn start(
     auth: Arc<Auth>,
     ctx: Arc<Ctx>,
     stopping: Arc<AtomicBool>,
+    max_pending: usize,
 ) -> Result<Vec<JoinHandle<()>>, Error> {
     listener
         .set_nonblocking(true)
@@ -70,7 +72,7 @@ pub(super) fn start(
         })?);
     }
     threads.push(spawn("sitewatch-http-accept".into(), move || {
-        accept_loop(&listener, &tx, &stopping)
+        accept_loop(&listener, &tx, &stopping, max_pending)
     })?);
     Ok(threads)
 }
@@ -84,7 +86,12 @@ fn refuse(mut stream: TcpStream, reply: &Reply) {
     let _ = stream.shutdown(Shutdown::Both);
 }
 
-fn accept_loop(listener: &TcpListener, ready: &Sender<Ready>, stopping: &AtomicBool) {
+fn accept_loop(
+    listener: &TcpListener,
+    ready: &Sender<Ready>,
+    stopping: &AtomicBool,
+    max_pending: usize,
+) {
     let mut pending: Vec<Pending> = Vec::new();
     let mut warned = false;
     while !stopping.load(Ordering::Relaxed) {
@@ -151,7 +158,7 @@ fn accept_loop(listener: &TcpListener, ready: &Sender<Ready>, stopping: &AtomicB
             }
         }
         if listener_ready {
-            accept_all(listener, &mut pending, &mut warned);
+            accept_all(listener, &mut pending, max_pending, &mut warned);
         }
     }
     for p in pending {
@@ -159,7 +166,12 @@ fn accept_loop(listener: &TcpListener, ready: &Sender<Ready>, stopping: &AtomicB
     }
 }
 
-fn accept_all(listener: &TcpListener, pending: &mut Vec<Pending>, warned: &mut bool) {
+fn accept_all(
+    listener: &TcpListener,
+    pending: &mut Vec<Pending>,
+    max_pending: usize,
+    warned: &mut bool,
+) {
     loop {
         match listener.accept() {
             Ok((stream, _)) => {
@@ -167,7 +179,7 @@ fn accept_all(listener: &TcpListener, pending: &mut Vec<Pending>, warned: &mut b
                     continue;
                 }
                 let _ = stream.set_nodelay(true);
-                if pending.len() >= MAX_PENDING {
+                if pending.len() >= max_pending {
                     // The connection waiting longest makes room: idle ones cannot hold the port.
                     let oldest = pending.remove(0);
                     let _ = oldest.stream.shutdown(Shutdown::Both);

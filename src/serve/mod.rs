@@ -6,8 +6,9 @@
 //!   the history through its own read-only SQLite connection. No scheduler or worker thread
 //!   ever waits for it; it takes no lock they hold for longer than they already do.
 //! - **Bounded.** One thread accepts connections and reads request heads for all of them with
-//!   `poll(2)`, so idle connections cost no thread; at most [`conn::MAX_PENDING`] wait for
-//!   their head (the longest-waiting is closed to make room), and each is closed unless its
+//!   `poll(2)`, so idle connections cost no thread; at most [`conn::MAX_PENDING`] (fewer when
+//!   the open-files limit is low: the workers' checks come first) wait for their head (the
+//!   longest-waiting is closed to make room), and each is closed unless its
 //!   whole head arrives within [`HEAD_TIMEOUT`] and fits in [`MAX_HEAD`] bytes (`431`
 //!   otherwise). A fixed pool of [`THREADS`] threads answers complete requests, one per
 //!   connection; at most [`BACKLOG`] wait for them (`503` beyond). A body is refused (`413`);
@@ -60,6 +61,19 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest request head (request line and headers) accepted, in bytes.
 pub const MAX_HEAD: usize = 8 * 1024;
 
+/// How many connections the server may hold open waiting for their request head: what the
+/// open-files limit leaves after `workers`' checks, halved (the rest is headroom), between 16
+/// and [`conn::MAX_PENDING`]. Idle connections then never take the descriptors checks need.
+pub fn pending_connections(workers: usize, open_files: Option<u64>) -> usize {
+    use crate::selfwatch::limits::{FDS_BASE, FDS_PER_WORKER};
+    let most = conn::MAX_PENDING;
+    let Some(limit) = open_files else {
+        return most;
+    };
+    let left = limit.saturating_sub(FDS_BASE + FDS_PER_WORKER * workers as u64) / 2;
+    usize::try_from(left).unwrap_or(most).clamp(16, most)
+}
+
 /// What `--listen` and the config's `server` key ask for, validated.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -95,8 +109,9 @@ impl Bound {
         self.listener.local_addr()
     }
 
-    /// Starts the accept thread and the serving threads.
-    pub fn start(self, ctx: Arc<Ctx>) -> Result<Server, Error> {
+    /// Starts the accept thread and the serving threads; at most `pending` connections (at
+    /// most [`conn::MAX_PENDING`]) are held waiting for their request head.
+    pub fn start(self, ctx: Arc<Ctx>, pending: usize) -> Result<Server, Error> {
         let addr = self
             .local_addr()
             .map_err(|e| Error::Usage(format!("listen: {e}")))?;
@@ -106,6 +121,7 @@ impl Bound {
             Arc::new(self.auth),
             ctx,
             Arc::clone(&stopping),
+            pending.clamp(1, conn::MAX_PENDING),
         )?;
         Ok(Server {
             addr,
@@ -138,5 +154,18 @@ impl Server {
         for t in self.threads {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pending_connections_leave_the_workers_their_descriptors() {
+        assert_eq!(pending_connections(16, None), conn::MAX_PENDING);
+        assert_eq!(pending_connections(16, Some(1 << 20)), conn::MAX_PENDING);
+        assert_eq!(pending_connections(16, Some(1024)), (1024 - 16 - 32) / 2);
+        assert_eq!(pending_connections(4096, Some(1024)), 16);
     }
 }
