@@ -54,6 +54,10 @@ fn row(id: &str, name: Option<&str>, group: Option<&str>, state: State) -> Monit
         p95_ms: Some(92.0),
         days: cells(90, 24 * HOUR_MS, 80),
         hours: cells(24, HOUR_MS, 20),
+        incidents: Some(RecentIncidents {
+            count: if state == State::Down { 2 } else { 0 },
+            last: Some(NOW - 3_600_000),
+        }),
     }
 }
 
@@ -181,6 +185,11 @@ fn the_status_page_shows_states_in_words_problems_first_and_the_footer() {
     );
     assert!(html.contains("99.95% · 99.99% · 100%"));
     assert!(html.contains("lateness p99 <b>2.5 ms</b>"));
+    assert!(
+        html.contains(">2 incidents</a> in 30 d, last 1h ago"),
+        "{html}"
+    );
+    assert_eq!(html.matches("no incidents in 30 d").count(), 2);
     assert!(html.contains("<meta http-equiv=\"refresh\" content=\"30\">"));
     assert!(html.contains("Problems (1) <span class=\"muted\">· ongoing incidents</span>"));
 }

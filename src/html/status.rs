@@ -253,6 +253,16 @@ pub fn row(now: i64, m: &MonitorRow) -> Markup {
                     div.k { "uptime 24 h · 7 d · 30 d" }
                     div.v { (short(m.uptime.h24)) " · " (short(m.uptime.d7)) " · " (short(m.uptime.d30)) }
                 }
+                @if let Some(i) = m.incidents {
+                    div.u {
+                        @match (i.count, i.last) {
+                            (0, _) | (_, None) => { "no incidents in 30 d" },
+                            (n, Some(t)) => {
+                                a href=(monitor_href(&m.id)) { (n) " incident" @if n > 1 { "s" } } " in 30 d, last " (ago(now, t))
+                            },
+                        }
+                    }
+                }
             }
             (strips(m))
         }

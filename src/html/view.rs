@@ -90,6 +90,15 @@ pub struct Cells {
     pub cells: Vec<CellReport>,
 }
 
+/// A monitor's incidents over the last 30 days, counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RecentIncidents {
+    /// Incidents that began in the last 30 days.
+    pub count: u64,
+    /// When the latest of them began.
+    pub last: Option<i64>,
+}
+
 /// One monitor as a row of the status page (and the head of its own page).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MonitorRow {
@@ -117,6 +126,8 @@ pub struct MonitorRow {
     pub days: Cells,
     /// One cell per hour, the last 24 hours.
     pub hours: Cells,
+    /// Its incidents over the last 30 days (`None` without a history).
+    pub incidents: Option<RecentIncidents>,
 }
 
 impl MonitorRow {

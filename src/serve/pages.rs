@@ -88,6 +88,7 @@ fn row(m: &MonitorStatus, strips: Strips) -> MonitorRow {
         p95_ms: m.latency[1],
         days: strips.days,
         hours: strips.hours,
+        incidents: strips.incidents,
     }
 }
 

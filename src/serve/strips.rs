@@ -81,6 +81,41 @@ pub struct Strips {
     pub days: Cells,
     /// A cell per hour, the last 24 hours (the current hour last).
     pub hours: Cells,
+    /// Incidents that started in the last 30 days, and when the latest began.
+    pub incidents: Option<Incidents>,
+}
+
+/// A monitor's recent incidents, counted.
+pub type Incidents = crate::html::view::RecentIncidents;
+
+/// Incidents (transitions to `down`) since `from` of each of `ids`, through the
+/// `(monitor, ts)` index: a short range per monitor.
+fn incidents(
+    conn: &rusqlite::Connection,
+    ids: &[i64],
+    from: i64,
+) -> rusqlite::Result<HashMap<i64, Incidents>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let marks = vec!["?"; ids.len()].join(",");
+    // `?1` first in the text: the anonymous `?`s after it are numbered from 2.
+    let sql = format!(
+        "SELECT monitor, count(*), max(ts) FROM transitions
+         WHERE ts >= ?1 AND monitor IN ({marks}) AND to_state = 'down' GROUP BY monitor"
+    );
+    let mut statement = conn.prepare(&sql)?;
+    let args = std::iter::once(from).chain(ids.iter().copied());
+    let rows = statement.query_map(params_from_iter(args), |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            Incidents {
+                count: r.get::<_, i64>(1)?.max(0) as u64,
+                last: r.get(2)?,
+            },
+        ))
+    })?;
+    rows.collect()
 }
 
 /// Completed-day cells per database monitor id.
@@ -212,6 +247,7 @@ impl Cache {
                 add(hours, hours_from, HOUR_MS, hour, checks, up);
             }
         }
+        let counted = incidents(&conn, &known, now - 30 * DAY_MS).map_err(|e| e.to_string())?;
         Ok(ids
             .iter()
             .map(|id| {
@@ -236,6 +272,7 @@ impl Cache {
                         cell_ms: HOUR_MS,
                         cells: hours,
                     },
+                    incidents: Some(counted.get(id).cloned().unwrap_or_default()),
                 }
             })
             .collect())

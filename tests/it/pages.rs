@@ -237,7 +237,15 @@ fn monitor_page_lists_recent_checks_with_reasons_and_404_names_an_unknown_id() {
         true,
     );
     let addr = run.addr.clone();
-    let list = wait_for_page(&addr, "/", within(15.0), |b| b.contains("1 down"));
+    // The incident is counted from the history once the writer has stored it.
+    let list = wait_for_page(&addr, "/", within(15.0), |b| {
+        b.contains("1 down") && b.contains("1 incident</a> in 30 d, last ")
+    });
+    assert!(
+        list.body.contains("no incidents in 30 d"),
+        "api's: {}",
+        list.body
+    );
     // With a history: the strips of the last 90 days and 24 hours, and uptime figures.
     assert!(
         list.body
