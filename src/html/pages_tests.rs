@@ -58,6 +58,7 @@ fn row(id: &str, name: Option<&str>, group: Option<&str>, state: State) -> Monit
             count: if state == State::Down { 2 } else { 0 },
             last: Some(NOW - 3_600_000),
         }),
+        down_because: None,
     }
 }
 

@@ -165,7 +165,7 @@ fn pager(p: &StatusPage) -> Markup {
 fn problems(now: i64, list: &[MonitorRow]) -> Markup {
     html! {
         table {
-            tr { th { "monitor" } th { "down since" } th.n { "for" } th { "last check" } th { "detail" } }
+            tr { th { "monitor" } th { "down since" } th.n { "for" } th { "last check" } th { "why it went down" } }
             @for m in list {
                 tr {
                     td { a href=(monitor_href(&m.id)) { (m.title()) } (badge(m.state)) }
@@ -177,7 +177,17 @@ fn problems(now: i64, list: &[MonitorRow]) -> Markup {
                             None => { "-" },
                         }
                     }
-                    td.detail { @if let Some(d) = m.last.as_ref().and_then(|c| c.detail.as_deref()) { (d) } }
+                    td.detail {
+                        @match &m.down_because {
+                            Some((reason, detail)) => {
+                                @if let Some(r) = reason { b { (r) } }
+                                @if let Some(d) = detail { ": " (d) }
+                            },
+                            None => {
+                                @if let Some(d) = m.last.as_ref().and_then(|c| c.detail.as_deref()) { (d) }
+                            },
+                        }
+                    }
                 }
             }
         }

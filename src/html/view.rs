@@ -128,6 +128,8 @@ pub struct MonitorRow {
     pub hours: Cells,
     /// Its incidents over the last 30 days (`None` without a history).
     pub incidents: Option<RecentIncidents>,
+    /// While down: the reason and detail of the check that declared it down (from the history).
+    pub down_because: Option<(Option<String>, Option<String>)>,
 }
 
 impl MonitorRow {

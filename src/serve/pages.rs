@@ -89,6 +89,7 @@ fn row(m: &MonitorStatus, strips: Strips) -> MonitorRow {
         days: strips.days,
         hours: strips.hours,
         incidents: strips.incidents,
+        down_because: None,
     }
 }
 
@@ -135,8 +136,25 @@ pub fn status(ctx: &Ctx, request: &Request) -> Reply {
     // The page in groups (problems first within each: the model's order is kept).
     let mut list: Vec<&MonitorStatus> = overview.monitors.iter().collect();
     list.sort_by_key(|m| (m.group.is_none(), m.group.clone()));
-    // Problems are a table without strips: only the list's strips are read.
-    let problems: Vec<MonitorRow> = problems.iter().map(|m| row(m, Strips::default())).collect();
+    // Problems are a table without strips: only the list's strips are read, and for problems
+    // why each went down.
+    let mut problems: Vec<MonitorRow> =
+        problems.iter().map(|m| row(m, Strips::default())).collect();
+    let mut declared_error = None;
+    if let (Some(path), false) = (&ctx.history, problems.is_empty()) {
+        let configs: Vec<crate::config::Monitor> = problems
+            .iter()
+            .filter_map(|p| ctx.monitor(&p.id).map(|i| ctx.monitors[i].clone()))
+            .collect();
+        match store::ids_of(path, &configs).and_then(|ids| store::declared(path, &ids)) {
+            Ok(why) => {
+                for (p, why) in problems.iter_mut().zip(why) {
+                    p.down_because = why;
+                }
+            }
+            Err(e) => declared_error = Some(e),
+        }
+    }
     let (strips, strips_error) = strips(ctx, &list);
     let mut strips = strips.into_iter();
     let list: Vec<MonitorRow> = list
@@ -155,7 +173,11 @@ pub fn status(ctx: &Ctx, request: &Request) -> Reply {
             ctx,
             &overview.health,
             overview.generated,
-            overview.history_error.clone().or(strips_error),
+            overview
+                .history_error
+                .clone()
+                .or(strips_error)
+                .or(declared_error),
         ),
         total: overview.counts.total,
         up: overview.counts.up,

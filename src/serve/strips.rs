@@ -14,7 +14,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use rusqlite::params_from_iter;
+use rusqlite::{params_from_iter, OptionalExtension};
 
 use crate::config::Monitor;
 use crate::html::view::Cells;
@@ -67,6 +67,30 @@ pub fn latency_cells(path: &Path, id: i64, now: i64) -> Result<Cells, String> {
         cell_ms: HOUR_MS,
         cells: read().map_err(|e| e.to_string())?,
     })
+}
+
+/// Why a monitor went down: the reason and detail of the check that declared it.
+pub type Why = (Option<String>, Option<String>);
+
+/// The reason and detail of the latest transition to `down` of each monitor (`None`: no
+/// history of it), through the `(monitor, ts)` index: one short lookup per monitor.
+pub fn declared(path: &Path, ids: &[Option<i64>]) -> Result<Vec<Option<Why>>, String> {
+    let conn = store::open_for_report(path).map_err(|e| e.to_string())?;
+    let read = || -> rusqlite::Result<Vec<_>> {
+        let mut statement = conn.prepare(
+            "SELECT reason, detail FROM transitions WHERE monitor = ?1 AND to_state = 'down'
+             ORDER BY ts DESC LIMIT 1",
+        )?;
+        ids.iter()
+            .map(|id| match id {
+                Some(id) => statement
+                    .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional(),
+                None => Ok(None),
+            })
+            .collect()
+    };
+    read().map_err(|e| e.to_string())
 }
 
 /// Days in the long strip.

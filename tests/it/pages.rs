@@ -307,8 +307,17 @@ fn hostile_names_and_server_details_are_escaped() {
         true,
     );
     let addr = run.addr.clone();
-    let page = wait_for_page(&addr, "/", within(15.0), |b| b.contains("1 down"));
+    // Problems say why it went down (from the history, once stored), escaped.
+    let page = wait_for_page(&addr, "/", within(15.0), |b| {
+        b.contains("1 down") && b.contains("onerror")
+    });
     assert!(!page.body.contains(evil), "{}", page.body);
+    assert!(!page.body.contains("<img"), "{}", page.body);
+    assert!(
+        page.body.contains("<b>assertion</b>: header x-version is"),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     let href = link_to(&page.body, "&lt;script&gt;alert(1)&lt;/script&gt;");
     let one = wait_for_page(&addr, &href, within(10.0), |b| b.contains("onerror"));
