@@ -52,11 +52,12 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 [ -n "$url" ] || { cat "$work/stderr"; echo "sitewatch did not start" >&2; exit 1; }
-# Until every monitor has a verdict and the history figures are in.
+# Until every monitor has a verdict, the history figures are in, and the writer has stored why
+# the CDN went down (it commits every second).
 for _ in $(seq 150); do
   page=$(curl -fsS "$url" || true)
   if grep -q 'class="word"' <<<"$page" && ! grep -q 'not checked yet' <<<"$page" \
-     && grep -q '99\.[0-9]*%' <<<"$page"; then
+     && grep -q '99\.[0-9]*%' <<<"$page" && grep -q 'HTTP 404' <<<"$page"; then
     break
   fi
   sleep 0.2

@@ -146,7 +146,12 @@ pub fn status(ctx: &Ctx, request: &Request) -> Reply {
             .iter()
             .filter_map(|p| ctx.monitor(&p.id).map(|i| ctx.monitors[i].clone()))
             .collect();
-        match store::ids_of(path, &configs).and_then(|ids| store::declared(path, &ids)) {
+        let declared = store::ids_of(path, &configs).and_then(|ids| {
+            let since = problems.iter().map(|p| p.since.unwrap_or(0));
+            let pairs: Vec<(Option<i64>, i64)> = ids.into_iter().zip(since).collect();
+            store::declared(path, &pairs)
+        });
+        match declared {
             Ok(why) => {
                 for (p, why) in problems.iter_mut().zip(why) {
                     p.down_because = why;

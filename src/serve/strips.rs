@@ -72,19 +72,20 @@ pub fn latency_cells(path: &Path, id: i64, now: i64) -> Result<Cells, String> {
 /// Why a monitor went down: the reason and detail of the check that declared it.
 pub type Why = (Option<String>, Option<String>);
 
-/// The reason and detail of the latest transition to `down` of each monitor (`None`: no
-/// history of it), through the `(monitor, ts)` index: one short lookup per monitor.
-pub fn declared(path: &Path, ids: &[Option<i64>]) -> Result<Vec<Option<Why>>, String> {
+/// For each `(id, since)`: the reason and detail of its transition to `down` at `since` (within
+/// a second: the history's own timestamp of that change). `None` when the history has no such
+/// transition (yet: the writer commits every second), never an older incident's.
+pub fn declared(path: &Path, ids: &[(Option<i64>, i64)]) -> Result<Vec<Option<Why>>, String> {
     let conn = store::open_for_report(path).map_err(|e| e.to_string())?;
     let read = || -> rusqlite::Result<Vec<_>> {
         let mut statement = conn.prepare(
             "SELECT reason, detail FROM transitions WHERE monitor = ?1 AND to_state = 'down'
-             ORDER BY ts DESC LIMIT 1",
+             AND ts BETWEEN ?2 - 1000 AND ?2 + 1000 ORDER BY ts DESC LIMIT 1",
         )?;
         ids.iter()
-            .map(|id| match id {
+            .map(|(id, since)| match id {
                 Some(id) => statement
-                    .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .query_row(rusqlite::params![id, since], |r| Ok((r.get(0)?, r.get(1)?)))
                     .optional(),
                 None => Ok(None),
             })
