@@ -63,8 +63,12 @@ def load(addr, idle, secs, out):
 
     end = time.monotonic() + float(secs)
     t0 = time.monotonic()
+    refused = 0
     for _ in range(int(idle)):
-        open_idle()
+        try:
+            open_idle()
+        except OSError:
+            refused += 1
     opened_s = time.monotonic() - t0
     reconnects, codes, lat, sizes = 0, {}, [], []
     paths = ["/api/v1/status", "/healthz"]
@@ -100,6 +104,7 @@ def load(addr, idle, secs, out):
     result = {
         "idle": int(idle),
         "idle_opened_s": round(opened_s, 2),
+        "idle_refused": refused,
         "secs": float(secs),
         "scrapes": i,
         "scrapes_per_s": round(i / max(float(secs) - opened_s, 0.001), 1),
