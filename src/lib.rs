@@ -11,12 +11,14 @@
 
 pub mod cli;
 pub mod config;
+pub mod counters;
 pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod event;
 pub mod histogram;
 pub mod localsite;
+pub mod metrics;
 pub mod notify;
 pub mod output;
 pub mod private_file;
