@@ -6,13 +6,13 @@
 //! moment, and a histogram's count is the sum of its buckets as read, so its `+Inf` bucket
 //! always equals its `_count`.
 //!
-//! Memory: a [`MonitorCounters`] block is 96 bytes (11 bucket counts and 9 failure counts as
-//! `u32`, a duration sum and a timestamp as `u64`): 96 MB at a million monitors, which is why
+//! Memory: a [`MonitorCounters`] block is 88 bytes (11 bucket counts and 9 failure counts as
+//! `u32`, a duration sum as `u64`): 88 MB at a million monitors, which is why
 //! the blocks are only allocated when per-monitor series are on. `u32` counts wrap after four
 //! billion checks of one monitor, 136 years at one check a second.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::probe::Reason;
 
@@ -98,7 +98,6 @@ pub struct MonitorCounters {
     duration: [AtomicU32; DURATION_BUCKETS],
     failures: [AtomicU32; Reason::ALL.len()],
     duration_sum_us: AtomicU64,
-    last_check_ms: AtomicU64,
 }
 
 /// One monitor's counters, as read.
@@ -108,13 +107,11 @@ pub struct MonitorSnapshot {
     pub duration: Snapshot<DURATION_BUCKETS>,
     /// Down verdicts per reason, in the order of [`Reason::ALL`].
     pub failures: [u64; Reason::ALL.len()],
-    /// When its last verdict ended, in milliseconds since the Unix epoch; 0 before the first.
-    pub last_check_ms: u64,
 }
 
 impl MonitorCounters {
-    /// Records a verdict: how long the check took, its failure reason if down, when it ended.
-    pub fn record(&self, elapsed: Duration, reason: Option<Reason>, ended: SystemTime) {
+    /// Records a verdict: how long the check took, its failure reason if down.
+    pub fn record(&self, elapsed: Duration, reason: Option<Reason>) {
         let us = micros(elapsed);
         self.duration[bucket(&DURATION_BOUNDS_US, us)].fetch_add(1, Relaxed);
         self.duration_sum_us.fetch_add(us, Relaxed);
@@ -122,10 +119,6 @@ impl MonitorCounters {
             // Reason::ALL is in declaration order, so the discriminant is the index.
             self.failures[reason as usize].fetch_add(1, Relaxed);
         }
-        let ms = ended
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        self.last_check_ms.store(ms, Relaxed);
     }
 
     /// The counters as they are now.
@@ -136,7 +129,6 @@ impl MonitorCounters {
                 sum_us: self.duration_sum_us.load(Relaxed),
             },
             failures: std::array::from_fn(|i| u64::from(self.failures[i].load(Relaxed))),
-            last_check_ms: self.last_check_ms.load(Relaxed),
         }
     }
 }
@@ -147,7 +139,7 @@ mod tests {
 
     #[test]
     fn a_monitor_block_stays_small() {
-        assert_eq!(std::mem::size_of::<MonitorCounters>(), 96);
+        assert_eq!(std::mem::size_of::<MonitorCounters>(), 88);
     }
 
     #[test]
@@ -173,16 +165,14 @@ mod tests {
     }
 
     #[test]
-    fn monitor_counters_record_reason_and_time() {
+    fn monitor_counters_record_duration_and_reason() {
         let m = MonitorCounters::default();
-        let at = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
-        m.record(Duration::from_millis(30), None, at);
-        m.record(Duration::from_secs(11), Some(Reason::Timeout), at);
+        m.record(Duration::from_millis(30), None);
+        m.record(Duration::from_secs(11), Some(Reason::Timeout));
         let s = m.snapshot();
         assert_eq!(s.duration.counts[2], 1, "30 ms is within 50 ms");
         assert_eq!(s.duration.counts[DURATION_BUCKETS - 1], 1);
         assert_eq!(s.failures[Reason::Timeout as usize], 1);
         assert_eq!(s.failures.iter().sum::<u64>(), 1);
-        assert_eq!(s.last_check_ms, 1_700_000_000_123);
     }
 }

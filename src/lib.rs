@@ -27,6 +27,7 @@ pub mod report;
 pub mod reporter;
 pub mod scheduler;
 pub mod selfwatch;
+pub mod serve;
 pub mod signal;
 pub mod sinks;
 pub mod state;

@@ -57,7 +57,9 @@ use crate::probe::{Expect, StatusPattern, StatusSet, MAX_HEADER_BYTES, MAX_URL_B
 use crate::state::Policy;
 
 mod connectivity;
+pub mod server;
 pub use self::connectivity::Connectivity;
+pub use self::server::ServerConfig;
 
 mod document;
 pub mod shown_url;
@@ -397,6 +399,8 @@ pub struct Config {
     pub notify: Channels,
     /// The connectivity canaries (the `connectivity` key), if any.
     pub connectivity: Option<Connectivity>,
+    /// The live status surface (the `server` key), if any.
+    pub server: Option<ServerConfig>,
 }
 
 impl Config {
@@ -437,10 +441,12 @@ impl Config {
         };
         crate::notify::config::check_monitors(&document.monitors, &notify)?;
         let connectivity = document.connectivity.map(connectivity::parse).transpose()?;
+        let server = document.server.map(server::parse).transpose()?;
         Ok(Config {
             monitors: document.monitors,
             notify,
             connectivity,
+            server,
         })
     }
 }

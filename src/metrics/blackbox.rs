@@ -86,10 +86,22 @@ impl ProbeEndpoint {
         }
     }
 
-    /// Answers a request whose query string (after `?`) is `query`. `scrape_timeout` is the
+    /// Answers a request whose query string (after `?`) is `query`.
+    pub fn handle_query(&self, query: &str, scrape_timeout: Option<Duration>) -> ProbeReply {
+        let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        self.handle(&params, scrape_timeout)
+    }
+
+    /// Answers a request with query parameters `params` (decoded). `scrape_timeout` is the
     /// `X-Prometheus-Scrape-Timeout-Seconds` header, when sent.
-    pub fn handle(&self, query: &str, scrape_timeout: Option<Duration>) -> ProbeReply {
-        let mut monitor = match self.target(query) {
+    pub fn handle(
+        &self,
+        params: &[(String, String)],
+        scrape_timeout: Option<Duration>,
+    ) -> ProbeReply {
+        let mut monitor = match self.target(params) {
             Ok(monitor) => monitor,
             Err(message) => return ProbeReply::text(400, message),
         };
@@ -140,10 +152,11 @@ impl ProbeEndpoint {
     }
 
     /// The monitor `target` names, or what is wrong with the query.
-    fn target(&self, query: &str) -> Result<Monitor, String> {
-        let mut targets = url::form_urlencoded::parse(query.as_bytes())
+    fn target(&self, params: &[(String, String)]) -> Result<Monitor, String> {
+        let mut targets = params
+            .iter()
             .filter(|(k, _)| k == "target")
-            .map(|(_, v)| v.into_owned());
+            .map(|(_, v)| v.clone());
         let target = match (targets.next(), targets.next()) {
             (None, _) => {
                 return Err("missing query parameter `target` (a monitor's URL or id), \
@@ -322,7 +335,7 @@ mod tests {
     #[test]
     fn a_configured_target_gets_the_blackbox_gauges() {
         let (e, fake) = endpoint(Outcome::Up, false);
-        let reply = e.handle("module=http_2xx&target=https%3A%2F%2Fa.example%2F", None);
+        let reply = e.handle_query("module=http_2xx&target=https%3A%2F%2Fa.example%2F", None);
         assert_eq!((reply.status, reply.content_type), (200, CONTENT_TYPE));
         let text = body(&reply);
         for line in [
@@ -343,8 +356,8 @@ mod tests {
     #[test]
     fn a_target_may_be_an_id_or_a_normalised_url() {
         let (e, fake) = endpoint(Outcome::Up, false);
-        assert_eq!(e.handle("target=a", None).status, 200);
-        assert_eq!(e.handle("target=http://c.example/", None).status, 200);
+        assert_eq!(e.handle_query("target=a", None).status, 200);
+        assert_eq!(e.handle_query("target=http://c.example/", None).status, 200);
         let seen = fake.seen.lock().unwrap();
         assert_eq!(seen[0].0, "https://a.example/");
         assert_eq!(seen[1].0, "http://c.example");
@@ -353,7 +366,7 @@ mod tests {
     #[test]
     fn the_scrape_timeout_shortens_the_check() {
         let (e, fake) = endpoint(Outcome::Up, false);
-        e.handle("target=a", Some(Duration::from_secs(3)));
+        e.handle_query("target=a", Some(Duration::from_secs(3)));
         assert_eq!(fake.seen.lock().unwrap()[0].1, Duration::from_millis(2500));
     }
 
@@ -361,7 +374,7 @@ mod tests {
     fn bad_targets_are_400s_naming_the_parameter() {
         let (e, fake) = endpoint(Outcome::Up, false);
         for query in ["", "module=http_2xx", "target=", "target=a&target=a"] {
-            let reply = e.handle(query, None);
+            let reply = e.handle_query(query, None);
             assert_eq!(reply.status, 400, "{query}");
             assert!(
                 body(&reply).contains("`target`"),
@@ -369,7 +382,7 @@ mod tests {
                 body(&reply)
             );
         }
-        let reply = e.handle("target=https://elsewhere.example/", None);
+        let reply = e.handle_query("target=https://elsewhere.example/", None);
         assert_eq!(reply.status, 400);
         assert!(
             body(&reply).contains("probe_any_target"),
@@ -383,10 +396,11 @@ mod tests {
     fn any_target_only_when_allowed_and_validated_like_the_config() {
         let (e, fake) = endpoint(Outcome::Up, true);
         assert_eq!(
-            e.handle("target=https://elsewhere.example/", None).status,
+            e.handle_query("target=https://elsewhere.example/", None)
+                .status,
             200
         );
-        let reply = e.handle("target=ftp://elsewhere.example/", None);
+        let reply = e.handle_query("target=ftp://elsewhere.example/", None);
         assert_eq!(reply.status, 400, "{}", body(&reply));
         assert!(body(&reply).contains("`target`"));
         assert_eq!(fake.seen.lock().unwrap().len(), 1);
@@ -401,7 +415,7 @@ mod tests {
             },
             false,
         );
-        let text = body(&e.handle("target=a", None));
+        let text = body(&e.handle_query("target=a", None));
         assert!(text.contains("probe_success 0\n"));
         assert!(text.contains("sitewatch_probe_failure{reason=\"status\"} 1\n"));
     }
@@ -415,7 +429,7 @@ mod tests {
             },
             false,
         );
-        let reply = e.handle("target=a", None);
+        let reply = e.handle_query("target=a", None);
         assert_eq!(reply.status, 503);
         assert!(
             body(&reply).contains("file_descriptors"),
@@ -442,7 +456,7 @@ mod tests {
         ));
         let busy = {
             let e = Arc::clone(&e);
-            std::thread::spawn(move || e.handle("target=https://a.example/", None).status)
+            std::thread::spawn(move || e.handle_query("target=https://a.example/", None).status)
         };
         // Wait (bounded) until the first probe holds the only slot.
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -453,11 +467,14 @@ mod tests {
             );
             std::thread::yield_now();
         }
-        let refused = e.handle("target=https://a.example/", None);
+        let refused = e.handle_query("target=https://a.example/", None);
         assert_eq!(refused.status, 503, "{}", body(&refused));
         gate_tx.send(()).unwrap();
         assert_eq!(busy.join().unwrap(), 200);
         gate_tx.send(()).unwrap();
-        assert_eq!(e.handle("target=https://a.example/", None).status, 200);
+        assert_eq!(
+            e.handle_query("target=https://a.example/", None).status,
+            200
+        );
     }
 }

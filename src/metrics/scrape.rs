@@ -14,6 +14,7 @@
 
 use std::io;
 use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
 
 use super::exposition::{le, Kind, Value, Writer};
 use crate::config::Monitor;
@@ -81,17 +82,16 @@ impl Family {
             }
             Family::Failures => "Down verdicts about the monitor's site, by reason.",
             Family::Duration => "Total time of the monitor's checks that gave a verdict.",
-            Family::LastCheck => "When the monitor's last verdict ended (Unix time).",
+            Family::LastCheck => {
+                "When the monitor's last check ended (Unix time), whatever its nature."
+            }
             Family::StateChanges => "Changes of the monitor's state (unknown, up, down).",
         }
     }
 
     /// Whether the family needs the per-monitor counters.
     fn needs_counters(self) -> bool {
-        matches!(
-            self,
-            Family::Failures | Family::Duration | Family::LastCheck
-        )
+        matches!(self, Family::Failures | Family::Duration)
     }
 }
 
@@ -211,6 +211,10 @@ impl io::Read for Scrape {
     }
 }
 
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
 /// A monitor's identifying labels: `id`, `url`, `group`.
 fn labels(monitor: &Monitor) -> [(&'static str, &str); 3] {
     [
@@ -266,13 +270,11 @@ fn monitor_samples(
             }
         }
         Family::LastCheck => {
-            let Some(c) = stats.monitor_counters(i) else {
+            let Some(last) = stats.last_check(i) else {
                 return;
             };
-            if c.last_check_ms > 0 {
-                let seconds = c.last_check_ms as f64 / 1000.0;
-                w.sample(name, "", &labels, None, Value::Float(seconds));
-            }
+            let at = last.at.duration_since(UNIX_EPOCH).unwrap_or_default();
+            w.sample(name, "", &labels, None, Value::Micros(micros(at)));
         }
     }
 }

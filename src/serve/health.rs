@@ -1,0 +1,45 @@
+//! `GET /healthz`: is sitewatch itself working? For a load balancer or a supervisor.
+//!
+//! `200 ok` when the scheduler is running and has woken when it said it would, and the
+//! heartbeat is beating; `503` with the reason otherwise (plain text): the scheduler has
+//! ended (the run is stopping), it is late by more than [`LATE`] (stuck or starved of CPU),
+//! or the heartbeat has been silent for more than [`LATE`] (the process is stalled).
+
+use std::time::{Duration, Instant};
+
+use super::{Ctx, Reply, Request};
+
+/// How late the scheduler or the heartbeat may be before sitewatch is unhealthy.
+pub const LATE: Duration = Duration::from_secs(5);
+
+/// The health check.
+pub fn healthz(ctx: &Ctx, _req: &Request) -> Reply {
+    match problem(ctx, Instant::now()) {
+        None => Reply::text(200, "ok"),
+        Some(why) => Reply::text(503, why),
+    }
+}
+
+fn problem(ctx: &Ctx, now: Instant) -> Option<String> {
+    match ctx.stats.scheduler_wake() {
+        Err(()) => return Some("scheduler stopped: the run is ending".into()),
+        Ok(None) if now.saturating_duration_since(ctx.started_at) > LATE => {
+            return Some("scheduler not started".into())
+        }
+        Ok(Some(by)) if now.saturating_duration_since(by) > LATE => {
+            return Some(format!(
+                "scheduler late by {:.1} s (stuck or starved of CPU)",
+                now.saturating_duration_since(by).as_secs_f64()
+            ))
+        }
+        Ok(_) => {}
+    }
+    let silence = ctx.pauses.silence(now);
+    if silence > LATE {
+        return Some(format!(
+            "stalled: the heartbeat has been silent for {:.1} s",
+            silence.as_secs_f64()
+        ));
+    }
+    None
+}

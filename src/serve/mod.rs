@@ -1,0 +1,136 @@
+//! The live status surface: a small read-only HTTP server inside sitewatch (`--listen`).
+//!
+//! What it guarantees:
+//! - **Never in the way of the checks.** It reads what the pipeline already publishes (the
+//!   [`Stats`](crate::stats::Stats) atomics and windows, the scheduler's published states) and
+//!   the history through its own read-only SQLite connection. No scheduler or worker thread
+//!   ever waits for it; it takes no lock they hold for longer than they already do.
+//! - **Bounded.** A fixed pool of [`THREADS`] threads serves one request per connection; at most
+//!   [`BACKLOG`] accepted connections wait for a thread, beyond that a connection is answered
+//!   `503` and closed at once. A request head must arrive whole within [`HEAD_TIMEOUT`] and fit
+//!   in [`MAX_HEAD`] bytes (`431` otherwise); a body is refused (`413`); a reply must be taken
+//!   within [`WRITE_TIMEOUT`]. An idle connection is closed after [`HEAD_TIMEOUT`].
+//! - **Read-only and closed by default.** Only `GET` and `HEAD` (`405` otherwise). Optional
+//!   auth for every path (bearer token or basic), compared in constant time. Security headers
+//!   on every reply ([`reply`]); no external assets.
+//!
+//! Where routes go: [`routes::route`], one `match` arm per path.
+//!
+//! Threads: `sitewatch-http-accept` and `sitewatch-http-N`; [`Server::stop`] ends them.
+
+pub mod auth;
+mod conn;
+pub mod ctx;
+mod health;
+mod prometheus;
+pub mod reply;
+pub mod request;
+pub mod routes;
+
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub use auth::Auth;
+pub use ctx::Ctx;
+pub use reply::Reply;
+pub use request::Request;
+
+use crate::error::Error;
+
+/// Threads serving requests.
+pub const THREADS: usize = 4;
+/// Accepted connections that may wait for a serving thread.
+pub const BACKLOG: usize = 64;
+/// The whole request head must arrive within this; an idle connection is closed after it.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest a reply may take to be written to a slow reader.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest request head (request line and headers) accepted, in bytes.
+pub const MAX_HEAD: usize = 8 * 1024;
+
+/// What `--listen` and the config's `server` key ask for, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where to listen (port 0: any free port).
+    pub listen: SocketAddr,
+    /// Credentials every request must carry, if any.
+    pub auth: Option<crate::config::server::Auth>,
+    /// What `/metrics` and `/probe` offer.
+    pub prometheus: crate::metrics::Settings,
+}
+
+/// A bound listener, before the threads start (so a bad address fails before monitoring does).
+pub struct Bound {
+    listener: TcpListener,
+    auth: Auth,
+}
+
+impl Bound {
+    /// Binds `settings.listen`.
+    pub fn bind(settings: &Settings) -> Result<Bound, Error> {
+        let listener = TcpListener::bind(settings.listen).map_err(|e| {
+            Error::Usage(format!(
+                "cannot listen on {} ({e}); use a free port, or port 0 for any",
+                settings.listen
+            ))
+        })?;
+        Ok(Bound {
+            listener,
+            auth: Auth::new(settings.auth.as_ref()),
+        })
+    }
+
+    /// The address actually bound (the port chosen when 0 was asked).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Starts the accept thread and the serving threads.
+    pub fn start(self, ctx: Arc<Ctx>) -> Result<Server, Error> {
+        let addr = self
+            .local_addr()
+            .map_err(|e| Error::Usage(format!("listen: {e}")))?;
+        let stopping = Arc::new(AtomicBool::new(false));
+        let threads = conn::start(
+            self.listener,
+            Arc::new(self.auth),
+            ctx,
+            Arc::clone(&stopping),
+        )?;
+        Ok(Server {
+            addr,
+            stopping,
+            threads,
+        })
+    }
+}
+
+/// The running server.
+pub struct Server {
+    addr: SocketAddr,
+    stopping: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Server {
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, lets the serving threads finish the request in hand (bounded by the
+    /// timeouts) and joins them.
+    pub fn stop(self) {
+        self.stopping.store(true, Ordering::Relaxed);
+        // Wake the accept thread blocked in accept(): it sees the flag and ends, which closes
+        // the serving threads' channel.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
