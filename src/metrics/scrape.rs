@@ -536,7 +536,8 @@ mod tests {
             !t.contains(r#"sitewatch_up{id="m1""#),
             "unknown state: no sample"
         );
-        assert!(!t.contains(r#"sitewatch_last_check_timestamp_seconds{id="m1""#));
+        // A local failure is a check too (of no verdict): it has a time.
+        assert!(t.contains(r#"sitewatch_last_check_timestamp_seconds{id="m1""#));
         assert!(t.contains(
             r#"sitewatch_checks_total{id="m1",url="http://h1.example/\"q\"",group=""} 0"#
         ));
