@@ -125,9 +125,12 @@ struct CheckJson<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     ts: String,
+    id: &'a str,
     url: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<&'a str>,
     method: &'static str,
     status: Option<u16>,
     bytes: Option<u64>,
@@ -154,9 +157,12 @@ struct StateJson<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     ts: String,
+    id: &'a str,
     url: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<&'a str>,
     from: State,
     to: State,
     since: String,
@@ -167,6 +173,19 @@ struct StateJson<'a> {
     detail: Option<&'a str>,
 }
 
+/// Appends what follows a monitor's URL in a text line: ` (name)` when it has one, then
+/// ` [id]`, which tells apart two monitors of one URL.
+fn push_names(line: &mut String, monitor: &Monitor) {
+    if let Some(name) = &monitor.name {
+        line.push_str(" (");
+        line.push_str(name);
+        line.push(')');
+    }
+    line.push_str(" [");
+    line.push_str(monitor.id());
+    line.push(']');
+}
+
 /// One state change as a line in `format`.
 pub fn state_line(monitor: &Monitor, change: &StateChange, format: Format) -> String {
     let lasted = change.at.duration_since(change.since).unwrap_or_default();
@@ -174,8 +193,10 @@ pub fn state_line(monitor: &Monitor, change: &StateChange, format: Format) -> St
         Format::Json => serde_json::to_string(&StateJson {
             kind: "state",
             ts: timestamp(change.at),
+            id: monitor.id(),
             url: &monitor.url,
             name: monitor.name.as_deref(),
+            group: monitor.group(),
             from: change.from,
             to: change.to,
             since: timestamp(change.since),
@@ -188,9 +209,7 @@ pub fn state_line(monitor: &Monitor, change: &StateChange, format: Format) -> St
         .expect("a state line always serializes"),
         Format::Text => {
             let mut line = format!("{}  STATE  {}", timestamp(change.at), monitor.url);
-            if let Some(name) = &monitor.name {
-                line.push_str(&format!(" ({name})"));
-            }
+            push_names(&mut line, monitor);
             line.push_str(&format!("  {} -> {}", change.from, change.to));
             if let (Some(reason), Some(detail)) = (change.reason, change.detail.as_deref()) {
                 line.push_str(&format!("  {reason}: {detail}"));
@@ -277,8 +296,10 @@ pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> St
             let line = CheckJson {
                 kind: "check",
                 ts: timestamp(record.started_at),
+                id: monitor.id(),
                 url: &monitor.url,
                 name: monitor.name.as_deref(),
+                group: monitor.group(),
                 method: monitor.method.as_str(),
                 status: o.status,
                 bytes: o.bytes,
@@ -311,9 +332,7 @@ pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> St
                 o.elapsed.as_secs_f64() * 1e3,
                 monitor.url,
             );
-            if let Some(name) = &monitor.name {
-                line.push_str(&format!(" ({name})"));
-            }
+            push_names(&mut line, monitor);
             if let Some(final_url) = redirected.map(redact_userinfo) {
                 line.push_str(&format!("  -> {final_url}"));
             }
@@ -366,7 +385,8 @@ mod tests {
         let (m, r) = record(Outcome::Up, Some(200));
         assert_eq!(
             check_line(&m, &r, Format::Text),
-            "2023-11-14T22:13:20.123Z  UP    200       42.2 ms        1234 B  http://127.0.0.1:9/a"
+            "2023-11-14T22:13:20.123Z  UP    200       42.2 ms        1234 B  http://127.0.0.1:9/a \
+             [127.0.0.1-9-a]"
         );
     }
 
@@ -380,7 +400,7 @@ mod tests {
         let line = check_line(&m, &r, Format::Text);
         assert!(line.contains("  DOWN  ---"), "{line}");
         assert!(
-            line.ends_with("http://127.0.0.1:9/a  connect: connection refused"),
+            line.ends_with("http://127.0.0.1:9/a [127.0.0.1-9-a]  connect: connection refused"),
             "{line}"
         );
     }
@@ -402,7 +422,7 @@ mod tests {
         };
         assert_eq!(
             state_line(&m, &change, Format::Text),
-            "2023-11-14T22:15:25.000Z  STATE  http://127.0.0.1:9/a  up -> down  \
+            "2023-11-14T22:15:25.000Z  STATE  http://127.0.0.1:9/a [127.0.0.1-9-a]  up -> down  \
              connect: connection refused  (3 failed attempts; was up for 2m 5s)"
         );
         let v: serde_json::Value =
@@ -415,6 +435,7 @@ mod tests {
         assert_eq!(v["duration_s"], 125.0);
         assert_eq!(v["reason"], "connect");
         assert_eq!(v["since"], "2023-11-14T22:13:20.000Z");
+        assert_eq!(v["id"], "127.0.0.1-9-a");
     }
 
     #[test]
@@ -424,6 +445,8 @@ mod tests {
         assert_eq!(v["type"], "check");
         assert_eq!(v["ts"], "2023-11-14T22:13:20.123Z");
         assert_eq!(v["url"], "http://127.0.0.1:9/a");
+        assert_eq!(v["id"], "127.0.0.1-9-a");
+        assert!(v.get("group").is_none(), "{v}");
         assert_eq!(v["status"], 200);
         assert_eq!(v["bytes"], 1234);
         assert_eq!(v["ms"], 42.25);

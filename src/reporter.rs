@@ -28,13 +28,33 @@ use crate::stats::{Stats, Window};
 /// How many codes, reasons and in-flight checks a text line lists.
 const TOP: usize = 5;
 
-/// A URL with a time, in milliseconds.
+/// A monitor (URL and id) with a time, in milliseconds.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct UrlTime {
     /// The monitor's URL.
     pub url: String,
+    /// The monitor's id (two monitors may share a URL).
+    pub id: String,
     /// Milliseconds.
     pub ms: f64,
+}
+
+impl UrlTime {
+    /// `monitor`'s URL and id with `ms`.
+    pub fn of(monitor: &Monitor, ms: f64) -> UrlTime {
+        UrlTime {
+            url: monitor.url.to_string(),
+            id: monitor.id().to_owned(),
+            ms,
+        }
+    }
+}
+
+impl std::fmt::Display for UrlTime {
+    /// `url [id] 12.3 ms`, as text lines list it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} [{}] {}", self.url, self.id, millis(self.ms))
+    }
 }
 
 /// Lateness percentiles, in milliseconds.
@@ -130,7 +150,6 @@ impl Report {
     ) -> Report {
         let window: Window = stats.take_window(now);
         let schedule = stats.schedule();
-        let url = |m: usize| monitors[m].url.to_string();
         Report {
             kind: "report",
             ts: timestamp(SystemTime::now()),
@@ -143,15 +162,13 @@ impl Report {
             in_flight: stats
                 .in_flight()
                 .into_iter()
-                .map(|(m, since)| UrlTime {
-                    url: url(m),
-                    ms: ms(now.saturating_duration_since(since)),
+                .map(|(m, since)| {
+                    UrlTime::of(&monitors[m], ms(now.saturating_duration_since(since)))
                 })
                 .collect(),
-            slowest: window.slowest.map(|(m, d)| UrlTime {
-                url: url(m),
-                ms: ms(d),
-            }),
+            slowest: window
+                .slowest
+                .map(|(m, d)| UrlTime::of(&monitors[m], ms(d))),
             lateness_ms: Lateness {
                 p50: ms(window.lateness.quantile(0.5)),
                 p99: ms(window.lateness.quantile(0.99)),
@@ -217,13 +234,13 @@ impl Report {
             parts.push(format!("reasons {}", reasons.join(" ")));
         }
         if let Some(s) = &self.slowest {
-            parts.push(format!("slowest {} {}", s.url, millis(s.ms)));
+            parts.push(format!("slowest {s}"));
         }
         let running: Vec<String> = self
             .in_flight
             .iter()
             .take(TOP)
-            .map(|t| format!("{} {}", t.url, millis(t.ms)))
+            .map(ToString::to_string)
             .collect();
         let more = self.in_flight.len().saturating_sub(TOP);
         let more = if more > 0 {

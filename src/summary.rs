@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::config::Monitor;
 use crate::output::{emit, ms, timestamp, Format};
 use crate::probe::Reason;
-use crate::reporter::{millis, UrlTime};
+use crate::reporter::UrlTime;
 use crate::state::State;
 use crate::stats::{MonitorTotals, Stats};
 
@@ -23,6 +23,8 @@ const TOP: usize = 5;
 pub struct Uptime {
     /// The monitor's URL.
     pub url: String,
+    /// The monitor's id (two monitors may share a URL).
+    pub id: String,
     /// Checks finished.
     pub checks: u64,
     /// Percentage of them that were up.
@@ -63,6 +65,8 @@ pub struct Summary {
     pub slowest: Vec<UrlTime>,
     /// URLs of monitors in the `down` state at the end.
     pub failing: Vec<String>,
+    /// Their ids, in the same order (two monitors may share a URL).
+    pub failing_ids: Vec<String>,
     /// Of those, how many were backed off (checked less often than their interval).
     pub backed_off: usize,
     /// Monitors with the lowest uptime (only those below 100 %).
@@ -73,6 +77,8 @@ pub struct Summary {
     /// `--duration` or a signal while retries were pending or checks unstarted); never counted
     /// as up. Always empty without `--once`.
     pub undecided: Vec<String>,
+    /// Their ids, in the same order.
+    pub undecided_ids: Vec<String>,
     /// Checks of failing, slow or never-up monitors held back because such checks filled
     /// their share of the workers (`--suspect-share`).
     pub held_back: u64,
@@ -97,6 +103,16 @@ pub struct Summary {
     pub abandoned: usize,
 }
 
+/// `url [id], url [id]`: URLs with their monitors' ids, for a text line.
+fn with_ids(urls: &[String], ids: &[String]) -> String {
+    let shown: Vec<String> = urls
+        .iter()
+        .zip(ids)
+        .map(|(url, id)| format!("{url} [{id}]"))
+        .collect();
+    shown.join(", ")
+}
+
 /// Inserts `item` into `top`, kept sorted by `order` and at most `n` long, after the items equal
 /// to it, so that ties keep config order as a stable sort would.
 fn keep_top<T>(top: &mut Vec<T>, item: T, n: usize, order: impl Fn(&T, &T) -> Ordering) {
@@ -111,9 +127,10 @@ impl Summary {
     /// Builds the summary from the final stats.
     pub fn collect(stats: &Stats, monitors: &[Monitor]) -> Summary {
         let url = |t: &MonitorTotals| monitors[t.monitor].url.to_string();
+        let id = |t: &MonitorTotals| monitors[t.monitor].id().to_owned();
         // One pass, keeping only the few the summary lists: no list as long as the config.
         let (mut slowest, mut worst) = (Vec::new(), Vec::new());
-        let (mut failing, mut never_checked) = (Vec::new(), 0);
+        let (mut failing, mut failing_ids, mut never_checked) = (Vec::new(), Vec::new(), 0);
         for t in stats.monitor_totals() {
             if t.checks == 0 {
                 never_checked += 1;
@@ -129,6 +146,7 @@ impl Summary {
             }
             if t.failing {
                 failing.push(url(&t));
+                failing_ids.push(id(&t));
             }
         }
         let schedule = stats.schedule();
@@ -153,23 +171,23 @@ impl Summary {
             top_reasons: tally.top_reasons(TOP),
             slowest: slowest
                 .iter()
-                .map(|t| UrlTime {
-                    url: url(t),
-                    ms: ms(t.max),
-                })
+                .map(|t| UrlTime::of(&monitors[t.monitor], ms(t.max)))
                 .collect(),
             failing,
+            failing_ids,
             backed_off: schedule.backed_off,
             worst: worst
                 .iter()
                 .map(|t| Uptime {
                     url: url(t),
+                    id: id(t),
                     checks: t.checks,
                     up_pct: (t.up_pct() * 100.0).round() / 100.0,
                 })
                 .collect(),
             never_checked,
             undecided: Vec::new(),
+            undecided_ids: Vec::new(),
             held_back: schedule.held_back,
             coalesced: schedule.coalesced,
             overflowed: schedule.overflowed,
@@ -198,10 +216,10 @@ impl Summary {
     /// For a `--once` run: lists the monitors without a verdict at the end (state still
     /// `unknown`: in once mode a monitor's one state change is its verdict).
     pub fn with_undecided(mut self, stats: &Stats, monitors: &[Monitor]) -> Summary {
-        self.undecided = (0..monitors.len())
+        (self.undecided, self.undecided_ids) = (0..monitors.len())
             .filter(|&m| stats.state(m) == State::Unknown)
-            .map(|m| monitors[m].url.to_string())
-            .collect();
+            .map(|m| (monitors[m].url.to_string(), monitors[m].id().to_owned()))
+            .unzip();
         self
     }
 
@@ -290,30 +308,26 @@ impl Summary {
                 .collect();
             lines.push(format!("failure reasons: {}", r.join(" ")));
         }
-        let slow: Vec<String> = self
-            .slowest
-            .iter()
-            .map(|t| format!("{} {}", t.url, millis(t.ms)))
-            .collect();
+        let slow: Vec<String> = self.slowest.iter().map(ToString::to_string).collect();
         lines.push(format!("slowest: {}", or_none(slow.join(", "))));
         lines.push(format!(
             "down at end ({}, {} backed off): {}",
             self.failing.len(),
             self.backed_off,
-            or_none(self.failing.join(", "))
+            or_none(with_ids(&self.failing, &self.failing_ids))
         ));
         if self.any_undecided() {
             lines.push(format!(
                 "undecided at end ({}, no verdict, not counted as up): {}",
                 self.undecided.len(),
-                self.undecided.join(", ")
+                with_ids(&self.undecided, &self.undecided_ids)
             ));
         }
         if !self.worst.is_empty() {
             let w: Vec<String> = self
                 .worst
                 .iter()
-                .map(|u| format!("{} {:.1}% of {}", u.url, u.up_pct, u.checks))
+                .map(|u| format!("{} [{}] {:.1}% of {}", u.url, u.id, u.up_pct, u.checks))
                 .collect();
             lines.push(format!("lowest uptime: {}", w.join(", ")));
         }
@@ -364,6 +378,52 @@ mod tests {
     use crate::probe::{Observation, Outcome};
 
     #[test]
+    fn two_monitors_of_one_url_are_told_apart_by_id() {
+        let config = Config::parse(
+            r#"[{"url": "http://127.0.0.1:9/a"}, {"url": "http://127.0.0.1:9/a", "method": "HEAD"}]"#,
+        )
+        .unwrap();
+        let (a, b) = (config.monitors[0].id(), config.monitors[1].id());
+        assert_ne!(a, b);
+        let stats = Stats::new(2, 1);
+        let down = Observation {
+            status: Some(500),
+            bytes: Some(0),
+            ttfb: None,
+            elapsed: Duration::from_millis(9),
+            final_url: None,
+            retry_after: None,
+            redirects: Vec::new(),
+            outcome: Outcome::Down {
+                reason: Reason::Status,
+                detail: "HTTP 500".into(),
+            },
+        };
+        stats.record(1, &down, Duration::ZERO);
+        stats.set_state(1, crate::state::State::Down);
+        let s = Summary::collect(&stats, &config.monitors).with_undecided(&stats, &config.monitors);
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["failing"], serde_json::json!(["http://127.0.0.1:9/a"]));
+        assert_eq!(v["failing_ids"], serde_json::json!([b]));
+        assert_eq!(v["undecided_ids"], serde_json::json!([a]));
+        assert_eq!(v["slowest"][0]["id"], b);
+        assert_eq!(v["worst"][0]["id"], b);
+        let lines = s.text_lines();
+        let has = |needle: &str| lines.iter().any(|l| l.contains(needle));
+        assert!(
+            has(&format!(
+                "down at end (1, 0 backed off): http://127.0.0.1:9/a [{b}]"
+            )),
+            "{lines:?}"
+        );
+        assert!(has(&format!("http://127.0.0.1:9/a [{a}]")), "{lines:?}");
+        assert!(
+            has(&format!("slowest: http://127.0.0.1:9/a [{b}] ")),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
     fn summary_counts_failing_and_worst() {
         let config = Config::parse(
             r#"[{"url": "http://127.0.0.1:9/a"}, {"url": "http://127.0.0.1:9/b"}, {"url": "http://127.0.0.1:9/c"}]"#,
@@ -399,6 +459,7 @@ mod tests {
             s.worst,
             vec![Uptime {
                 url: "http://127.0.0.1:9/b".into(),
+                id: "127.0.0.1-9-b".into(),
                 checks: 2,
                 up_pct: 50.0
             }]
@@ -490,7 +551,7 @@ mod tests {
             "{lines:?}"
         );
         assert!(lines.contains(
-            &"undecided at end (1, no verdict, not counted as up): http://127.0.0.1:9/b"
+            &"undecided at end (1, no verdict, not counted as up): http://127.0.0.1:9/b [127.0.0.1-9-b]"
                 .to_string()
         ));
         let v = serde_json::to_value(&s).unwrap();

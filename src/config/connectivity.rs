@@ -88,6 +88,9 @@ fn parse_inner(value: Value) -> Result<Connectivity, String> {
             .map_err(|message| format!("canary {} ({shown:?}): {message}", i + 1))?;
         canaries.push(monitor);
     }
+    // Canaries have no names, so they cannot share one; ids only make their lines tellable apart.
+    super::identity::assign(&mut canaries)
+        .map_err(|d| format!("canaries {} and {} share a name", d.first + 1, d.second + 1))?;
     Ok(Connectivity { canaries, interval })
 }
 

@@ -17,7 +17,7 @@
 //!
 //! An entry has a required `url` and optional settings: how to ask
 //! (`interval`, `timeout`, `method`, `body`, `headers`, `user_agent`,
-//! `follow_redirects`, `max_redirects`, `insecure`), how to label it (`name`),
+//! `follow_redirects`, `max_redirects`, `insecure`), how to label it (`name`, `group`),
 //! what the answer must look like (`expect_status`, `expect_headers`,
 //! `body_contains`, `body_not_contains`, `body_matches`, `max_response_time`)
 //! and how to react to failures (`retries`, `retry_delay`, `recover_after`,
@@ -34,6 +34,9 @@
 //! The object form may also hold a `notify` list of notification channels, validated by
 //! [`crate::notify::config`]; an entry (or `defaults`) may then say which channels it reports
 //! to with `"notify": ["name", …]` (all of them when absent).
+//!
+//! Every monitor gets an id ([`Monitor::id`], made by [`identity`]): the slug of its `name`,
+//! else of its URL, unique within the config; so names must differ.
 //!
 //! Nothing starts on a bad configuration: [`Config::parse`] and
 //! [`Config::load`] return the first problem found as a [`ConfigError`]
@@ -60,6 +63,8 @@ mod connectivity;
 pub mod server;
 pub use self::connectivity::Connectivity;
 pub use self::server::ServerConfig;
+pub mod identity;
+pub use self::identity::Ids;
 
 mod document;
 pub mod shown_url;
@@ -145,8 +150,14 @@ pub struct Monitor {
     /// userinfo replaced by `***`, and `env:VAR` for a URL read from the environment (see
     /// [`shown_url`]). The URL requests go to is [`Monitor::request_url`].
     pub url: Box<str>,
-    /// Optional human-friendly name for logs and reports.
+    /// Optional human-friendly name for logs and reports; unique within a config.
     pub name: Option<Box<str>>,
+    /// What every output names this monitor by: unique, path safe, stable (see
+    /// [`identity`]). Read it with [`Monitor::id`].
+    id: Box<str>,
+    /// Optional group, for display only (shared by the monitors that take it from `defaults`;
+    /// a thin pointer, 8 bytes, as most monitors have none).
+    group: Option<Arc<Box<str>>>,
     /// Time between checks; at least [`MIN_INTERVAL`].
     pub interval: Duration,
     /// Request timeout; greater than zero.
@@ -281,6 +292,75 @@ pub fn default_policy(interval: Duration) -> Policy {
 }
 
 impl Monitor {
+    /// The monitor's id: the slug of its `name`, else of its URL, made unique (see
+    /// [`identity`]). Only `[a-z0-9._-]`, so it can stand in a URL path as it is.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The monitor's `group`, if it has one (a display label, not validated beyond `name`'s rules).
+    pub fn group(&self) -> Option<&str> {
+        self.group.as_deref().map(|g| &**g)
+    }
+
+    /// Feeds every setting that makes this monitor differ from another on the same URL into
+    /// `h` (secret header values by name only), in a fixed textual form: the hash behind an
+    /// id's collision suffix, which must not change while the config does not.
+    fn fingerprint(&self, h: &mut identity::Fnv) {
+        use fmt::Write as _;
+        let _ = write!(
+            h,
+            "url={}\nname={:?}\nmethod={}\ninterval={}\ntimeout={}\nfollow={}\ninsecure={}\n",
+            self.url,
+            self.name,
+            self.method.as_str(),
+            self.interval.as_millis(),
+            self.timeout.as_millis(),
+            self.follow_redirects,
+            self.insecure
+        );
+        let Some(x) = self.extra() else { return };
+        for (name, value) in &x.headers {
+            let shown = if value.is_sensitive() {
+                b"(secret)"
+            } else {
+                value.as_bytes()
+            };
+            let _ = write!(h, "header={}:", name.as_str());
+            h.bytes(shown);
+            h.bytes(b"\n");
+        }
+        let e = &x.expect;
+        let _ = write!(
+            h,
+            "body={:?}\nua={:?}\nmax_redirects={:?}\nstatus={:?}\n",
+            x.body,
+            x.user_agent,
+            x.max_redirects,
+            e.status.as_ref().map(ToString::to_string)
+        );
+        for (name, value) in &e.headers {
+            let _ = writeln!(h, "expect_header={}:{value}", name.as_str());
+        }
+        let _ = write!(
+            h,
+            "contains={:?}\nnot_contains={:?}\nmatches={:?}\nmax_time={:?}\n\
+             retries={:?}\nretry_delay={:?}\nrecover={:?}\nbackoff={:?}\nnotify={:?}\n\
+             http_redirect={}\nca={}\n",
+            e.body_contains,
+            e.body_not_contains,
+            e.body_matches.as_ref().map(Regex::as_str),
+            e.max_response_time.map(|d| d.as_millis()),
+            x.retries,
+            x.retry_delay.map(|d| d.as_millis()),
+            x.recover_after,
+            x.max_backoff.map(|d| d.as_millis()),
+            x.notify,
+            x.allow_http_redirect,
+            x.ca_file.is_some()
+        );
+    }
+
     /// What to call this monitor in output: its `name` if set, else its URL.
     pub fn label(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.url)
@@ -442,12 +522,24 @@ impl Config {
         crate::notify::config::check_monitors(&document.monitors, &notify)?;
         let connectivity = document.connectivity.map(connectivity::parse).transpose()?;
         let server = document.server.map(server::parse).transpose()?;
+        let mut monitors = document.monitors;
+        identity::assign(&mut monitors).map_err(|d| ConfigError::DuplicateName {
+            first: d.first,
+            second: d.second,
+            name: d.name.into(),
+        })?;
         Ok(Config {
-            monitors: document.monitors,
+            monitors,
             notify,
             connectivity,
             server,
         })
+    }
+
+    /// The monitor whose [`Monitor::id`] is `id`. A linear search: for many look-ups build
+    /// an [`Ids`] index once.
+    pub fn monitor(&self, id: &str) -> Option<&Monitor> {
+        self.monitors.iter().find(|m| m.id() == id)
     }
 }
 
@@ -543,6 +635,15 @@ pub enum ConfigError {
     Notify(String),
     /// A problem in the `connectivity` object.
     Connectivity(String),
+    /// Two entries have the same `name` (names identify monitors, so they must differ).
+    DuplicateName {
+        /// 0-based position of the earlier entry.
+        first: usize,
+        /// 0-based position of the later entry.
+        second: usize,
+        /// The name both have.
+        name: String,
+    },
     /// A problem in one entry.
     Entry {
         /// 0-based position of the entry in the list.
@@ -581,6 +682,19 @@ impl fmt::Display for ConfigError {
             ConfigError::Connectivity(message) => {
                 write!(f, "connectivity: {}", clip(message, MAX_MESSAGE))
             }
+            ConfigError::DuplicateName {
+                first,
+                second,
+                name,
+            } => write!(
+                f,
+                "entries {} (index {first}) and {} (index {second}) have the same name {:?}; \
+                 a name identifies its monitor (its id, in lines, history, notifications and \
+                 page addresses), so give each entry its own name",
+                first + 1,
+                second + 1,
+                clip(name, MAX_QUOTED)
+            ),
             // Both the 1-based position (how people count) and the 0-based
             // index (how tools such as jq count) so either finds the entry.
             ConfigError::Entry {
@@ -684,6 +798,7 @@ raw_settings!(
     method,
     headers,
     name,
+    group,
     body,
     user_agent,
     follow_redirects,
@@ -712,6 +827,7 @@ struct Settings {
     method: Option<Method>,
     headers: Vec<(HeaderName, HeaderValue)>,
     name: Option<Box<str>>,
+    group: Option<Arc<Box<str>>>,
     body: Option<String>,
     user_agent: Option<String>,
     follow_redirects: Option<bool>,
@@ -767,6 +883,7 @@ impl Settings {
                 .transpose()?
                 .unwrap_or_default(),
             name: raw.name.map(|v| name_value(&v)).transpose()?,
+            group: raw.group.map(|v| group_value(&v)).transpose()?,
             body: raw.body.map(|v| body_value(&v)).transpose()?,
             user_agent: raw.user_agent.map(|v| user_agent_value(&v)).transpose()?,
             follow_redirects: raw
@@ -905,6 +1022,8 @@ fn parse_entry(value: Value, defaults: &Defaults) -> Result<Monitor, String> {
     let monitor = Monitor {
         url,
         name: own.name.take().or_else(|| base.name.clone()),
+        id: Box::default(),
+        group: own.group.take().or_else(|| base.group.clone()),
         interval,
         timeout: own.timeout.or(base.timeout).unwrap_or(DEFAULT_TIMEOUT),
         method,
@@ -1444,16 +1563,28 @@ fn forbidden_in_name(c: char) -> bool {
 /// control characters (a newline would forge a log line, an escape sequence would reach the
 /// terminal).
 fn name_value(value: &Value) -> Result<Box<str>, String> {
+    label_value("name", "remove it to use the URL as the label", value).map(Into::into)
+}
+
+/// Validates `group` like `name` (at most [`MAX_NAME`] characters, no control or bidi
+/// characters).
+fn group_value(value: &Value) -> Result<Arc<Box<str>>, String> {
+    label_value("group", "remove it to leave the monitor ungrouped", value)
+        .map(|s| Arc::new(s.into()))
+}
+
+/// A display label (`field` is `name` or `group`): a non-empty string, trimmed.
+fn label_value<'v>(field: &str, if_empty: &str, value: &'v Value) -> Result<&'v str, String> {
     let Value::String(s) = value else {
-        return Err(format!("name must be a string, found {}", shown(value)));
+        return Err(format!("{field} must be a string, found {}", shown(value)));
     };
     let s = s.trim();
     if s.is_empty() {
-        return Err("name is empty; remove it to use the URL as the label".to_owned());
+        return Err(format!("{field} is empty; {if_empty}"));
     }
     if let Some(c) = s.chars().find(|&c| forbidden_in_name(c)) {
         return Err(format!(
-            "name {} contains the control character U+{:04X}; names are shown in logs, \
+            "{field} {} contains the control character U+{:04X}; {field}s are shown in logs, \
              terminals and reports, so write them without control or bidi characters",
             shown(value),
             c as u32
@@ -1462,10 +1593,10 @@ fn name_value(value: &Value) -> Result<Box<str>, String> {
     let chars = s.chars().count();
     if chars > MAX_NAME {
         return Err(format!(
-            "name is {chars} characters long; the most accepted is {MAX_NAME}"
+            "{field} is {chars} characters long; the most accepted is {MAX_NAME}"
         ));
     }
-    Ok(s.into())
+    Ok(s)
 }
 
 /// Longest text quoted from the config in an error message, in characters: a 100 MB value
@@ -1941,8 +2072,9 @@ mod tests {
 
     #[test]
     fn plain_monitors_keep_nothing_out_of_line_and_share_the_defaults_block() {
-        // A plain monitor is small: the memory of a million-URL list depends on it.
-        assert!(std::mem::size_of::<Monitor>() <= 80);
+        // A plain monitor is small: the memory of a million-URL list depends on it (80 bytes,
+        // plus the id's pointer and length and the group's one thin pointer).
+        assert!(std::mem::size_of::<Monitor>() <= 104);
         let c = ok(r#"[{"url": "http://a.example"}, {"url": "http://b.example", "interval": 5}]"#);
         assert!(c.monitors.iter().all(|m| m.extra.is_none()));
         assert_eq!(

@@ -174,9 +174,7 @@ impl ProbeEndpoint {
         let normalised = url::Url::parse(&target).ok().map(String::from);
         let normalised = normalised.as_deref().map(bare);
         let found = self.monitors.iter().find(|m| {
-            *m.url == *target
-                || m.label() == target
-                || normalised.is_some_and(|n| bare(&m.url) == n)
+            *m.url == *target || m.id() == target || normalised.is_some_and(|n| bare(&m.url) == n)
         });
         if let Some(monitor) = found {
             return Ok(monitor.clone());

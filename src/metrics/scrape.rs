@@ -218,9 +218,9 @@ fn micros(d: Duration) -> u64 {
 /// A monitor's identifying labels: `id`, `url`, `group`.
 fn labels(monitor: &Monitor) -> [(&'static str, &str); 3] {
     [
-        ("id", monitor.label()),
+        ("id", monitor.id()),
         ("url", &monitor.url),
-        ("group", ""),
+        ("group", monitor.group().unwrap_or("")),
     ]
 }
 
