@@ -279,3 +279,110 @@ fn probe_any_target_when_the_config_allows_it() {
 fn encode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
+
+/// A child process killed when dropped.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A free loopback port (prometheus cannot listen on port 0 and say which it got).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+#[test]
+fn a_real_prometheus_ingests_metrics_and_a_blackbox_style_probe() {
+    let site = LocalSite::start().unwrap();
+    let cfg = config(&sites(&site));
+    let (_run, base) = serve(&cfg);
+    let sitewatch = base.trim_start_matches("http://").to_string();
+    let dir = tempfile::tempdir().unwrap();
+    // The scrape config of blackbox_exporter's README, pointed at sitewatch.
+    let prom_cfg = r#"
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+- job_name: sitewatch
+  static_configs:
+    - targets: ['SITEWATCH']
+- job_name: blackbox
+  metrics_path: /probe
+  params:
+    module: [http_2xx]
+  static_configs:
+    - targets: ['TARGET']
+  relabel_configs:
+    - source_labels: [__address__]
+      target_label: __param_target
+    - source_labels: [__param_target]
+      target_label: instance
+    - target_label: __address__
+      replacement: 'SITEWATCH'
+"#
+    .replace("SITEWATCH", &sitewatch)
+    .replace("TARGET", &site.url("/ok"));
+    let cfg_path = dir.path().join("prometheus.yml");
+    std::fs::write(&cfg_path, prom_cfg).unwrap();
+    let port = free_port();
+    let child = Command::new("prometheus")
+        .arg(format!("--config.file={}", cfg_path.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("log")).unwrap())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run prometheus ({e}): install Debian's `prometheus` package \
+                 (apt-get install prometheus); .ci/run does this"
+            )
+        });
+    let _prometheus = Killed(child);
+    let api = format!("http://127.0.0.1:{port}/api/v1/query?query=");
+    let query = |q: &str| -> Option<Value> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(std::time::Duration::from_secs(5)))
+            .build()
+            .into();
+        let mut r = agent.get(format!("{api}{}", encode(q))).call().ok()?;
+        let v: Value = serde_json::from_str(&r.body_mut().read_to_string().ok()?).ok()?;
+        let result = v["data"]["result"].as_array()?.first()?.clone();
+        Some(result)
+    };
+    let deadline = within(60.0);
+    let wanted = [
+        "probe_success{job=\"blackbox\"} == 1",
+        "sitewatch_up{job=\"sitewatch\",id=\"front-page\"} == 1",
+        "sitewatch_up{job=\"sitewatch\",id=\"api\"} == 0",
+    ];
+    for q in wanted {
+        loop {
+            if let Some(result) = query(q) {
+                if q.starts_with("probe_success") {
+                    assert_eq!(result["metric"]["instance"], site.url("/ok"), "{result}");
+                }
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "prometheus never answered {q}; its log:\n{}",
+                std::fs::read_to_string(dir.path().join("log")).unwrap_or_default()
+            );
+            // Prometheus scrapes every second: ask again a little later, not in a spin.
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+}
