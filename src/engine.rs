@@ -205,26 +205,25 @@ pub fn run(
     }
     let server = match listener {
         Some(listener) => {
-            let ctx = crate::serve::Ctx {
-                stats: Arc::clone(&stats),
-                monitors: Arc::clone(&monitors),
-                pauses: Arc::clone(&pauses),
-                history: history_path.clone(),
-                started: std::time::SystemTime::now(),
-                started_at: origin,
-                prometheus: crate::metrics::Prometheus::new(
-                    options
-                        .serve
-                        .as_ref()
-                        .map(|s| s.prometheus)
-                        .unwrap_or_default(),
-                    Arc::clone(&monitors),
-                    Arc::clone(&probe),
-                    // Half the serving threads at most: the others keep serving pages.
-                    (crate::serve::THREADS / 2).max(1),
-                    Some(jobs_rx.clone()),
-                ),
-            };
+            let mut ctx = crate::serve::Ctx::new(
+                Arc::clone(&stats),
+                Arc::clone(&monitors),
+                Arc::clone(&pauses),
+                history_path.clone(),
+                origin,
+            );
+            ctx.prometheus = Some(crate::metrics::Prometheus::new(
+                options
+                    .serve
+                    .as_ref()
+                    .map(|s| s.prometheus)
+                    .unwrap_or_default(),
+                Arc::clone(&monitors),
+                Arc::clone(&probe),
+                // Half the serving threads at most: the others keep serving pages.
+                (crate::serve::THREADS / 2).max(1),
+                Some(jobs_rx.clone()),
+            ));
             let server = listener.start(Arc::new(ctx))?;
             log::info!("listening on http://{}/", server.addr());
             Some(server)

@@ -357,6 +357,12 @@ impl Stats {
         std::mem::replace(&mut self.guarded().window, Window::new(now))
     }
 
+    /// Lateness of the checks since the reporter last took the window (a copy: the window
+    /// stays where it is).
+    pub fn lateness_now(&self) -> Histogram {
+        self.guarded().window.lateness.clone()
+    }
+
     /// Codes and reasons over the whole run.
     pub fn totals(&self) -> Tally {
         self.guarded().totals.clone()
@@ -588,6 +594,18 @@ impl Stats {
                 failing: t.state.load(Relaxed) == DOWN,
                 max: Duration::from_micros(t.max_us.load(Relaxed)),
             })
+    }
+
+    /// One monitor's totals.
+    pub fn monitor_total(&self, monitor: usize) -> MonitorTotals {
+        let t = &self.monitors[monitor];
+        MonitorTotals {
+            monitor,
+            checks: t.checks.load(Relaxed),
+            up: t.up.load(Relaxed),
+            failing: t.state.load(Relaxed) == DOWN,
+            max: Duration::from_micros(t.max_us.load(Relaxed)),
+        }
     }
 
     /// A monitor's state, as the scheduler last published it.

@@ -1,16 +1,17 @@
 //! What every route can read: the run's live counters, its monitors, sitewatch's own
-//! condition and where the history is. Shared by the serving threads behind an `Arc`; nothing
-//! here is written by a route.
+//! condition and where the history is. Shared by the serving threads behind an `Arc`; a route
+//! writes nothing here except the cached history figures ([`history::Cache`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use crate::config::Monitor;
+use super::history;
+use crate::config::{Ids, Monitor};
 use crate::selfwatch::pause::Pauses;
 use crate::stats::Stats;
 
-/// Shared, read-only state of the serving threads.
+/// Shared state of the serving threads.
 pub struct Ctx {
     /// Live counters and the states the scheduler publishes.
     pub stats: Arc<Stats>,
@@ -25,6 +26,39 @@ pub struct Ctx {
     pub started: SystemTime,
     /// When the run started (monotonic).
     pub started_at: Instant,
-    /// `/metrics` and `/probe`.
-    pub prometheus: crate::metrics::Prometheus,
+    /// `/metrics` and `/probe`; `None`: not served (404).
+    pub prometheus: Option<crate::metrics::Prometheus>,
+    /// Uptime and latency from the history, refreshed every [`history::REFRESH`].
+    pub figures: history::Cache,
+    /// Monitor index by id.
+    ids: Ids,
+}
+
+impl Ctx {
+    /// The context of one run.
+    pub fn new(
+        stats: Arc<Stats>,
+        monitors: Arc<Vec<Monitor>>,
+        pauses: Arc<Pauses>,
+        history: Option<PathBuf>,
+        started_at: Instant,
+    ) -> Ctx {
+        let ids = Ids::new(&monitors);
+        Ctx {
+            stats,
+            monitors,
+            pauses,
+            history,
+            started: SystemTime::now() - started_at.elapsed(),
+            started_at,
+            figures: history::Cache::default(),
+            ids,
+            prometheus: None,
+        }
+    }
+
+    /// The index of the monitor with this id.
+    pub fn monitor(&self, id: &str) -> Option<usize> {
+        self.ids.find(&self.monitors, id)
+    }
 }

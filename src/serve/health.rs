@@ -43,3 +43,46 @@ fn problem(ctx: &Ctx, now: Instant) -> Option<String> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::selfwatch::pause::Pauses;
+    use crate::stats::Stats;
+    use std::sync::Arc;
+
+    fn ctx(started_at: Instant) -> Ctx {
+        let monitors = crate::config::Config::parse(r#"[{"url": "http://127.0.0.1:9/"}]"#)
+            .unwrap()
+            .monitors;
+        Ctx::new(
+            Arc::new(Stats::new(1, 1)),
+            Arc::new(monitors),
+            Arc::new(Pauses::new(started_at)),
+            None,
+            started_at,
+        )
+    }
+
+    #[test]
+    fn unhealthy_when_the_scheduler_is_late_or_ended() {
+        let now = Instant::now();
+        let c = ctx(now);
+        assert_eq!(problem(&c, now), None, "starting up");
+        assert!(problem(&c, now + LATE * 2).unwrap().contains("not started"));
+        c.stats.set_scheduler_wake(now + Duration::from_secs(1));
+        assert_eq!(problem(&c, now + Duration::from_secs(2)), None);
+        let late = problem(&c, now + Duration::from_secs(1) + LATE * 2).unwrap();
+        assert!(late.starts_with("scheduler late by"), "{late}");
+        c.stats.set_scheduler_ended();
+        assert!(problem(&c, now).unwrap().contains("stopped"));
+        assert_eq!(
+            healthz(
+                &c,
+                &Request::new(super::super::request::Method::Get, "/healthz")
+            )
+            .status,
+            503
+        );
+    }
+}

@@ -18,14 +18,19 @@
 //!
 //! Threads: `sitewatch-http-accept` and `sitewatch-http-N`; [`Server::stop`] ends them.
 
+pub mod api;
 pub mod auth;
+mod badge;
 mod conn;
 pub mod ctx;
 mod health;
+pub mod history;
+pub mod ident;
 mod prometheus;
 pub mod reply;
 pub mod request;
 pub mod routes;
+pub mod status;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};

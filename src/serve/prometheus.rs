@@ -11,17 +11,20 @@ use super::{Ctx, Reply, Request};
 use crate::metrics::CONTENT_TYPE;
 
 /// `GET /metrics`.
-pub fn metrics(ctx: &Ctx, _request: &Request) -> Reply {
-    let scrape = ctx
-        .prometheus
-        .scrape(Arc::clone(&ctx.stats), Arc::clone(&ctx.monitors));
+pub fn metrics(ctx: &Ctx, request: &Request) -> Reply {
+    let Some(prometheus) = &ctx.prometheus else {
+        return Reply::not_found(&request.path);
+    };
+    let scrape = prometheus.scrape(Arc::clone(&ctx.stats), Arc::clone(&ctx.monitors));
     Reply::streamed(200, CONTENT_TYPE, scrape)
 }
 
 /// `GET /probe?target=…`.
 pub fn probe(ctx: &Ctx, request: &Request) -> Reply {
-    let reply = ctx
-        .prometheus
+    let Some(prometheus) = &ctx.prometheus else {
+        return Reply::not_found(&request.path);
+    };
+    let reply = prometheus
         .probe
         .handle(&request.query, request.scrape_timeout);
     Reply::new(reply.status, reply.content_type, reply.body)

@@ -23,6 +23,7 @@ mod redirects;
 mod schedule;
 mod secrets;
 mod selfwatch;
+mod serve;
 mod shutdown;
 mod tls;
 mod tls_server;
