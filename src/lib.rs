@@ -17,6 +17,7 @@ pub mod engine;
 pub mod error;
 pub mod event;
 pub mod histogram;
+pub mod html;
 pub mod localsite;
 pub mod metrics;
 pub mod notify;

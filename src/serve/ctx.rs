@@ -30,6 +30,8 @@ pub struct Ctx {
     pub prometheus: Option<crate::metrics::Prometheus>,
     /// Uptime and latency from the history, refreshed every [`history::REFRESH`].
     pub figures: history::Cache,
+    /// The pages' uptime strips: completed days of the monitors seen, cached for the day.
+    pub strips: super::strips::Cache,
     /// Monitor index by id.
     ids: Ids,
 }
@@ -52,6 +54,7 @@ impl Ctx {
             started: SystemTime::now() - started_at.elapsed(),
             started_at,
             figures: history::Cache::default(),
+            strips: super::strips::Cache::default(),
             ids,
             prometheus: None,
         }

@@ -216,7 +216,10 @@ fn read_hours(
 
 /// The database id of each monitor (config order), as the writer registered it: by URL (as
 /// shown), name and interval.
-fn monitor_ids(conn: &Connection, monitors: &[Monitor]) -> rusqlite::Result<Vec<Option<i64>>> {
+pub(super) fn monitor_ids(
+    conn: &Connection,
+    monitors: &[Monitor],
+) -> rusqlite::Result<Vec<Option<i64>>> {
     let mut known: HashMap<(String, String, i64), i64> = HashMap::new();
     let mut statement = conn.prepare("SELECT id, url, name, interval_ms FROM monitors")?;
     let mut rows = statement.query([])?;

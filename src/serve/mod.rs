@@ -26,11 +26,13 @@ pub mod ctx;
 mod health;
 pub mod history;
 pub mod ident;
+mod pages;
 mod prometheus;
 pub mod reply;
 pub mod request;
 pub mod routes;
 pub mod status;
+pub mod strips;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -7,11 +7,13 @@
 //! only reads [`Ctx`], answers, and never waits on the pipeline. Anything unmatched is a
 //! plain-text `404` naming the path.
 
-use super::{api, badge, health, prometheus, Ctx, Reply, Request};
+use super::{api, badge, health, pages, prometheus, Ctx, Reply, Request};
 
 /// The reply to `request`.
 pub fn route(ctx: &Ctx, request: &Request) -> Reply {
     match request.parts().as_slice() {
+        [] => pages::status(ctx, request),
+        ["monitors", id] => pages::monitor(ctx, request, id),
         ["healthz"] => health::healthz(ctx, request),
         ["metrics"] => prometheus::metrics(ctx, request),
         ["probe"] => prometheus::probe(ctx, request),
