@@ -9,7 +9,8 @@
 #     every 10 s (the first report, the first round, left out), and missed / coalesced.
 #
 #   scripts/bench/surface.sh [SITEWATCH_BINARY]          # default target/release/sitewatch
-#   SIZES="10000 100000" BIG=1000000 REPS=5 PSECS=90 W=64 scripts/bench/surface.sh
+#   SIZES="10000 100000" BIG=1000000 REPS=5 PSECS=90 PRUNS=1 W=64 scripts/bench/surface.sh
+#   SIZES= BIG=0 PRUNS=2 scripts/bench/surface.sh       # only precision, two pairs of runs
 #
 # Targets are `localsite` example processes on 127.0.0.1 (`/ok?n=i`, one URL per monitor);
 # sitewatch listens on 127.0.0.1:PORT. Every wait is bounded; processes are stopped by pid.
@@ -17,7 +18,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${1:-$ROOT/target/release/sitewatch}
 LOCALSITE=${LOCALSITE:-$ROOT/target/release/examples/localsite}
-SIZES=${SIZES:-10000 100000} BIG=${BIG:-1000000} REPS=${REPS:-5} PSECS=${PSECS:-90} W=${W:-64}
+SIZES=${SIZES-10000 100000} BIG=${BIG:-1000000} REPS=${REPS:-5} PSECS=${PSECS:-90} W=${W:-64}
+PRUNS=${PRUNS:-1}
 PORT=${PORT:-19736}
 OUT=${OUT:-$ROOT/target/bench/surface}
 mkdir -p "$OUT"
@@ -138,9 +140,11 @@ EOF
 }
 
 config 10000 10 true "$OUT/precision.json"
-say "precision: 10,000 monitors every 10 s for ${PSECS}s, without a scraper"
-precision quiet 0
-say "precision: the same, /metrics scraped every second"
-precision scraped 1
+for run in $(seq 1 "$PRUNS"); do
+    say "precision run $run: 10,000 monitors every 10 s for ${PSECS}s, without a scraper"
+    precision quiet 0
+    say "precision run $run: the same, /metrics scraped every second"
+    precision scraped 1
+done
 rm -f "$OUT"/*.db*
 say "results in $RESULTS"
