@@ -8,9 +8,9 @@
 #     polling /metrics every second; sitewatch's own lateness (start − due) from its REPORT lines
 #     every 10 s (the first report, the first round, left out), and missed / coalesced.
 #
-#   scripts/bench/surface.sh [SITEWATCH_BINARY]          # default target/release/sitewatch
-#   SIZES="10000 100000" BIG=1000000 REPS=5 PSECS=90 PRUNS=1 W=64 scripts/bench/surface.sh
-#   SIZES= BIG=0 PRUNS=2 scripts/bench/surface.sh       # only precision, two pairs of runs
+#   scripts/bench/scrape.sh [SITEWATCH_BINARY]          # default target/release/sitewatch
+#   SIZES="10000 100000" BIG=1000000 REPS=5 PSECS=90 PRUNS=1 W=64 scripts/bench/scrape.sh
+#   SIZES= BIG=0 PRUNS=2 scripts/bench/scrape.sh       # only precision, two pairs of runs
 #
 # Targets are `localsite` example processes on 127.0.0.1 (`/ok?n=i`, one URL per monitor);
 # sitewatch listens on 127.0.0.1:PORT. Every wait is bounded; processes are stopped by pid.
@@ -21,7 +21,7 @@ LOCALSITE=${LOCALSITE:-$ROOT/target/release/examples/localsite}
 SIZES=${SIZES-10000 100000} BIG=${BIG:-1000000} REPS=${REPS:-5} PSECS=${PSECS:-90} W=${W:-64}
 PRUNS=${PRUNS:-1}
 PORT=${PORT:-19736}
-OUT=${OUT:-$ROOT/target/bench/surface}
+OUT=${OUT:-$ROOT/target/bench/scrape}
 mkdir -p "$OUT"
 RESULTS=$OUT/results.jsonl
 : >"$RESULTS"
