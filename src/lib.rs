@@ -11,6 +11,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod counters;
 pub mod demo;
 pub mod engine;
 pub mod error;
@@ -18,6 +19,7 @@ pub mod event;
 pub mod histogram;
 pub mod html;
 pub mod localsite;
+pub mod metrics;
 pub mod notify;
 pub mod output;
 pub mod private_file;

@@ -26,6 +26,8 @@ pub struct Ctx {
     pub started: SystemTime,
     /// When the run started (monotonic).
     pub started_at: Instant,
+    /// `/metrics` and `/probe`; `None`: not served (404).
+    pub prometheus: Option<crate::metrics::Prometheus>,
     /// Uptime and latency from the history, refreshed every [`history::REFRESH`].
     pub figures: history::Cache,
     /// The pages' uptime strips: completed days of the monitors seen, cached for the day.
@@ -54,6 +56,7 @@ impl Ctx {
             figures: history::Cache::default(),
             strips: super::strips::Cache::default(),
             ids,
+            prometheus: None,
         }
     }
 

@@ -12,6 +12,7 @@ mod history;
 mod history_guard;
 mod hostile;
 mod hostile_input;
+mod metrics;
 mod notify;
 mod notify_util;
 mod once;
