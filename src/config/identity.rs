@@ -30,7 +30,7 @@
 //! The hash is 64-bit FNV-1a, written out here, so that ids do not change with the Rust
 //! version or a dependency.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use super::Monitor;
@@ -64,11 +64,6 @@ impl Fnv {
             self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
         }
     }
-
-    /// The low 24 bits as 6 hex digits.
-    fn short(self) -> String {
-        format!("{:06x}", self.0 & 0xff_ffff)
-    }
 }
 
 impl fmt::Write for Fnv {
@@ -85,133 +80,191 @@ fn hash(text: &str) -> Fnv {
 }
 
 /// Appends the slug of `text` to `out`: ASCII letters lowercased and digits kept, every other
-/// run of characters one `-`, or `.` when the run is a lone `.`; nothing leading or trailing.
+/// run of characters one `-`, or `.` when the run is a lone `.`; nothing before the first
+/// letter or digit, nothing after the last.
 fn push_slug(out: &mut String, text: &str) {
-    let mut run = String::new();
+    let start = out.len();
+    // The run of other characters since the last letter or digit: its length (counted up to
+    // 2) and whether it starts with a `.`.
+    let (mut run, mut dot) = (0u8, false);
     for c in text.chars() {
         if c.is_ascii_alphanumeric() {
-            if !run.is_empty() {
-                if !out.is_empty() {
-                    out.push(if run == "." { '.' } else { '-' });
-                }
-                run.clear();
+            if run > 0 && out.len() > start {
+                out.push(if run == 1 && dot { '.' } else { '-' });
             }
+            run = 0;
             out.push(c.to_ascii_lowercase());
-        } else if run.len() < 2 {
-            run.push(c);
+        } else {
+            if run == 0 {
+                dot = c == '.';
+            }
+            run = (run + 1).min(2);
         }
     }
 }
 
-/// Bounds `slug` to [`MAX_ID`] bytes: a longer one is cut and ends with a hash of the whole,
-/// so two long slugs with one prefix stay apart. An empty slug (a name with no ASCII letter
-/// or digit) becomes `m-` and a hash of `source`.
-fn bounded(mut slug: String, source: &str) -> String {
-    if slug.is_empty() {
-        return format!("m-{}", hash(source).short());
-    }
-    if slug.len() > MAX_ID {
-        let tail = hash(&slug).short();
-        slug.truncate(MAX_ID - tail.len() - 1);
-        while slug.ends_with(['-', '.']) {
-            slug.pop();
-        }
-        slug.push('-');
-        slug.push_str(&tail);
-    }
-    slug
+/// Appends 6 hex digits of `h`.
+fn push_short(out: &mut String, h: Fnv) {
+    use fmt::Write as _;
+    let _ = write!(out, "{:06x}", h.0 & 0xff_ffff);
 }
 
-/// The id a name gives, before collisions are resolved.
-pub fn name_slug(name: &str) -> String {
-    let mut slug = String::new();
-    push_slug(&mut slug, name);
-    bounded(slug, name)
+/// Drops trailing `-` and `.` (left by a cut).
+fn trim_end(out: &mut String) {
+    while out.ends_with(['-', '.']) {
+        out.pop();
+    }
 }
 
-/// The id a shown URL gives, before collisions are resolved: host, port and path; a query
-/// adds `-q` and a hash of itself; userinfo and fragment are left out.
-pub fn url_slug(url: &str) -> String {
+/// Bounds the slug in `out` to [`MAX_ID`] bytes: a longer one is cut and ends with a hash of
+/// the whole, so two long slugs with one prefix stay apart. An empty slug (a name with no
+/// ASCII letter or digit) becomes `m-` and a hash of `source`.
+fn bound(out: &mut String, source: &str) {
+    if out.is_empty() {
+        out.push_str("m-");
+        push_short(out, hash(source));
+    } else if out.len() > MAX_ID {
+        let whole = hash(out);
+        out.truncate(MAX_ID - 7);
+        trim_end(out);
+        out.push('-');
+        push_short(out, whole);
+    }
+}
+
+/// Writes into `out` (cleared first) the id a name gives, before collisions are resolved.
+fn write_name_slug(out: &mut String, name: &str) {
+    out.clear();
+    push_slug(out, name);
+    bound(out, name);
+}
+
+/// Writes into `out` (cleared first) the id a shown URL gives, before collisions are
+/// resolved: host, port and path; a query adds `-q` and a hash of itself; userinfo and
+/// fragment are left out.
+fn write_url_slug(out: &mut String, url: &str) {
+    out.clear();
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let (rest, _fragment) = rest.split_once('#').unwrap_or((rest, ""));
+    let rest = rest.split_once('#').map_or(rest, |(rest, _fragment)| rest);
     let (rest, query) = match rest.split_once('?') {
         Some((rest, query)) => (rest, Some(query)),
         None => (rest, None),
     };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let host = authority
         .rsplit_once('@')
         .map_or(authority, |(_, host)| host);
-    let mut slug = String::new();
-    push_slug(&mut slug, host);
-    let mut tail = String::new();
-    push_slug(&mut tail, path);
-    if !tail.is_empty() {
-        slug.push('-');
-        slug.push_str(&tail);
+    push_slug(out, host);
+    let host_end = out.len();
+    if host_end > 0 {
+        out.push('-');
     }
+    let path_start = out.len();
+    push_slug(out, path);
+    if out.len() == path_start {
+        out.truncate(host_end);
+    }
+    bound(out, url);
     if let Some(q) = query.filter(|q| !q.is_empty()) {
-        let mark = format!("-q{}", hash(q).short());
-        let full = bounded(slug, url);
         // The query's mark must survive the length bound: it is what tells ?a from ?b.
-        let keep = full.len().min(MAX_ID - mark.len());
-        let mut slug = full[..keep].trim_end_matches(['-', '.']).to_owned();
-        slug.push_str(&mark);
-        return slug.trim_start_matches('-').to_owned();
+        out.truncate(out.len().min(MAX_ID - 8));
+        trim_end(out);
+        out.push_str("-q");
+        push_short(out, hash(q));
     }
-    bounded(slug, url)
 }
 
-/// The id `monitor` gets when nothing collides with it.
-fn base(monitor: &Monitor) -> String {
-    match &monitor.name {
-        Some(name) => name_slug(name),
-        None => url_slug(&monitor.url),
-    }
+/// The id a name gives, before collisions are resolved.
+pub fn name_slug(name: &str) -> String {
+    let mut out = String::new();
+    write_name_slug(&mut out, name);
+    out
+}
+
+/// The id a shown URL gives, before collisions are resolved.
+pub fn url_slug(url: &str) -> String {
+    let mut out = String::new();
+    write_url_slug(&mut out, url);
+    out
+}
+
+/// 32 bits of a hash of `id`, the high half of a sort key whose low half is a position.
+fn key(id: &str, position: usize) -> u64 {
+    (hash(id).0 << 32) | position as u64
+}
+
+/// The position in `keys` (sorted [`key`]s) of a monitor whose id is `id`.
+fn lookup(keys: &[u64], monitors: &[Monitor], id: &str) -> Option<usize> {
+    let high = key(id, 0);
+    let from = keys.partition_point(|&k| k < high);
+    keys[from..]
+        .iter()
+        .take_while(|&&k| k >> 32 == high >> 32)
+        .map(|&k| (k & 0xffff_ffff) as usize)
+        .find(|&i| &*monitors[i].id == id)
 }
 
 /// Gives every monitor its id (see the module doc), or says which two entries share a name.
+///
+/// A million monitors take well under a second and no more memory than their ids: each id
+/// is built in one scratch buffer and stored in an allocation of its exact length, and
+/// collisions are found by sorting 8-byte keys (a hash of the id and a position), not
+/// strings.
 pub fn assign(monitors: &mut [Monitor]) -> Result<(), DuplicateName> {
+    let mut scratch = String::with_capacity(4 * MAX_ID);
     for m in monitors.iter_mut() {
-        m.id = base(m).into_boxed_str();
-    }
-    // Sorting the positions by id finds the collisions without a map of a million strings;
-    // within one id, named monitors first, then config order: the first keeps the plain id.
-    let mut order: Vec<u32> = (0..monitors.len() as u32).collect();
-    let key = |i: u32| {
-        let m = &monitors[i as usize];
-        (&m.id, m.name.is_none(), i)
-    };
-    order.sort_unstable_by(|&a, &b| key(a).cmp(&key(b)));
-    let mut renamed: Vec<(usize, String)> = Vec::new();
-    let mut start = 0;
-    while start < order.len() {
-        let id = &monitors[order[start] as usize].id;
-        let end = start + order[start..].partition_point(|&i| monitors[i as usize].id == *id);
-        let run = &order[start..end];
-        for (k, &i) in run.iter().enumerate().skip(1) {
-            let m = &monitors[i as usize];
-            if let Some(name) = &m.name {
-                if let Some(&j) = run[..k]
-                    .iter()
-                    .find(|&&j| monitors[j as usize].name.as_ref() == Some(name))
-                {
-                    let (first, second) = (j.min(i) as usize, j.max(i) as usize);
-                    return Err(DuplicateName {
-                        first,
-                        second,
-                        name: name.clone(),
-                    });
-                }
-            }
-            let mut h = Fnv::new();
-            m.fingerprint(&mut h);
-            renamed.push((i as usize, suffixed(&m.id, &h.short())));
+        match &m.name {
+            Some(name) => write_name_slug(&mut scratch, name),
+            None => write_url_slug(&mut scratch, &m.url),
         }
-        start = end;
+        m.id = Box::from(scratch.as_str());
+    }
+    let mut keys: Vec<u64> = monitors
+        .iter()
+        .enumerate()
+        .map(|(i, m)| key(&m.id, i))
+        .collect();
+    keys.sort_unstable();
+    let mut renamed: Vec<(usize, String)> = Vec::new();
+    for same_hash in keys.chunk_by(|a, b| a >> 32 == b >> 32) {
+        if same_hash.len() < 2 {
+            continue;
+        }
+        // Within one id, named monitors first, then config order: the first keeps the id.
+        let mut run: Vec<usize> = same_hash
+            .iter()
+            .map(|&k| (k & 0xffff_ffff) as usize)
+            .collect();
+        run.sort_by(|&a, &b| {
+            let order = |i: usize| (&monitors[i].id, monitors[i].name.is_none(), i);
+            order(a).cmp(&order(b))
+        });
+        for same_id in run.chunk_by(|&a, &b| monitors[a].id == monitors[b].id) {
+            // Equal names give equal ids, so they meet here; named monitors come first, in
+            // config order.
+            let mut names: HashMap<&str, usize> = HashMap::new();
+            for (k, &i) in same_id.iter().enumerate() {
+                let m = &monitors[i];
+                if let Some(name) = &m.name {
+                    if let Some(&j) = names.get(&**name) {
+                        return Err(DuplicateName {
+                            first: j,
+                            second: i,
+                            name: name.clone(),
+                        });
+                    }
+                    names.insert(name, i);
+                }
+                if k == 0 {
+                    continue;
+                }
+                let mut h = Fnv::new();
+                m.fingerprint(&mut h);
+                let mut suffix = String::new();
+                push_short(&mut suffix, h);
+                renamed.push((i, suffixed(&m.id, &suffix)));
+            }
+        }
     }
     if renamed.is_empty() {
         return Ok(());
@@ -219,19 +272,17 @@ pub fn assign(monitors: &mut [Monitor]) -> Result<(), DuplicateName> {
     // A suffixed id may still meet another id (entries alike in every setting, or a name
     // that happens to look like a suffixed slug): those count up, in config order.
     renamed.sort_unstable_by_key(|&(i, _)| i);
-    let taken = |id: &str, monitors: &[Monitor], order: &[u32]| {
-        order
-            .binary_search_by(|&j| (*monitors[j as usize].id).cmp(id))
-            .is_ok()
-    };
     let mut given: HashSet<String> = HashSet::new();
+    // Where counting up resumes for each suffixed id, so that a list of the same entry a
+    // million times takes a million steps, not a million squared.
+    let mut next: HashMap<String, u32> = HashMap::new();
     let mut done = Vec::with_capacity(renamed.len());
     for (i, id) in renamed {
         let mut candidate = id.clone();
-        let mut n = 2u32;
-        while taken(&candidate, monitors, &order) || given.contains(&candidate) {
+        let n = next.entry(id.clone()).or_insert(2);
+        while lookup(&keys, monitors, &candidate).is_some() || given.contains(&candidate) {
             candidate = suffixed(&id, &n.to_string());
-            n += 1;
+            *n += 1;
         }
         given.insert(candidate.clone());
         done.push((i, candidate));
@@ -244,31 +295,33 @@ pub fn assign(monitors: &mut [Monitor]) -> Result<(), DuplicateName> {
 
 /// `id` with `-suffix`, cut so that the whole stays within [`MAX_ID`].
 fn suffixed(id: &str, suffix: &str) -> String {
-    let keep = id.len().min(MAX_ID - suffix.len() - 1);
-    let mut out = id[..keep].trim_end_matches(['-', '.']).to_owned();
+    let mut out = id[..id.len().min(MAX_ID - suffix.len() - 1)].to_owned();
+    trim_end(&mut out);
     out.push('-');
     out.push_str(suffix);
     out
 }
 
-/// Finds monitors by id: the positions sorted by id, 4 bytes a monitor, built once.
+/// Finds monitors by id, built once: 8 bytes a monitor (a hash of the id and a position,
+/// sorted), so a million monitors index in a few tens of milliseconds.
 #[derive(Debug, Clone, Default)]
-pub struct Ids(Box<[u32]>);
+pub struct Ids(Box<[u64]>);
 
 impl Ids {
     /// The index of `monitors` (whose ids [`assign`] made unique).
     pub fn new(monitors: &[Monitor]) -> Ids {
-        let mut order: Vec<u32> = (0..monitors.len() as u32).collect();
-        order.sort_unstable_by(|&a, &b| monitors[a as usize].id.cmp(&monitors[b as usize].id));
-        Ids(order.into_boxed_slice())
+        let mut keys: Vec<u64> = monitors
+            .iter()
+            .enumerate()
+            .map(|(i, m)| key(&m.id, i))
+            .collect();
+        keys.sort_unstable();
+        Ids(keys.into_boxed_slice())
     }
 
     /// The position in `monitors` (the slice the index was built from) of the monitor `id`.
     pub fn find(&self, monitors: &[Monitor], id: &str) -> Option<usize> {
-        self.0
-            .binary_search_by(|&i| (*monitors[i as usize].id).cmp(id))
-            .ok()
-            .map(|k| self.0[k] as usize)
+        lookup(&self.0, monitors, id)
     }
 }
 
@@ -385,10 +438,16 @@ mod tests {
                 {"url": "http://127.0.0.1:9/a", "method": "HEAD"}]"#,
         );
         assert_eq!(three[1..], two[..]);
-        // Entries alike in everything count up in config order.
+        // Entries alike in everything count up in config order, in linear time.
         let same = ids(r#"[{"url": "http://h/a"}, {"url": "http://h/a"}, {"url": "http://h/a"}]"#);
         assert_eq!(same[0], "h-a");
         assert!(same[2].ends_with("-2") && same[1] != same[2], "{same:?}");
+        let many = ids(&format!(
+            "[{}]",
+            vec![r#"{"url": "http://h/a"}"#; 20_000].join(",")
+        ));
+        assert_eq!(many.iter().collect::<HashSet<_>>().len(), 20_000);
+        assert!(many[19_999].ends_with("-19999"), "{}", many[19_999]);
         // A name that slugs like another monitor's URL wins the plain id, wherever it is.
         let named = ids(r#"[{"url": "http://h/a"}, {"url": "http://x/", "name": "H a"}]"#);
         assert_eq!(named[1], "h-a");
@@ -418,6 +477,26 @@ mod tests {
         }
         assert_eq!(index.find(&config.monitors, "nope"), None);
         assert!(config.monitor("nope").is_none());
+
+        // Many monitors, some on one URL: every id unique and found where it is.
+        let entries: Vec<String> = (0..3000)
+            .map(|i| {
+                format!(
+                    r#"{{"url": "http://h/{}", "interval": {}}}"#,
+                    i % 1000,
+                    1 + i / 1000
+                )
+            })
+            .collect();
+        let config = super::super::Config::parse(&format!("[{}]", entries.join(","))).unwrap();
+        let index = Ids::new(&config.monitors);
+        let unique: HashSet<&str> = config.monitors.iter().map(|m| m.id()).collect();
+        assert_eq!(unique.len(), 3000);
+        for (i, m) in config.monitors.iter().enumerate() {
+            assert_eq!(index.find(&config.monitors, m.id()), Some(i));
+        }
+        assert_eq!(config.monitors[0].id(), "h-0");
+        assert!(config.monitors[1000].id().starts_with("h-0-"));
     }
 
     #[test]
@@ -451,8 +530,13 @@ mod tests {
         assert_eq!(hash("").0, 0xcbf2_9ce4_8422_2325);
         assert_eq!(hash("a").0, 0xaf63_dc4c_8601_ec8c);
         assert_eq!(
+            url_slug("https://example.com/feed?token=abc"),
+            "example.com-feed-q52f573",
+            "the README's example"
+        );
+        assert_eq!(
             url_slug("https://example.com/feed?token=1"),
-            format!("example.com-feed-q{}", hash("token=1").short())
+            format!("example.com-feed-q{:06x}", hash("token=1").0 & 0xff_ffff)
         );
     }
 }

@@ -258,6 +258,17 @@ pub fn build(conn: &Connection, query: &Query) -> rusqlite::Result<Report> {
                 interval_ms: r.get(3)?,
                 config_id: r.get(4)?,
             })
+            .map(|mut m| {
+                // A row written without one (by hand, say) shows the id its name or URL gives.
+                if m.config_id.is_empty() {
+                    m.config_id = if m.name.is_empty() {
+                        crate::config::identity::url_slug(&m.url)
+                    } else {
+                        crate::config::identity::name_slug(&m.name)
+                    };
+                }
+                m
+            })
         })?;
         rows.collect::<rusqlite::Result<_>>()?
     };

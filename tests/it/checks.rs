@@ -77,7 +77,7 @@ fn once_with_one_down_url_exits_1_and_names_it_failing() {
     assert_eq!(summary["top_codes"], json!([[200, 1], [500, 1]]));
     assert_eq!(
         summary["worst"],
-        json!([{"url": bad, "checks": 1, "up_pct": 0.0}])
+        json!([{"url": bad, "id": sitewatch::config::identity::url_slug(&bad), "checks": 1, "up_pct": 0.0}])
     );
 }
 

@@ -41,7 +41,7 @@ fn unknown_field_names_the_entry_and_the_accepted_fields() {
         &run,
         &format!(
             "{p}: entry 1 (index 0, \"http://127.0.0.1:9/a\"): unknown field `intervall`, \
-             expected one of `url`, `interval`, `timeout`, `method`, `headers`, `name`, `body`, \
+             expected one of `url`, `interval`, `timeout`, `method`, `headers`, `name`, `group`, `body`, \
              `user_agent`, `follow_redirects`, `max_redirects`, `insecure`, \
              `allow_http_redirect`, `ca_file`, `expect_status`, `expect_headers`, `body_contains`, `body_not_contains`, `body_matches`, \
              `max_response_time`, `retries`, `retry_delay`, `recover_after`, `max_backoff`, `notify`"
@@ -210,4 +210,21 @@ fn unopenable_log_file_is_an_error_before_anything_runs() {
         &format!("cannot open log file {l} for appending: No such file or directory (os error 2)"),
     );
     assert_eq!(site.requests().len(), 0, "nothing was checked");
+}
+
+#[test]
+fn two_entries_with_one_name_are_an_error_naming_both() {
+    let (run, p) = run_config(
+        r#"[{"url": "http://127.0.0.1:9/a", "name": "shop"}, {"url": "http://127.0.0.1:9/b"},
+            {"url": "http://127.0.0.1:9/c", "name": "shop"}]"#,
+        &[],
+    );
+    assert_usage_error(
+        &run,
+        &format!(
+            "{p}: entries 1 (index 0) and 3 (index 2) have the same name \"shop\"; a name \
+             identifies its monitor (its id, in lines, history, notifications and page \
+             addresses), so give each entry its own name"
+        ),
+    );
 }

@@ -528,3 +528,73 @@ fn report_html_is_one_self_contained_page() {
     );
     assert!(html.contains("Incidents (4)"));
 }
+
+#[test]
+fn the_history_and_every_report_format_carry_the_ids_of_the_run() {
+    let site = LocalSite::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let url = site.url("/ok");
+    let file = config(&json!([
+        {"url": url, "name": "Home Page"},
+        {"url": url},
+        {"url": url, "interval": "30s"},
+    ]));
+    let run1 = run(
+        [
+            "--once",
+            "--format",
+            "json",
+            "--db",
+            db_arg(&db),
+            path(&file),
+        ],
+        20.0,
+    );
+    assert_eq!(run1.code(), 0, "{run1}");
+    let mut line_ids: Vec<String> = run1
+        .checks()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    line_ids.sort();
+    assert_eq!(line_ids.len(), 3, "{run1}");
+    assert_eq!(query_i64(&db, "PRAGMA user_version"), 3);
+
+    let report = run(["report", "--db", db_arg(&db), "--format", "json"], 10.0);
+    assert_eq!(report.code(), 0, "{report}");
+    let doc: Value = serde_json::from_str(&report.stdout.join("\n")).unwrap();
+    let mut report_ids: Vec<String> = doc["monitors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    report_ids.sort();
+    assert_eq!(report_ids, line_ids, "{report}");
+    assert!(report_ids.contains(&"home-page".to_owned()));
+
+    let csv = run(["report", "--db", db_arg(&db), "--format", "csv"], 10.0);
+    assert!(csv.stdout[0].ends_with(",id"), "{csv}");
+    for id in &line_ids {
+        assert!(
+            csv.stdout.iter().any(|l| l.ends_with(&format!(",{id}"))),
+            "{id} in {csv}"
+        );
+    }
+    let by_id = run(
+        [
+            "report",
+            "--db",
+            db_arg(&db),
+            "--format",
+            "json",
+            "--url",
+            "home-*",
+        ],
+        10.0,
+    );
+    let doc: Value = serde_json::from_str(&by_id.stdout.join("\n")).unwrap();
+    assert_eq!(doc["monitors"].as_array().unwrap().len(), 1, "{by_id}");
+    assert_eq!(doc["monitors"][0]["name"], "Home Page");
+}

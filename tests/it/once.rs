@@ -39,6 +39,8 @@ fn once_cut_short_by_the_deadline_lists_the_undecided_and_exits_1() {
     assert_eq!(json.code(), 1, "undecided is not all up\n{json}");
     let summary = json.summary();
     assert_eq!(summary["undecided"], json!([dead]), "{json}");
+    let dead_id = sitewatch::config::identity::url_slug(&dead);
+    assert_eq!(summary["undecided_ids"], json!([dead_id]), "{json}");
     assert_eq!(summary["failing"], json!([]), "{json}");
     let checks = json.checks();
     assert!(checks.iter().any(|c| c["url"] == ok && c["up"] == true));
@@ -57,7 +59,11 @@ fn once_cut_short_by_the_deadline_lists_the_undecided_and_exits_1() {
     assert!(
         summary
             .iter()
-            .any(|l| l.starts_with("undecided at end (1, ") && l.ends_with(&dead)),
+            .any(|l| l.starts_with("undecided at end (1, ")
+                && l.ends_with(&format!(
+                    "{dead} [{}]",
+                    sitewatch::config::identity::url_slug(&dead)
+                ))),
         "{text}"
     );
     assert!(

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
+use sitewatch::config::identity::url_slug;
 use sitewatch::localsite::{refused_url, LocalSite};
 
 use crate::util::{assert_rfc3339_ms, config, count, num, once, path, run, within, Sitewatch};
@@ -131,9 +132,10 @@ fn text_format_has_aligned_check_lines_reports_and_summary_lines() {
         .collect();
     let mut ups = 0;
     let mut downs = 0;
+    let dead_id = url_slug(&dead);
     for line in &checks {
         if line.contains("  UP  ") {
-            assert_text_check(line, "UP", "200", "3 B", &format!("{ok} (home)"));
+            assert_text_check(line, "UP", "200", "3 B", &format!("{ok} (home) [home]"));
             ups += 1;
         } else {
             let ms = assert_text_check(
@@ -141,7 +143,7 @@ fn text_format_has_aligned_check_lines_reports_and_summary_lines() {
                 "DOWN",
                 "---",
                 "-",
-                &format!("{dead}  connect: connection refused"),
+                &format!("{dead} [{dead_id}]  connect: connection refused"),
             );
             assert!(ms < 1000.0, "{line}");
             downs += 1;
@@ -181,9 +183,8 @@ fn text_format_has_aligned_check_lines_reports_and_summary_lines() {
         "{body:?}"
     );
     assert!(
-        body.iter()
-            .any(|l| l.starts_with("down at end (1, ")
-                && l.ends_with(&format!(" backed off): {dead}"))),
+        body.iter().any(|l| l.starts_with("down at end (1, ")
+            && l.ends_with(&format!(" backed off): {dead} [{dead_id}]"))),
         "{body:?}"
     );
     // One state line per monitor, e.g. `TS  STATE  URL  unknown -> down  connect: …`.
@@ -195,7 +196,7 @@ fn text_format_has_aligned_check_lines_reports_and_summary_lines() {
     assert_eq!(states.len(), 2, "{run}");
     assert!(
         states.iter().any(|l| l[24..].starts_with(&format!(
-            "  STATE  {dead}  unknown -> down  connect: connection refused  (1 failed attempt;"
+            "  STATE  {dead} [{dead_id}]  unknown -> down  connect: connection refused  (1 failed attempt;"
         ))),
         "{states:?}"
     );
@@ -295,4 +296,31 @@ fn demo_runs_offline_with_up_and_down_checks_of_many_kinds() {
         .expect("the dead site was checked");
     let failing: Vec<&Value> = summary["failing"].as_array().unwrap().iter().collect();
     assert!(failing.contains(&&dead["url"]), "{run}");
+}
+
+#[test]
+fn two_monitors_of_one_url_are_told_apart_by_id_in_lines_and_summary() {
+    let site = LocalSite::start().unwrap();
+    let url = site.url("/status/500");
+    let run = once(
+        &json!([
+            {"url": url, "group": "api"},
+            {"url": url, "method": "HEAD"},
+        ]),
+        &[],
+    );
+    assert_eq!(run.code(), 1, "{run}");
+    let checks = run.checks();
+    let ids: BTreeSet<&str> = checks.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    let plain = url_slug(&url);
+    assert_eq!(ids.len(), 2, "{run}");
+    assert!(ids.contains(plain.as_str()), "{ids:?}");
+    let other = *ids.iter().find(|&&id| id != plain).unwrap();
+    assert!(other.starts_with(&format!("{plain}-")), "{other}");
+    assert!(checks
+        .iter()
+        .all(|c| (c["id"] == plain) == (c["group"] == "api")));
+    let summary = run.summary();
+    assert_eq!(summary["failing"], json!([url, url]));
+    assert_eq!(summary["failing_ids"], json!([plain, other]));
 }
