@@ -19,7 +19,9 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::{entry, kind, parse_defaults, syntax_error, ConfigError, Defaults, Monitor};
+use super::{
+    entry, kind, parse_defaults, syntax_error, ConfigError, ConfigErrors, Defaults, Monitor,
+};
 
 /// What the top level holds, entries already validated.
 pub(super) struct Document {
@@ -29,16 +31,31 @@ pub(super) struct Document {
     pub notify: Option<Value>,
     /// The object form's `connectivity` object, validated by the caller.
     pub connectivity: Option<Value>,
+    /// The object form's `include` list, resolved by the caller.
+    pub include: Option<Value>,
+    /// The object form's `defaults` (none in an included file, which takes its includer's).
+    pub defaults: Option<Defaults>,
 }
 
 /// Parses `text` (one JSON value, nothing after it) into a [`Document`].
-pub(super) fn read(text: &str) -> Result<Document, ConfigError> {
+///
+/// A bad entry does not stop the read: its error goes to `errors` and the next entry is
+/// read (each is validated on its own). Anything else wrong stops it and is returned.
+/// `included` holds the including file's defaults when `text` is an included file, which
+/// may hold only `urls` and `include`.
+pub(super) fn read(
+    text: &str,
+    errors: &mut ConfigErrors,
+    included: Option<&Defaults>,
+) -> Result<Document, ConfigError> {
     // A visitor can only fail with a serde error, which has no room for a ConfigError: it
     // leaves the real error here and aborts the parse with a placeholder.
     let mut failure = None;
     let mut de = serde_json::Deserializer::from_str(text);
     let read = Top {
         failure: &mut failure,
+        errors,
+        included,
     }
     .deserialize(&mut de)
     .and_then(|document| de.end().map(|()| document));
@@ -70,6 +87,8 @@ macro_rules! reject {
 /// The whole file: an array of entries, or an object with `urls`, `defaults` and `notify`.
 struct Top<'f> {
     failure: &'f mut Option<ConfigError>,
+    errors: &'f mut ConfigErrors,
+    included: Option<&'f Defaults>,
 }
 
 impl Top<'_> {
@@ -99,15 +118,19 @@ impl<'de> Visitor<'de> for Top<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Document, A::Error> {
+        let plain = Defaults::default();
         let monitors = Entries {
-            defaults: &Defaults::default(),
+            defaults: self.included.unwrap_or(&plain),
             failure: self.failure,
+            errors: self.errors,
         }
         .visit_seq(seq)?;
         Ok(Document {
             monitors,
             notify: None,
             connectivity: None,
+            include: None,
+            defaults: None,
         })
     }
 
@@ -118,17 +141,30 @@ impl<'de> Visitor<'de> for Top<'_> {
         let mut early: Option<Vec<Value>> = None;
         let mut notify: Option<Value> = None;
         let mut connectivity: Option<Value> = None;
+        let mut include: Option<Value> = None;
+        if let Some(inherited) = self.included {
+            defaults = Some(inherited.clone());
+        }
         while let Some(key) = map.next_key::<String>()? {
             let seen = match key.as_str() {
+                "defaults" | "notify" | "connectivity" if self.included.is_some() => {
+                    return fail(
+                        self.failure,
+                        ConfigError::Shape(format!(
+                            "an included file may hold only \"urls\" and \"include\"; move {key:?} to the including file"
+                        )),
+                    )
+                }
                 "defaults" => defaults.is_some(),
                 "urls" => monitors.is_some() || early.is_some(),
                 "notify" => notify.is_some(),
                 "connectivity" => connectivity.is_some(),
+                "include" => include.is_some(),
                 _ => {
                     return fail(
                         self.failure,
                         ConfigError::Shape(format!(
-                            "unknown top-level key {key:?}; the accepted keys are \"urls\", \"defaults\", \"notify\" and \"connectivity\""
+                            "unknown top-level key {key:?}; the accepted keys are \"urls\", \"defaults\", \"notify\", \"connectivity\" and \"include\""
                         )),
                     )
                 }
@@ -153,6 +189,7 @@ impl<'de> Visitor<'de> for Top<'_> {
                         monitors = Some(map.next_value_seed(Entries {
                             defaults,
                             failure: &mut *self.failure,
+                            errors: &mut *self.errors,
                         })?)
                     }
                     None => match next_strict(&mut map, self.failure, Part::Entries)? {
@@ -163,23 +200,26 @@ impl<'de> Visitor<'de> for Top<'_> {
                 "connectivity" => {
                     connectivity = Some(next_strict(&mut map, self.failure, Part::Connectivity)?)
                 }
+                "include" => include = Some(next_strict(&mut map, self.failure, Part::Include)?),
                 _ => notify = Some(next_strict(&mut map, self.failure, Part::Notify)?),
             }
         }
         let monitors = match (monitors, early) {
             (Some(monitors), _) => monitors,
             (None, Some(entries)) => {
-                let defaults = defaults.unwrap_or_default();
-                let finished = entries
-                    .into_iter()
-                    .enumerate()
-                    .map(|(index, value)| entry(index, value, &defaults))
-                    .collect::<Result<Vec<_>, _>>();
-                match finished {
-                    Ok(monitors) => monitors,
-                    Err(e) => return fail(self.failure, e),
+                let plain = Defaults::default();
+                let defaults = defaults.as_ref().unwrap_or(&plain);
+                let mut monitors = Vec::with_capacity(entries.len());
+                for (index, value) in entries.into_iter().enumerate() {
+                    match entry(index, value, defaults) {
+                        Ok(monitor) => monitors.push(monitor),
+                        Err(e) => self.errors.push(e),
+                    }
                 }
+                monitors
             }
+            // A file that only includes others is complete.
+            (None, None) if include.is_some() => Vec::new(),
             (None, None) => {
                 return fail(
                     self.failure,
@@ -194,6 +234,12 @@ impl<'de> Visitor<'de> for Top<'_> {
             monitors,
             notify,
             connectivity,
+            include,
+            defaults: if self.included.is_some() {
+                None
+            } else {
+                defaults
+            },
         })
     }
 
@@ -217,6 +263,7 @@ fn urls_not_an_array(kind: &str) -> ConfigError {
 struct Entries<'a, 'f> {
     defaults: &'a Defaults,
     failure: &'f mut Option<ConfigError>,
+    errors: &'f mut ConfigErrors,
 }
 
 impl Entries<'_, '_> {
@@ -242,11 +289,11 @@ impl<'de> Visitor<'de> for Entries<'_, '_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Monitor>, A::Error> {
         let mut monitors = Vec::new();
-        loop {
+        for index in 0.. {
             let mut duplicate = None;
             let read = seq.next_element_seed(Strict {
                 duplicate: &mut duplicate,
-                entry: Some(monitors.len()),
+                entry: Some(index),
                 list: false,
             });
             let value = match (read, duplicate) {
@@ -255,9 +302,9 @@ impl<'de> Visitor<'de> for Entries<'_, '_> {
                 (Err(_), Some(d)) => return fail(self.failure, d.error(Part::Entries)),
                 (Err(e), None) => return Err(e),
             };
-            match entry(monitors.len(), value, self.defaults) {
+            match entry(index, value, self.defaults) {
                 Ok(monitor) => monitors.push(monitor),
-                Err(e) => return fail(self.failure, e),
+                Err(e) => self.errors.push(e),
             }
         }
         // The doubling left up to half the capacity unused; a large block shrinks in place.
@@ -286,6 +333,7 @@ enum Part {
     Entries,
     Notify,
     Connectivity,
+    Include,
 }
 
 /// A key found twice in one object, and the entry (or channel) it is in.
@@ -311,6 +359,7 @@ impl Duplicate {
             (Part::Notify, Some(i)) => ConfigError::Notify(format!("channel {}: {message}", i + 1)),
             (Part::Notify, None) => ConfigError::Notify(message),
             (Part::Connectivity, _) => ConfigError::Connectivity(message),
+            (Part::Include, _) => ConfigError::Include(message),
         }
     }
 }
@@ -326,7 +375,7 @@ fn next_strict<'de, A: MapAccess<'de>>(
     let read = map.next_value_seed(Strict {
         duplicate: &mut duplicate,
         entry: None,
-        list: !matches!(part, Part::Defaults | Part::Connectivity),
+        list: !matches!(part, Part::Defaults | Part::Connectivity | Part::Include),
     });
     match (read, duplicate) {
         (Ok(value), _) => Ok(value),
