@@ -199,3 +199,66 @@ fn resolve(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
     files.sort();
     Ok(files)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use crate::config::Config;
+
+    #[test]
+    fn included_entries_follow_the_main_file_in_sorted_order_with_its_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("conf.d");
+        fs::create_dir(&conf).unwrap();
+        let main = dir.path().join("main.json");
+        fs::write(
+            &main,
+            r#"{"include": ["conf.d/*.json", "extra.json"], "defaults": {"interval": "30s"},
+                "urls": [{"url": "https://main.example"}]}"#,
+        )
+        .unwrap();
+        fs::write(conf.join("b.json"), r#"[{"url": "https://b.example"}]"#).unwrap();
+        fs::write(
+            conf.join("a.json"),
+            r#"{"urls": [{"url": "https://a.example"}]}"#,
+        )
+        .unwrap();
+        fs::write(dir.path().join("extra.json"), "// nothing yet\n").unwrap();
+        let config = Config::load(&main).unwrap();
+        let urls: Vec<&str> = config.monitors.iter().map(|m| &*m.url).collect();
+        assert_eq!(
+            urls,
+            [
+                "https://main.example",
+                "https://a.example",
+                "https://b.example"
+            ]
+        );
+        assert!(config.monitors.iter().all(|m| m.interval.as_secs() == 30));
+        // A named file must exist; a pattern may match nothing.
+        fs::remove_file(dir.path().join("extra.json")).unwrap();
+        let e = Config::load(&main).unwrap_err().to_string();
+        assert!(
+            e.starts_with("include: cannot read") && e.contains("extra.json"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..12 {
+            let text = format!(
+                r#"{{"include": ["f{}.json"], "urls": [{{"url": "https://h{i}.example"}}]}}"#,
+                i + 1
+            );
+            fs::write(dir.path().join(format!("f{i}.json")), text).unwrap();
+        }
+        fs::write(dir.path().join("f12.json"), "[]").unwrap();
+        let e = Config::load(&dir.path().join("f0.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("more than the 8 allowed"), "{e}");
+    }
+}

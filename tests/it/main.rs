@@ -3,6 +3,7 @@
 //! or does a DNS lookup (DNS failures go through an injected resolver).
 
 mod assertions;
+mod authoring;
 mod checks;
 mod config_errors;
 mod config_fuzz;
