@@ -178,6 +178,12 @@ fn resolve(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
     if !wild(name) {
         return Ok(vec![full]);
     }
+    // `dir` is empty for a main file named without a directory (`urls.json`).
+    let parent = if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    };
     let matcher = WildMatch::new(name);
     let entries = std::fs::read_dir(parent).map_err(|e| {
         format!(

@@ -1,7 +1,8 @@
 //! `${VAR}` in config strings: replaced by the environment variable's value at load.
 //!
 //! `$${` stands for a literal `${` (and is the only escape: a `$` not followed by `{` is kept
-//! as it is). A variable that is not set is an error naming it, never an empty string: a
+//! as it is). A variable that is not set, or empty, is an error naming it, never an empty
+//! string: a
 //! monitor silently checking `https:///health` helps nobody.
 //!
 //! What a value read this way may contain is a secret as much as `{"env": "VAR"}` is: the
@@ -50,9 +51,9 @@ pub(super) fn expand<'t>(
                 super::clip(var, 40)
             ));
         }
-        let Some(value) = env(var) else {
+        let Some(value) = env(var).filter(|v| !v.is_empty()) else {
             return Err(format!(
-                "environment variable {var} is not set (used as ${{{var}}})"
+                "environment variable {var} is not set, or empty (used as ${{{var}}})"
             ));
         };
         out.push_str(&value);

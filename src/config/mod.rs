@@ -38,10 +38,14 @@
 //! Every monitor gets an id ([`Monitor::id`], made by [`identity`]): the slug of its `name`,
 //! else of its URL, unique within the config; so names must differ.
 //!
+//! The text may hold comments and trailing commas ([`source`]), `${VAR}` references
+//! ([`interpolate`]), and the object form an `include` list of other files ([`include`]).
+//!
 //! Nothing starts on a bad configuration: [`Config::parse`] and
 //! [`Config::load`] return the first problem found as a [`ConfigError`]
 //! whose one-line message says where the problem is (line and column, the
-//! `defaults` block, or the entry's position and URL) and what to do about it.
+//! `defaults` block, or the entry's position and URL) and what to do about it;
+//! [`Config::load_all`] returns every bad entry (each is validated on its own), bounded.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
