@@ -38,8 +38,8 @@
 //! Every monitor gets an id ([`Monitor::id`], made by [`identity`]): the slug of its `name`,
 //! else of its URL, unique within the config; so names must differ.
 //!
-//! The text may hold comments and trailing commas ([`source`]), `${VAR}` references
-//! ([`interpolate`]), and the object form an `include` list of other files ([`include`]).
+//! The text may hold comments and trailing commas (`source`), `${VAR}` references
+//! (`interpolate`), and the object form an `include` list of other files (`include`).
 //!
 //! Nothing starts on a bad configuration: [`Config::parse`] and
 //! [`Config::load`] return the first problem found as a [`ConfigError`]

@@ -42,10 +42,17 @@ pub(super) fn strip(text: String) -> Result<String, Unclosed> {
     while i < bytes.len() {
         let b = bytes[i];
         match state {
-            State::Str => match b {
-                b'\\' => state = State::Escape,
-                b'"' => state = State::Code,
-                _ => {}
+            // Most of a config is string text: jump to its next quote or backslash.
+            State::Str => match memchr::memchr2(b'"', b'\\', &bytes[i..]) {
+                Some(skip) => {
+                    i += skip;
+                    state = if bytes[i] == b'"' {
+                        State::Code
+                    } else {
+                        State::Escape
+                    };
+                }
+                None => i = bytes.len(),
             },
             State::Escape => state = State::Str,
             State::LineComment => {
