@@ -36,25 +36,83 @@ struct Merge<'a> {
     /// The files including the one being read (canonical paths), the main file first.
     chain: Vec<PathBuf>,
     files: usize,
+    /// Where each included file's monitors start in `monitors`, and the file.
+    origins: Vec<(usize, PathBuf)>,
 }
 
 /// Reads the files `list` (the `include` value of the file at `path`) names, appending their
-/// monitors to `monitors` and their problems to `errors`.
+/// monitors to `monitors` and their problems to `errors`. Returns where each file's monitors
+/// start, for [`place`].
 pub(super) fn merge(
     path: &Path,
     list: Value,
     defaults: &Defaults,
     monitors: &mut Vec<Monitor>,
     errors: &mut ConfigErrors,
-) {
+) -> Vec<(usize, PathBuf)> {
     let mut merge = Merge {
         defaults,
         monitors,
         errors,
         chain: vec![std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned())],
         files: 0,
+        origins: Vec::new(),
     };
     merge.list(path, list);
+    merge.origins
+}
+
+/// An error about the merged list of monitors (a `notify` name unknown, a name given twice)
+/// with its positions turned back into positions in the files the entries came from.
+pub(super) fn place(error: ConfigError, origins: &[(usize, PathBuf)]) -> ConfigError {
+    let locate = |index: usize| {
+        origins
+            .iter()
+            .rev()
+            .find(|(start, _)| *start <= index)
+            .map(|(start, path)| (index - start, path))
+    };
+    match error {
+        ConfigError::Entry {
+            index,
+            url,
+            message,
+        } => match locate(index) {
+            Some((local, path)) => ConfigError::Included {
+                path: path.clone(),
+                source: Box::new(ConfigError::Entry {
+                    index: local,
+                    url,
+                    message,
+                }),
+            },
+            None => ConfigError::Entry {
+                index,
+                url,
+                message,
+            },
+        },
+        ConfigError::DuplicateName {
+            first,
+            second,
+            name,
+        } if locate(second).is_some() => {
+            let at = |i: usize| match locate(i) {
+                Some((local, path)) => {
+                    format!("entry {} (index {local}) of {}", local + 1, path.display())
+                }
+                None => format!("entry {} (index {i}) of the main file", i + 1),
+            };
+            ConfigError::Include(format!(
+                "{} and {} have the same name {:?}; a name identifies its monitor, so give each \
+                 entry its own name",
+                at(first),
+                at(second),
+                super::clip(&name, super::MAX_QUOTED)
+            ))
+        }
+        other => other,
+    }
 }
 
 impl Merge<'_> {
@@ -149,6 +207,9 @@ impl Merge<'_> {
         }
         match read {
             Ok(document) => {
+                if !document.monitors.is_empty() {
+                    self.origins.push((self.monitors.len(), file.clone()));
+                }
                 self.monitors.extend(document.monitors);
                 if let Some(list) = document.include {
                     drop(text);

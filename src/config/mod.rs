@@ -528,11 +528,13 @@ impl Config {
                 }
             }
         };
+        let mut origins = Vec::new();
         if let Some(list) = document.include.take() {
             let defaults = document.defaults.take().unwrap_or_default();
             match path {
                 Some(path) => {
-                    include::merge(path, list, &defaults, &mut document.monitors, &mut errors)
+                    origins =
+                        include::merge(path, list, &defaults, &mut document.monitors, &mut errors)
                 }
                 None => errors.push(ConfigError::Include(
                     "a config given as text cannot include files; load it from a file".to_owned(),
@@ -565,12 +567,15 @@ impl Config {
         if document.monitors.is_empty() {
             return Err(ConfigError::Empty.into());
         }
-        crate::notify::config::check_monitors(&document.monitors, &notify)?;
+        let placed = |e| include::place(e, &origins);
+        crate::notify::config::check_monitors(&document.monitors, &notify).map_err(placed)?;
         let mut monitors = document.monitors;
-        identity::assign(&mut monitors).map_err(|d| ConfigError::DuplicateName {
-            first: d.first,
-            second: d.second,
-            name: d.name.into(),
+        identity::assign(&mut monitors).map_err(|d| {
+            placed(ConfigError::DuplicateName {
+                first: d.first,
+                second: d.second,
+                name: d.name.into(),
+            })
         })?;
         Ok(Config {
             monitors,
