@@ -26,7 +26,9 @@ fn validate_says_ok_with_counts_and_sends_no_request() {
         "notify": [{"type": "command", "name": "script", "command": ["/bin/true"]}],
         "urls": urls,
     }));
-    let done = run(["validate", path(&file)], 20.0);
+    // In an empty directory: validate leaves no file behind (no database, no lock).
+    let dir = tempfile::tempdir().unwrap();
+    let done = Sitewatch::spawn_in(dir.path(), ["validate", path(&file)]).finish(within(20.0));
     assert_eq!(done.code(), 0, "{done}");
     assert_eq!(
         done.stdout,
@@ -34,6 +36,11 @@ fn validate_says_ok_with_counts_and_sends_no_request() {
         "{done}"
     );
     assert!(site.requests().is_empty(), "validate sent a request");
+    assert_eq!(
+        fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "validate made a file"
+    );
 }
 
 #[test]
