@@ -173,6 +173,42 @@ mod tests {
     }
 
     #[test]
+    fn plain_json_is_left_exactly_as_it_is() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        for file in [
+            "urls.json",
+            "fixtures/object-form.json",
+            "fixtures/every-field.json",
+        ] {
+            let text = std::fs::read_to_string(root.join(file)).unwrap();
+            assert_eq!(s(&text), text, "{file}");
+        }
+    }
+
+    #[test]
+    fn any_input_keeps_its_length_and_lines() {
+        let pieces = ["/", "*", "\"", "\\", ",", "]", "}", "\n", "é", "a", " "];
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..5000 {
+            let mut text = String::new();
+            for _ in 0..12 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                text.push_str(pieces[(seed % pieces.len() as u64) as usize]);
+            }
+            if let Ok(out) = strip(text.clone()) {
+                assert_eq!(out.len(), text.len(), "{text:?}");
+                assert_eq!(
+                    out.matches('\n').count(),
+                    text.matches('\n').count(),
+                    "{text:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn an_unclosed_block_comment_is_placed() {
         assert_eq!(
             strip("[\n  /* no end".to_owned()),
