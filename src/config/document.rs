@@ -8,7 +8,11 @@
 //! `urls`: entries cannot be finished before their defaults are known.
 //!
 //! Problems are reported in file order: a syntax error with its line and column, anything
-//! else as the [`ConfigError`] that says which part of the file it is in.
+//! else as the [`ConfigError`] that says which part of the file it is in. A bad entry does
+//! not end the read: each entry is validated on its own, so its error is collected and the
+//! next one read, and one run finds every bad entry (bounded by [`ConfigErrors`]).
+//!
+//! The text comes here with comments and trailing commas already blanked (see `source`).
 //!
 //! Values are read with [`Strict`], which refuses a key given twice in one object (JSON
 //! parsers usually keep the last silently: a second `url` would monitor another site than
