@@ -60,6 +60,7 @@ pub(super) fn read(
         failure: &mut failure,
         errors,
         included,
+        interpolate: memchr::memmem::find(text.as_bytes(), b"${").is_some(),
     }
     .deserialize(&mut de)
     .and_then(|document| de.end().map(|()| document));
@@ -93,6 +94,8 @@ struct Top<'f> {
     failure: &'f mut Option<ConfigError>,
     errors: &'f mut ConfigErrors,
     included: Option<&'f Defaults>,
+    /// The text holds a `${` somewhere (see [`entry`]).
+    interpolate: bool,
 }
 
 impl Top<'_> {
@@ -127,6 +130,7 @@ impl<'de> Visitor<'de> for Top<'_> {
             defaults: self.included.unwrap_or(&plain),
             failure: self.failure,
             errors: self.errors,
+            interpolate: self.interpolate,
         }
         .visit_seq(seq)?;
         Ok(Document {
@@ -194,6 +198,7 @@ impl<'de> Visitor<'de> for Top<'_> {
                             defaults,
                             failure: &mut *self.failure,
                             errors: &mut *self.errors,
+                            interpolate: self.interpolate,
                         })?)
                     }
                     None => match next_strict(&mut map, self.failure, Part::Entries)? {
@@ -215,7 +220,7 @@ impl<'de> Visitor<'de> for Top<'_> {
                 let defaults = defaults.as_ref().unwrap_or(&plain);
                 let mut monitors = Vec::with_capacity(entries.len());
                 for (index, value) in entries.into_iter().enumerate() {
-                    match entry(index, value, defaults) {
+                    match entry(index, value, defaults, self.interpolate) {
                         Ok(monitor) => monitors.push(monitor),
                         Err(e) => self.errors.push(e),
                     }
@@ -268,6 +273,7 @@ struct Entries<'a, 'f> {
     defaults: &'a Defaults,
     failure: &'f mut Option<ConfigError>,
     errors: &'f mut ConfigErrors,
+    interpolate: bool,
 }
 
 impl Entries<'_, '_> {
@@ -306,7 +312,7 @@ impl<'de> Visitor<'de> for Entries<'_, '_> {
                 (Err(_), Some(d)) => return fail(self.failure, d.error(Part::Entries)),
                 (Err(e), None) => return Err(e),
             };
-            match entry(index, value, self.defaults) {
+            match entry(index, value, self.defaults, self.interpolate) {
                 Ok(monitor) => monitors.push(monitor),
                 Err(e) => self.errors.push(e),
             }

@@ -1105,7 +1105,14 @@ fn parse_defaults(mut value: Value) -> Result<Defaults, String> {
 }
 
 /// Validates the entry at `index` against `defaults`; an error names the entry.
-fn entry(index: usize, value: Value, defaults: &Defaults) -> Result<Monitor, ConfigError> {
+///
+/// `interpolate` is false when the file holds no `${` at all: then no string needs looking at.
+fn entry(
+    index: usize,
+    value: Value,
+    defaults: &Defaults,
+    interpolate: bool,
+) -> Result<Monitor, ConfigError> {
     // Take the URL for the error label before anything else can fail: its shown form, so a
     // password never reaches an error message.
     let url = match value.get("url") {
@@ -1120,7 +1127,12 @@ fn entry(index: usize, value: Value, defaults: &Defaults) -> Result<Monitor, Con
     };
     let mut value = value;
     // `url` and `headers` expand their own `${VAR}`s: what comes from there is a secret.
-    interpolate::expand_all(&mut value, &["url", "headers"], &env_var)
+    let expanded = if interpolate {
+        interpolate::expand_all(&mut value, &["url", "headers"], &env_var)
+    } else {
+        Ok(())
+    };
+    expanded
         .and_then(|()| parse_entry(value, defaults))
         .map_err(|message| ConfigError::Entry {
             index,
@@ -1241,16 +1253,15 @@ fn url_value(value: &Value) -> Result<(Box<str>, Option<Secret>), String> {
             shown(value)
         ));
     };
-    if let (expanded, true) =
-        interpolate::expand(text.trim(), &env_var).map_err(|e| format!("url: {e}"))?
-    {
+    let (expanded, referenced) =
+        interpolate::expand(text.trim(), &env_var).map_err(|e| format!("url: {e}"))?;
+    if referenced {
         // Shown as written, `${VAR}` and all; requested with the values, kept secret.
         url_text(expanded.trim())?;
         let shown = shown_url::redact_userinfo(text.trim()).into_owned();
         return Ok((shown.into(), Some(Secret::new(expanded.trim()))));
     }
-    let unescaped = interpolate::expand(text.trim(), &env_var)?.0;
-    let text = url_text(&unescaped)?;
+    let text = url_text(&expanded)?;
     Ok(match shown_url::redact_userinfo(text) {
         std::borrow::Cow::Borrowed(_) => (text.into(), None),
         std::borrow::Cow::Owned(shown) => (shown.into(), Some(Secret::new(text))),

@@ -34,9 +34,8 @@ pub(super) struct Unclosed {
 pub(super) fn strip(text: String) -> Result<String, Unclosed> {
     let mut bytes = text.into_bytes();
     let mut state = State::Code;
-    // The comma that may turn out to be trailing, and the last significant byte before it.
+    // The comma that may turn out to be trailing.
     let mut comma: Option<usize> = None;
-    let mut last = b'[';
     let mut opened = 0;
     let mut i = 0;
     while i < bytes.len() {
@@ -72,38 +71,48 @@ pub(super) fn strip(text: String) -> Result<String, Unclosed> {
                     bytes[i] = b' ';
                 }
             }
-            State::Code => match b {
-                b'/' if matches!(bytes.get(i + 1), Some(b'/' | b'*')) => {
-                    state = if bytes[i + 1] == b'/' {
-                        State::LineComment
-                    } else {
-                        opened = i;
-                        State::BlockComment
-                    };
-                    bytes[i] = b' ';
-                    bytes[i + 1] = b' ';
-                    i += 1;
-                }
-                b' ' | b'\t' | b'\n' | b'\r' => {}
-                _ => {
-                    if let Some(at) = comma.take() {
-                        // A comma after a value and before a closing bracket is trailing;
-                        // one after `[`, `{`, `,` or `:` is an error the parser reports.
-                        if matches!(b, b']' | b'}') && !matches!(last, b'[' | b'{' | b',' | b':') {
-                            bytes[at] = b' ';
-                        }
-                        last = b',';
+            State::Code => {
+                if comma.is_none() {
+                    // Outside strings only a quote, a slash or a comma can matter (the
+                    // brackets only after a comma): jump to the next of those.
+                    match memchr::memchr3(b'"', b'/', b',', &bytes[i..]) {
+                        Some(skip) => i += skip,
+                        None => break,
                     }
-                    if b == b',' {
-                        comma = Some(i);
-                    } else {
-                        last = b;
-                        if b == b'"' {
+                }
+                match bytes[i] {
+                    b'/' if matches!(bytes.get(i + 1), Some(b'/' | b'*')) => {
+                        state = if bytes[i + 1] == b'/' {
+                            State::LineComment
+                        } else {
+                            opened = i;
+                            State::BlockComment
+                        };
+                        bytes[i] = b' ';
+                        bytes[i + 1] = b' ';
+                        i += 1;
+                    }
+                    b' ' | b'\t' | b'\n' | b'\r' => {}
+                    b => {
+                        if let Some(at) = comma.take() {
+                            // A comma after a value and before a closing bracket is trailing;
+                            // one after `[`, `{`, `,` or `:` (comments before it are blanked
+                            // already) is an error the parser reports.
+                            let before = bytes[..at].iter().rev().find(|c| !is_blank(**c));
+                            if matches!(b, b']' | b'}')
+                                && !matches!(before, None | Some(b'[' | b'{' | b',' | b':'))
+                            {
+                                bytes[at] = b' ';
+                            }
+                        }
+                        if b == b',' {
+                            comma = Some(i);
+                        } else if b == b'"' {
                             state = State::Str;
                         }
                     }
                 }
-            },
+            }
         }
         i += 1;
     }
@@ -116,6 +125,11 @@ pub(super) fn strip(text: String) -> Result<String, Unclosed> {
     // Only whole comments were blanked, byte by byte, with ASCII spaces: still UTF-8.
     Ok(String::from_utf8(bytes)
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+}
+
+/// JSON's whitespace.
+fn is_blank(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
 /// Whether `text` (comments already blanked) looks like YAML rather than JSON: its first line
