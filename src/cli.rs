@@ -73,6 +73,13 @@ enum Command {
     },
     /// Uptime, incidents and latency per monitor from the history database.
     Report(ReportArgs),
+    /// Check a config without a single request: exit 0 and a one-line summary, or 2 and
+    /// every problem found (up to 50).
+    Validate {
+        /// The config to check.
+        #[arg(value_name = "CONFIG", default_value = "urls.json")]
+        config: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -343,6 +350,13 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             report_command(&args)?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Validate { config }) => {
+            let summary = validated(&load(&config)?);
+            use std::io::Write;
+            writeln!(std::io::stdout(), "{summary}")
+                .map_err(|e| Error::Report(format!("cannot write to stdout: {e}")))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Demo { common }) => {
             let mut options = common.options(Mode::Repeat, 4, Duration::from_secs(10))?;
             let demo = demo::start().map_err(Error::Demo)?;
@@ -448,11 +462,42 @@ fn notify_test(channel: Option<String>, config: Option<PathBuf>) -> Result<ExitC
     })
 }
 
+/// Loads a config, reporting every problem found (each entry is validated on its own).
 fn load(path: &Path) -> Result<Config, Error> {
-    Config::load(path).map_err(|source| Error::Config {
-        path: path.to_owned(),
-        source,
+    Config::load_all(path).map_err(|errors| {
+        if errors.errors.len() == 1 && errors.more == 0 {
+            Error::Config {
+                path: path.to_owned(),
+                source: errors.first(),
+            }
+        } else {
+            Error::ConfigErrors {
+                path: path.to_owned(),
+                errors,
+            }
+        }
     })
+}
+
+/// What `sitewatch validate` says of a valid config:
+/// `ok: 1,000 monitors in 3 groups, 2 notification channels`.
+fn validated(config: &Config) -> String {
+    let plural = |n: usize, one: &str| {
+        let s = if n == 1 { "" } else { "s" };
+        format!("{} {one}{s}", crate::reporter::grouped(n as u64))
+    };
+    let groups: std::collections::HashSet<&str> =
+        config.monitors.iter().filter_map(|m| m.group()).collect();
+    let in_groups = if groups.is_empty() {
+        String::new()
+    } else {
+        format!(" in {}", plural(groups.len(), "group"))
+    };
+    format!(
+        "ok: {}{in_groups}, {}",
+        plural(config.monitors.len(), "monitor"),
+        plural(config.notify.specs.len(), "notification channel")
+    )
 }
 
 /// Sets up logging, then says on stderr what is about to run and what looks unwise.

@@ -5,7 +5,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, ConfigErrors};
 use crate::store::StoreError;
 
 /// Why sitewatch could not run.
@@ -17,6 +17,14 @@ pub enum Error {
         path: PathBuf,
         /// What is wrong with it.
         source: ConfigError,
+    },
+    /// The config file has several problems (each entry is validated on its own); one
+    /// line each, then how many more were not listed.
+    ConfigErrors {
+        /// The file that was read.
+        path: PathBuf,
+        /// What is wrong with it.
+        errors: ConfigErrors,
     },
     /// A command-line value is out of range in a way the argument parser cannot see.
     Usage(String),
@@ -46,6 +54,19 @@ impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Error::Config { path, source } => write!(f, "{}: {source}", path.display()),
+            Error::ConfigErrors { path, errors } => {
+                let path = path.display();
+                for (i, e) in errors.errors.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("\n")?;
+                    }
+                    write!(f, "{path}: {e}")?;
+                }
+                if errors.more > 0 {
+                    write!(f, "\n{path}: … and {} more", errors.more)?;
+                }
+                Ok(())
+            }
             Error::Usage(message) => f.write_str(message),
             Error::LogFile { path, source } => {
                 write!(
@@ -71,7 +92,7 @@ impl std::error::Error for Error {
             Error::LogFile { source, .. } => Some(source),
             Error::Signal(e) | Error::Thread(e) | Error::Demo(e) => Some(e),
             Error::Store(e) => Some(e),
-            Error::Usage(_) | Error::Logger | Error::Report(_) => None,
+            Error::ConfigErrors { .. } | Error::Usage(_) | Error::Logger | Error::Report(_) => None,
         }
     }
 }

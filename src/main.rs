@@ -9,7 +9,10 @@ fn main() -> ExitCode {
     match sitewatch::cli::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("sitewatch: error: {e}");
+            // Most errors are one line; a config with several problems gives one line each.
+            for line in e.to_string().lines() {
+                eprintln!("sitewatch: error: {line}");
+            }
             ExitCode::from(2)
         }
     }

@@ -8,7 +8,11 @@
 //! `urls`: entries cannot be finished before their defaults are known.
 //!
 //! Problems are reported in file order: a syntax error with its line and column, anything
-//! else as the [`ConfigError`] that says which part of the file it is in.
+//! else as the [`ConfigError`] that says which part of the file it is in. A bad entry does
+//! not end the read: each entry is validated on its own, so its error is collected and the
+//! next one read, and one run finds every bad entry (bounded by [`ConfigErrors`]).
+//!
+//! The text comes here with comments and trailing commas already blanked (see `source`).
 //!
 //! Values are read with [`Strict`], which refuses a key given twice in one object (JSON
 //! parsers usually keep the last silently: a second `url` would monitor another site than
@@ -19,7 +23,9 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::{entry, kind, parse_defaults, syntax_error, ConfigError, Defaults, Monitor};
+use super::{
+    entry, kind, parse_defaults, syntax_error, ConfigError, ConfigErrors, Defaults, Monitor,
+};
 
 /// What the top level holds, entries already validated.
 pub(super) struct Document {
@@ -31,16 +37,32 @@ pub(super) struct Document {
     pub connectivity: Option<Value>,
     /// The object form's `server` object, validated by the caller.
     pub server: Option<Value>,
+    /// The object form's `include` list, resolved by the caller.
+    pub include: Option<Value>,
+    /// The object form's `defaults` (none in an included file, which takes its includer's).
+    pub defaults: Option<Defaults>,
 }
 
 /// Parses `text` (one JSON value, nothing after it) into a [`Document`].
-pub(super) fn read(text: &str) -> Result<Document, ConfigError> {
+///
+/// A bad entry does not stop the read: its error goes to `errors` and the next entry is
+/// read (each is validated on its own). Anything else wrong stops it and is returned.
+/// `included` holds the including file's defaults when `text` is an included file, which
+/// may hold only `urls` and `include`.
+pub(super) fn read(
+    text: &str,
+    errors: &mut ConfigErrors,
+    included: Option<&Defaults>,
+) -> Result<Document, ConfigError> {
     // A visitor can only fail with a serde error, which has no room for a ConfigError: it
     // leaves the real error here and aborts the parse with a placeholder.
     let mut failure = None;
     let mut de = serde_json::Deserializer::from_str(text);
     let read = Top {
         failure: &mut failure,
+        errors,
+        included,
+        interpolate: memchr::memmem::find(text.as_bytes(), b"${").is_some(),
     }
     .deserialize(&mut de)
     .and_then(|document| de.end().map(|()| document));
@@ -72,6 +94,10 @@ macro_rules! reject {
 /// The whole file: an array of entries, or an object with `urls`, `defaults` and `notify`.
 struct Top<'f> {
     failure: &'f mut Option<ConfigError>,
+    errors: &'f mut ConfigErrors,
+    included: Option<&'f Defaults>,
+    /// The text holds a `${` somewhere (see [`entry`]).
+    interpolate: bool,
 }
 
 impl Top<'_> {
@@ -101,9 +127,12 @@ impl<'de> Visitor<'de> for Top<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Document, A::Error> {
+        let plain = Defaults::default();
         let monitors = Entries {
-            defaults: &Defaults::default(),
+            defaults: self.included.unwrap_or(&plain),
             failure: self.failure,
+            errors: self.errors,
+            interpolate: self.interpolate,
         }
         .visit_seq(seq)?;
         Ok(Document {
@@ -111,6 +140,8 @@ impl<'de> Visitor<'de> for Top<'_> {
             notify: None,
             connectivity: None,
             server: None,
+            include: None,
+            defaults: None,
         })
     }
 
@@ -122,18 +153,31 @@ impl<'de> Visitor<'de> for Top<'_> {
         let mut notify: Option<Value> = None;
         let mut connectivity: Option<Value> = None;
         let mut server: Option<Value> = None;
+        let mut include: Option<Value> = None;
+        if let Some(inherited) = self.included {
+            defaults = Some(inherited.clone());
+        }
         while let Some(key) = map.next_key::<String>()? {
             let seen = match key.as_str() {
+                "defaults" | "notify" | "connectivity" | "server" if self.included.is_some() => {
+                    return fail(
+                        self.failure,
+                        ConfigError::Shape(format!(
+                            "an included file may hold only \"urls\" and \"include\"; move {key:?} to the including file"
+                        )),
+                    )
+                }
                 "defaults" => defaults.is_some(),
                 "urls" => monitors.is_some() || early.is_some(),
                 "notify" => notify.is_some(),
                 "connectivity" => connectivity.is_some(),
                 "server" => server.is_some(),
+                "include" => include.is_some(),
                 _ => {
                     return fail(
                         self.failure,
                         ConfigError::Shape(format!(
-                            "unknown top-level key {key:?}; the accepted keys are \"urls\", \"defaults\", \"notify\", \"connectivity\" and \"server\""
+                            "unknown top-level key {key:?}; the accepted keys are \"urls\", \"defaults\", \"notify\", \"connectivity\", \"server\" and \"include\""
                         )),
                     )
                 }
@@ -158,6 +202,8 @@ impl<'de> Visitor<'de> for Top<'_> {
                         monitors = Some(map.next_value_seed(Entries {
                             defaults,
                             failure: &mut *self.failure,
+                            errors: &mut *self.errors,
+                            interpolate: self.interpolate,
                         })?)
                     }
                     None => match next_strict(&mut map, self.failure, Part::Entries)? {
@@ -169,23 +215,26 @@ impl<'de> Visitor<'de> for Top<'_> {
                     connectivity = Some(next_strict(&mut map, self.failure, Part::Connectivity)?)
                 }
                 "server" => server = Some(next_strict(&mut map, self.failure, Part::Server)?),
+                "include" => include = Some(next_strict(&mut map, self.failure, Part::Include)?),
                 _ => notify = Some(next_strict(&mut map, self.failure, Part::Notify)?),
             }
         }
         let monitors = match (monitors, early) {
             (Some(monitors), _) => monitors,
             (None, Some(entries)) => {
-                let defaults = defaults.unwrap_or_default();
-                let finished = entries
-                    .into_iter()
-                    .enumerate()
-                    .map(|(index, value)| entry(index, value, &defaults))
-                    .collect::<Result<Vec<_>, _>>();
-                match finished {
-                    Ok(monitors) => monitors,
-                    Err(e) => return fail(self.failure, e),
+                let plain = Defaults::default();
+                let defaults = defaults.as_ref().unwrap_or(&plain);
+                let mut monitors = Vec::with_capacity(entries.len());
+                for (index, value) in entries.into_iter().enumerate() {
+                    match entry(index, value, defaults, self.interpolate) {
+                        Ok(monitor) => monitors.push(monitor),
+                        Err(e) => self.errors.push(e),
+                    }
                 }
+                monitors
             }
+            // A file that only includes others is complete.
+            (None, None) if include.is_some() => Vec::new(),
             (None, None) => {
                 return fail(
                     self.failure,
@@ -201,6 +250,12 @@ impl<'de> Visitor<'de> for Top<'_> {
             notify,
             connectivity,
             server,
+            include,
+            defaults: if self.included.is_some() {
+                None
+            } else {
+                defaults
+            },
         })
     }
 
@@ -224,6 +279,8 @@ fn urls_not_an_array(kind: &str) -> ConfigError {
 struct Entries<'a, 'f> {
     defaults: &'a Defaults,
     failure: &'f mut Option<ConfigError>,
+    errors: &'f mut ConfigErrors,
+    interpolate: bool,
 }
 
 impl Entries<'_, '_> {
@@ -249,11 +306,11 @@ impl<'de> Visitor<'de> for Entries<'_, '_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Monitor>, A::Error> {
         let mut monitors = Vec::new();
-        loop {
+        for index in 0.. {
             let mut duplicate = None;
             let read = seq.next_element_seed(Strict {
                 duplicate: &mut duplicate,
-                entry: Some(monitors.len()),
+                entry: Some(index),
                 list: false,
             });
             let value = match (read, duplicate) {
@@ -262,9 +319,9 @@ impl<'de> Visitor<'de> for Entries<'_, '_> {
                 (Err(_), Some(d)) => return fail(self.failure, d.error(Part::Entries)),
                 (Err(e), None) => return Err(e),
             };
-            match entry(monitors.len(), value, self.defaults) {
+            match entry(index, value, self.defaults, self.interpolate) {
                 Ok(monitor) => monitors.push(monitor),
-                Err(e) => return fail(self.failure, e),
+                Err(e) => self.errors.push(e),
             }
         }
         // The doubling left up to half the capacity unused; a large block shrinks in place.
@@ -294,6 +351,7 @@ enum Part {
     Notify,
     Connectivity,
     Server,
+    Include,
 }
 
 /// A key found twice in one object, and the entry (or channel) it is in.
@@ -320,6 +378,7 @@ impl Duplicate {
             (Part::Notify, None) => ConfigError::Notify(message),
             (Part::Connectivity, _) => ConfigError::Connectivity(message),
             (Part::Server, _) => ConfigError::Shape(format!("server: {message}")),
+            (Part::Include, _) => ConfigError::Include(message),
         }
     }
 }
@@ -335,7 +394,7 @@ fn next_strict<'de, A: MapAccess<'de>>(
     let read = map.next_value_seed(Strict {
         duplicate: &mut duplicate,
         entry: None,
-        list: !matches!(part, Part::Defaults | Part::Connectivity | Part::Server),
+        list: !matches!(part, Part::Defaults | Part::Connectivity | Part::Server | Part::Include),
     });
     match (read, duplicate) {
         (Ok(value), _) => Ok(value),

@@ -38,10 +38,14 @@
 //! Every monitor gets an id ([`Monitor::id`], made by [`identity`]): the slug of its `name`,
 //! else of its URL, unique within the config; so names must differ.
 //!
+//! The text may hold comments and trailing commas (`source`), `${VAR}` references
+//! (`interpolate`), and the object form an `include` list of other files (`include`).
+//!
 //! Nothing starts on a bad configuration: [`Config::parse`] and
 //! [`Config::load`] return the first problem found as a [`ConfigError`]
 //! whose one-line message says where the problem is (line and column, the
-//! `defaults` block, or the entry's position and URL) and what to do about it.
+//! `defaults` block, or the entry's position and URL) and what to do about it;
+//! [`Config::load_all`] returns every bad entry (each is validated on its own), bounded.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -67,7 +71,10 @@ pub mod identity;
 pub use self::identity::Ids;
 
 mod document;
+mod include;
+mod interpolate;
 pub mod shown_url;
+mod source;
 
 /// Interval between checks of a URL when neither the entry nor `defaults` sets one.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
@@ -493,40 +500,93 @@ impl Config {
     /// The file must be a regular file or a pipe (`<(…)`) of at most [`MAX_CONFIG_BYTES`]:
     /// a device such as `/dev/zero` would otherwise be read until memory runs out.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Config::load_all(path).map_err(ConfigErrors::first)
+    }
+
+    /// Reads and validates a config file like [`Config::load`], but reports every bad entry
+    /// (each is validated on its own), up to [`MAX_LISTED`], rather than the first only. A
+    /// syntax error still ends the read: nothing after it can be trusted.
+    pub fn load_all(path: &Path) -> Result<Config, ConfigErrors> {
         let text = read_bounded(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        Config::parse(&text)
+        Config::from_text(text, Some(path))
     }
 
-    /// Validates config text (what `load` does after reading).
+    /// Validates config text (what `load` does after reading). An `include` needs a file to
+    /// be relative to: use [`Config::load`].
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
-        // Editors on Windows like to add a byte-order mark, which serde_json
-        // rejects as "expected value"; it carries no meaning, so drop it.
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        // An empty file is valid in spirit ("no URLs yet"); saying so beats
-        // "EOF while parsing a value at line 1, column 0".
-        if text.trim().is_empty() {
-            return Err(ConfigError::Empty);
-        }
+        Config::from_text(text.to_owned(), None).map_err(ConfigErrors::first)
+    }
 
-        let document = document::read(text)?;
-        if document.monitors.is_empty() {
-            return Err(ConfigError::Empty);
+    fn from_text(text: String, path: Option<&Path>) -> Result<Config, ConfigErrors> {
+        let mut errors = ConfigErrors::default();
+        let mut document = {
+            let text = prepare(text)?;
+            match document::read(&text, &mut errors, None) {
+                Ok(document) => document,
+                Err(e) => {
+                    errors.push(yaml_or(e, &text));
+                    return Err(errors);
+                }
+            }
+        };
+        let mut origins = Vec::new();
+        if let Some(list) = document.include.take() {
+            let defaults = document.defaults.take().unwrap_or_default();
+            match path {
+                Some(path) => {
+                    origins =
+                        include::merge(path, list, &defaults, &mut document.monitors, &mut errors)
+                }
+                None => errors.push(ConfigError::Include(
+                    "a config given as text cannot include files; load it from a file".to_owned(),
+                )),
+            }
         }
         let notify = match document.notify {
             None => Channels::default(),
-            Some(value) => crate::notify::config::parse(value, &|var| std::env::var(var).ok())?,
+            Some(value) => {
+                match crate::notify::config::parse(value, &|var| std::env::var(var).ok()) {
+                    Ok(channels) => channels,
+                    Err(e) => {
+                        errors.push(e);
+                        Channels::default()
+                    }
+                }
+            }
         };
-        crate::notify::config::check_monitors(&document.monitors, &notify)?;
-        let connectivity = document.connectivity.map(connectivity::parse).transpose()?;
-        let server = document.server.map(server::parse).transpose()?;
+        let connectivity = match document.connectivity.map(connectivity::parse).transpose() {
+            Ok(c) => c,
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        };
+        let server = match document.server.map(server::parse).transpose() {
+            Ok(s) => s,
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        };
+        // What follows needs every entry: with one missing, its findings could be wrong.
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        if document.monitors.is_empty() {
+            return Err(ConfigError::Empty.into());
+        }
+        let placed = |e| include::place(e, &origins);
+        crate::notify::config::check_monitors(&document.monitors, &notify).map_err(placed)?;
         let mut monitors = document.monitors;
-        identity::assign(&mut monitors).map_err(|d| ConfigError::DuplicateName {
-            first: d.first,
-            second: d.second,
-            name: d.name.into(),
+        identity::assign(&mut monitors).map_err(|d| {
+            placed(ConfigError::DuplicateName {
+                first: d.first,
+                second: d.second,
+                name: d.name.into(),
+            })
         })?;
         Ok(Config {
             monitors,
@@ -540,6 +600,73 @@ impl Config {
     /// an [`Ids`] index once.
     pub fn monitor(&self, id: &str) -> Option<&Monitor> {
         self.monitors.iter().find(|m| m.id() == id)
+    }
+}
+
+/// Most problems a [`ConfigErrors`] lists; the rest are counted.
+pub const MAX_LISTED: usize = 50;
+
+/// Every problem found in a config, in file order: up to [`MAX_LISTED`] of them, and how
+/// many more there were. Never empty when returned as an error.
+#[derive(Debug, Default)]
+pub struct ConfigErrors {
+    /// The problems listed, each one line.
+    pub errors: Vec<ConfigError>,
+    /// How many more were found but not kept.
+    pub more: usize,
+}
+
+impl ConfigErrors {
+    fn push(&mut self, error: ConfigError) {
+        if self.errors.len() < MAX_LISTED {
+            self.errors.push(error);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// The first problem, for callers that report one.
+    pub fn first(self) -> ConfigError {
+        self.errors.into_iter().next().unwrap_or(ConfigError::Empty)
+    }
+}
+
+impl From<ConfigError> for ConfigErrors {
+    fn from(error: ConfigError) -> ConfigErrors {
+        ConfigErrors {
+            errors: vec![error],
+            more: 0,
+        }
+    }
+}
+
+/// Text as read, made plain JSON for the parser: no byte-order mark (editors on Windows
+/// like to add one, and it carries no meaning), comments and trailing commas blanked (see
+/// [`source`]). An empty file is refused here, with a sentence rather than "EOF while parsing".
+fn prepare(mut text: String) -> Result<String, ConfigError> {
+    if text.starts_with('\u{feff}') {
+        text.replace_range(..3, "");
+    }
+    let text = source::strip(text).map_err(|at| ConfigError::Syntax {
+        line: at.line,
+        column: at.column,
+        message: "this /* comment is never closed by */".to_owned(),
+    })?;
+    if text.trim().is_empty() {
+        return Err(ConfigError::Empty);
+    }
+    Ok(text)
+}
+
+/// A syntax error in what looks like YAML becomes a sentence saying so.
+fn yaml_or(error: ConfigError, text: &str) -> ConfigError {
+    match (&error, source::looks_like_yaml(text)) {
+        (ConfigError::Syntax { .. }, Some(line)) => ConfigError::Yaml { line },
+        _ => error,
     }
 }
 
@@ -644,6 +771,20 @@ pub enum ConfigError {
         /// The name both have.
         name: String,
     },
+    /// The text looks like YAML (a `key: value`, `- item` or `---` line) and is not JSON.
+    Yaml {
+        /// 1-based line that looks like YAML.
+        line: usize,
+    },
+    /// A problem with the `include` list (a pattern, a file that cannot be read, a cycle).
+    Include(String),
+    /// A problem in a file named by `include`.
+    Included {
+        /// The included file, as found from its pattern.
+        path: PathBuf,
+        /// What is wrong in it (entry positions count within that file).
+        source: Box<ConfigError>,
+    },
     /// A problem in one entry.
     Entry {
         /// 0-based position of the entry in the list.
@@ -671,6 +812,15 @@ impl fmt::Display for ConfigError {
                 clip(message, MAX_MESSAGE)
             ),
             ConfigError::Shape(message) => f.write_str(&clip(message, MAX_MESSAGE)),
+            ConfigError::Yaml { line } => write!(
+                f,
+                "line {line}: this looks like YAML; sitewatch reads JSON (with comments), \
+                 such as [{{\"url\": \"https://example.com\"}}]"
+            ),
+            ConfigError::Include(message) => write!(f, "include: {}", clip(message, MAX_MESSAGE)),
+            ConfigError::Included { path, source } => {
+                write!(f, "included file {}: {source}", path.display())
+            }
             ConfigError::Empty => f.write_str(
                 "no URLs listed, so there is nothing to monitor; \
                  add at least one entry such as {\"url\": \"https://example.com\"}",
@@ -820,7 +970,7 @@ raw_settings!(
 );
 
 /// Validated optional settings, from `defaults` or from one entry.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Settings {
     interval: Option<Duration>,
     timeout: Option<Duration>,
@@ -945,14 +1095,15 @@ impl Settings {
 
 /// The validated `defaults`, and the out-of-line block of every entry that sets none of
 /// those settings itself, built once and shared.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Defaults {
     settings: Settings,
     extra: Option<Arc<Extra>>,
 }
 
 /// Validates the `defaults` object.
-fn parse_defaults(value: Value) -> Result<Defaults, String> {
+fn parse_defaults(mut value: Value) -> Result<Defaults, String> {
+    interpolate::expand_all(&mut value, &["headers"], &env_var)?;
     if !value.is_object() {
         return Err(format!(
             "must be an object such as {{\"interval\": \"30s\"}}, found {}",
@@ -966,7 +1117,14 @@ fn parse_defaults(value: Value) -> Result<Defaults, String> {
 }
 
 /// Validates the entry at `index` against `defaults`; an error names the entry.
-fn entry(index: usize, value: Value, defaults: &Defaults) -> Result<Monitor, ConfigError> {
+///
+/// `interpolate` is false when the file holds no `${` at all: then no string needs looking at.
+fn entry(
+    index: usize,
+    value: Value,
+    defaults: &Defaults,
+    interpolate: bool,
+) -> Result<Monitor, ConfigError> {
     // Take the URL for the error label before anything else can fail: its shown form, so a
     // password never reaches an error message.
     let url = match value.get("url") {
@@ -979,11 +1137,20 @@ fn entry(index: usize, value: Value, defaults: &Defaults) -> Result<Monitor, Con
             .map(shown_url::from_env),
         _ => None,
     };
-    parse_entry(value, defaults).map_err(|message| ConfigError::Entry {
-        index,
-        url,
-        message,
-    })
+    let mut value = value;
+    // `url` and `headers` expand their own `${VAR}`s: what comes from there is a secret.
+    let expanded = if interpolate {
+        interpolate::expand_all(&mut value, &["url", "headers"], &env_var)
+    } else {
+        Ok(())
+    };
+    expanded
+        .and_then(|()| parse_entry(value, defaults))
+        .map_err(|message| ConfigError::Entry {
+            index,
+            url,
+            message,
+        })
 }
 
 /// Merges two per-header-name lists: `defaults` first, minus any name `own` overrides, then
@@ -1098,7 +1265,15 @@ fn url_value(value: &Value) -> Result<(Box<str>, Option<Secret>), String> {
             shown(value)
         ));
     };
-    let text = url_text(text.trim())?;
+    let (expanded, referenced) =
+        interpolate::expand(text.trim(), &env_var).map_err(|e| format!("url: {e}"))?;
+    if referenced {
+        // Shown as written, `${VAR}` and all; requested with the values, kept secret.
+        url_text(expanded.trim())?;
+        let shown = shown_url::redact_userinfo(text.trim()).into_owned();
+        return Ok((shown.into(), Some(Secret::new(expanded.trim()))));
+    }
+    let text = url_text(&expanded)?;
     Ok(match shown_url::redact_userinfo(text) {
         std::borrow::Cow::Borrowed(_) => (text.into(), None),
         std::borrow::Cow::Owned(shown) => (shown.into(), Some(Secret::new(text))),
@@ -1464,9 +1639,14 @@ fn header_pairs(map: &Map<String, Value>) -> Result<Vec<(HeaderName, HeaderValue
         }
         // A value read from the environment is a secret: never shown, never sent to another
         // origin (see Monitor::is_secret_header).
-        let from_env = value.is_object();
+        let mut from_env = value.is_object();
         let text = match value {
-            Value::String(text) => text.clone(),
+            Value::String(text) => {
+                let (text, referenced) = interpolate::expand(text, &env_var)
+                    .map_err(|e| format!("header {key:?}: {e}"))?;
+                from_env = referenced;
+                text.into_owned()
+            }
             Value::Object(_) => secret_value(&format!("header {key:?}"), value, &env_var)?
                 .expose()
                 .to_owned(),
@@ -2060,7 +2240,7 @@ mod tests {
         );
         assert_eq!(index, 1);
         // A syntax error inside a later entry keeps its line and column.
-        match err("[{\"url\": \"http://a.example\"},\n {\"url\": \"http://b.example\",}]") {
+        match err("[{\"url\": \"http://a.example\"},\n {\"url\": \"http://b.example\" \"x\"}]") {
             ConfigError::Syntax { line, column, .. } => assert_eq!((line, column), (2, 29)),
             other => panic!("expected a syntax error, got {other:?}"),
         }

@@ -82,6 +82,19 @@ const TOKENS: &[&str] = &[
     "\"GET\"",
     "\"BREW\"",
     "\"=1+1\"",
+    // Comments, trailing commas and environment references.
+    "//",
+    "/*",
+    "*/",
+    "// why\n",
+    "/* c */",
+    ",]",
+    ",}",
+    "\"${SW_FUZZ_UNSET}\"",
+    "\"$${x}\"",
+    "\"${\"",
+    "key: value\n",
+    "- ",
 ];
 
 /// One random edit of `text`.
@@ -129,12 +142,13 @@ fn mutate(rng: &mut Rng, text: &str) -> String {
 fn place(e: &ConfigError) -> Option<&'static str> {
     match e {
         ConfigError::Syntax { line, .. } if *line >= 1 => Some("line and column"),
+        ConfigError::Yaml { line } if *line >= 1 => Some("line and column"),
         ConfigError::Entry { .. } => Some("entry"),
         ConfigError::Defaults(_) => Some("defaults"),
         ConfigError::Notify(m) if m.starts_with("channel ") || m.starts_with("must be") => {
             Some("notify channel")
         }
-        ConfigError::Shape(_) | ConfigError::Empty => Some("top level"),
+        ConfigError::Shape(_) | ConfigError::Empty | ConfigError::Include(_) => Some("top level"),
         ConfigError::Connectivity(_) => Some("connectivity"),
         _ => None,
     }

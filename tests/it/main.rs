@@ -4,6 +4,7 @@
 
 mod assertions;
 mod browser;
+mod authoring;
 mod checks;
 mod config_errors;
 mod config_fuzz;
