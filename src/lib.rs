@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod demo;
@@ -21,6 +22,7 @@ pub mod notify;
 pub mod output;
 pub mod private_file;
 pub mod probe;
+pub mod reload;
 pub mod report;
 pub mod reporter;
 pub mod scheduler;

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::histogram::Histogram;
@@ -159,7 +159,9 @@ pub struct Stats {
     dropped_lines: AtomicU64,
     lost_notifications: AtomicU64,
     unwritten: AtomicU64,
-    monitors: Box<[MonitorTally]>,
+    /// Grown (never shrunk) by a reload that adds monitors; read-locked per check, which
+    /// costs next to the window's mutex taken for the same check.
+    monitors: RwLock<Box<[MonitorTally]>>,
     busy: Box<[Mutex<Option<Running>>]>,
     guarded: Mutex<Guarded>,
 }
@@ -215,7 +217,7 @@ impl Stats {
             dropped_lines: AtomicU64::new(0),
             lost_notifications: AtomicU64::new(0),
             unwritten: AtomicU64::new(0),
-            monitors: (0..monitors).map(|_| MonitorTally::default()).collect(),
+            monitors: RwLock::new((0..monitors).map(|_| MonitorTally::default()).collect()),
             busy: (0..workers).map(|_| Mutex::new(None)).collect(),
             guarded: Mutex::new(Guarded {
                 window: Window::new(now),
@@ -254,7 +256,8 @@ impl Stats {
             }
         }
         if nature == Nature::Verdict {
-            let tally = &self.monitors[monitor];
+            let tallies = self.tallies();
+            let tally = &tallies[monitor];
             tally.checks.fetch_add(1, Relaxed);
             if up {
                 tally.up.fetch_add(1, Relaxed);
@@ -355,7 +358,9 @@ impl Stats {
             State::Up => UP,
             State::Down => DOWN,
         };
-        self.monitors[monitor].state.store(code, Relaxed);
+        if let Some(t) = self.tallies().get(monitor) {
+            t.state.store(code, Relaxed);
+        }
     }
 
     /// Publishes the scheduler's counters.
@@ -434,21 +439,40 @@ impl Stats {
     /// Per-monitor totals, in config order (read as they are iterated: with a million monitors a
     /// list of them would be 48 MB).
     pub fn monitor_totals(&self) -> impl Iterator<Item = MonitorTotals> + '_ {
-        self.monitors
-            .iter()
-            .enumerate()
-            .map(|(monitor, t)| MonitorTotals {
+        let tallies = self.tallies();
+        (0..tallies.len()).map(move |monitor| {
+            let t = &tallies[monitor];
+            MonitorTotals {
                 monitor,
                 checks: t.checks.load(Relaxed),
                 up: t.up.load(Relaxed),
                 failing: t.state.load(Relaxed) == DOWN,
                 max: Duration::from_micros(t.max_us.load(Relaxed)),
-            })
+            }
+        })
+    }
+
+    fn tallies(&self) -> std::sync::RwLockReadGuard<'_, Box<[MonitorTally]>> {
+        self.monitors.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Makes room for `monitors` monitors (a reload appended some); never shrinks.
+    pub fn grow(&self, monitors: usize) {
+        let mut tallies = self.monitors.write().unwrap_or_else(|e| e.into_inner());
+        if monitors > tallies.len() {
+            let mut all = std::mem::take(&mut *tallies).into_vec();
+            all.resize_with(monitors, MonitorTally::default);
+            *tallies = all.into_boxed_slice();
+        }
     }
 
     /// A monitor's state, as the scheduler last published it.
     pub fn state(&self, monitor: usize) -> State {
-        match self.monitors[monitor].state.load(Relaxed) {
+        match self
+            .tallies()
+            .get(monitor)
+            .map_or(0, |t| t.state.load(Relaxed))
+        {
             UP => State::Up,
             DOWN => State::Down,
             _ => State::Unknown,
@@ -462,7 +486,7 @@ impl Stats {
 
     /// Number of monitors.
     pub fn monitor_count(&self) -> usize {
-        self.monitors.len()
+        self.tallies().len()
     }
 }
 
@@ -494,7 +518,7 @@ mod tests {
     #[test]
     fn records_window_totals_and_failing() {
         let stats = Stats::new(3, 2);
-        assert_eq!(stats.monitors[2].state.load(Relaxed), 0);
+        assert_eq!(stats.tallies()[2].state.load(Relaxed), 0);
         stats.record(0, &obs(Some(200), Outcome::Up, 10), Duration::ZERO);
         stats.record(
             1,

@@ -165,8 +165,18 @@ impl Dispatcher {
 
     /// Takes a state change that arrived at `now`.
     pub fn on_change(&mut self, c: &StateChange, now: Instant) {
+        // A monitor a reload added is not among this run's notification routes (they are
+        // set up at start: see the README's "Reload").
+        if c.monitor >= self.down_at.len() {
+            return;
+        }
         self.memory.record(c);
         if c.from == State::Unknown && c.to == State::Up {
+            return;
+        }
+        if c.to == State::Unknown {
+            // Removed by a reload: monitoring stopped, which is no recovery.
+            self.down_at[c.monitor] = None;
             return;
         }
         let kind = if c.to == State::Down {
