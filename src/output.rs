@@ -214,8 +214,11 @@ pub fn state_line(monitor: &Monitor, change: &StateChange, format: Format) -> St
             let mut line = format!("{}  STATE  {}", timestamp(change.at), monitor.url);
             push_names(&mut line, monitor);
             line.push_str(&format!("  {} -> {}", change.from, change.to));
-            if let (Some(reason), Some(detail)) = (change.reason, change.detail.as_deref()) {
-                line.push_str(&format!("  {reason}: {detail}"));
+            match (change.reason, change.detail.as_deref()) {
+                (Some(reason), Some(detail)) => line.push_str(&format!("  {reason}: {detail}")),
+                // "monitoring stopped": a monitor a reload removed.
+                (None, Some(detail)) => line.push_str(&format!("  {detail}")),
+                _ => {}
             }
             let lasted = humantime::format_duration(Duration::from_secs(lasted.as_secs()));
             match change.to {

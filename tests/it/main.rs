@@ -19,6 +19,7 @@ mod output;
 mod output_failures;
 mod raw_site;
 mod redirects;
+mod reload;
 mod schedule;
 mod secrets;
 mod selfwatch;
