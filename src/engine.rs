@@ -179,7 +179,7 @@ pub fn run(
     let history_db = history.as_ref().map(|h| h.store.path().to_path_buf());
     let notifier = match Notifier::start(
         &config.notify,
-        Arc::clone(&monitors),
+        Arc::clone(&catalog),
         Arc::clone(&stats),
         history_db,
     )? {

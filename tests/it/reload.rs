@@ -304,3 +304,36 @@ fn reloads_under_load_keep_one_pending_check_per_monitor() {
     let summary = run.summary();
     assert_eq!(summary["interrupted"], false, "{run}");
 }
+
+#[test]
+fn a_monitor_added_by_a_reload_is_notified_and_a_removed_one_is_not() {
+    let rx = crate::notify_util::Receiver::start();
+    let hook = json!([{"type": "webhook", "name": "hook", "url": rx.url("/hook"),
+                       "group_window": "100ms"}]);
+    let site = LocalSite::start().unwrap();
+    let file = config(&json!({"urls": [entry(&site, "a", "1s")], "notify": hook}));
+    let mut sw = Sitewatch::spawn(["--format", "json", path(&file)]);
+    sw.wait_for_json(within(10.0), "a is up", |v| {
+        v["type"] == "state" && v["id"] == "a" && v["to"] == "up"
+    });
+    let dead = json!({"url": refused_url(), "name": "dead", "interval": "1s", "retries": 0});
+    write(file.path(), &json!({"urls": [dead], "notify": hook}));
+    sw.signal("HUP");
+    sw.wait_for_stderr(
+        within(10.0),
+        "reloaded: 1 added, 1 removed, 0 changed, 0 unchanged",
+    );
+    let hooks = rx.wait_for(1, "/hook", within(10.0));
+    let down = hooks[0].json();
+    assert_eq!(
+        (&down["event"], &down["id"]),
+        (&json!("down"), &json!("dead"))
+    );
+    let run = stop(&mut sw);
+    let hooks = rx.hooks("/hook");
+    assert_eq!(
+        hooks.len(),
+        1,
+        "no notification for the removed monitor\n{run}"
+    );
+}
