@@ -141,8 +141,8 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn).unwrap();
         conn.execute_batch(
-            "INSERT INTO monitors (id, url, name, interval_ms, method, first_seen, last_seen, config_id) VALUES (1, 'a', '', 1000, 'GET', 0, 0, 'a'), (2, 'b', '', 1000, 'GET', 0, 0, 'b'),
-                                        (3, 'c', '', 1000, 'GET', 0, 0, 'c'), (4, 'd', '', 1000, 'GET', 0, 0, 'd');
+            "INSERT INTO monitors (id, url, name, interval_ms, method, first_seen, last_seen) VALUES (1, 'a', '', 1000, 'GET', 0, 0), (2, 'b', '', 1000, 'GET', 0, 0),
+                                        (3, 'c', '', 1000, 'GET', 0, 0), (4, 'd', '', 1000, 'GET', 0, 0);
              INSERT INTO transitions (ts, monitor, from_state, to_state) VALUES
                  (100, 1, 'unknown', 'down'), (100, 2, 'unknown', 'up'),
                  (100, 3, 'unknown', 'up'), (150, 3, 'up', 'unknown'), (500, 4, 'unknown', 'up');

@@ -114,16 +114,19 @@ pub const MIGRATIONS: &[&str] = &[
     // `fill_config_ids`, in the same transaction. A row is still found by URL, name and
     // interval: two monitors alike in those share one row (and its id is the last one's).
     "ALTER TABLE monitors ADD COLUMN config_id TEXT NOT NULL DEFAULT '';",
-    // 4: a monitor's history follows its id: `monitors` is rebuilt with UNIQUE (config_id),
-    // and rows sharing an id (one monitor whose interval, URL or timeout changed between
-    // runs) are merged into the oldest row id: its checks and transitions point there, its
-    // hourly rollups are summed per hour (count, up, time; the slowest kept; for an hour both
-    // rows have, the percentile sketch of the one with more checks), `first_seen` is the
-    // earliest, and URL, name, interval and method are those of the row seen last.
+    // 4: a monitor's history follows its id: `monitors` is rebuilt without UNIQUE (url, name,
+    // interval_ms) and with a unique index on `config_id` (rows without one, '', only from
+    // hand-made databases, are left as they are), and rows sharing an id (one monitor whose
+    // interval, URL or timeout changed between runs) are merged into the oldest row id: its
+    // checks and transitions point there, its hourly rollups are summed per hour (count, up,
+    // time; the slowest kept; for an hour both rows have, the percentile sketch of the one
+    // with more checks), `first_seen` is the earliest, and URL, name, interval, method and
+    // `last_seen` are those of the row seen last.
     "CREATE TEMP TABLE m4_merge AS
          SELECT m.id AS old, k.keep AS keep
          FROM monitors m
-         JOIN (SELECT config_id, min(id) AS keep FROM monitors GROUP BY config_id) k
+         JOIN (SELECT config_id, min(id) AS keep FROM monitors
+               WHERE config_id <> '' GROUP BY config_id) k
            ON k.config_id = m.config_id
          WHERE m.id <> k.keep;
      UPDATE checks SET monitor = (SELECT keep FROM m4_merge WHERE old = checks.monitor)
@@ -152,16 +155,22 @@ pub const MIGRATIONS: &[&str] = &[
          method      TEXT    NOT NULL,
          first_seen  INTEGER NOT NULL,
          last_seen   INTEGER NOT NULL,
-         config_id   TEXT    NOT NULL UNIQUE
+         config_id   TEXT    NOT NULL DEFAULT ''
      );
      INSERT INTO monitors_v4 (id, url, name, interval_ms, method, first_seen, last_seen, config_id)
-         SELECT (SELECT min(id) FROM monitors x WHERE x.config_id = l.config_id),
-                l.url, l.name, l.interval_ms, l.method,
-                (SELECT min(first_seen) FROM monitors x WHERE x.config_id = l.config_id),
-                max(l.last_seen), l.config_id
-         FROM monitors l GROUP BY l.config_id;
+         SELECT id, url, name, interval_ms, method, first_seen, last_seen, config_id
+         FROM monitors WHERE id NOT IN (SELECT old FROM m4_merge);
+     UPDATE monitors_v4
+         SET (url, name, interval_ms, method, last_seen) =
+                 (SELECT l.url, l.name, l.interval_ms, l.method, l.last_seen FROM monitors l
+                  WHERE l.config_id = monitors_v4.config_id
+                  ORDER BY l.last_seen DESC, l.id DESC LIMIT 1),
+             first_seen = (SELECT min(first_seen) FROM monitors x
+                           WHERE x.config_id = monitors_v4.config_id)
+         WHERE id IN (SELECT keep FROM m4_merge);
      DROP TABLE monitors;
      ALTER TABLE monitors_v4 RENAME TO monitors;
+     CREATE UNIQUE INDEX monitors_by_config_id ON monitors (config_id) WHERE config_id <> '';
      DROP TABLE m4_merge;
      DROP TABLE m4_rollups;",
 ];
@@ -639,7 +648,9 @@ fn register(conn: &mut Connection, monitors: &[Monitor]) -> rusqlite::Result<Vec
     {
         // A lookup, then an update or an insert: an `INSERT … ON CONFLICT DO UPDATE … RETURNING`
         // does the same in one statement but needs a statement journal, which tripled the cost.
-        let mut find = tx.prepare("SELECT id FROM monitors WHERE config_id = ?1")?;
+        // `<> ''` as in the unique index's condition, so that SQLite uses it.
+        let mut find =
+            tx.prepare("SELECT id FROM monitors WHERE config_id = ?1 AND config_id <> ''")?;
         let mut refresh = tx.prepare(
             "UPDATE monitors SET url = ?2, name = ?3, interval_ms = ?4, method = ?5, last_seen = ?6
              WHERE id = ?1",
@@ -866,6 +877,14 @@ mod tests {
             [],
         );
         assert!(dup.is_err(), "config_id is unique");
+        let plan: String = conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT id FROM monitors WHERE config_id = ?1 AND config_id <> ''",
+                ["b"],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("monitors_by_config_id"), "{plan}");
     }
 
     #[test]

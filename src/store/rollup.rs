@@ -416,8 +416,8 @@ mod tests {
         crate::store::migrate(&mut conn).unwrap();
         for id in 0..25 {
             conn.execute(
-                "INSERT INTO monitors (id, url, interval_ms, method, first_seen, last_seen, config_id)
-                 VALUES (?1, 'http://127.0.0.1:9/' || ?1, 60000, 'GET', 0, 0, 'm' || ?1)",
+                "INSERT INTO monitors (id, url, interval_ms, method, first_seen, last_seen)
+                 VALUES (?1, 'http://127.0.0.1:9/' || ?1, 60000, 'GET', 0, 0)",
                 [id],
             )
             .unwrap();
