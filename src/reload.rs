@@ -100,9 +100,31 @@ impl Status {
     }
 }
 
+/// Whether two monitors have the same settings: every field (through their debug form, so a
+/// field added later is compared too), and the secrets that form hides (the URL requests go
+/// to, header values).
+fn same_settings(a: &Monitor, b: &Monitor, scratch: &mut (String, String)) -> bool {
+    use std::fmt::Write;
+    let same_headers = a.headers().len() == b.headers().len()
+        && a.headers()
+            .iter()
+            .zip(b.headers())
+            .all(|((n1, v1), (n2, v2))| n1 == n2 && v1.as_bytes() == v2.as_bytes());
+    if a.request_url() != b.request_url() || !same_headers {
+        return false;
+    }
+    let (x, y) = scratch;
+    x.clear();
+    y.clear();
+    let _ = write!(x, "{a:?}");
+    let _ = write!(y, "{b:?}");
+    x == y
+}
+
 /// Matches `new` to the `running` monitors by id (tombstones in `retired` match nothing) and
 /// returns the plan: the running list with changed monitors replaced and new ones appended.
-/// Settings are compared whole (their debug form: every field, so nothing is missed).
+/// An id that was removed by an earlier reload and comes back is a new monitor (a new index:
+/// the tombstone stays, so its memory is held until a restart).
 pub fn diff(running: &[Monitor], retired: &[bool], new: Vec<Monitor>) -> Plan {
     let mut index: HashMap<&str, usize> = running
         .iter()
@@ -114,9 +136,10 @@ pub fn diff(running: &[Monitor], retired: &[bool], new: Vec<Monitor>) -> Plan {
     let mut counts = Counts::default();
     let mut replaced: Vec<(usize, Monitor)> = Vec::new();
     let mut added: Vec<Monitor> = Vec::new();
+    let mut scratch = (String::new(), String::new());
     for m in new {
         match index.remove(m.id()) {
-            Some(i) if format!("{:?}", running[i]) == format!("{m:?}") => counts.unchanged += 1,
+            Some(i) if same_settings(&running[i], &m, &mut scratch) => counts.unchanged += 1,
             Some(i) => {
                 counts.changed += 1;
                 changes.changed.push((i, cadence(&m)));
@@ -218,5 +241,82 @@ impl Watcher {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn monitors(json: &str) -> Vec<Monitor> {
+        Config::parse(json).unwrap().monitors
+    }
+
+    #[test]
+    fn monitors_are_matched_by_id_and_indexes_never_move() {
+        let running = monitors(
+            r#"[{"url": "http://127.0.0.1:9/", "name": "a"},
+                {"url": "http://127.0.0.1:9/", "name": "b"},
+                {"url": "http://127.0.0.1:9/", "name": "c"}]"#,
+        );
+        let new = monitors(
+            r#"[{"url": "http://127.0.0.1:9/", "name": "d"},
+                {"url": "http://127.0.0.1:9/", "name": "c", "interval": 5},
+                {"url": "http://127.0.0.1:9/", "name": "a"}]"#,
+        );
+        let plan = diff(&running, &[false; 3], new);
+        let c = plan.counts;
+        assert_eq!((c.added, c.removed, c.changed, c.unchanged), (1, 1, 1, 1));
+        assert_eq!(
+            c.to_string(),
+            "reloaded: 1 added, 1 removed, 1 changed, 1 unchanged"
+        );
+        let ids: Vec<&str> = plan.monitors.iter().map(Monitor::id).collect();
+        assert_eq!(
+            ids,
+            ["a", "b", "c", "d"],
+            "b stays as a tombstone, d appended"
+        );
+        assert_eq!(plan.changes.removed, [1]);
+        assert_eq!(plan.changes.changed.len(), 1);
+        assert_eq!(plan.changes.changed[0].0, 2);
+        assert_eq!(plan.changes.changed[0].1.interval, Duration::from_secs(5));
+        assert_eq!(plan.changes.added.len(), 1);
+        // b, now a tombstone, coming back is a new monitor at a new index.
+        let again = diff(
+            &plan.monitors,
+            &[false, true, false, false],
+            monitors(r#"[{"url": "http://127.0.0.1:9/", "name": "b"}]"#),
+        );
+        let c = again.counts;
+        assert_eq!((c.added, c.removed, c.changed, c.unchanged), (1, 3, 0, 0));
+        assert_eq!(again.monitors.len(), 5);
+        assert_eq!(again.changes.removed, [0, 2, 3]);
+    }
+
+    #[test]
+    fn a_changed_secret_is_a_change() {
+        let running = monitors(
+            r#"[{"url": "http://u:old@127.0.0.1:9/", "name": "a",
+                 "headers": {"Authorization": "Bearer old"}}]"#,
+        );
+        for new in [
+            r#"[{"url": "http://u:new@127.0.0.1:9/", "name": "a",
+                 "headers": {"Authorization": "Bearer old"}}]"#,
+            r#"[{"url": "http://u:old@127.0.0.1:9/", "name": "a",
+                 "headers": {"Authorization": "Bearer new"}}]"#,
+        ] {
+            let plan = diff(&running, &[false], monitors(new));
+            assert_eq!(plan.counts.changed, 1, "{new}");
+        }
+        let same = diff(
+            &running,
+            &[false],
+            monitors(
+                r#"[{"url": "http://u:old@127.0.0.1:9/", "name": "a",
+                     "headers": {"Authorization": "Bearer old"}}]"#,
+            ),
+        );
+        assert_eq!(same.counts.unchanged, 1);
     }
 }
