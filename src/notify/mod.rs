@@ -320,10 +320,11 @@ impl Notifier {
             Arc::clone(&stats),
             SystemTime::now(),
         )
-        .with_catalog(catalog);
+        .with_catalog(Arc::clone(&catalog));
         // The digest reads the history database when the run keeps one, its memory otherwise.
         if let Some(path) = history_db {
-            let source = history::HistoryDigest::new(path, Arc::clone(&monitors));
+            let source =
+                history::HistoryDigest::new(path, Arc::clone(&monitors)).following(catalog);
             dispatcher = dispatcher.with_source(Box::new(source));
         }
         let outlets = dispatcher::Outlets {
