@@ -79,6 +79,8 @@ pub struct Options {
     /// Share of the workers that suspect checks (failing, retrying, down, slow or never up
     /// monitors) may occupy, in (0, 1].
     pub suspect_share: f64,
+    /// The live status surface, when asked for (`--listen`, `server.listen`, demo).
+    pub serve: Option<crate::serve::Settings>,
 }
 
 /// What a run needs to reload its config (see `reload`).
@@ -116,11 +118,26 @@ pub fn run(
     reload: Reload,
 ) -> Result<Summary, Error> {
     let workers = options.workers.get();
-    limits::prepare(workers);
+    // Bound first: an address in use fails the run before anything starts.
+    let listener = options
+        .serve
+        .as_ref()
+        .map(crate::serve::Bound::bind)
+        .transpose()?;
+    let open_files = limits::prepare(workers);
     // Arc::new, not into(): an `Arc<[Monitor]>` would copy the whole list once more.
     let monitors = Arc::new(config.monitors);
     let catalog = Arc::new(Catalog::new(Arc::clone(&monitors)));
-    let stats = Arc::new(Stats::new(monitors.len(), workers));
+    let mut stats = Stats::new(monitors.len(), workers);
+    // Per-monitor `/metrics` counters cost memory: kept only when they will be served.
+    if options
+        .serve
+        .as_ref()
+        .is_some_and(|s| s.prometheus.per_monitor)
+    {
+        stats = stats.with_monitor_counters();
+    }
+    let stats = Arc::new(stats);
     let schedule = Schedule::new(
         monitors.iter().map(|m| Cadence {
             interval: m.interval,
@@ -177,6 +194,7 @@ pub fn run(
     });
     let mut fanout = Fanout::new(printer_tx, Arc::clone(&stats));
     let history_db = history.as_ref().map(|h| h.store.path().to_path_buf());
+    let history_path = history_db.clone();
     let notifier = match Notifier::start(
         &config.notify,
         Arc::clone(&catalog),
@@ -200,6 +218,35 @@ pub fn run(
         })?);
         fanout = fanout.with_history(history_tx);
     }
+    let server = match listener {
+        Some(listener) => {
+            let mut ctx = crate::serve::Ctx::new(
+                Arc::clone(&stats),
+                Arc::clone(&monitors),
+                Arc::clone(&pauses),
+                history_path.clone(),
+                origin,
+            );
+            ctx.reload = Arc::clone(&reload.status);
+            ctx.prometheus = Some(crate::metrics::Prometheus::new(
+                options
+                    .serve
+                    .as_ref()
+                    .map(|s| s.prometheus)
+                    .unwrap_or_default(),
+                Arc::clone(&monitors),
+                Arc::clone(&probe),
+                // Half the serving threads at most: the others keep serving pages.
+                (crate::serve::THREADS / 2).max(1),
+                Some(jobs_rx.clone()),
+            ));
+            let pending = crate::serve::pending_connections(workers, open_files);
+            let server = listener.start(Arc::new(ctx), pending)?;
+            log::info!("listening on http://{}/", server.addr());
+            Some(server)
+        }
+        None => None,
+    };
     let events = Arc::new(fanout);
     // Stops the heartbeat and canary threads when dropped.
     let (selfwatch_stop_tx, selfwatch_stop_rx) = bounded::<()>(0);
@@ -344,6 +391,9 @@ pub fn run(
     }
     drop(reporter_stop_tx);
     join(reporter);
+    if let Some(server) = server {
+        server.stop();
+    }
 
     // The list as the last reload left it (tombstones included: their checks were counted).
     let monitors = catalog.load();

@@ -9,13 +9,18 @@
 //! tally is only ever written by one worker at once; relaxed atomics are enough.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
-use std::sync::{Mutex, MutexGuard, RwLock};
+use std::sync::atomic::{
+    AtomicU16, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed,
+};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+use crate::counters::{Buckets, MonitorCounters, MonitorSnapshot, Snapshot, LATENESS_BOUNDS_US};
 
 use crate::histogram::Histogram;
 use crate::probe::{Nature, Observation, Reason};
 use crate::state::State;
+use crate::table::Table;
 
 /// Counts of status codes and failure reasons.
 #[derive(Debug, Clone, Default)]
@@ -104,8 +109,40 @@ struct MonitorTally {
     checks: AtomicU64,
     up: AtomicU64,
     state: AtomicU8,
+    // Sits in the padding after `state`: costs no memory.
+    state_changes: AtomicU32,
     max_us: AtomicU64,
+    /// The last check, published for the live surface (see [`LastCheck`]): Unix ms when it
+    /// ended (0: none yet), status code (0: none), total time in µs, and the outcome packed
+    /// as nature × 16 + reason index + 1 (0: up).
+    last_ms: AtomicU64,
+    last_status: AtomicU16,
+    last_us: AtomicU64,
+    last_outcome: AtomicU8,
+    /// Unix ms when the current state began (0: the start of the run).
+    since_ms: AtomicU64,
 }
+
+/// A monitor's last check, as published by the worker that made it: plain atomics, so the
+/// live surface reads it without a lock and the worker never waits for a reader. The fields
+/// are stored one by one: a reader racing a worker may see two consecutive checks mixed,
+/// never a torn value. The failure detail is not published here (the history has it).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LastCheck {
+    /// When it ended.
+    pub at: std::time::SystemTime,
+    /// The final status code, if a response arrived.
+    pub status: Option<u16>,
+    /// Total time.
+    pub elapsed: Duration,
+    /// Verdict, local failure of sitewatch, or inconclusive.
+    pub nature: Nature,
+    /// Why it failed; `None` when up.
+    pub reason: Option<Reason>,
+}
+
+/// Buckets of the run's lateness histogram, +Inf included.
+pub const LATENESS_BUCKETS: usize = LATENESS_BOUNDS_US.len() + 1;
 
 /// One monitor's totals, as read for the summary.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -159,11 +196,27 @@ pub struct Stats {
     dropped_lines: AtomicU64,
     lost_notifications: AtomicU64,
     unwritten: AtomicU64,
-    /// Grown (never shrunk) by a reload that adds monitors; read-locked per check, which
-    /// costs next to the window's mutex taken for the same check.
-    monitors: RwLock<Box<[MonitorTally]>>,
+    /// When the scheduler will next have woken at the latest, ms since `started` (0: not yet
+    /// running; `u64::MAX`: ended). Read by `/healthz`.
+    scheduler_wake: AtomicU64,
+    /// Grown (never shrunk) by a reload that adds monitors; indexed without a lock.
+    monitors: Table<MonitorTally>,
+    // Per-monitor counters for `/metrics`; empty unless asked for (`with_monitor_counters`).
+    counters: Table<MonitorCounters>,
+    lateness: Buckets<LATENESS_BUCKETS>,
     busy: Box<[Mutex<Option<Running>>]>,
     guarded: Mutex<Guarded>,
+}
+
+/// What the scheduler last said about its next wake-up (read by `/healthz`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchedulerWake {
+    /// It has not run yet.
+    NotStarted,
+    /// It will have woken by then at the latest.
+    By(Instant),
+    /// It has returned: no more checks will be scheduled.
+    Ended,
 }
 
 /// Counters owned by the scheduler, published for the reporter.
@@ -217,12 +270,30 @@ impl Stats {
             dropped_lines: AtomicU64::new(0),
             lost_notifications: AtomicU64::new(0),
             unwritten: AtomicU64::new(0),
-            monitors: RwLock::new((0..monitors).map(|_| MonitorTally::default()).collect()),
+            scheduler_wake: AtomicU64::new(0),
+            monitors: Table::new(monitors),
+            counters: Table::default(),
+            lateness: Buckets::new(&LATENESS_BOUNDS_US),
             busy: (0..workers).map(|_| Mutex::new(None)).collect(),
             guarded: Mutex::new(Guarded {
                 window: Window::new(now),
                 totals: Tally::default(),
             }),
+        }
+    }
+
+    /// Also keeps per-monitor counters (check durations, failures per reason) for `/metrics`:
+    /// 88 more bytes per monitor.
+    pub fn with_monitor_counters(mut self) -> Stats {
+        self.counters = Table::new(self.monitors.len());
+        self
+    }
+
+    /// Makes room for `monitors` monitors (a reload appended some); never shrinks.
+    pub fn grow(&self, monitors: usize) {
+        self.monitors.grow(monitors);
+        if !self.counters.is_empty() {
+            self.counters.grow(monitors);
         }
     }
 
@@ -256,15 +327,19 @@ impl Stats {
             }
         }
         if nature == Nature::Verdict {
-            let tallies = self.tallies();
-            let tally = &tallies[monitor];
+            let tally = &self.monitors[monitor];
             tally.checks.fetch_add(1, Relaxed);
             if up {
                 tally.up.fetch_add(1, Relaxed);
             }
             let us = u64::try_from(observation.elapsed.as_micros()).unwrap_or(u64::MAX);
             tally.max_us.fetch_max(us, Relaxed);
+            if let Some(counters) = self.counters.get(monitor) {
+                counters.record(observation.elapsed, outcome.reason());
+            }
         }
+        self.lateness.record(lateness);
+        self.publish_last(monitor, observation);
 
         let mut g = self.guarded();
         let w = &mut g.window;
@@ -299,6 +374,12 @@ impl Stats {
     /// Returns the window since the last call and starts a new one at `now`.
     pub fn take_window(&self, now: Instant) -> Window {
         std::mem::replace(&mut self.guarded().window, Window::new(now))
+    }
+
+    /// Lateness of the checks since the reporter last took the window (a copy: the window
+    /// stays where it is).
+    pub fn lateness_now(&self) -> Histogram {
+        self.guarded().window.lateness.clone()
     }
 
     /// Codes and reasons over the whole run.
@@ -351,15 +432,96 @@ impl Stats {
         self.down_monitors.load(Relaxed)
     }
 
-    /// Records a monitor's new state (the scheduler decides it).
+    /// Records a monitor's new state (the scheduler decides it), beginning now.
     pub fn set_state(&self, monitor: usize, state: State) {
         let code = match state {
             State::Unknown => 0,
             State::Up => UP,
             State::Down => DOWN,
         };
-        if let Some(t) = self.tallies().get(monitor) {
-            t.state.store(code, Relaxed);
+        self.monitors[monitor]
+            .since_ms
+            .store(unix_ms(std::time::SystemTime::now()), Relaxed);
+        let tally = &self.monitors[monitor];
+        if tally.state.swap(code, Relaxed) != code {
+            tally.state_changes.fetch_add(1, Relaxed);
+        }
+    }
+
+    fn publish_last(&self, monitor: usize, observation: &Observation) {
+        let outcome = &observation.outcome;
+        let nature = match outcome.nature() {
+            Nature::Verdict => 0,
+            Nature::Local => 1,
+            Nature::Inconclusive => 2,
+        };
+        let reason = outcome
+            .reason()
+            .and_then(|r| Reason::ALL.iter().position(|&x| x == r))
+            .map_or(0, |i| i as u8 + 1);
+        let t = &self.monitors[monitor];
+        t.last_status
+            .store(observation.status.unwrap_or(0), Relaxed);
+        t.last_us.store(
+            u64::try_from(observation.elapsed.as_micros()).unwrap_or(u64::MAX),
+            Relaxed,
+        );
+        t.last_outcome.store(nature * 16 + reason, Relaxed);
+        t.last_ms
+            .store(unix_ms(std::time::SystemTime::now()).max(1), Relaxed);
+    }
+
+    /// A monitor's last check, if it has had one.
+    pub fn last_check(&self, monitor: usize) -> Option<LastCheck> {
+        let t = &self.monitors[monitor];
+        let ms = t.last_ms.load(Relaxed);
+        if ms == 0 {
+            return None;
+        }
+        let packed = t.last_outcome.load(Relaxed);
+        let status = t.last_status.load(Relaxed);
+        Some(LastCheck {
+            at: std::time::UNIX_EPOCH + Duration::from_millis(ms),
+            status: (status != 0).then_some(status),
+            elapsed: Duration::from_micros(t.last_us.load(Relaxed)),
+            nature: match packed / 16 {
+                0 => Nature::Verdict,
+                1 => Nature::Local,
+                _ => Nature::Inconclusive,
+            },
+            reason: (packed % 16)
+                .checked_sub(1)
+                .and_then(|i| Reason::ALL.get(usize::from(i)).copied()),
+        })
+    }
+
+    /// When a monitor's current state began; `None`: at the start of the run.
+    pub fn state_since(&self, monitor: usize) -> Option<std::time::SystemTime> {
+        match self.monitors[monitor].since_ms.load(Relaxed) {
+            0 => None,
+            ms => Some(std::time::UNIX_EPOCH + Duration::from_millis(ms)),
+        }
+    }
+
+    /// The scheduler says it will have woken by `by` at the latest (it publishes this before
+    /// each sleep: one relaxed store).
+    pub fn set_scheduler_wake(&self, by: Instant) {
+        let ms = u64::try_from(by.saturating_duration_since(self.started).as_millis())
+            .unwrap_or(u64::MAX - 1);
+        self.scheduler_wake.store(ms.max(1), Relaxed);
+    }
+
+    /// The scheduler has returned: no more checks will be scheduled.
+    pub fn set_scheduler_ended(&self) {
+        self.scheduler_wake.store(u64::MAX, Relaxed);
+    }
+
+    /// The scheduler's promise: when it will have woken at the latest.
+    pub fn scheduler_wake(&self) -> SchedulerWake {
+        match self.scheduler_wake.load(Relaxed) {
+            0 => SchedulerWake::NotStarted,
+            u64::MAX => SchedulerWake::Ended,
+            ms => SchedulerWake::By(self.started + Duration::from_millis(ms)),
         }
     }
 
@@ -439,44 +601,62 @@ impl Stats {
     /// Per-monitor totals, in config order (read as they are iterated: with a million monitors a
     /// list of them would be 48 MB).
     pub fn monitor_totals(&self) -> impl Iterator<Item = MonitorTotals> + '_ {
-        let tallies = self.tallies();
-        (0..tallies.len()).map(move |monitor| {
-            let t = &tallies[monitor];
-            MonitorTotals {
+        self.monitors
+            .iter()
+            .enumerate()
+            .map(|(monitor, t)| MonitorTotals {
                 monitor,
                 checks: t.checks.load(Relaxed),
                 up: t.up.load(Relaxed),
                 failing: t.state.load(Relaxed) == DOWN,
                 max: Duration::from_micros(t.max_us.load(Relaxed)),
-            }
-        })
+            })
     }
 
-    fn tallies(&self) -> std::sync::RwLockReadGuard<'_, Box<[MonitorTally]>> {
-        self.monitors.read().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Makes room for `monitors` monitors (a reload appended some); never shrinks.
-    pub fn grow(&self, monitors: usize) {
-        let mut tallies = self.monitors.write().unwrap_or_else(|e| e.into_inner());
-        if monitors > tallies.len() {
-            let mut all = std::mem::take(&mut *tallies).into_vec();
-            all.resize_with(monitors, MonitorTally::default);
-            *tallies = all.into_boxed_slice();
+    /// One monitor's totals.
+    pub fn monitor_total(&self, monitor: usize) -> MonitorTotals {
+        let t = &self.monitors[monitor];
+        MonitorTotals {
+            monitor,
+            checks: t.checks.load(Relaxed),
+            up: t.up.load(Relaxed),
+            failing: t.state.load(Relaxed) == DOWN,
+            max: Duration::from_micros(t.max_us.load(Relaxed)),
         }
     }
 
     /// A monitor's state, as the scheduler last published it.
     pub fn state(&self, monitor: usize) -> State {
-        match self
-            .tallies()
-            .get(monitor)
-            .map_or(0, |t| t.state.load(Relaxed))
-        {
+        match self.monitors[monitor].state.load(Relaxed) {
             UP => State::Up,
             DOWN => State::Down,
             _ => State::Unknown,
         }
+    }
+
+    /// Transitions of a monitor's state so far (unknown → up counts).
+    pub fn state_changes(&self, monitor: usize) -> u64 {
+        u64::from(self.monitors[monitor].state_changes.load(Relaxed))
+    }
+
+    /// Verdicts of a monitor so far.
+    pub fn verdicts(&self, monitor: usize) -> u64 {
+        self.monitors[monitor].checks.load(Relaxed)
+    }
+
+    /// A monitor's `/metrics` counters, when they are kept ([`Stats::with_monitor_counters`]).
+    pub fn monitor_counters(&self, monitor: usize) -> Option<MonitorSnapshot> {
+        self.counters.get(monitor).map(MonitorCounters::snapshot)
+    }
+
+    /// Whether per-monitor counters are kept.
+    pub fn has_monitor_counters(&self) -> bool {
+        !self.counters.is_empty()
+    }
+
+    /// Lateness (start − due) of every check of the run.
+    pub fn lateness(&self) -> Snapshot<LATENESS_BUCKETS> {
+        self.lateness.snapshot()
     }
 
     /// Number of worker threads.
@@ -486,14 +666,40 @@ impl Stats {
 
     /// Number of monitors.
     pub fn monitor_count(&self) -> usize {
-        self.tallies().len()
+        self.monitors.len()
     }
+}
+
+/// Milliseconds since the Unix epoch (0 before it).
+fn unix_ms(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::probe::Outcome;
+
+    #[test]
+    fn last_check_and_since_are_published() {
+        let stats = Stats::new(2, 1);
+        assert_eq!(stats.last_check(0), None);
+        assert_eq!(stats.state_since(0), None);
+        stats.record(0, &obs(Some(503), down(Reason::Status), 30), Duration::ZERO);
+        let last = stats.last_check(0).unwrap();
+        assert_eq!(last.status, Some(503));
+        assert_eq!(last.reason, Some(Reason::Status));
+        assert_eq!(last.nature, Nature::Verdict);
+        assert_eq!(last.elapsed, Duration::from_millis(30));
+        stats.record(1, &obs(Some(200), Outcome::Up, 5), Duration::ZERO);
+        assert_eq!(stats.last_check(1).unwrap().reason, None);
+        stats.set_state(0, State::Down);
+        assert!(stats.state_since(0).is_some());
+        assert_eq!(stats.scheduler_wake(), SchedulerWake::NotStarted);
+        stats.set_scheduler_ended();
+        assert_eq!(stats.scheduler_wake(), SchedulerWake::Ended);
+    }
 
     fn obs(status: Option<u16>, outcome: Outcome, ms: u64) -> Observation {
         Observation {
@@ -518,7 +724,7 @@ mod tests {
     #[test]
     fn records_window_totals_and_failing() {
         let stats = Stats::new(3, 2);
-        assert_eq!(stats.tallies()[2].state.load(Relaxed), 0);
+        assert_eq!(stats.monitors[2].state.load(Relaxed), 0);
         stats.record(0, &obs(Some(200), Outcome::Up, 10), Duration::ZERO);
         stats.record(
             1,
@@ -575,6 +781,38 @@ mod tests {
         let m: Vec<MonitorTotals> = stats.monitor_totals().collect();
         assert_eq!((m[0].checks, m[0].up), (1, 1));
         assert_eq!(m[0].max, Duration::from_millis(10));
+    }
+
+    #[test]
+    fn monitor_counters_only_when_asked_and_only_verdicts() {
+        let plain = Stats::new(1, 1);
+        plain.record(0, &obs(Some(200), Outcome::Up, 10), Duration::ZERO);
+        assert_eq!(plain.monitor_counters(0), None);
+        assert_eq!(plain.lateness().count(), 1);
+
+        let stats = Stats::new(2, 1).with_monitor_counters();
+        stats.record(1, &obs(Some(503), down(Reason::Status), 30), Duration::ZERO);
+        let paused = down(Reason::Timeout).inconclusive(crate::probe::Cause::Paused, "paused");
+        stats.record(1, &obs(None, paused, 9000), Duration::from_millis(2));
+        let c = stats.monitor_counters(1).unwrap();
+        assert_eq!(
+            c.duration.count(),
+            1,
+            "the inconclusive check is no verdict"
+        );
+        assert_eq!(c.failures[Reason::Status as usize], 1);
+        assert_eq!(stats.monitor_counters(0).unwrap().duration.count(), 0);
+        assert_eq!(stats.lateness().count(), 2);
+        assert_eq!(stats.verdicts(1), 1);
+    }
+
+    #[test]
+    fn state_changes_count_transitions_only() {
+        let stats = Stats::new(1, 1);
+        stats.set_state(0, State::Up);
+        stats.set_state(0, State::Up);
+        stats.set_state(0, State::Down);
+        assert_eq!(stats.state_changes(0), 2);
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub(super) struct Document {
     pub notify: Option<Value>,
     /// The object form's `connectivity` object, validated by the caller.
     pub connectivity: Option<Value>,
+    /// The object form's `server` object, validated by the caller.
+    pub server: Option<Value>,
 }
 
 /// Parses `text` (one JSON value, nothing after it) into a [`Document`].
@@ -108,6 +110,7 @@ impl<'de> Visitor<'de> for Top<'_> {
             monitors,
             notify: None,
             connectivity: None,
+            server: None,
         })
     }
 
@@ -118,17 +121,19 @@ impl<'de> Visitor<'de> for Top<'_> {
         let mut early: Option<Vec<Value>> = None;
         let mut notify: Option<Value> = None;
         let mut connectivity: Option<Value> = None;
+        let mut server: Option<Value> = None;
         while let Some(key) = map.next_key::<String>()? {
             let seen = match key.as_str() {
                 "defaults" => defaults.is_some(),
                 "urls" => monitors.is_some() || early.is_some(),
                 "notify" => notify.is_some(),
                 "connectivity" => connectivity.is_some(),
+                "server" => server.is_some(),
                 _ => {
                     return fail(
                         self.failure,
                         ConfigError::Shape(format!(
-                            "unknown top-level key {key:?}; the accepted keys are \"urls\", \"defaults\", \"notify\" and \"connectivity\""
+                            "unknown top-level key {key:?}; the accepted keys are \"urls\", \"defaults\", \"notify\", \"connectivity\" and \"server\""
                         )),
                     )
                 }
@@ -163,6 +168,7 @@ impl<'de> Visitor<'de> for Top<'_> {
                 "connectivity" => {
                     connectivity = Some(next_strict(&mut map, self.failure, Part::Connectivity)?)
                 }
+                "server" => server = Some(next_strict(&mut map, self.failure, Part::Server)?),
                 _ => notify = Some(next_strict(&mut map, self.failure, Part::Notify)?),
             }
         }
@@ -194,6 +200,7 @@ impl<'de> Visitor<'de> for Top<'_> {
             monitors,
             notify,
             connectivity,
+            server,
         })
     }
 
@@ -286,6 +293,7 @@ enum Part {
     Entries,
     Notify,
     Connectivity,
+    Server,
 }
 
 /// A key found twice in one object, and the entry (or channel) it is in.
@@ -311,6 +319,7 @@ impl Duplicate {
             (Part::Notify, Some(i)) => ConfigError::Notify(format!("channel {}: {message}", i + 1)),
             (Part::Notify, None) => ConfigError::Notify(message),
             (Part::Connectivity, _) => ConfigError::Connectivity(message),
+            (Part::Server, _) => ConfigError::Shape(format!("server: {message}")),
         }
     }
 }
@@ -326,7 +335,7 @@ fn next_strict<'de, A: MapAccess<'de>>(
     let read = map.next_value_seed(Strict {
         duplicate: &mut duplicate,
         entry: None,
-        list: !matches!(part, Part::Defaults | Part::Connectivity),
+        list: !matches!(part, Part::Defaults | Part::Connectivity | Part::Server),
     });
     match (read, duplicate) {
         (Ok(value), _) => Ok(value),

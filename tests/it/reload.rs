@@ -337,3 +337,30 @@ fn a_monitor_added_by_a_reload_is_notified_and_a_removed_one_is_not() {
         "no notification for the removed monitor\n{run}"
     );
 }
+
+#[test]
+fn healthz_reports_a_failed_reload_until_one_succeeds() {
+    use crate::pages::{get, serving};
+    let site = LocalSite::start().unwrap();
+    let file = config(&json!([entry(&site, "a", "1s")]));
+    let mut sw = Sitewatch::spawn(["--format", "json", "--listen", "127.0.0.1:0", path(&file)]);
+    let addr = serving(&mut sw);
+    check_of(&mut sw, "a");
+    assert_eq!(get(&addr, "/healthz").body.trim(), "ok");
+    std::fs::write(file.path(), "[{").unwrap();
+    sw.signal("HUP");
+    sw.wait_for_stderr(within(10.0), "reload failed:");
+    let health = get(&addr, "/healthz");
+    assert_eq!(health.status, 200, "monitoring goes on");
+    assert!(
+        health.body.starts_with("ok; reload failed at ")
+            && health.body.contains("still running the previous config"),
+        "{}",
+        health.body
+    );
+    write(file.path(), &json!([entry(&site, "a", "1s")]));
+    sw.signal("HUP");
+    sw.wait_for_stderr(within(10.0), "reloaded:");
+    assert_eq!(get(&addr, "/healthz").body.trim(), "ok");
+    stop(&mut sw);
+}
