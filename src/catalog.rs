@@ -15,6 +15,8 @@ use crate::config::Monitor;
 #[derive(Debug)]
 pub struct Catalog {
     current: Mutex<Arc<Vec<Monitor>>>,
+    /// By index: removed by a reload (a tombstone, shown nowhere live).
+    removed: Mutex<Arc<Vec<bool>>>,
 }
 
 impl Catalog {
@@ -22,6 +24,7 @@ impl Catalog {
     pub fn new(monitors: Arc<Vec<Monitor>>) -> Catalog {
         Catalog {
             current: Mutex::new(monitors),
+            removed: Mutex::default(),
         }
     }
 
@@ -30,8 +33,15 @@ impl Catalog {
         Arc::clone(&self.current.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
+    /// Which indexes a reload removed (shorter than the list: the rest are live).
+    pub fn removed(&self) -> Arc<Vec<bool>> {
+        Arc::clone(&self.removed.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
     /// Replaces the list; it must keep every index of the one before (same length or longer).
-    pub fn publish(&self, monitors: Arc<Vec<Monitor>>) {
+    /// `removed` marks the tombstones among them.
+    pub fn publish(&self, monitors: Arc<Vec<Monitor>>, removed: Arc<Vec<bool>>) {
+        *self.removed.lock().unwrap_or_else(|e| e.into_inner()) = removed;
         let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
         debug_assert!(monitors.len() >= current.len());
         let old = std::mem::replace(&mut *current, monitors);

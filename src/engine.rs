@@ -228,6 +228,7 @@ pub fn run(
                 origin,
             );
             ctx.reload = Arc::clone(&reload.status);
+            ctx.catalog = Arc::clone(&catalog);
             ctx.prometheus = Some(crate::metrics::Prometheus::new(
                 options
                     .serve

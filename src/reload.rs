@@ -53,6 +53,8 @@ pub struct Plan {
     pub monitors: Arc<Vec<Monitor>>,
     /// What the schedule must change.
     pub changes: Changes,
+    /// By index: removed by this reload or an earlier one (filled in by the reload thread).
+    pub removed: Arc<Vec<bool>>,
     /// For the `reloaded:` line.
     pub counts: Counts,
 }
@@ -165,6 +167,7 @@ pub fn diff(running: &[Monitor], retired: &[bool], new: Vec<Monitor>) -> Plan {
         monitors: Arc::new(list),
         changes,
         counts,
+        removed: Arc::default(),
     }
 }
 
@@ -228,12 +231,13 @@ impl Watcher {
                     self.status.set(Some((SystemTime::now(), why)));
                 }
                 Ok(config) => {
-                    let plan = diff(&running, &retired, config.monitors);
+                    let mut plan = diff(&running, &retired, config.monitors);
                     running = Arc::clone(&plan.monitors);
                     retired.resize(plan.monitors.len(), false);
                     for &i in &plan.changes.removed {
                         retired[i] = true;
                     }
+                    plan.removed = Arc::new(retired.clone());
                     self.status.set(None);
                     if self.plans.send(plan).is_err() {
                         return; // the scheduler is gone: the run is ending

@@ -793,7 +793,7 @@ pub fn run(mut schedule: Schedule, start: Instant, wiring: Wiring, stats: Arc<St
     let apply = |schedule: &mut Schedule, plan: Plan, now: u64| {
         stats.grow(plan.monitors.len());
         let retired = schedule.apply(plan.changes, now);
-        catalog.publish(plan.monitors);
+        catalog.publish(plan.monitors, plan.removed);
         let at = SystemTime::now();
         for r in retired {
             if r.state == State::Unknown {

@@ -364,3 +364,40 @@ fn healthz_reports_a_failed_reload_until_one_succeeds() {
     assert_eq!(get(&addr, "/healthz").body.trim(), "ok");
     stop(&mut sw);
 }
+
+#[test]
+fn the_status_surface_follows_a_reload() {
+    use crate::pages::{get, serving};
+    let site = LocalSite::start().unwrap();
+    let file = config(&json!([entry(&site, "a", "1s"), entry(&site, "b", "1s")]));
+    let mut sw = Sitewatch::spawn(["--format", "json", "--listen", "127.0.0.1:0", path(&file)]);
+    let addr = serving(&mut sw);
+    check_of(&mut sw, "b");
+    assert_eq!(get(&addr, "/api/v1/monitors/b").status, 200);
+    write(
+        file.path(),
+        &json!([entry(&site, "a", "1s"), entry(&site, "c", "1s")]),
+    );
+    sw.signal("HUP");
+    sw.wait_for_stderr(
+        within(10.0),
+        "reloaded: 1 added, 1 removed, 0 changed, 1 unchanged",
+    );
+    check_of(&mut sw, "c");
+    let status: Value = serde_json::from_str(&get(&addr, "/api/v1/status").body).unwrap();
+    let mut ids: Vec<&str> = status["monitors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["a", "c"], "{status}");
+    assert_eq!(get(&addr, "/api/v1/monitors/c").status, 200);
+    assert_eq!(
+        get(&addr, "/api/v1/monitors/b").status,
+        404,
+        "b was removed"
+    );
+    stop(&mut sw);
+}
