@@ -369,7 +369,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
                 &options,
                 "demo: local sites on 127.0.0.1",
             )?;
-            let summary = monitor(demo.config, &options, &common, history)?;
+            let summary = monitor(demo.config, None, &options, &common, history)?;
             Ok(stop_status(&summary).unwrap_or(ExitCode::SUCCESS))
         }
         None => {
@@ -380,7 +380,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             let history = cli.common.history(Some(Path::new(DEFAULT_DB)))?;
             let source = cli.config.display().to_string();
             log_start_after_init(&cli.common, &config, &options, &source)?;
-            let summary = monitor(config, &options, &cli.common, history)?;
+            let summary = monitor(config, Some(&cli.config), &options, &cli.common, history)?;
             if let Some(status) = stop_status(&summary) {
                 return Ok(status);
             }
@@ -558,6 +558,7 @@ fn log_start_after_init(
 
 fn monitor(
     config: Config,
+    config_path: Option<&Path>,
     options: &Options,
     common: &Common,
     history: Option<History>,
@@ -572,13 +573,18 @@ fn monitor(
             ))
         );
     }
-    let (stop, requests) = signal::install()?;
+    let (stop, requests, reloads) = signal::install()?;
     // stdout closed by its reader (`| head`) asks for the same graceful stop as Ctrl-C.
     sinks::on_stdout_closed(move || {
         requests.request(signal::Cause::StdoutClosed);
     });
     let probe = Arc::new(HttpProbe::new(&common.probe_settings()));
-    engine::run(config, options, probe, stop, history)
+    let reload = engine::Reload {
+        path: config_path.map(Path::to_path_buf),
+        requests: reloads,
+        status: Default::default(),
+    };
+    engine::run(config, options, probe, stop, history, reload)
 }
 
 /// `sitewatch report`: reads the database, renders, writes to stdout or `--output`.

@@ -37,12 +37,14 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{after, bounded, never, select, unbounded};
 
+use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::error::Error;
 use crate::event::Fanout;
 use crate::notify::Notifier;
 use crate::output::{run_printer, Format};
 use crate::probe::Probe;
+use crate::reload::{self, Watcher};
 use crate::reporter::Reporter;
 use crate::scheduler::{self, Cadence, Mode, Schedule, Wiring};
 use crate::selfwatch::canary::{Guard, Network};
@@ -81,6 +83,16 @@ pub struct Options {
     pub serve: Option<crate::serve::Settings>,
 }
 
+/// What a run needs to reload its config (see `reload`).
+pub struct Reload {
+    /// The config file; `None` (the demo) leaves nothing to reload.
+    pub path: Option<std::path::PathBuf>,
+    /// SIGHUP's reload requests.
+    pub requests: crossbeam_channel::Receiver<()>,
+    /// The last reload's outcome, for the health check.
+    pub status: Arc<reload::Status>,
+}
+
 /// Starts a named thread; the OS refusing one is an [`Error::Thread`].
 pub(crate) fn spawn<F>(name: String, f: F) -> Result<JoinHandle<()>, Error>
 where
@@ -103,6 +115,7 @@ pub fn run(
     probe: Arc<dyn Probe>,
     stop: Stop,
     history: Option<History>,
+    reload: Reload,
 ) -> Result<Summary, Error> {
     let workers = options.workers.get();
     // Bound first: an address in use fails the run before anything starts.
@@ -114,6 +127,7 @@ pub fn run(
     let open_files = limits::prepare(workers);
     // Arc::new, not into(): an `Arc<[Monitor]>` would copy the whole list once more.
     let monitors = Arc::new(config.monitors);
+    let catalog = Arc::new(Catalog::new(Arc::clone(&monitors)));
     let mut stats = Stats::new(monitors.len(), workers);
     // Per-monitor `/metrics` counters cost memory: kept only when they will be served.
     if options
@@ -140,7 +154,7 @@ pub fn run(
     let (reporter_stop_tx, reporter_stop_rx) = bounded::<()>(0);
 
     let printer = {
-        let monitors = Arc::clone(&monitors);
+        let monitors = Arc::clone(&catalog);
         let format = options.format;
         let stats = Arc::clone(&stats);
         let interrupt = stop.now.clone();
@@ -150,7 +164,7 @@ pub fn run(
     };
     let reporter = Reporter {
         stats: Arc::clone(&stats),
-        monitors: Arc::clone(&monitors),
+        monitors: Arc::clone(&catalog),
         queue: jobs_rx.clone(),
         format: options.format,
         every: options.report_every,
@@ -172,7 +186,7 @@ pub fn run(
         local: Default::default(),
     });
     let pool = Arc::new(Pool {
-        monitors: Arc::clone(&monitors),
+        monitors: Arc::clone(&catalog),
         probe: Arc::clone(&probe),
         stats: Arc::clone(&stats),
         stopping: Arc::clone(&stopping),
@@ -183,7 +197,7 @@ pub fn run(
     let history_path = history_db.clone();
     let notifier = match Notifier::start(
         &config.notify,
-        Arc::clone(&monitors),
+        Arc::clone(&catalog),
         Arc::clone(&stats),
         history_db,
     )? {
@@ -197,6 +211,7 @@ pub fn run(
     if let Some(history) = history {
         let (history_tx, history_rx) = bounded(history_writer::CHANNEL);
         let body = Writer::new(history, Arc::clone(&monitors), Arc::clone(&stats))
+            .reloadable(Arc::clone(&catalog))
             .interruptible(stop.now.clone());
         writer = Some(spawn("sitewatch-history".into(), move || {
             body.run(history_rx);
@@ -212,6 +227,8 @@ pub fn run(
                 history_path.clone(),
                 origin,
             );
+            ctx.reload = Arc::clone(&reload.status);
+            ctx.catalog = Arc::clone(&catalog);
             ctx.prometheus = Some(crate::metrics::Prometheus::new(
                 options
                     .serve
@@ -297,6 +314,24 @@ pub fn run(
     // closes the channels.
     drop((jobs_rx, done_tx));
 
+    // The reload thread: only a repeating run with a config file reloads. It stops with the
+    // graceful stop (a reload during the shutdown would only be lost work).
+    let (plans_tx, plans_rx) = bounded(1);
+    let mut reloader = None;
+    if let (Mode::Repeat, Some(path)) = (options.mode, reload.path) {
+        let watcher = Watcher {
+            path,
+            catalog: Arc::clone(&catalog),
+            plans: plans_tx,
+            status: Arc::clone(&reload.status),
+        };
+        let (requests, stop) = (reload.requests, stop.graceful.clone());
+        reloader = Some(spawn("sitewatch-reload".into(), move || {
+            watcher.run(requests, stop)
+        })?);
+    } else {
+        drop(plans_tx);
+    }
     let wiring = Wiring {
         jobs: jobs_tx,
         done: done_rx,
@@ -305,6 +340,8 @@ pub fn run(
         events,
         stopping: Arc::clone(&stopping),
         stop_now: stop.now.clone(),
+        reloads: plans_rx,
+        catalog: Arc::clone(&catalog),
     };
     let scheduler = {
         let stats = Arc::clone(&stats);
@@ -316,6 +353,9 @@ pub fn run(
 
     join(scheduler);
     stopping.store(true, Ordering::Relaxed);
+    // The scheduler is gone, so a plan being sent fails and the reload thread ends (it also
+    // watches the stop; a run that ended by itself leaves it to the process exit).
+    drop(reloader);
     let running = stats.in_flight().len();
     if options.mode == Mode::Repeat && running > 0 {
         log::info!("waiting for {running} check(s) in flight to finish (at most their timeout)");
@@ -356,6 +396,8 @@ pub fn run(
         server.stop();
     }
 
+    // The list as the last reload left it (tombstones included: their checks were counted).
+    let monitors = catalog.load();
     let mut summary = Summary::collect(&stats, &monitors);
     if options.mode == Mode::Once {
         summary = summary.with_undecided(&stats, &monitors);

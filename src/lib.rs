@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod counters;
@@ -24,6 +25,7 @@ pub mod notify;
 pub mod output;
 pub mod private_file;
 pub mod probe;
+pub mod reload;
 pub mod report;
 pub mod reporter;
 pub mod scheduler;
@@ -35,6 +37,7 @@ pub mod state;
 pub mod stats;
 pub mod store;
 pub mod summary;
+pub mod table;
 pub mod text;
 pub mod wheel;
 pub mod worker;

@@ -17,6 +17,7 @@ use crossbeam_channel::{select, Receiver};
 use serde::Serialize;
 use simplelog::{ColorChoice, ConfigBuilder, LevelFilter, TermLogger, TerminalMode};
 
+use crate::catalog::Catalog;
 use crate::config::shown_url::redact_userinfo;
 use crate::config::Monitor;
 use crate::error::Error;
@@ -77,12 +78,14 @@ const TICK: Duration = Duration::from_secs(1);
 /// Lines an output lost are counted in `stats` as dropped.
 pub fn run_printer(
     events: Receiver<Event>,
-    monitors: Arc<Vec<Monitor>>,
+    monitors: Arc<Catalog>,
     format: Format,
     stats: Arc<Stats>,
     interrupt: Receiver<()>,
 ) {
     let print = |event: Event| {
+        // Loaded per event: a reload may have appended monitors since the last one.
+        let monitors = monitors.load();
         let line = match &event {
             Event::Check(record) => check_line(&monitors[record.monitor], record, format),
             Event::State(change) => state_line(&monitors[change.monitor], change, format),
@@ -211,8 +214,11 @@ pub fn state_line(monitor: &Monitor, change: &StateChange, format: Format) -> St
             let mut line = format!("{}  STATE  {}", timestamp(change.at), monitor.url);
             push_names(&mut line, monitor);
             line.push_str(&format!("  {} -> {}", change.from, change.to));
-            if let (Some(reason), Some(detail)) = (change.reason, change.detail.as_deref()) {
-                line.push_str(&format!("  {reason}: {detail}"));
+            match (change.reason, change.detail.as_deref()) {
+                (Some(reason), Some(detail)) => line.push_str(&format!("  {reason}: {detail}")),
+                // "monitoring stopped": a monitor a reload removed.
+                (None, Some(detail)) => line.push_str(&format!("  {detail}")),
+                _ => {}
             }
             let lasted = humantime::format_duration(Duration::from_secs(lasted.as_secs()));
             match change.to {

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::{select, Receiver};
 use serde::Serialize;
 
+use crate::catalog::Catalog;
 use crate::config::Monitor;
 use crate::output::{emit, ms, timestamp, Format};
 use crate::probe::Reason;
@@ -345,8 +346,8 @@ fn seconds(s: f64) -> String {
 pub struct Reporter {
     /// Live counters.
     pub stats: Arc<Stats>,
-    /// The monitors, by index.
-    pub monitors: Arc<Vec<Monitor>>,
+    /// The monitors, by index (loaded per report: a reload may replace the list).
+    pub monitors: Arc<Catalog>,
     /// A handle on the job queue, to read its depth.
     pub queue: Receiver<Job>,
     /// Output format.
@@ -365,7 +366,7 @@ impl Reporter {
                 recv(stop) -> _ => return,
                 default(wait) => {
                     let now = Instant::now();
-                    let report = Report::collect(&self.stats, &self.monitors, self.queue.len(), now);
+                    let report = Report::collect(&self.stats, &self.monitors.load(), self.queue.len(), now);
                     if !emit(&report.line(self.format)) {
                         self.stats.add_dropped_line();
                     }

@@ -40,8 +40,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{select, Receiver, Sender, TryRecvError, TrySendError};
 
+use crate::catalog::Catalog;
 use crate::event::{Event, Fanout, StateChange};
 use crate::probe::{Observation, Reason};
+use crate::reload::Plan;
 use crate::state::{Health, Next, OverBudget, Policy, State};
 use crate::stats::{ScheduleCounters, Stats};
 use crate::wheel::Wheel;
@@ -188,6 +190,8 @@ struct Slot {
     /// Index into [`Schedule::policies`].
     policy: u32,
     health: Health,
+    /// Removed by a reload: never fired again; a check in flight completes and is ignored.
+    retired: bool,
 }
 
 /// The scheduling policy: which monitor is due, coalescing, the overflow FIFO.
@@ -214,6 +218,30 @@ pub struct Schedule {
     mode: Mode,
     unfinished: usize,
     counters: ScheduleCounters,
+    /// Slots removed by a reload.
+    retired: usize,
+}
+
+/// What a reload changes in a [`Schedule`], by monitor index (see `reload`).
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// Monitors whose settings changed: their new cadence, from their next occurrence.
+    pub changed: Vec<(usize, Cadence)>,
+    /// Monitors removed.
+    pub removed: Vec<usize>,
+    /// New monitors, appended in this order after the current ones.
+    pub added: Vec<Cadence>,
+}
+
+/// A monitor a reload removed, with the state it had (for its "monitoring stopped" mark).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retired {
+    /// Index of the monitor.
+    pub monitor: usize,
+    /// Its state when removed.
+    pub state: State,
+    /// Tick at which that state began.
+    pub since: u64,
 }
 
 fn millis(d: Duration) -> u64 {
@@ -274,6 +302,7 @@ impl Schedule {
                     (policies.len() - 1) as u32
                 }),
                 health: Health::default(),
+                retired: false,
             })
             .collect();
         slots.shrink_to_fit();
@@ -304,7 +333,106 @@ impl Schedule {
             fired: Vec::new(),
             mode,
             counters: ScheduleCounters::default(),
+            retired: 0,
         }
+    }
+
+    fn policy_index(&mut self, policy: Policy) -> u32 {
+        if let Some(i) = self.policies.iter().position(|p| *p == policy) {
+            return i as u32;
+        }
+        self.policies.push(policy);
+        (self.policies.len() - 1) as u32
+    }
+
+    /// Applies a reload at tick `now` (between wake-ups, on the scheduler thread).
+    ///
+    /// - A changed monitor keeps its health, pending check and next occurrence; its new
+    ///   interval and policy apply from the occurrence after (its phase is kept, modulo the
+    ///   new interval).
+    /// - A removed monitor is never fired again: its wheel entry goes stale, a dispatch waiting
+    ///   in the overflow or held-back FIFO is dropped (its monitor freed), a check queued or in
+    ///   flight completes and is ignored. Returned with its state, for the stop mark.
+    /// - New monitors are appended: first checks from the next grain on, spread like start-up,
+    ///   then on phases spread across their interval.
+    pub fn apply(&mut self, changes: Changes, now: u64) -> Vec<Retired> {
+        for (monitor, cadence) in changes.changed {
+            let policy = self.policy_index(cadence.policy);
+            let slot = &mut self.slots[monitor];
+            if slot.retired {
+                continue;
+            }
+            slot.interval = millis(cadence.interval).max(1);
+            slot.phase %= slot.interval;
+            slot.phase -= slot.phase % GRAIN_MS;
+            slot.policy = policy;
+        }
+        let mut retired = Vec::with_capacity(changes.removed.len());
+        for &monitor in &changes.removed {
+            let slot = &mut self.slots[monitor];
+            if slot.retired {
+                continue;
+            }
+            slot.retired = true;
+            slot.next_due = NEVER;
+            let state = slot.health.state();
+            let interval = Duration::from_millis(slot.interval);
+            self.counters.down -= usize::from(state == State::Down);
+            self.counters.backed_off -= usize::from(slot.health.backed_off(interval));
+            self.suspects -= usize::from(slot.suspect);
+            self.retired += 1;
+            retired.push(Retired {
+                monitor,
+                state,
+                since: slot.since,
+            });
+        }
+        // Dispatches not yet handed to a worker: dropped, their monitors freed.
+        let slots = &mut self.slots;
+        let mut freed_busy = 0;
+        self.overflow.retain(|d| {
+            let slot = &mut slots[d.monitor];
+            if slot.retired {
+                slot.pending = false;
+                freed_busy += usize::from(slot.suspect);
+            }
+            !slot.retired
+        });
+        self.held.retain(|d| {
+            let slot = &mut slots[d.monitor];
+            if slot.retired {
+                slot.pending = false;
+            }
+            !slot.retired
+        });
+        self.suspect_busy -= freed_busy;
+        let start = now + GRAIN_MS - now % GRAIN_MS;
+        let mut spread = Spread::new(changes.added.iter().map(|c| millis(c.interval).max(1)));
+        for (j, cadence) in changes.added.into_iter().enumerate() {
+            let policy = self.policy_index(cadence.policy);
+            let interval = millis(cadence.interval).max(1);
+            let first = j as u64 * 1000 / WARMUP_PER_SECOND;
+            let monitor = self.slots.len();
+            self.slots.push(Slot {
+                interval,
+                phase: spread.next(interval),
+                next_due: start + first - first % GRAIN_MS,
+                inflight_due: 0,
+                pending: false,
+                no_verdict: 0,
+                suspect: true,
+                since: now,
+                policy,
+                health: Health::default(),
+                retired: false,
+            });
+            self.suspects += 1;
+            self.unfinished += 1;
+            self.wheel
+                .insert(monitor as u32, self.slots[monitor].next_due);
+        }
+        self.publish_depths();
+        retired
     }
 
     /// Limits suspect checks to `share` (0 < share ≤ 1) of `workers`, at least one worker:
@@ -323,7 +451,7 @@ impl Schedule {
 
     /// Whether one more suspect check may go to the pool now.
     fn suspect_room(&self) -> bool {
-        let cap = if self.suspects == self.slots.len() {
+        let cap = if self.suspects == self.slots.len() - self.retired {
             self.workers
         } else {
             self.suspect_cap
@@ -480,6 +608,11 @@ impl Schedule {
         if was_suspect {
             self.suspect_busy = self.suspect_busy.saturating_sub(1);
         }
+        if slot.retired {
+            // Removed by a reload while its check ran: the result is recorded, not acted on.
+            self.publish_depths();
+            return None;
+        }
         let Some(verdict) = &completion.verdict else {
             // Not a verdict: health untouched. Repeating monitors keep their next occurrence;
             // in once mode there is none, so retry a few times, then leave it undecided.
@@ -611,6 +744,10 @@ pub struct Wiring {
     /// Disconnects when a stop at once is requested (a second stop request): a once run cut
     /// short then stops waiting for the checks in flight.
     pub stop_now: Receiver<()>,
+    /// Reloads to apply (`never()` without a reload thread).
+    pub reloads: Receiver<Plan>,
+    /// Where the monitors are published after a reload.
+    pub catalog: Arc<Catalog>,
 }
 
 /// The scheduler thread's body. Returns when stopped, at the deadline, or (once mode) when every
@@ -624,6 +761,8 @@ pub fn run(mut schedule: Schedule, start: Instant, wiring: Wiring, stats: Arc<St
         events,
         stopping,
         stop_now,
+        reloads,
+        catalog,
     } = wiring;
     let wall_start = SystemTime::now() - start.elapsed();
     let tick_of = |t: Instant| millis(t.saturating_duration_since(start));
@@ -647,6 +786,34 @@ pub fn run(mut schedule: Schedule, start: Instant, wiring: Wiring, stats: Arc<St
                 (None, detail) => detail,
             },
         })));
+    };
+    // A reload, between two wake-ups (see `reload`): the stats make room, the schedule
+    // changes, the list is published before any new monitor is dispatched, removed monitors
+    // get their stop mark.
+    let apply = |schedule: &mut Schedule, plan: Plan, now: u64| {
+        stats.grow(plan.monitors.len());
+        let retired = schedule.apply(plan.changes, now);
+        catalog.publish(plan.monitors, plan.removed);
+        let at = SystemTime::now();
+        for r in retired {
+            if r.state == State::Unknown {
+                continue;
+            }
+            stats.set_state(r.monitor, State::Unknown);
+            events.publish(Event::State(Arc::new(StateChange {
+                monitor: r.monitor,
+                at,
+                from: r.state,
+                to: State::Unknown,
+                since: wall_start + Duration::from_millis(r.since),
+                attempts: 0,
+                reason: None,
+                status: None,
+                detail: Some(crate::store::writer::STOPPED.to_string()),
+            })));
+        }
+        stats.set_schedule(schedule.counters());
+        log::info!("{}", plan.counts);
     };
     // Checks handed to the workers whose completion has not been taken yet.
     let mut in_flight: usize = 0;
@@ -698,6 +865,9 @@ pub fn run(mut schedule: Schedule, start: Instant, wiring: Wiring, stats: Arc<St
             select! {
                 recv(stop) -> _ => break 'serve true,
                 recv(deadline) -> _ => break 'serve true,
+                recv(reloads) -> plan => if let Ok(plan) = plan {
+                    apply(&mut schedule, plan, tick_of(Instant::now()));
+                },
                 default(wait.min(to_grid)) => {}
             }
             continue;
@@ -713,6 +883,9 @@ pub fn run(mut schedule: Schedule, start: Instant, wiring: Wiring, stats: Arc<St
             },
             recv(stop) -> _ => break 'serve true,
             recv(deadline) -> _ => break 'serve true,
+            recv(reloads) -> plan => if let Ok(plan) = plan {
+                apply(&mut schedule, plan, tick_of(Instant::now()));
+            },
             default(wait) => {}
         }
     };
@@ -830,6 +1003,96 @@ mod tests {
             };
         }
         all
+    }
+
+    #[test]
+    fn a_reload_keeps_health_and_pending_checks_retires_removed_and_starts_added() {
+        let mut s = Schedule::new(secs(&[10, 10, 10]), Mode::Repeat);
+        // Queue of one: monitor 0 is queued, 1 and 2 overflow (pending).
+        let mut q = Queue::new(1);
+        s.tick(0, q.send());
+        assert_eq!(q.items.len(), 1);
+        assert_eq!(s.counters().overflow_depth, 2);
+        // Monitor 0 goes down (retries, then down) before the reload.
+        let d0 = q.items.pop_front().unwrap();
+        assert_eq!(d0.monitor, 0);
+        let changes = Changes {
+            changed: vec![(0, secs(&[20])[0])],
+            removed: vec![2],
+            added: secs(&[10, 10]),
+        };
+        let retired = s.apply(changes, 5);
+        assert_eq!(
+            retired,
+            [Retired {
+                monitor: 2,
+                state: State::Unknown,
+                since: 0
+            }]
+        );
+        // Monitor 2's overflowed dispatch is gone; monitor 1's is still there, pending.
+        assert_eq!(s.counters().overflow_depth, 1);
+        assert!(s.slots[1].pending && !s.slots[2].pending);
+        assert!(s.slots[0].pending, "the check in flight stays pending");
+        assert_eq!(s.slots.len(), 5);
+        // The check in flight for monitor 0 completes as usual, with the new interval next.
+        assert!(s.complete(&done(0, true), 6).is_some());
+        assert_eq!(s.next_due(0, 0), 20_000 - 20_000 % GRAIN_MS);
+        // A completion for the removed monitor (a job queued before) is ignored.
+        s.slots[2].pending = true;
+        assert_eq!(s.complete(&done(2, false), 7), None);
+        // Added monitors fire within the next second, never the removed one.
+        let mut q = Queue::new(usize::MAX);
+        let mut seen = Vec::new();
+        for t in (10..=2_000).step_by(10) {
+            s.tick(t, q.send());
+            while let Some(d) = q.items.pop_front() {
+                seen.push(d.monitor);
+                s.complete(&done(d.monitor, true), t);
+            }
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, [1, 3, 4]);
+        // 30 s on: 0 every 20 s, 1, 3, 4 every 10 s, 2 never.
+        let later = simulate(&mut s, 60_000);
+        assert!(later.iter().all(|d| d.monitor != 2));
+        let count = |m| later.iter().filter(|d| d.monitor == m).count();
+        assert!((2..=4).contains(&count(0)), "{}", count(0));
+        assert!((5..=7).contains(&count(3)), "{}", count(3));
+    }
+
+    #[test]
+    fn a_reload_keeps_a_down_monitor_down_and_retires_its_count() {
+        let mut s = Schedule::new(secs(&[10, 10]), Mode::Repeat);
+        let mut q = Queue::new(usize::MAX);
+        let mut t = 0;
+        while s.state(0) != State::Down && t < 100_000 {
+            s.tick(t, q.send());
+            while let Some(d) = q.items.pop_front() {
+                s.complete(&done(d.monitor, d.monitor != 0), t);
+            }
+            t += 10;
+        }
+        assert_eq!(s.state(0), State::Down);
+        assert_eq!(s.counters().down, 1);
+        let before = s.slots[0].health;
+        s.apply(
+            Changes {
+                changed: vec![(0, secs(&[10])[0])],
+                ..Changes::default()
+            },
+            t,
+        );
+        assert_eq!(format!("{:?}", s.slots[0].health), format!("{before:?}"));
+        let retired = s.apply(
+            Changes {
+                removed: vec![0],
+                ..Changes::default()
+            },
+            t,
+        );
+        assert_eq!(retired[0].state, State::Down);
+        assert_eq!(s.counters().down, 0);
     }
 
     #[test]

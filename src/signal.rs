@@ -1,4 +1,4 @@
-//! Stop requests: Ctrl-C, SIGTERM and SIGHUP, and stdout closed by its reader.
+//! Stop requests: Ctrl-C and SIGTERM, and stdout closed by its reader; reload requests: SIGHUP.
 //!
 //! - The first request asks for a graceful stop: the [`Stop::graceful`] channel disconnects, the
 //!   scheduler stops, checks in flight finish, notifications get their grace, the history is
@@ -13,17 +13,21 @@
 //! - stdout closed by its reader only ever asks for the graceful stop: during a stop it is
 //!   nothing new (`… | head` typically got the same Ctrl-C).
 //!
-//! Stop signals are taken by ctrlc on its own thread, never in signal context (ctrlc does not
-//! say which of SIGINT, SIGTERM or SIGHUP arrived). SIGXFSZ (a file-size limit reached,
-//! `ulimit -f`) is caught by signal-hook and ignored, so writing past the limit fails with an
-//! error sitewatch reports instead of killing it.
+//! Signals are taken on threads, never acted on in signal context: Ctrl-C (SIGINT) by ctrlc,
+//! SIGTERM and SIGHUP by one small signal-hook thread. SIGINT and SIGTERM are the same stop
+//! request (one escalation, so a SIGTERM a moment after a Ctrl-C is a repeat). SIGHUP never
+//! stops sitewatch: it checks the `--log-file` for rotation at once and asks for a reload of
+//! the config (a `bounded(1)` channel, `try_send`: several SIGHUPs before the reload runs are
+//! one reload). SIGXFSZ (a file-size limit reached, `ulimit -f`) is caught by signal-hook and
+//! ignored, so writing past the limit fails with an error sitewatch reports instead of killing it.
 
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
-use signal_hook::consts::SIGXFSZ;
+use signal_hook::consts::{SIGHUP, SIGTERM, SIGXFSZ};
+use signal_hook::iterator::Signals;
 
 use crate::error::Error;
 
@@ -66,7 +70,7 @@ fn disconnected(rx: &Receiver<()>) -> bool {
 /// Who asked for the stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cause {
-    /// Ctrl-C, SIGTERM or SIGHUP.
+    /// Ctrl-C or SIGTERM.
     Signal,
     /// stdout was closed by its reader (`sitewatch … | head -1`).
     StdoutClosed,
@@ -182,8 +186,9 @@ impl Requests {
 }
 
 /// Installs the process's signal handling and returns the stop channels it drives, with a
-/// handle to request a stop for other reasons.
-pub fn install() -> Result<(Stop, Requests), Error> {
+/// handle to request a stop for other reasons, and the channel SIGHUP's reload requests arrive
+/// on (one message stands for any number of SIGHUPs not yet taken).
+pub fn install() -> Result<(Stop, Requests, Receiver<()>), Error> {
     // Registered first and never read: a handler (rather than the default action, which
     // kills the process) makes a write past a file-size limit fail with EFBIG.
     signal_hook::flag::register(SIGXFSZ, Arc::default()).map_err(Error::Signal)?;
@@ -193,7 +198,24 @@ pub fn install() -> Result<(Stop, Requests), Error> {
         handler.request(Cause::Signal);
     })
     .map_err(|e| Error::Signal(io::Error::other(e)))?;
-    Ok((stop, requests))
+    let (reload_tx, reload_rx) = bounded(1);
+    let mut signals = Signals::new([SIGTERM, SIGHUP]).map_err(Error::Signal)?;
+    let handler = requests.clone();
+    std::thread::Builder::new()
+        .name("sitewatch-signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                if signal == SIGHUP {
+                    crate::sinks::reopen();
+                    // Full: a reload is already asked for and will read the file as it is then.
+                    let _ = reload_tx.try_send(());
+                } else {
+                    handler.request(Cause::Signal);
+                }
+            }
+        })
+        .map_err(Error::Thread)?;
+    Ok((stop, requests, reload_rx))
 }
 
 #[cfg(test)]

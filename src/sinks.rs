@@ -71,6 +71,21 @@ pub fn write(line: &str) -> bool {
     outputs.write(&bytes, Instant::now())
 }
 
+/// Checks at once whether the `--log-file` was moved (SIGHUP), without waiting for the next
+/// periodic check; harmless when it was not.
+pub fn reopen() {
+    if let Some(outputs) = OUTPUTS.get() {
+        let mut outputs = outputs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(file) = &mut outputs.file {
+            let now = Instant::now();
+            if let Some(due) = now.checked_sub(ROTATION_CHECK) {
+                file.checked = file.checked.min(due);
+            }
+            file.follow_rotation(now);
+        }
+    }
+}
+
 /// Follows log rotation even when no line is written: the printer calls it about every second.
 pub fn tick() {
     if let Some(outputs) = OUTPUTS.get() {

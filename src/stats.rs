@@ -20,6 +20,7 @@ use crate::counters::{Buckets, MonitorCounters, MonitorSnapshot, Snapshot, LATEN
 use crate::histogram::Histogram;
 use crate::probe::{Nature, Observation, Reason};
 use crate::state::State;
+use crate::table::Table;
 
 /// Counts of status codes and failure reasons.
 #[derive(Debug, Clone, Default)]
@@ -198,9 +199,10 @@ pub struct Stats {
     /// When the scheduler will next have woken at the latest, ms since `started` (0: not yet
     /// running; `u64::MAX`: ended). Read by `/healthz`.
     scheduler_wake: AtomicU64,
-    monitors: Box<[MonitorTally]>,
+    /// Grown (never shrunk) by a reload that adds monitors; indexed without a lock.
+    monitors: Table<MonitorTally>,
     // Per-monitor counters for `/metrics`; empty unless asked for (`with_monitor_counters`).
-    counters: Box<[MonitorCounters]>,
+    counters: Table<MonitorCounters>,
     lateness: Buckets<LATENESS_BUCKETS>,
     busy: Box<[Mutex<Option<Running>>]>,
     guarded: Mutex<Guarded>,
@@ -269,8 +271,8 @@ impl Stats {
             lost_notifications: AtomicU64::new(0),
             unwritten: AtomicU64::new(0),
             scheduler_wake: AtomicU64::new(0),
-            monitors: (0..monitors).map(|_| MonitorTally::default()).collect(),
-            counters: Box::default(),
+            monitors: Table::new(monitors),
+            counters: Table::default(),
             lateness: Buckets::new(&LATENESS_BOUNDS_US),
             busy: (0..workers).map(|_| Mutex::new(None)).collect(),
             guarded: Mutex::new(Guarded {
@@ -283,10 +285,16 @@ impl Stats {
     /// Also keeps per-monitor counters (check durations, failures per reason) for `/metrics`:
     /// 88 more bytes per monitor.
     pub fn with_monitor_counters(mut self) -> Stats {
-        self.counters = (0..self.monitors.len())
-            .map(|_| MonitorCounters::default())
-            .collect();
+        self.counters = Table::new(self.monitors.len());
         self
+    }
+
+    /// Makes room for `monitors` monitors (a reload appended some); never shrinks.
+    pub fn grow(&self, monitors: usize) {
+        self.monitors.grow(monitors);
+        if !self.counters.is_empty() {
+            self.counters.grow(monitors);
+        }
     }
 
     fn guarded(&self) -> MutexGuard<'_, Guarded> {

@@ -18,7 +18,7 @@ use std::time::{Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::config::Monitor;
+use crate::catalog::Catalog;
 use crate::event::{Event, Fanout};
 use crate::probe::LocalKind;
 use crate::probe::{Observation, Outcome, Probe, Reason};
@@ -43,8 +43,8 @@ pub struct CheckRecord {
 
 /// What every worker shares.
 pub struct Pool {
-    /// The monitors, by index.
-    pub monitors: Arc<Vec<Monitor>>,
+    /// The monitors, by index (read once per job: a reload may replace the list).
+    pub monitors: Arc<Catalog>,
     /// The probe doing the HTTP work.
     pub probe: Arc<dyn Probe>,
     /// Live counters.
@@ -77,7 +77,9 @@ pub fn run(id: usize, pool: &Pool, channels: WorkerChannels) {
             });
             continue;
         }
-        let record = check(id, pool, &job);
+        let monitors = pool.monitors.load();
+        let monitor = &monitors[job.monitor];
+        let record = check(id, pool, monitor, &job);
         pool.stats
             .record(job.monitor, &record.observation, record.lateness);
         // A local failure or an inconclusive check is no verdict: the scheduler only frees
@@ -85,7 +87,7 @@ pub fn run(id: usize, pool: &Pool, channels: WorkerChannels) {
         let mut verdict = Verdict::of(&record.observation);
         if let Some(verdict) = &mut verdict {
             // Slow: more than half its timeout. Its next checks count as suspect (scheduler).
-            verdict.slow = record.observation.elapsed * 2 > pool.monitors[job.monitor].timeout;
+            verdict.slow = record.observation.elapsed * 2 > monitor.timeout;
         }
         // Publish before telling the scheduler, so a check's line precedes the state change
         // it causes.
@@ -97,8 +99,7 @@ pub fn run(id: usize, pool: &Pool, channels: WorkerChannels) {
     }
 }
 
-fn check(id: usize, pool: &Pool, job: &Job) -> CheckRecord {
-    let monitor = &pool.monitors[job.monitor];
+fn check(id: usize, pool: &Pool, monitor: &crate::config::Monitor, job: &Job) -> CheckRecord {
     let start = Instant::now();
     let started_at = SystemTime::now();
     pool.stats.set_busy(id, Some((job.monitor, start)));

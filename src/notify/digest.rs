@@ -174,6 +174,12 @@ impl MemoryHistory {
         }
     }
 
+    /// Takes a reload's list (indexes kept, new monitors appended).
+    pub fn adopt(&mut self, monitors: Arc<Vec<Monitor>>) {
+        self.incidents.resize_with(monitors.len(), VecDeque::new);
+        self.monitors = monitors;
+    }
+
     /// Records a state change.
     pub fn record(&mut self, change: &StateChange) {
         let list = &mut self.incidents[change.monitor];
@@ -240,7 +246,8 @@ impl DigestSource for MemoryHistory {
             .iter()
             .enumerate()
             .map(|(i, m)| {
-                let (c0, u0) = baseline.map_or((0, 0), |(_, v)| v[i]);
+                let (c0, u0) =
+                    baseline.map_or((0, 0), |(_, v)| v.get(i).copied().unwrap_or((0, 0)));
                 let incidents: Vec<Incident> = self.incidents[i]
                     .iter()
                     .filter(|inc| inc.start < to && inc.end.is_none_or(|e| e > covered))

@@ -34,6 +34,7 @@ use crossbeam_channel::{select, Receiver, Sender, TrySendError};
 use super::config::{ChannelSpec, Channels};
 use super::digest::{next_digest_at, DigestSource, DigestTime, MemoryHistory, DAY};
 use super::{render, Alert, Kind, Notification, DELIVERY_BUFFER};
+use crate::catalog::Catalog;
 use crate::config::Monitor;
 use crate::event::StateChange;
 use crate::state::State;
@@ -93,6 +94,10 @@ pub struct Dispatcher {
     next_sample: SystemTime,
     /// Per monitor, when its current outage began (the `at` of its `down`).
     down_at: Vec<Option<SystemTime>>,
+    /// The channels, to route the monitors a reload brings.
+    specs: Vec<ChannelSpec>,
+    /// Where a reload publishes the monitors; `None` in tests.
+    catalog: Option<Arc<Catalog>>,
 }
 
 impl Dispatcher {
@@ -127,7 +132,32 @@ impl Dispatcher {
             routes,
             source: None,
             next_sample: wall,
+            specs: specs.to_vec(),
+            catalog: None,
         }
+    }
+
+    /// Follows reloads: routes the monitors `catalog` holds whenever the list changes.
+    pub fn with_catalog(mut self, catalog: Arc<Catalog>) -> Dispatcher {
+        self.catalog = Some(catalog);
+        self
+    }
+
+    /// Takes a reload's list: routes every monitor again (a changed one may have changed its
+    /// `notify`), makes room for new ones; outages and reminders in progress are kept.
+    fn adopt(&mut self) {
+        let Some(current) = self.catalog.as_ref().map(|c| c.load()) else {
+            return;
+        };
+        if Arc::ptr_eq(&current, &self.monitors) {
+            return;
+        }
+        for (route, spec) in self.routes.iter_mut().zip(&self.specs) {
+            route.wants = current.iter().map(|m| Channels::wants(spec, m)).collect();
+        }
+        self.down_at.resize(current.len(), None);
+        self.memory.adopt(Arc::clone(&current));
+        self.monitors = current;
     }
 
     /// Takes digests from `source` (say, the history database) instead of this run's memory.
@@ -165,8 +195,17 @@ impl Dispatcher {
 
     /// Takes a state change that arrived at `now`.
     pub fn on_change(&mut self, c: &StateChange, now: Instant) {
+        self.adopt();
+        if c.monitor >= self.down_at.len() {
+            return; // not in any list this dispatcher was given (tests)
+        }
         self.memory.record(c);
         if c.from == State::Unknown && c.to == State::Up {
+            return;
+        }
+        if c.to == State::Unknown {
+            // Removed by a reload: monitoring stopped, which is no recovery.
+            self.down_at[c.monitor] = None;
             return;
         }
         let kind = if c.to == State::Down {

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::catalog::Catalog;
 use crate::config::Monitor;
 use crate::notify::digest::{Digest, DigestSource, Incident, MonitorDigest};
 use crate::probe::Reason;
@@ -21,19 +22,30 @@ use crate::store::{epoch_ms, from_epoch_ms, open_for_report};
 pub struct HistoryDigest {
     path: PathBuf,
     monitors: Arc<Vec<Monitor>>,
+    /// Where a reload publishes the monitors (the list then digested).
+    catalog: Option<Arc<Catalog>>,
 }
 
 impl HistoryDigest {
     /// Digests of `monitors` from the database at `path`.
     pub fn new(path: PathBuf, monitors: Arc<Vec<Monitor>>) -> HistoryDigest {
-        HistoryDigest { path, monitors }
+        HistoryDigest {
+            path,
+            monitors,
+            catalog: None,
+        }
+    }
+
+    /// Digests the monitors `catalog` holds at each digest (a reload may have changed them).
+    pub fn following(mut self, catalog: Arc<Catalog>) -> HistoryDigest {
+        self.catalog = Some(catalog);
+        self
     }
 }
 
+/// The history follows a monitor's id (schema version 4): a changed interval is one monitor.
 fn same_monitor(m: &Monitor, r: &MonitorReport) -> bool {
-    *r.url == *m.url
-        && r.name.as_deref() == m.name.as_deref()
-        && (r.interval_s - m.interval.as_secs_f64()).abs() < 1e-3
+    r.id == m.id()
 }
 
 impl DigestSource for HistoryDigest {
@@ -47,8 +59,11 @@ impl DigestSource for HistoryDigest {
         };
         let report = report::build(&conn, &query)
             .map_err(|e| format!("cannot read the history database: {e}"))?;
-        let monitors = self
-            .monitors
+        let list = self
+            .catalog
+            .as_ref()
+            .map_or_else(|| Arc::clone(&self.monitors), |c| c.load());
+        let monitors = list
             .iter()
             .enumerate()
             .map(|(i, m)| {
@@ -56,7 +71,7 @@ impl DigestSource for HistoryDigest {
                 let incidents = report
                     .incidents
                     .iter()
-                    .filter(|x| *x.url == *m.url && x.name.as_deref() == m.name.as_deref())
+                    .filter(|x| x.id == m.id())
                     .map(|x| Incident {
                         start: from_epoch_ms(x.start),
                         end: x.end.map(from_epoch_ms),

@@ -52,7 +52,7 @@ use std::time::{Duration, SystemTime};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use serde::Serialize;
 
-use crate::config::Monitor;
+use crate::catalog::Catalog;
 use crate::engine::spawn;
 use crate::error::Error;
 use crate::event::StateChange;
@@ -276,10 +276,11 @@ impl Notifier {
     /// the returned sender; when every clone of it is dropped, the notifier flushes and ends.
     pub fn start(
         channels: &Channels,
-        monitors: Arc<Vec<Monitor>>,
+        catalog: Arc<Catalog>,
         stats: Arc<Stats>,
         history_db: Option<PathBuf>,
     ) -> Result<Option<(Notifier, Sender<StateChange>)>, Error> {
+        let monitors = catalog.load();
         if channels.specs.is_empty() {
             return Ok(None);
         }
@@ -318,10 +319,12 @@ impl Notifier {
             Arc::clone(&monitors),
             Arc::clone(&stats),
             SystemTime::now(),
-        );
+        )
+        .with_catalog(Arc::clone(&catalog));
         // The digest reads the history database when the run keeps one, its memory otherwise.
         if let Some(path) = history_db {
-            let source = history::HistoryDigest::new(path, Arc::clone(&monitors));
+            let source =
+                history::HistoryDigest::new(path, Arc::clone(&monitors)).following(catalog);
             dispatcher = dispatcher.with_source(Box::new(source));
         }
         let outlets = dispatcher::Outlets {

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::history;
+use crate::catalog::Catalog;
 use crate::config::{Ids, Monitor};
 use crate::selfwatch::pause::Pauses;
 use crate::stats::Stats;
@@ -18,8 +19,9 @@ const RATE_EVERY: Duration = Duration::from_secs(60);
 pub struct Ctx {
     /// Live counters and the states the scheduler publishes.
     pub stats: Arc<Stats>,
-    /// The monitors, in config order (index = monitor).
-    pub monitors: Arc<Vec<Monitor>>,
+    /// The monitors, in config order (index = monitor), as the last reload left them: read
+    /// with [`Ctx::monitors`], once per request.
+    pub catalog: Arc<Catalog>,
     /// The heartbeat's published stalls.
     pub pauses: Arc<Pauses>,
     /// The history database, read through the server's own read-only connection; `None`
@@ -35,8 +37,10 @@ pub struct Ctx {
     pub figures: history::Cache,
     /// The pages' uptime strips: completed days of the monitors seen, cached for the day.
     pub strips: super::strips::Cache,
-    /// Monitor index by id.
-    ids: Ids,
+    /// The last config reload's outcome (a failed one is reported by `/healthz`).
+    pub reload: Arc<crate::reload::Status>,
+    /// Monitor index by id, for the list it was built from (rebuilt after a reload).
+    ids: Mutex<(Arc<Vec<Monitor>>, Arc<Ids>)>,
     /// The checks-per-minute rate: (when sampled, checks finished then, rate since the sample
     /// before, per minute).
     rate: Mutex<(Instant, u64, Option<f64>)>,
@@ -51,10 +55,10 @@ impl Ctx {
         history: Option<PathBuf>,
         started_at: Instant,
     ) -> Ctx {
-        let ids = Ids::new(&monitors);
+        let ids = Mutex::new((Arc::clone(&monitors), Arc::new(Ids::new(&monitors))));
         Ctx {
             stats,
-            monitors,
+            catalog: Arc::new(Catalog::new(monitors)),
             pauses,
             history,
             started: SystemTime::now() - started_at.elapsed(),
@@ -62,6 +66,7 @@ impl Ctx {
             figures: history::Cache::default(),
             strips: super::strips::Cache::default(),
             ids,
+            reload: Arc::default(),
             prometheus: None,
             rate: Mutex::new((started_at, 0, None)),
         }
@@ -82,8 +87,34 @@ impl Ctx {
         last.or(current).unwrap_or(0.0)
     }
 
-    /// The index of the monitor with this id.
+    /// The monitors now (a reload may have changed them; tombstones included, see
+    /// [`Ctx::is_removed`]).
+    pub fn monitors(&self) -> Arc<Vec<Monitor>> {
+        self.catalog.load()
+    }
+
+    /// Whether a reload removed the monitor at `index`.
+    pub fn is_removed(&self, index: usize) -> bool {
+        self.catalog.removed().get(index).copied().unwrap_or(false)
+    }
+
+    /// The index of the live monitor with this id.
     pub fn monitor(&self, id: &str) -> Option<usize> {
-        self.ids.find(&self.monitors, id)
+        let monitors = self.monitors();
+        let ids = {
+            let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+            if !Arc::ptr_eq(&ids.0, &monitors) {
+                *ids = (Arc::clone(&monitors), Arc::new(Ids::new(&monitors)));
+            }
+            Arc::clone(&ids.1)
+        };
+        match ids.find(&monitors, id) {
+            Some(i) if self.is_removed(i) => {
+                // A removed id that a later reload brought back: the live one is appended.
+                let i = monitors.iter().rposition(|m| m.id() == id)?;
+                (!self.is_removed(i)).then_some(i)
+            }
+            found => found,
+        }
     }
 }

@@ -4,6 +4,11 @@
 //! heartbeat is beating; `503` with the reason otherwise (plain text): the scheduler has
 //! ended (the run is stopping), it is late by more than [`LATE`] (stuck or starved of CPU),
 //! or the heartbeat has been silent for more than [`LATE`] (the process is stalled).
+//!
+//! A failed config reload is reported in the body of a `200`: `ok; reload failed at <time>:
+//! <why>; still running the previous config`. Monitoring goes on (with the previous config), so
+//! it is not a failure of sitewatch; and a supervisor restarting sitewatch on a `503` would
+//! only meet the same invalid file at start-up.
 
 use std::time::{Duration, Instant};
 
@@ -16,7 +21,16 @@ pub const LATE: Duration = Duration::from_secs(5);
 /// The health check.
 pub fn healthz(ctx: &Ctx, _req: &Request) -> Reply {
     match problem(ctx, Instant::now()) {
-        None => Reply::text(200, "ok"),
+        None => match ctx.reload.failed() {
+            None => Reply::text(200, "ok"),
+            Some((at, why)) => Reply::text(
+                200,
+                format!(
+                    "ok; reload failed at {}: {why}; still running the previous config",
+                    crate::output::timestamp(at)
+                ),
+            ),
+        },
         Some(why) => Reply::text(503, why),
     }
 }

@@ -225,35 +225,57 @@ fn read_hours(
     Ok(by_id)
 }
 
-/// The database id of each monitor (config order), as the writer registered it: by URL (as
-/// shown), name and interval.
+/// The database id of each monitor (config order), as the writer registers it: by its id
+/// (`config_id`, schema version 4); rows without one (hand-made databases) by URL (as shown),
+/// name and interval.
 pub(super) fn monitor_ids(
     conn: &Connection,
     monitors: &[Monitor],
 ) -> rusqlite::Result<Vec<Option<i64>>> {
-    let mut known: HashMap<(String, String, i64), i64> = HashMap::new();
-    let mut statement = conn.prepare("SELECT id, url, name, interval_ms FROM monitors")?;
+    let mut by_id: HashMap<String, i64> = HashMap::new();
+    let mut by_key: HashMap<(String, String, i64), i64> = HashMap::new();
+    let mut statement =
+        conn.prepare("SELECT id, url, name, interval_ms, config_id FROM monitors")?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
-        known.insert((row.get(1)?, row.get(2)?, row.get(3)?), row.get(0)?);
+        let config_id: String = row.get(4)?;
+        if config_id.is_empty() {
+            by_key.insert((row.get(1)?, row.get(2)?, row.get(3)?), row.get(0)?);
+        } else {
+            by_id.insert(config_id, row.get(0)?);
+        }
     }
     Ok(monitors
         .iter()
         .map(|m| {
-            let key = (
-                m.url.to_string(),
-                m.name.as_deref().unwrap_or("").to_string(),
-                i64::try_from(m.interval.as_millis()).unwrap_or(i64::MAX),
-            );
-            known.get(&key).copied()
+            by_id.get(m.id()).copied().or_else(|| {
+                let key = (
+                    m.url.to_string(),
+                    m.name.as_deref().unwrap_or("").to_string(),
+                    i64::try_from(m.interval.as_millis()).unwrap_or(i64::MAX),
+                );
+                by_key.get(&key).copied()
+            })
         })
         .collect())
 }
 
-/// The database id of one monitor (the `UNIQUE (url, name, interval_ms)` index finds it).
+/// The database id of one monitor: by its id (the unique index on `config_id` finds it), else
+/// (a hand-made row without one) by URL, name and interval.
 fn monitor_id(conn: &Connection, m: &Monitor) -> rusqlite::Result<Option<i64>> {
+    let by_id = conn
+        .query_row(
+            "SELECT id FROM monitors WHERE config_id = ?1 AND config_id <> ''",
+            params![m.id()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if by_id.is_some() {
+        return Ok(by_id);
+    }
     conn.query_row(
-        "SELECT id FROM monitors WHERE url = ?1 AND name = ?2 AND interval_ms = ?3",
+        "SELECT id FROM monitors WHERE url = ?1 AND name = ?2 AND interval_ms = ?3
+           AND config_id = ''",
         params![
             &*m.url,
             m.name.as_deref().unwrap_or(""),

@@ -102,7 +102,7 @@ fn strips(ctx: &Ctx, monitors: &[&MonitorStatus]) -> (Vec<Strips>, Option<String
     };
     let configs: Vec<crate::config::Monitor> = monitors
         .iter()
-        .map(|m| ctx.monitors[m.index].clone())
+        .map(|m| ctx.monitors()[m.index].clone())
         .collect();
     match store::ids_of(path, &configs).and_then(|ids| ctx.strips.strips(path, &ids)) {
         Ok(strips) => (strips, None),
@@ -144,7 +144,7 @@ pub fn status(ctx: &Ctx, request: &Request) -> Reply {
     if let (Some(path), false) = (&ctx.history, problems.is_empty()) {
         let configs: Vec<crate::config::Monitor> = problems
             .iter()
-            .filter_map(|p| ctx.monitor(&p.id).map(|i| ctx.monitors[i].clone()))
+            .filter_map(|p| ctx.monitor(&p.id).map(|i| ctx.monitors()[i].clone()))
             .collect();
         let declared = store::ids_of(path, &configs).and_then(|ids| {
             let since = problems.iter().map(|p| p.since.unwrap_or(0));
@@ -166,10 +166,13 @@ pub fn status(ctx: &Ctx, request: &Request) -> Reply {
         .iter()
         .map(|m| row(m, strips.next().unwrap_or_default()))
         .collect();
+    let removed = ctx.catalog.removed();
     let mut groups: Vec<String> = ctx
-        .monitors
+        .monitors()
         .iter()
-        .filter_map(|m| super::ident::group(m).map(str::to_string))
+        .enumerate()
+        .filter(|(i, _)| !removed.get(*i).copied().unwrap_or(false))
+        .filter_map(|(_, m)| super::ident::group(m).map(str::to_string))
         .collect();
     groups.sort();
     groups.dedup();
@@ -214,15 +217,15 @@ pub fn monitor(ctx: &Ctx, _request: &Request, id: &str) -> Reply {
     let health = status::health(ctx);
     let (mut strips, strips_error) = strips(ctx, &[&detail.status]);
     let strips = strips.pop().unwrap_or_default();
-    let chart = match &ctx.history {
-        Some(path) => store::ids_of(path, std::slice::from_ref(&ctx.monitors[index])).and_then(
-            |ids| match ids.first().copied().flatten() {
-                Some(db_id) => store::latency_cells(path, db_id, now),
-                None => Ok(Cells::default()),
-            },
-        ),
-        None => Ok(Cells::default()),
-    };
+    let chart =
+        match &ctx.history {
+            Some(path) => store::ids_of(path, std::slice::from_ref(&ctx.monitors()[index]))
+                .and_then(|ids| match ids.first().copied().flatten() {
+                    Some(db_id) => store::latency_cells(path, db_id, now),
+                    None => Ok(Cells::default()),
+                }),
+            None => Ok(Cells::default()),
+        };
     let (chart, chart_error) = match chart {
         Ok(c) => (c, None),
         Err(e) => (Cells::default(), Some(e)),

@@ -15,7 +15,7 @@ pub fn metrics(ctx: &Ctx, request: &Request) -> Reply {
     let Some(prometheus) = &ctx.prometheus else {
         return Reply::not_found(&request.path);
     };
-    let scrape = prometheus.scrape(Arc::clone(&ctx.stats), Arc::clone(&ctx.monitors));
+    let scrape = prometheus.scrape(Arc::clone(&ctx.stats), ctx.monitors());
     Reply::streamed(200, CONTENT_TYPE, scrape)
 }
 

@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use super::history::{self, Figures};
 use super::{ident, Ctx, Reply, Request};
+use crate::config::Monitor;
 use crate::probe::{Nature, Reason};
 use crate::state::State;
 use crate::stats::LastCheck;
@@ -82,11 +83,10 @@ impl Filter {
         Ok(f)
     }
 
-    fn matches(&self, ctx: &Ctx, index: usize, state: State) -> bool {
+    fn matches(&self, m: &Monitor, state: State) -> bool {
         if self.state.is_some_and(|s| s != state) {
             return false;
         }
-        let m = &ctx.monitors[index];
         if let Some(g) = &self.group {
             if ident::group(m) != Some(g.as_str()) {
                 return false;
@@ -255,7 +255,7 @@ pub fn health(ctx: &Ctx) -> Health {
     let uptime = ctx.started_at.elapsed();
     let schedule = s.schedule();
     Health {
-        monitors: ctx.monitors.len(),
+        monitors: live(ctx),
         checks_per_minute: ctx.checks_per_minute(std::time::Instant::now()),
         lateness_p99_ms: s.lateness_now().quantile(0.99).as_secs_f64() * 1000.0,
         missed: schedule.missed,
@@ -279,7 +279,7 @@ pub fn health(ctx: &Ctx) -> Health {
 fn figures(ctx: &Ctx) -> (Option<std::sync::Arc<history::Table>>, Option<String>) {
     match &ctx.history {
         None => (None, None),
-        Some(path) => match ctx.figures.get(path, &ctx.monitors) {
+        Some(path) => match ctx.figures.get(path, &ctx.monitors()) {
             // Figures from an earlier read, if the last refresh failed: say why.
             Ok(t) => (Some(t), ctx.figures.error()),
             Err(e) => (None, Some(e)),
@@ -289,7 +289,8 @@ fn figures(ctx: &Ctx) -> (Option<std::sync::Arc<history::Table>>, Option<String>
 
 /// One monitor as shown, with `figures` from the history.
 fn build(ctx: &Ctx, index: usize, figures: Option<&Figures>) -> MonitorStatus {
-    let m = &ctx.monitors[index];
+    let monitors = ctx.monitors();
+    let m = &monitors[index];
     let totals = ctx.stats.monitor_total(index);
     MonitorStatus {
         index,
@@ -306,21 +307,31 @@ fn build(ctx: &Ctx, index: usize, figures: Option<&Figures>) -> MonitorStatus {
     }
 }
 
+/// Monitors now, those a reload removed left out.
+fn live(ctx: &Ctx) -> usize {
+    ctx.monitors().len() - ctx.catalog.removed().iter().filter(|&&r| r).count()
+}
+
 /// The overview: health, counts and one page of monitors matching `filter`.
 pub fn overview(ctx: &Ctx, filter: &Filter) -> Overview {
+    let list = ctx.monitors();
+    let removed = ctx.catalog.removed();
     let mut counts = Counts {
-        total: ctx.monitors.len(),
+        total: list.len() - removed.iter().filter(|&&r| r).count(),
         ..Counts::default()
     };
     let mut matching: Vec<(u8, usize)> = Vec::new();
-    for index in 0..ctx.monitors.len() {
+    for (index, m) in list.iter().enumerate() {
+        if removed.get(index).copied().unwrap_or(false) {
+            continue; // removed by a reload
+        }
         let state = ctx.stats.state(index);
         match state {
             State::Up => counts.up += 1,
             State::Down => counts.down += 1,
             State::Unknown => counts.unknown += 1,
         }
-        if filter.matches(ctx, index, state) {
+        if filter.matches(m, state) {
             matching.push((rank(state), index));
         }
     }
@@ -384,7 +395,7 @@ pub fn monitor(ctx: &Ctx, index: usize) -> MonitorDetail {
     let mut status = build(ctx, index, f.as_ref());
     let (mut recent, mut incidents) = (Vec::new(), Vec::new());
     if let Some(path) = &ctx.history {
-        match history::detail(path, &ctx.monitors[index]) {
+        match history::detail(path, &ctx.monitors()[index]) {
             Ok(Some(d)) => {
                 recent = d.recent;
                 incidents = d.incidents;

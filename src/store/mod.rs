@@ -114,6 +114,65 @@ pub const MIGRATIONS: &[&str] = &[
     // `fill_config_ids`, in the same transaction. A row is still found by URL, name and
     // interval: two monitors alike in those share one row (and its id is the last one's).
     "ALTER TABLE monitors ADD COLUMN config_id TEXT NOT NULL DEFAULT '';",
+    // 4: a monitor's history follows its id: `monitors` is rebuilt without UNIQUE (url, name,
+    // interval_ms) and with a unique index on `config_id` (rows without one, '', only from
+    // hand-made databases, are left as they are), and rows sharing an id (one monitor whose
+    // interval, URL or timeout changed between runs) are merged into the oldest row id: its
+    // checks and transitions point there, its hourly rollups are summed per hour (count, up,
+    // time; the slowest kept; for an hour both rows have, the percentile sketch of the one
+    // with more checks), `first_seen` is the earliest, and URL, name, interval, method and
+    // `last_seen` are those of the row seen last.
+    "CREATE TEMP TABLE m4_merge AS
+         SELECT m.id AS old, k.keep AS keep
+         FROM monitors m
+         JOIN (SELECT config_id, min(id) AS keep FROM monitors
+               WHERE config_id <> '' GROUP BY config_id) k
+           ON k.config_id = m.config_id
+         WHERE m.id <> k.keep;
+     UPDATE checks SET monitor = (SELECT keep FROM m4_merge WHERE old = checks.monitor)
+         WHERE monitor IN (SELECT old FROM m4_merge);
+     UPDATE transitions SET monitor = (SELECT keep FROM m4_merge WHERE old = transitions.monitor)
+         WHERE monitor IN (SELECT old FROM m4_merge);
+     CREATE TEMP TABLE m4_rollups AS
+         SELECT coalesce(g.keep, r.monitor) AS monitor, r.hour, r.checks, r.up, r.ms_sum,
+                r.ms_max, r.sketch
+         FROM rollups r LEFT JOIN m4_merge g ON g.old = r.monitor
+         WHERE r.monitor IN (SELECT old FROM m4_merge)
+            OR r.monitor IN (SELECT keep FROM m4_merge);
+     DELETE FROM rollups
+         WHERE monitor IN (SELECT old FROM m4_merge) OR monitor IN (SELECT keep FROM m4_merge);
+     INSERT INTO rollups (monitor, hour, checks, up, ms_sum, ms_max, sketch)
+         SELECT monitor, hour, sum(checks), sum(up), sum(ms_sum), max(ms_max),
+                (SELECT b.sketch FROM m4_rollups b
+                 WHERE b.monitor = a.monitor AND b.hour = a.hour
+                 ORDER BY b.checks DESC LIMIT 1)
+         FROM m4_rollups a GROUP BY monitor, hour;
+     CREATE TABLE monitors_v4 (
+         id          INTEGER PRIMARY KEY,
+         url         TEXT    NOT NULL,
+         name        TEXT    NOT NULL DEFAULT '',
+         interval_ms INTEGER NOT NULL,
+         method      TEXT    NOT NULL,
+         first_seen  INTEGER NOT NULL,
+         last_seen   INTEGER NOT NULL,
+         config_id   TEXT    NOT NULL DEFAULT ''
+     );
+     INSERT INTO monitors_v4 (id, url, name, interval_ms, method, first_seen, last_seen, config_id)
+         SELECT id, url, name, interval_ms, method, first_seen, last_seen, config_id
+         FROM monitors WHERE id NOT IN (SELECT old FROM m4_merge);
+     UPDATE monitors_v4
+         SET (url, name, interval_ms, method, last_seen) =
+                 (SELECT l.url, l.name, l.interval_ms, l.method, l.last_seen FROM monitors l
+                  WHERE l.config_id = monitors_v4.config_id
+                  ORDER BY l.last_seen DESC, l.id DESC LIMIT 1),
+             first_seen = (SELECT min(first_seen) FROM monitors x
+                           WHERE x.config_id = monitors_v4.config_id)
+         WHERE id IN (SELECT keep FROM m4_merge);
+     DROP TABLE monitors;
+     ALTER TABLE monitors_v4 RENAME TO monitors;
+     CREATE UNIQUE INDEX monitors_by_config_id ON monitors (config_id) WHERE config_id <> '';
+     DROP TABLE m4_merge;
+     DROP TABLE m4_rollups;",
 ];
 
 /// Gives each monitor row without a `config_id` the one its name or URL gives (migration 3).
@@ -338,13 +397,35 @@ pub fn migrate(conn: &mut Connection) -> Result<i64, MigrateError> {
         return Err(MigrateError::Newer { found, known });
     }
     for (version, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        // Migration 4 rebuilds a table others refer to: SQLite's way is with foreign keys
+        // off (a no-op inside a transaction, hence here), checked before the commit.
+        let rebuild = version + 1 == 4;
+        let foreign_keys: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+        if rebuild && foreign_keys {
+            conn.pragma_update(None, "foreign_keys", false)?;
+        }
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute_batch(sql)?;
         if version + 1 == 3 {
             fill_config_ids(&tx)?;
         }
+        if rebuild {
+            let dangling: i64 =
+                tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                    r.get(0)
+                })?;
+            if dangling > 0 {
+                return Err(MigrateError::Sqlite(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+                    Some(format!("{dangling} rows would refer to no monitor")),
+                )));
+            }
+        }
         tx.pragma_update(None, "user_version", version as i64 + 1)?;
         tx.commit()?;
+        if rebuild && foreign_keys {
+            conn.pragma_update(None, "foreign_keys", true)?;
+        }
     }
     Ok(found)
 }
@@ -530,6 +611,12 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets the registration, so that the next [`register`](Self::register) is required
+    /// (a reload changed the list).
+    pub fn forget_registration(&mut self) {
+        self.monitor_ids = None;
+    }
+
     /// The database ids of the monitors, by config index, once registered.
     pub fn monitor_ids(&self) -> Option<&[i64]> {
         self.monitor_ids.as_deref()
@@ -551,8 +638,9 @@ impl Store {
     }
 }
 
-/// Inserts or refreshes one row per monitor (identified by URL, name and interval; its
-/// `config_id` set to the monitor's id) and returns their row ids in config order.
+/// Inserts or refreshes one row per monitor, identified by its id (`config_id`: a changed
+/// interval, URL or timeout keeps the row and its history), and returns their row ids in
+/// config order.
 fn register(conn: &mut Connection, monitors: &[Monitor]) -> rusqlite::Result<Vec<i64>> {
     let now = epoch_ms(SystemTime::now());
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -560,10 +648,12 @@ fn register(conn: &mut Connection, monitors: &[Monitor]) -> rusqlite::Result<Vec
     {
         // A lookup, then an update or an insert: an `INSERT … ON CONFLICT DO UPDATE … RETURNING`
         // does the same in one statement but needs a statement journal, which tripled the cost.
-        let mut find = tx
-            .prepare("SELECT id FROM monitors WHERE url = ?1 AND name = ?2 AND interval_ms = ?3")?;
+        // `<> ''` as in the unique index's condition, so that SQLite uses it.
+        let mut find =
+            tx.prepare("SELECT id FROM monitors WHERE config_id = ?1 AND config_id <> ''")?;
         let mut refresh = tx.prepare(
-            "UPDATE monitors SET method = ?2, last_seen = ?3, config_id = ?4 WHERE id = ?1",
+            "UPDATE monitors SET url = ?2, name = ?3, interval_ms = ?4, method = ?5, last_seen = ?6
+             WHERE id = ?1",
         )?;
         let mut insert = tx.prepare(
             "INSERT INTO monitors (url, name, interval_ms, method, first_seen, last_seen, config_id)
@@ -573,12 +663,10 @@ fn register(conn: &mut Connection, monitors: &[Monitor]) -> rusqlite::Result<Vec
             let name = m.name.as_deref().unwrap_or("");
             let interval = i64::try_from(m.interval.as_millis()).unwrap_or(i64::MAX);
             let method = m.method.as_str();
-            let found: Option<i64> = find
-                .query_row(params![m.url, name, interval], |r| r.get(0))
-                .optional()?;
+            let found: Option<i64> = find.query_row(params![m.id()], |r| r.get(0)).optional()?;
             *id = match found {
                 Some(id) => {
-                    refresh.execute(params![id, method, now, m.id()])?;
+                    refresh.execute(params![id, m.url, name, interval, method, now])?;
                     id
                 }
                 None => {
@@ -695,6 +783,111 @@ mod tests {
     }
 
     #[test]
+    fn a_changed_interval_keeps_the_monitors_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("h.db")).unwrap();
+        let named = |interval: u32| {
+            Config::parse(&format!(
+                r#"[{{"url": "http://127.0.0.1:9/a", "name": "shop", "interval": {interval}}}]"#
+            ))
+            .unwrap()
+            .monitors
+        };
+        store.register(&named(60)).unwrap();
+        store.register(&named(30)).unwrap();
+        assert_eq!(store.monitor_ids(), Some(&[1][..]));
+        let (rows, interval): (i64, i64) = store
+            .connection()
+            .query_row("SELECT count(*), max(interval_ms) FROM monitors", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(
+            (rows, interval),
+            (1, 30_000),
+            "one row, the latest settings"
+        );
+    }
+
+    #[test]
+    fn migration_4_merges_rows_sharing_an_id_into_the_oldest() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        for sql in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO monitors (id, url, name, interval_ms, method, first_seen, last_seen, config_id)
+                 VALUES (1, 'http://a/', 'shop', 60000, 'GET', 10, 20, 'shop'),
+                        (2, 'http://b/', '', 60000, 'GET', 5, 50, 'b'),
+                        (3, 'http://a/', 'shop', 30000, 'HEAD', 30, 40, 'shop');
+             INSERT INTO checks (ts, monitor, ms, lateness_ms) VALUES (11, 1, 1, 0), (31, 3, 1, 0), (12, 2, 1, 0);
+             INSERT INTO transitions (ts, monitor, from_state, to_state) VALUES (31, 3, 'unknown', 'up');
+             INSERT INTO rollups (monitor, hour, checks, up, ms_sum, ms_max, sketch) VALUES
+                 (1, 0, 2, 2, 4.0, 3.0, x'01'), (3, 0, 5, 4, 10.0, 9.0, x'03'), (3, 1, 1, 1, 1.0, 1.0, x'04');
+             PRAGMA user_version = 3;",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let monitors: Vec<(i64, String, i64, String, i64, i64)> = conn
+            .prepare("SELECT id, config_id, interval_ms, method, first_seen, last_seen FROM monitors ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            monitors,
+            [
+                (1, "shop".into(), 30_000, "HEAD".into(), 10, 40),
+                (2, "b".into(), 60_000, "GET".into(), 5, 50)
+            ]
+        );
+        let per_monitor = |sql: &str| -> Vec<(i64, i64)> {
+            conn.prepare(sql)
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap()
+        };
+        assert_eq!(
+            per_monitor("SELECT monitor, count(*) FROM checks GROUP BY monitor"),
+            [(1, 2), (2, 1)]
+        );
+        assert_eq!(
+            per_monitor("SELECT monitor, count(*) FROM transitions GROUP BY monitor"),
+            [(1, 1)]
+        );
+        let rollups: Vec<(i64, i64, i64, f64, Vec<u8>)> = conn
+            .prepare("SELECT hour, checks, up, ms_max, sketch FROM rollups WHERE monitor = 1 ORDER BY hour")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(rollups, [(0, 7, 6, 9.0, vec![3]), (1, 1, 1, 1.0, vec![4])]);
+        let fk: bool = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert!(fk, "foreign keys back on");
+        let dup = conn.execute(
+            "INSERT INTO monitors (url, interval_ms, method, first_seen, last_seen, config_id)
+             VALUES ('x', 1, 'GET', 0, 0, 'b')",
+            [],
+        );
+        assert!(dup.is_err(), "config_id is unique");
+        let plan: String = conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT id FROM monitors WHERE config_id = ?1 AND config_id <> ''",
+                ["b"],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("monitors_by_config_id"), "{plan}");
+    }
+
+    #[test]
     fn open_creates_migrates_and_registers_monitors_once() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("h.db");
@@ -705,11 +898,7 @@ mod tests {
         drop(first);
         let mut again = Store::open(&path).unwrap();
         again.register(&monitors()[1..]).unwrap();
-        assert_eq!(
-            again.monitor_ids(),
-            Some(&[2, 3][..]),
-            "same URL+name+interval, same id"
-        );
+        assert_eq!(again.monitor_ids(), Some(&[2, 3][..]), "same id, same row");
         let mut reversed = monitors();
         reversed.reverse();
         again.register(&reversed).unwrap();

@@ -40,6 +40,7 @@ use super::gap;
 use super::identity::Gone;
 use super::rollup::RollupCache;
 use super::{epoch_ms, Store};
+use crate::catalog::Catalog;
 use crate::config::Monitor;
 use crate::event::{Event, StateChange};
 use crate::output::ms;
@@ -122,6 +123,9 @@ struct Prune {
 pub struct Writer {
     store: Store,
     monitors: Arc<Vec<Monitor>>,
+    /// Where a reload publishes a new list, which is then registered (by id) before the next
+    /// batch is written.
+    catalog: Option<Arc<Catalog>>,
     /// After a failed registration, when to try again.
     register_retry: Option<Instant>,
     settings: Settings,
@@ -150,6 +154,7 @@ impl Writer {
         Writer {
             store,
             register_retry: None,
+            catalog: None,
             states: vec![State::Unknown; monitors.len()],
             monitors,
             batch: Vec::with_capacity(settings.batch_rows.max(1)),
@@ -170,6 +175,12 @@ impl Writer {
             interrupt: never(),
             interrupted: false,
         }
+    }
+
+    /// Follows reloads: registers the list `catalog` holds whenever it changes.
+    pub fn reloadable(mut self, catalog: Arc<Catalog>) -> Writer {
+        self.catalog = Some(catalog);
+        self
     }
 
     /// Also finishes when `interrupt` disconnects (a stop at once), without waiting for the
@@ -345,6 +356,16 @@ impl Writer {
 
     /// Registers the monitors unless done, or tried less than [`REGISTER_RETRY`] ago.
     fn ensure_registered(&mut self) -> rusqlite::Result<()> {
+        if let Some(current) = self.catalog.as_ref().map(|c| c.load()) {
+            if !Arc::ptr_eq(&current, &self.monitors) {
+                // A reload: register the new list (a lookup by id per monitor, so a changed
+                // monitor keeps its row) before writing any of its events.
+                self.monitors = current;
+                self.states.resize(self.monitors.len(), State::Unknown);
+                self.store.forget_registration();
+                self.register_retry = None;
+            }
+        }
         if self.store.monitor_ids().is_some() {
             return Ok(());
         }

@@ -23,6 +23,7 @@ mod output_failures;
 mod pages;
 mod raw_site;
 mod redirects;
+mod reload;
 mod schedule;
 mod secrets;
 mod selfwatch;
