@@ -40,6 +40,7 @@ use crossbeam_channel::{after, bounded, never, select, unbounded};
 use crate::config::Config;
 use crate::error::Error;
 use crate::event::Fanout;
+use crate::maintenance::{self, Planned};
 use crate::notify::Notifier;
 use crate::output::{run_printer, Format};
 use crate::probe::Probe;
@@ -154,15 +155,18 @@ pub fn run(
         network: network.clone(),
         local: Default::default(),
     });
+    let planned = Arc::new(Planned::new(config.plan));
     let pool = Arc::new(Pool {
         monitors: Arc::clone(&monitors),
         probe: Arc::clone(&probe),
         stats: Arc::clone(&stats),
         stopping: Arc::clone(&stopping),
         selfwatch,
+        planned: Arc::clone(&planned),
     });
     let mut fanout = Fanout::new(printer_tx, Arc::clone(&stats));
     let history_db = history.as_ref().map(|h| h.store.path().to_path_buf());
+    let history_path = history_db.clone();
     let notifier = match Notifier::start(
         &config.notify,
         Arc::clone(&monitors),
@@ -214,6 +218,18 @@ pub fn run(
         let stop = selfwatch_stop_rx.clone();
         selfwatch_threads.push(spawn("sitewatch-canary".into(), move || {
             guard.run(nudged, stop)
+        })?);
+    }
+    // Windows from the config or the history database (ended with the selfwatch threads).
+    if !planned.windows().is_empty() || history_path.is_some() {
+        let watch = maintenance::watch::Watch {
+            planned,
+            monitors: Arc::clone(&monitors),
+            db: history_path,
+        };
+        let stop = selfwatch_stop_rx.clone();
+        selfwatch_threads.push(spawn("sitewatch-maintenance".into(), move || {
+            watch.run(stop)
         })?);
     }
     drop(selfwatch_stop_rx);

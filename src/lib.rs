@@ -17,6 +17,7 @@ pub mod error;
 pub mod event;
 pub mod histogram;
 pub mod localsite;
+pub mod maintenance;
 pub mod notify;
 pub mod output;
 pub mod private_file;

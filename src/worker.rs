@@ -20,6 +20,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::config::Monitor;
 use crate::event::{Event, Fanout};
+use crate::maintenance::Planned;
 use crate::probe::LocalKind;
 use crate::probe::{Observation, Outcome, Probe, Reason};
 use crate::scheduler::{Completion, Job, Verdict};
@@ -53,6 +54,8 @@ pub struct Pool {
     pub stopping: Arc<AtomicBool>,
     /// sitewatch's own condition: stalls, network, local failures.
     pub selfwatch: Arc<SelfWatch>,
+    /// Maintenance windows and dependencies.
+    pub planned: Arc<Planned>,
 }
 
 /// The ends of the channels one worker uses.
@@ -142,6 +145,9 @@ fn check(id: usize, pool: &Pool, job: &Job) -> CheckRecord {
             }
         });
     let observation = pool.selfwatch.judge(observation, start, Instant::now());
+    let observation = pool
+        .planned
+        .judge(job.monitor, observation, &pool.monitors, &pool.stats);
     pool.stats.set_busy(id, None);
     CheckRecord {
         monitor: job.monitor,

@@ -29,6 +29,8 @@ pub(super) struct Document {
     pub notify: Option<Value>,
     /// The object form's `connectivity` object, validated by the caller.
     pub connectivity: Option<Value>,
+    /// The object form's `maintenance` list, validated by the caller.
+    pub maintenance: Option<Value>,
 }
 
 /// Parses `text` (one JSON value, nothing after it) into a [`Document`].
@@ -108,6 +110,7 @@ impl<'de> Visitor<'de> for Top<'_> {
             monitors,
             notify: None,
             connectivity: None,
+            maintenance: None,
         })
     }
 
@@ -118,17 +121,19 @@ impl<'de> Visitor<'de> for Top<'_> {
         let mut early: Option<Vec<Value>> = None;
         let mut notify: Option<Value> = None;
         let mut connectivity: Option<Value> = None;
+        let mut maintenance: Option<Value> = None;
         while let Some(key) = map.next_key::<String>()? {
             let seen = match key.as_str() {
                 "defaults" => defaults.is_some(),
                 "urls" => monitors.is_some() || early.is_some(),
                 "notify" => notify.is_some(),
                 "connectivity" => connectivity.is_some(),
+                "maintenance" => maintenance.is_some(),
                 _ => {
                     return fail(
                         self.failure,
                         ConfigError::Shape(format!(
-                            "unknown top-level key {key:?}; the accepted keys are \"urls\", \"defaults\", \"notify\" and \"connectivity\""
+                            "unknown top-level key {key:?}; the accepted keys are \"urls\", \"defaults\", \"notify\", \"connectivity\" and \"maintenance\""
                         )),
                     )
                 }
@@ -163,6 +168,9 @@ impl<'de> Visitor<'de> for Top<'_> {
                 "connectivity" => {
                     connectivity = Some(next_strict(&mut map, self.failure, Part::Connectivity)?)
                 }
+                "maintenance" => {
+                    maintenance = Some(next_strict(&mut map, self.failure, Part::Maintenance)?)
+                }
                 _ => notify = Some(next_strict(&mut map, self.failure, Part::Notify)?),
             }
         }
@@ -194,6 +202,7 @@ impl<'de> Visitor<'de> for Top<'_> {
             monitors,
             notify,
             connectivity,
+            maintenance,
         })
     }
 
@@ -286,6 +295,7 @@ enum Part {
     Entries,
     Notify,
     Connectivity,
+    Maintenance,
 }
 
 /// A key found twice in one object, and the entry (or channel) it is in.
@@ -311,6 +321,7 @@ impl Duplicate {
             (Part::Notify, Some(i)) => ConfigError::Notify(format!("channel {}: {message}", i + 1)),
             (Part::Notify, None) => ConfigError::Notify(message),
             (Part::Connectivity, _) => ConfigError::Connectivity(message),
+            (Part::Maintenance, _) => ConfigError::Maintenance(message),
         }
     }
 }

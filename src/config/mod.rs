@@ -65,6 +65,7 @@ pub mod identity;
 pub use self::identity::Ids;
 
 mod document;
+pub mod plan;
 pub mod shown_url;
 
 /// Interval between checks of a URL when neither the entry nor `defaults` sets one.
@@ -189,6 +190,7 @@ struct Extra {
     notify: Option<Vec<String>>,
     allow_http_redirect: bool,
     ca_file: Option<TlsConfig>,
+    depends_on: Option<Vec<String>>,
 }
 
 /// What a monitor without an [`Extra`] block expects: any 2xx, nothing else.
@@ -231,6 +233,7 @@ impl Extra {
                 .or(defaults.allow_http_redirect)
                 .unwrap_or(false),
             ca_file: own.ca_file.or_else(|| defaults.ca_file.clone()),
+            depends_on: own.depends_on.or_else(|| defaults.depends_on.clone()),
         }
     }
 
@@ -253,7 +256,8 @@ impl Extra {
             && self.max_backoff.is_none()
             && self.notify.is_none()
             && !self.allow_http_redirect
-            && self.ca_file.is_none();
+            && self.ca_file.is_none()
+            && self.depends_on.is_none();
         (!plain).then(|| Arc::new(self))
     }
 }
@@ -456,6 +460,11 @@ impl Monitor {
         self.extra()?.notify.as_deref()
     }
 
+    /// The ids of the monitors this one depends on (`depends_on`), if any.
+    pub fn depends_on(&self) -> Option<&[String]> {
+        self.extra()?.depends_on.as_deref()
+    }
+
     /// Whether a redirect from `https` to plain `http` is followed (`allow_http_redirect`).
     pub fn allow_http_redirect(&self) -> bool {
         self.extra().is_some_and(|x| x.allow_http_redirect)
@@ -477,6 +486,8 @@ pub struct Config {
     pub notify: Channels,
     /// The connectivity canaries (the `connectivity` key), if any.
     pub connectivity: Option<Connectivity>,
+    /// Maintenance windows and dependencies (the `maintenance` key, `depends_on`).
+    pub plan: plan::Plan,
 }
 
 impl Config {
@@ -523,10 +534,12 @@ impl Config {
             second: d.second,
             name: d.name.into(),
         })?;
+        let plan = plan::resolve(&monitors, document.maintenance)?;
         Ok(Config {
             monitors,
             notify,
             connectivity,
+            plan,
         })
     }
 
@@ -629,6 +642,8 @@ pub enum ConfigError {
     Notify(String),
     /// A problem in the `connectivity` object.
     Connectivity(String),
+    /// A problem in the `maintenance` list; the message names the window.
+    Maintenance(String),
     /// Two entries have the same `name` (names identify monitors, so they must differ).
     DuplicateName {
         /// 0-based position of the earlier entry.
@@ -675,6 +690,9 @@ impl fmt::Display for ConfigError {
             ConfigError::Notify(message) => write!(f, "notify: {}", clip(message, MAX_MESSAGE)),
             ConfigError::Connectivity(message) => {
                 write!(f, "connectivity: {}", clip(message, MAX_MESSAGE))
+            }
+            ConfigError::Maintenance(message) => {
+                write!(f, "maintenance: {}", clip(message, MAX_MESSAGE))
             }
             ConfigError::DuplicateName {
                 first,
@@ -811,6 +829,7 @@ raw_settings!(
     recover_after,
     max_backoff,
     notify,
+    depends_on,
 );
 
 /// Validated optional settings, from `defaults` or from one entry.
@@ -840,6 +859,7 @@ struct Settings {
     notify: Option<Vec<String>>,
     allow_http_redirect: Option<bool>,
     ca_file: Option<TlsConfig>,
+    depends_on: Option<Vec<String>>,
 }
 
 impl Settings {
@@ -862,6 +882,7 @@ impl Settings {
             || self.notify.is_some()
             || self.allow_http_redirect.is_some()
             || self.ca_file.is_some()
+            || self.depends_on.is_some()
     }
 
     /// Validates the optional fields shared by `defaults` and entries, in
@@ -933,6 +954,10 @@ impl Settings {
                 .map(|v| bool_value("allow_http_redirect", &v))
                 .transpose()?,
             ca_file: raw.ca_file.map(|v| ca_file_value(&v)).transpose()?,
+            depends_on: raw
+                .depends_on
+                .map(|v| plan::depends_on_value(&v))
+                .transpose()?,
         })
     }
 }

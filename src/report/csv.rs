@@ -12,7 +12,7 @@
 
 use super::{time, Report};
 
-const HEADER: [&str; 24] = [
+const HEADER: [&str; 25] = [
     "type",
     "url",
     "name",
@@ -37,6 +37,7 @@ const HEADER: [&str; 24] = [
     "inconclusive",
     "impaired_s",
     "id",
+    "maintenance_s",
 ];
 
 /// Quotes a field when it needs it.
@@ -90,6 +91,7 @@ pub fn render(report: &Report) -> String {
             m.inconclusive.to_string(),
             m.impaired_s.to_string(),
             text(&m.id),
+            m.maintenance_s.to_string(),
         ]);
     }
     for i in &report.incidents {
@@ -114,6 +116,17 @@ pub fn render(report: &Report) -> String {
         row[16] = ((i.end - i.start) as f64 / 1000.0).to_string();
         row[17] = i.cause.clone();
         row[19] = opt(i.detail.as_deref());
+        rows.push(row);
+    }
+    for w in &report.maintenance {
+        let mut row = vec![String::new(); HEADER.len()];
+        row[0] = "maintenance".into();
+        row[14] = time(w.start);
+        row[15] = time(w.end);
+        row[16] = ((w.end - w.start) as f64 / 1000.0).to_string();
+        row[17] = text(&w.monitors);
+        row[19] = opt(w.reason.as_deref().map(text));
+        row[23] = w.id.to_string();
         rows.push(row);
     }
     let mut out = String::new();

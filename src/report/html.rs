@@ -167,14 +167,15 @@ fn monitor(h: &mut String, report: &Report, m: &MonitorReport) {
         millis(m.max_ms),
     );
     // Not verdicts: neither up nor down, said apart once there are some.
-    if m.local_errors + m.inconclusive > 0 || m.impaired_s > 0.0 {
+    if m.local_errors + m.inconclusive > 0 || m.impaired_s > 0.0 || m.maintenance_s > 0.0 {
         let _ = write!(
             h,
             "<div class=\"nums\">not verdicts: {} local error(s), {} inconclusive, {} \
-             impaired</div>",
+             impaired, {} maintenance</div>",
             m.local_errors,
             m.inconclusive,
-            span(m.impaired_s)
+            span(m.impaired_s),
+            span(m.maintenance_s)
         );
     }
     h.push_str("<div>");

@@ -32,6 +32,7 @@ pub mod check;
 pub mod gap;
 pub mod identity;
 pub mod lock;
+pub mod maintenance;
 pub mod rollup;
 pub mod writer;
 
@@ -114,6 +115,23 @@ pub const MIGRATIONS: &[&str] = &[
     // `fill_config_ids`, in the same transaction. A row is still found by URL, name and
     // interval: two monitors alike in those share one row (and its id is the last one's).
     "ALTER TABLE monitors ADD COLUMN config_id TEXT NOT NULL DEFAULT '';",
+    // 4: `maintenance`, planned work (`store::maintenance`): windows added by `sitewatch
+    // maintenance add` (`origin` 'cli') and each occurrence of a config window a run applied
+    // ('config'). `monitors`: the selectors as given ('all', or ids and group:NAME, space
+    // separated); `ids`: the monitor ids they covered, as the running instance resolved them
+    // (NULL until then). Reports count these times neither as up nor as down.
+    "CREATE TABLE maintenance (
+         id       INTEGER PRIMARY KEY,
+         start_ts INTEGER NOT NULL,
+         end_ts   INTEGER NOT NULL,
+         monitors TEXT    NOT NULL,
+         ids      TEXT,
+         reason   TEXT,
+         origin   TEXT    NOT NULL,
+         added_ts INTEGER NOT NULL,
+         UNIQUE (origin, start_ts, monitors)
+     );
+     CREATE INDEX maintenance_by_end ON maintenance (end_ts);",
 ];
 
 /// Gives each monitor row without a `config_id` the one its name or URL gives (migration 3).

@@ -11,6 +11,7 @@ mod history;
 mod history_guard;
 mod hostile;
 mod hostile_input;
+mod maintenance;
 mod notify;
 mod notify_util;
 mod once;
