@@ -1,6 +1,8 @@
 //! The report as one CSV table (RFC 4180), for spreadsheets and scripts: a `type` column says
-//! whether a row is a `monitor`, an `incident` or an `impairment` (a time sitewatch could not
-//! measure: `reason` is its cause); columns that do not apply to a row are empty.
+//! whether a row is a `monitor`, an `incident`, an `impairment` (a time sitewatch could not
+//! measure: `reason` is its cause) or a `maintenance` window (`reason` holds the monitors it
+//! covers, `detail` why); columns that do not apply to a row are empty. `maintenance_s` is a
+//! monitor's time in maintenance windows, counted neither up nor down.
 //! Times are RFC 3339 UTC, durations seconds, latencies milliseconds. The last column, `id`, is
 //! the monitor's id (two monitors may share a URL); it comes last so that the columns scripts
 //! already read by position keep their places.
@@ -36,8 +38,8 @@ const HEADER: [&str; 25] = [
     "local_errors",
     "inconclusive",
     "impaired_s",
-    "id",
     "maintenance_s",
+    "id",
 ];
 
 /// Quotes a field when it needs it.
@@ -90,8 +92,8 @@ pub fn render(report: &Report) -> String {
             m.local_errors.to_string(),
             m.inconclusive.to_string(),
             m.impaired_s.to_string(),
-            text(&m.id),
             m.maintenance_s.to_string(),
+            text(&m.id),
         ]);
     }
     for i in &report.incidents {
@@ -105,7 +107,7 @@ pub fn render(report: &Report) -> String {
         row[17] = opt(i.reason.as_deref().map(text));
         row[18] = opt(i.status);
         row[19] = opt(i.detail.as_deref().map(text));
-        row[23] = text(&i.id);
+        row[24] = text(&i.id);
         rows.push(row);
     }
     for i in &report.impairments {
@@ -126,7 +128,6 @@ pub fn render(report: &Report) -> String {
         row[16] = ((w.end - w.start) as f64 / 1000.0).to_string();
         row[17] = text(&w.monitors);
         row[19] = opt(w.reason.as_deref().map(text));
-        row[23] = w.id.to_string();
         rows.push(row);
     }
     let mut out = String::new();
