@@ -172,6 +172,7 @@ pub fn run(
         Arc::clone(&monitors),
         Arc::clone(&stats),
         history_db,
+        Arc::clone(&planned),
     )? {
         Some((notifier, changes)) => {
             fanout = fanout.with_notifier(changes);

@@ -279,6 +279,7 @@ impl Notifier {
         monitors: Arc<Vec<Monitor>>,
         stats: Arc<Stats>,
         history_db: Option<PathBuf>,
+        planned: Arc<crate::maintenance::Planned>,
     ) -> Result<Option<(Notifier, Sender<StateChange>)>, Error> {
         if channels.specs.is_empty() {
             return Ok(None);
@@ -318,7 +319,8 @@ impl Notifier {
             Arc::clone(&monitors),
             Arc::clone(&stats),
             SystemTime::now(),
-        );
+        )
+        .quiet_during(planned);
         // The digest reads the history database when the run keeps one, its memory otherwise.
         if let Some(path) = history_db {
             let source = history::HistoryDigest::new(path, Arc::clone(&monitors));
