@@ -9,7 +9,7 @@
 //! tally is only ever written by one worker at once; relaxed atomics are enough.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -105,6 +105,8 @@ struct MonitorTally {
     up: AtomicU64,
     state: AtomicU8,
     max_us: AtomicU64,
+    /// Its last verdict was a failure (read for `depends_on`).
+    last_failed: AtomicBool,
 }
 
 /// One monitor's totals, as read for the summary.
@@ -255,6 +257,7 @@ impl Stats {
         }
         if nature == Nature::Verdict {
             let tally = &self.monitors[monitor];
+            tally.last_failed.store(down, Relaxed);
             tally.checks.fetch_add(1, Relaxed);
             if up {
                 tally.up.fetch_add(1, Relaxed);
@@ -444,6 +447,11 @@ impl Stats {
                 failing: t.state.load(Relaxed) == DOWN,
                 max: Duration::from_micros(t.max_us.load(Relaxed)),
             })
+    }
+
+    /// Whether a monitor's last verdict was a failure (it is retrying, or down).
+    pub fn last_failed(&self, monitor: usize) -> bool {
+        self.monitors[monitor].last_failed.load(Relaxed)
     }
 
     /// A monitor's state, as the scheduler last published it.

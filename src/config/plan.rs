@@ -381,3 +381,59 @@ fn entry_error(index: usize, m: &Monitor, message: String) -> ConfigError {
         message,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn rfc3339_takes_z_and_offsets() {
+        let z = parse_rfc3339("2026-12-24T22:00:00Z").unwrap();
+        assert_eq!(parse_rfc3339("2026-12-24T23:00:00+01:00"), Some(z));
+        assert_eq!(parse_rfc3339("2026-12-24T17:30:00-04:30"), Some(z));
+        assert_eq!(parse_rfc3339("2026-12-24 22:00"), None);
+        assert_eq!(parse_rfc3339("tomorrow"), None);
+    }
+
+    #[test]
+    fn a_repeating_window_covers_each_occurrence_and_nothing_between() {
+        let w = Window {
+            targets: Targets::All,
+            selectors: "all".into(),
+            start_ms: 1_000,
+            duration_ms: 100,
+            every_ms: Some(1_000),
+            reason: None,
+        };
+        assert_eq!(w.occurrence_at(999), None);
+        assert_eq!(w.occurrence_at(1_000), Some((1_000, 1_100)));
+        assert_eq!(w.occurrence_at(1_100), None);
+        assert_eq!(w.occurrence_at(5_050), Some((5_000, 5_100)));
+        let once = Window {
+            every_ms: None,
+            ..w
+        };
+        assert_eq!(once.occurrence_at(5_050), None);
+    }
+
+    #[test]
+    fn groups_ids_and_defaults_resolve_to_indices() {
+        let config = Config::parse(
+            r#"{"defaults": {"depends_on": ["gw"]},
+                "urls": [{"url": "http://127.0.0.1:9/gw", "name": "gw"},
+                         {"url": "http://127.0.0.1:9/a", "name": "a", "group": "shop"},
+                         {"url": "http://127.0.0.1:9/b", "name": "b", "group": "shop"}],
+                "maintenance": [{"monitors": ["group:shop", "a"], "start": "2026-01-01T00:00:00Z",
+                                 "duration": "1h", "every": "1d", "reason": "backup"}]}"#,
+        )
+        .unwrap();
+        let w = &config.plan.windows[0];
+        assert_eq!(w.targets, Targets::Some(vec![1, 2].into()));
+        assert_eq!(w.selectors, "group:shop a");
+        assert_eq!(w.every_ms, Some(86_400_000));
+        // From defaults: the parent itself depends on nothing.
+        assert_eq!(config.plan.parents.of(0), &[] as &[u32]);
+        assert_eq!(config.plan.parents.of(2), &[0]);
+    }
+}

@@ -5,8 +5,10 @@
 //! published:
 //! - a failure while the monitor is in a maintenance window (from the config, or added with
 //!   `sitewatch maintenance add`) is inconclusive with cause `maintenance`;
-//! - else a failure while a monitor it depends on (`depends_on`) is `down` is inconclusive with
-//!   cause `parent_down` ("parent X is down").
+//! - else a failure while a monitor it depends on (`depends_on`) is `down`, or failing (its last
+//!   verdict a failure: retrying), is inconclusive with cause `parent_down` ("parent X is
+//!   down"). Counting a failing parent matters: when a router dies, its children fail at the
+//!   same moment, before the router's retries have run out.
 //!
 //! Either way it moves no state and sends nothing, and reports count it neither as up nor as
 //! down for this monitor (a parent's outage is counted once, as the parent's). Successes stay
@@ -115,7 +117,7 @@ impl Planned {
             .parents
             .of(monitor)
             .iter()
-            .find(|&&p| stats.state(p as usize) == State::Down)
+            .find(|&&p| stats.state(p as usize) == State::Down || stats.last_failed(p as usize))
         {
             let why = format!("parent {} is down", monitors[parent as usize].id());
             observation.outcome = observation.outcome.inconclusive(Cause::ParentDown, &why);

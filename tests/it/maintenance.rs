@@ -199,6 +199,39 @@ fn a_child_is_silent_while_its_parent_is_down() {
 }
 
 #[test]
+fn a_child_failing_with_its_parent_from_the_start_stays_silent() {
+    // Both fail at once, as when a router dies: the child's failures are its parent's as soon
+    // as the parent's first failure is seen, before the parent's retries have run out.
+    let site = LocalSite::start().unwrap();
+    let file = config(&json!({
+        "defaults": {"interval": "1s", "retries": 2, "retry_delay": "300ms"},
+        "urls": [
+            {"url": refused_url(), "name": "router"},
+            {"url": site.url("/status/503"), "name": "app", "depends_on": ["router"]},
+        ],
+    }));
+    let mut sw = Sitewatch::spawn(["--format", "json", "--no-db", path(&file)]);
+    let deadline = within(20.0);
+    sw.wait_for_json(deadline, "the router down", |v| {
+        v["type"] == "state" && v["to"] == "down" && v["id"] == "router"
+    });
+    for n in 0..3 {
+        sw.wait_for_json(deadline, &format!("app's failure {n} after the router's"), |v| {
+            v["type"] == "check" && v["id"] == "app" && v["cause"] == "parent_down"
+        });
+    }
+    sw.sigint();
+    let out = sw.finish(within(10.0));
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(
+        !out.of_type("state")
+            .iter()
+            .any(|s| s["id"] == "app" && s["to"] == "down"),
+        "{out}"
+    );
+}
+
+#[test]
 fn a_child_goes_down_normally_while_its_parent_is_up() {
     let parent = LocalSite::start().unwrap();
     let file = config(&json!({
