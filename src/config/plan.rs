@@ -207,8 +207,8 @@ fn window(
         if every < duration {
             return Err(format!(
                 "every ({}) is shorter than duration ({}); windows would overlap",
-                crate::report::span(every as f64 / 1e3),
-                crate::report::span(duration as f64 / 1e3)
+                humantime::format_duration(std::time::Duration::from_millis(every as u64)),
+                humantime::format_duration(std::time::Duration::from_millis(duration as u64))
             ));
         }
     }
@@ -225,6 +225,14 @@ fn window(
         every_ms: every,
         reason,
     })
+}
+
+/// Milliseconds since the Unix epoch (negative before 1970).
+pub fn epoch_ms(t: std::time::SystemTime) -> i64 {
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
+    }
 }
 
 /// An RFC 3339 time with an offset (`Z` or `±hh:mm`), as ms since the epoch.
@@ -246,7 +254,7 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
         }
     };
     let t = humantime::parse_rfc3339(&format!("{base}Z")).ok()?;
-    Some(crate::store::epoch_ms(t) - offset_ms)
+    Some(epoch_ms(t) - offset_ms)
 }
 
 fn duration_ms(key: &str, value: &Value) -> Result<i64, String> {

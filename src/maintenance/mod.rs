@@ -22,12 +22,11 @@
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
-use crate::config::plan::{Parents, Plan, Targets, Window};
+use crate::config::plan::{epoch_ms, Parents, Plan, Targets, Window};
 use crate::config::Monitor;
 use crate::probe::{Cause, Observation};
 use crate::state::State;
 use crate::stats::Stats;
-use crate::store::epoch_ms;
 
 pub mod command;
 pub mod watch;

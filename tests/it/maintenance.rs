@@ -216,9 +216,11 @@ fn a_child_failing_with_its_parent_from_the_start_stays_silent() {
         v["type"] == "state" && v["to"] == "down" && v["id"] == "router"
     });
     for n in 0..3 {
-        sw.wait_for_json(deadline, &format!("app's failure {n} after the router's"), |v| {
-            v["type"] == "check" && v["id"] == "app" && v["cause"] == "parent_down"
-        });
+        sw.wait_for_json(
+            deadline,
+            &format!("app's failure {n} after the router's"),
+            |v| v["type"] == "check" && v["id"] == "app" && v["cause"] == "parent_down",
+        );
     }
     sw.sigint();
     let out = sw.finish(within(10.0));
