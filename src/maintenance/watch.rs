@@ -49,13 +49,8 @@ fn said(reason: Option<&str>) -> String {
 impl Watch {
     /// The body of the thread.
     pub fn run(self, stop: Receiver<()>) {
-        let ids = Ids::new(&self.monitors);
-        let mut groups: HashMap<&str, Vec<u32>> = HashMap::new();
-        for (i, m) in self.monitors.iter().enumerate() {
-            if let Some(g) = m.group() {
-                groups.entry(g).or_default().push(i as u32);
-            }
-        }
+        // The id and group indexes, built at the first window to resolve (most runs have none).
+        let mut index: Option<(Ids, HashMap<&str, Vec<u32>>)> = None;
         let mut conn: Option<Connection> = None;
         let mut db_failed = false;
         // Config occurrences under way (window index, start), and ad-hoc windows in force.
@@ -88,8 +83,17 @@ impl Watch {
                         // Said once the windows are in force, so a line never precedes them.
                         let mut lines = Vec::new();
                         for row in rows {
+                            let (ids, groups) = index.get_or_insert_with(|| {
+                                let mut groups: HashMap<&str, Vec<u32>> = HashMap::new();
+                                for (i, m) in self.monitors.iter().enumerate() {
+                                    if let Some(g) = m.group() {
+                                        groups.entry(g).or_default().push(i as u32);
+                                    }
+                                }
+                                (Ids::new(&self.monitors), groups)
+                            });
                             let (targets, resolved, unknown) =
-                                resolve(&row.monitors, &self.monitors, &ids, &groups);
+                                resolve(&row.monitors, &self.monitors, ids, groups);
                             if !adhoc.contains_key(&row.id) {
                                 lines.push(format!(
                                     "maintenance: window {} for {} until {}{}",

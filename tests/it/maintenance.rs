@@ -253,6 +253,27 @@ fn a_child_goes_down_normally_while_its_parent_is_up() {
     assert_eq!(sw.finish(within(10.0)).code(), 0);
 }
 
+#[test]
+fn maintenance_add_needs_an_existing_database_and_a_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("none.db");
+    let db_arg = db.to_str().unwrap();
+    let out = run(["maintenance", "add", "--for", "30m", "--db", db_arg], 10.0);
+    assert_eq!(out.code(), 2, "{out}");
+    assert!(
+        out.stderr_text()
+            .contains(&format!("there is no history database at {db_arg}")),
+        "{out}"
+    );
+    assert!(!db.exists(), "nothing created");
+    let out = run(["maintenance", "add", "--for", "0s", "--db", db_arg], 10.0);
+    assert_eq!(out.code(), 2, "{out}");
+    assert!(
+        out.stderr_text().contains("--for must be more than zero"),
+        "{out}"
+    );
+}
+
 /// Runs `--once` on `text` and returns its one stderr line (exit 2 asserted).
 fn config_error(text: &str) -> String {
     let file = config_text(text);
