@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release --example bench_history -- writer [--rows 1000000] [--monitors 1000] [--batch 500] [--runs 5]
-//! cargo run --release --example bench_history -- fill --db PATH [--monitors 1000] [--days 30] [--interval 60] [--demo]
+//! cargo run --release --example bench_history -- fill --db PATH [--monitors 1000] [--days 30] [--interval 60] [--demo [--base URL]]
 //! cargo run --release --example bench_history -- report --db PATH [--days 30] [--runs 5]
 //! ```
 //!
@@ -12,7 +12,8 @@
 //! channel into a fresh database; rows per second from the first send to the last commit.
 //! `fill`: a synthetic history ending now (latency with a daily swing and noise, outages with
 //! their state transitions), written through the writer; `--demo` makes six named monitors with
-//! a story (for the README's screenshot) instead of `--monitors` generic ones.
+//! a story (for the README's screenshots) instead of `--monitors` generic ones, and `--base URL`
+//! puts their URLs under a local site (`URL/api/health`, …) so a live run can monitor them.
 //! `report`: time to build the report over the last `--days` and render it in every format.
 
 use std::path::{Path, PathBuf};
@@ -281,7 +282,17 @@ fn fill(args: &[String]) {
     let interval_s: i64 = arg(args, "--interval", 60);
     let span = days * 86_400_000;
     let profiles = if demo {
-        demo_profiles(span)
+        let mut profiles = demo_profiles(span);
+        let base = arg(args, "--base", String::new());
+        if !base.is_empty() {
+            for p in &mut profiles {
+                // https://api.example.com/health -> BASE/api/health
+                let u = url::Url::parse(&p.url).expect("demo URL");
+                let host = u.host_str().unwrap_or("").split('.').next().unwrap_or("");
+                p.url = format!("{}/{host}{}", base.trim_end_matches('/'), u.path());
+            }
+        }
+        profiles
     } else {
         generic_profiles(arg(args, "--monitors", 1000), span)
     };

@@ -4,6 +4,7 @@
 //! defaults), and only then are the logger, the signal handler and the threads set up. A bad
 //! value fails with a message and exit status 2, with nothing started.
 
+use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -173,6 +174,10 @@ struct Common {
     /// Delete raw checks older than this, e.g. 90d; hourly rollups are kept [default: keep all].
     #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
     retain: Option<Duration>,
+    /// Serve the live status page, JSON API and badges on this address, e.g. 127.0.0.1:9736
+    /// or [::1]:9736 (port 0: any free port) [default: the config's server.listen; demo: 127.0.0.1:0].
+    #[arg(long, value_name = "ADDR", value_parser = crate::config::server::parse_listen)]
+    listen: Option<std::net::SocketAddr>,
 }
 
 /// `sitewatch report`: what to read, which window, which monitors, which format.
@@ -301,6 +306,22 @@ impl Common {
             format: self.format,
             duration: self.duration,
             suspect_share: self.suspect_share,
+            serve: None,
+        })
+    }
+
+    /// The status server this run asks for: `--listen` wins over the config's
+    /// `server.listen`; `default` (the demo's) when neither is given.
+    fn serve(
+        &self,
+        config: &Config,
+        default: Option<SocketAddr>,
+    ) -> Option<crate::serve::Settings> {
+        let server = config.server.clone().unwrap_or_default();
+        let listen = self.listen.or(server.listen).or(default)?;
+        Some(crate::serve::Settings {
+            listen,
+            auth: server.auth,
         })
     }
 
@@ -397,8 +418,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
         Some(Command::Maintenance { action }) => maintenance_command(action),
         Some(Command::Demo { common }) => {
-            let options = common.options(Mode::Repeat, 4, Duration::from_secs(10))?;
+            let mut options = common.options(Mode::Repeat, 4, Duration::from_secs(10))?;
             let demo = demo::start().map_err(Error::Demo)?;
+            options.serve = common.serve(&demo.config, Some(SocketAddr::from(([127, 0, 0, 1], 0))));
             // The demo keeps no history unless asked to with --db: it leaves no file behind.
             let history = common.history(None)?;
             log_start_after_init(
@@ -413,7 +435,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         None => {
             let config = load(&cli.config)?;
             let mode = if cli.once { Mode::Once } else { Mode::Repeat };
-            let options = cli.common.options(mode, 16, Duration::from_secs(60))?;
+            let mut options = cli.common.options(mode, 16, Duration::from_secs(60))?;
+            options.serve = cli.common.serve(&config, None);
             let history = cli.common.history(Some(Path::new(DEFAULT_DB)))?;
             let source = cli.config.display().to_string();
             log_start_after_init(&cli.common, &config, &options, &source)?;

@@ -78,6 +78,8 @@ pub struct Options {
     /// Share of the workers that suspect checks (failing, retrying, down, slow or never up
     /// monitors) may occupy, in (0, 1].
     pub suspect_share: f64,
+    /// The live status surface, when asked for (`--listen`, `server.listen`, demo).
+    pub serve: Option<crate::serve::Settings>,
 }
 
 /// Starts a named thread; the OS refusing one is an [`Error::Thread`].
@@ -104,7 +106,13 @@ pub fn run(
     history: Option<History>,
 ) -> Result<Summary, Error> {
     let workers = options.workers.get();
-    limits::prepare(workers);
+    // Bound first: an address in use fails the run before anything starts.
+    let listener = options
+        .serve
+        .as_ref()
+        .map(crate::serve::Bound::bind)
+        .transpose()?;
+    let open_files = limits::prepare(workers);
     // Arc::new, not into(): an `Arc<[Monitor]>` would copy the whole list once more.
     let monitors = Arc::new(config.monitors);
     let stats = Arc::new(Stats::new(monitors.len(), workers));
@@ -190,6 +198,22 @@ pub fn run(
         })?);
         fanout = fanout.with_history(history_tx);
     }
+    let server = match listener {
+        Some(listener) => {
+            let ctx = crate::serve::Ctx::new(
+                Arc::clone(&stats),
+                Arc::clone(&monitors),
+                Arc::clone(&pauses),
+                history_path.clone(),
+                origin,
+            );
+            let pending = crate::serve::pending_connections(workers, open_files);
+            let server = listener.start(Arc::new(ctx), pending)?;
+            log::info!("listening on http://{}/", server.addr());
+            Some(server)
+        }
+        None => None,
+    };
     let events = Arc::new(fanout);
     // Stops the heartbeat and canary threads when dropped.
     let (selfwatch_stop_tx, selfwatch_stop_rx) = bounded::<()>(0);
@@ -323,6 +347,9 @@ pub fn run(
     }
     drop(reporter_stop_tx);
     join(reporter);
+    if let Some(server) = server {
+        server.stop();
+    }
 
     let mut summary = Summary::collect(&stats, &monitors);
     if options.mode == Mode::Once {

@@ -687,6 +687,7 @@ pub fn run(mut schedule: Schedule, start: Instant, wiring: Wiring, stats: Arc<St
             Some(t) => (start + Duration::from_millis(t)).saturating_duration_since(now),
             None => Duration::from_secs(3600),
         };
+        stats.set_scheduler_wake(now + wait);
         if in_flight > 0 && schedule.completions_can_wait() {
             // Checks are running: take their completions at the next deadline or the next
             // point of the COMPLETION_BATCH grid (where deadlines lie too, so the two wake-ups
@@ -715,6 +716,7 @@ pub fn run(mut schedule: Schedule, start: Instant, wiring: Wiring, stats: Arc<St
             default(wait) => {}
         }
     };
+    stats.set_scheduler_ended();
     if stopped && schedule.mode == Mode::Once {
         // A once run cut short: the checks in flight still decide their monitors (a monitor
         // left without a verdict is reported undecided), queued ones are skipped. Workers end

@@ -9,7 +9,7 @@
 //! tally is only ever written by one worker at once; relaxed atomics are enough.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -105,8 +105,33 @@ struct MonitorTally {
     up: AtomicU64,
     state: AtomicU8,
     max_us: AtomicU64,
-    /// Its last verdict was a failure (read for `depends_on`).
-    last_failed: AtomicBool,
+    /// The last check, published for the live surface (see [`LastCheck`]): Unix ms when it
+    /// ended (0: none yet), status code (0: none), total time in µs, and the outcome packed
+    /// as nature × 16 + reason index + 1 (0: up).
+    last_ms: AtomicU64,
+    last_status: AtomicU16,
+    last_us: AtomicU64,
+    last_outcome: AtomicU8,
+    /// Unix ms when the current state began (0: the start of the run).
+    since_ms: AtomicU64,
+}
+
+/// A monitor's last check, as published by the worker that made it: plain atomics, so the
+/// live surface reads it without a lock and the worker never waits for a reader. The fields
+/// are stored one by one: a reader racing a worker may see two consecutive checks mixed,
+/// never a torn value. The failure detail is not published here (the history has it).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LastCheck {
+    /// When it ended.
+    pub at: std::time::SystemTime,
+    /// The final status code, if a response arrived.
+    pub status: Option<u16>,
+    /// Total time.
+    pub elapsed: Duration,
+    /// Verdict, local failure of sitewatch, or inconclusive.
+    pub nature: Nature,
+    /// Why it failed; `None` when up.
+    pub reason: Option<Reason>,
 }
 
 /// One monitor's totals, as read for the summary.
@@ -161,9 +186,23 @@ pub struct Stats {
     dropped_lines: AtomicU64,
     lost_notifications: AtomicU64,
     unwritten: AtomicU64,
+    /// When the scheduler will next have woken at the latest, ms since `started` (0: not yet
+    /// running; `u64::MAX`: ended). Read by `/healthz`.
+    scheduler_wake: AtomicU64,
     monitors: Box<[MonitorTally]>,
     busy: Box<[Mutex<Option<Running>>]>,
     guarded: Mutex<Guarded>,
+}
+
+/// What the scheduler last said about its next wake-up (read by `/healthz`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchedulerWake {
+    /// It has not run yet.
+    NotStarted,
+    /// It will have woken by then at the latest.
+    By(Instant),
+    /// It has returned: no more checks will be scheduled.
+    Ended,
 }
 
 /// Counters owned by the scheduler, published for the reporter.
@@ -217,6 +256,7 @@ impl Stats {
             dropped_lines: AtomicU64::new(0),
             lost_notifications: AtomicU64::new(0),
             unwritten: AtomicU64::new(0),
+            scheduler_wake: AtomicU64::new(0),
             monitors: (0..monitors).map(|_| MonitorTally::default()).collect(),
             busy: (0..workers).map(|_| Mutex::new(None)).collect(),
             guarded: Mutex::new(Guarded {
@@ -257,7 +297,6 @@ impl Stats {
         }
         if nature == Nature::Verdict {
             let tally = &self.monitors[monitor];
-            tally.last_failed.store(down, Relaxed);
             tally.checks.fetch_add(1, Relaxed);
             if up {
                 tally.up.fetch_add(1, Relaxed);
@@ -265,6 +304,7 @@ impl Stats {
             let us = u64::try_from(observation.elapsed.as_micros()).unwrap_or(u64::MAX);
             tally.max_us.fetch_max(us, Relaxed);
         }
+        self.publish_last(monitor, observation);
 
         let mut g = self.guarded();
         let w = &mut g.window;
@@ -299,6 +339,12 @@ impl Stats {
     /// Returns the window since the last call and starts a new one at `now`.
     pub fn take_window(&self, now: Instant) -> Window {
         std::mem::replace(&mut self.guarded().window, Window::new(now))
+    }
+
+    /// Lateness of the checks since the reporter last took the window (a copy: the window
+    /// stays where it is).
+    pub fn lateness_now(&self) -> Histogram {
+        self.guarded().window.lateness.clone()
     }
 
     /// Codes and reasons over the whole run.
@@ -351,14 +397,94 @@ impl Stats {
         self.down_monitors.load(Relaxed)
     }
 
-    /// Records a monitor's new state (the scheduler decides it).
+    /// Records a monitor's new state (the scheduler decides it), beginning now.
     pub fn set_state(&self, monitor: usize, state: State) {
         let code = match state {
             State::Unknown => 0,
             State::Up => UP,
             State::Down => DOWN,
         };
+        self.monitors[monitor]
+            .since_ms
+            .store(unix_ms(std::time::SystemTime::now()), Relaxed);
         self.monitors[monitor].state.store(code, Relaxed);
+    }
+
+    fn publish_last(&self, monitor: usize, observation: &Observation) {
+        let outcome = &observation.outcome;
+        let nature = match outcome.nature() {
+            Nature::Verdict => 0,
+            Nature::Local => 1,
+            Nature::Inconclusive => 2,
+        };
+        let reason = outcome
+            .reason()
+            .and_then(|r| Reason::ALL.iter().position(|&x| x == r))
+            .map_or(0, |i| i as u8 + 1);
+        let t = &self.monitors[monitor];
+        t.last_status
+            .store(observation.status.unwrap_or(0), Relaxed);
+        t.last_us.store(
+            u64::try_from(observation.elapsed.as_micros()).unwrap_or(u64::MAX),
+            Relaxed,
+        );
+        t.last_outcome.store(nature * 16 + reason, Relaxed);
+        t.last_ms
+            .store(unix_ms(std::time::SystemTime::now()).max(1), Relaxed);
+    }
+
+    /// A monitor's last check, if it has had one.
+    pub fn last_check(&self, monitor: usize) -> Option<LastCheck> {
+        let t = &self.monitors[monitor];
+        let ms = t.last_ms.load(Relaxed);
+        if ms == 0 {
+            return None;
+        }
+        let packed = t.last_outcome.load(Relaxed);
+        let status = t.last_status.load(Relaxed);
+        Some(LastCheck {
+            at: std::time::UNIX_EPOCH + Duration::from_millis(ms),
+            status: (status != 0).then_some(status),
+            elapsed: Duration::from_micros(t.last_us.load(Relaxed)),
+            nature: match packed / 16 {
+                0 => Nature::Verdict,
+                1 => Nature::Local,
+                _ => Nature::Inconclusive,
+            },
+            reason: (packed % 16)
+                .checked_sub(1)
+                .and_then(|i| Reason::ALL.get(usize::from(i)).copied()),
+        })
+    }
+
+    /// When a monitor's current state began; `None`: at the start of the run.
+    pub fn state_since(&self, monitor: usize) -> Option<std::time::SystemTime> {
+        match self.monitors[monitor].since_ms.load(Relaxed) {
+            0 => None,
+            ms => Some(std::time::UNIX_EPOCH + Duration::from_millis(ms)),
+        }
+    }
+
+    /// The scheduler says it will have woken by `by` at the latest (it publishes this before
+    /// each sleep: one relaxed store).
+    pub fn set_scheduler_wake(&self, by: Instant) {
+        let ms = u64::try_from(by.saturating_duration_since(self.started).as_millis())
+            .unwrap_or(u64::MAX - 1);
+        self.scheduler_wake.store(ms.max(1), Relaxed);
+    }
+
+    /// The scheduler has returned: no more checks will be scheduled.
+    pub fn set_scheduler_ended(&self) {
+        self.scheduler_wake.store(u64::MAX, Relaxed);
+    }
+
+    /// The scheduler's promise: when it will have woken at the latest.
+    pub fn scheduler_wake(&self) -> SchedulerWake {
+        match self.scheduler_wake.load(Relaxed) {
+            0 => SchedulerWake::NotStarted,
+            u64::MAX => SchedulerWake::Ended,
+            ms => SchedulerWake::By(self.started + Duration::from_millis(ms)),
+        }
     }
 
     /// Publishes the scheduler's counters.
@@ -449,9 +575,16 @@ impl Stats {
             })
     }
 
-    /// Whether a monitor's last verdict was a failure (it is retrying, or down).
-    pub fn last_failed(&self, monitor: usize) -> bool {
-        self.monitors[monitor].last_failed.load(Relaxed)
+    /// One monitor's totals.
+    pub fn monitor_total(&self, monitor: usize) -> MonitorTotals {
+        let t = &self.monitors[monitor];
+        MonitorTotals {
+            monitor,
+            checks: t.checks.load(Relaxed),
+            up: t.up.load(Relaxed),
+            failing: t.state.load(Relaxed) == DOWN,
+            max: Duration::from_micros(t.max_us.load(Relaxed)),
+        }
     }
 
     /// A monitor's state, as the scheduler last published it.
@@ -474,10 +607,36 @@ impl Stats {
     }
 }
 
+/// Milliseconds since the Unix epoch (0 before it).
+fn unix_ms(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::probe::Outcome;
+
+    #[test]
+    fn last_check_and_since_are_published() {
+        let stats = Stats::new(2, 1);
+        assert_eq!(stats.last_check(0), None);
+        assert_eq!(stats.state_since(0), None);
+        stats.record(0, &obs(Some(503), down(Reason::Status), 30), Duration::ZERO);
+        let last = stats.last_check(0).unwrap();
+        assert_eq!(last.status, Some(503));
+        assert_eq!(last.reason, Some(Reason::Status));
+        assert_eq!(last.nature, Nature::Verdict);
+        assert_eq!(last.elapsed, Duration::from_millis(30));
+        stats.record(1, &obs(Some(200), Outcome::Up, 5), Duration::ZERO);
+        assert_eq!(stats.last_check(1).unwrap().reason, None);
+        stats.set_state(0, State::Down);
+        assert!(stats.state_since(0).is_some());
+        assert_eq!(stats.scheduler_wake(), SchedulerWake::NotStarted);
+        stats.set_scheduler_ended();
+        assert_eq!(stats.scheduler_wake(), SchedulerWake::Ended);
+    }
 
     fn obs(status: Option<u16>, outcome: Outcome, ms: u64) -> Observation {
         Observation {

@@ -31,6 +31,8 @@ pub(super) struct Document {
     pub connectivity: Option<Value>,
     /// The object form's `maintenance` list, validated by the caller.
     pub maintenance: Option<Value>,
+    /// The object form's `server` object, validated by the caller.
+    pub server: Option<Value>,
 }
 
 /// Parses `text` (one JSON value, nothing after it) into a [`Document`].
@@ -111,6 +113,7 @@ impl<'de> Visitor<'de> for Top<'_> {
             notify: None,
             connectivity: None,
             maintenance: None,
+            server: None,
         })
     }
 
@@ -122,6 +125,7 @@ impl<'de> Visitor<'de> for Top<'_> {
         let mut notify: Option<Value> = None;
         let mut connectivity: Option<Value> = None;
         let mut maintenance: Option<Value> = None;
+        let mut server: Option<Value> = None;
         while let Some(key) = map.next_key::<String>()? {
             let seen = match key.as_str() {
                 "defaults" => defaults.is_some(),
@@ -129,11 +133,12 @@ impl<'de> Visitor<'de> for Top<'_> {
                 "notify" => notify.is_some(),
                 "connectivity" => connectivity.is_some(),
                 "maintenance" => maintenance.is_some(),
+                "server" => server.is_some(),
                 _ => {
                     return fail(
                         self.failure,
                         ConfigError::Shape(format!(
-                            "unknown top-level key {key:?}; the accepted keys are \"urls\", \"defaults\", \"notify\", \"connectivity\" and \"maintenance\""
+                            "unknown top-level key {key:?}; the accepted keys are \"urls\", \"defaults\", \"notify\", \"connectivity\", \"maintenance\" and \"server\""
                         )),
                     )
                 }
@@ -171,6 +176,7 @@ impl<'de> Visitor<'de> for Top<'_> {
                 "maintenance" => {
                     maintenance = Some(next_strict(&mut map, self.failure, Part::Maintenance)?)
                 }
+                "server" => server = Some(next_strict(&mut map, self.failure, Part::Server)?),
                 _ => notify = Some(next_strict(&mut map, self.failure, Part::Notify)?),
             }
         }
@@ -203,6 +209,7 @@ impl<'de> Visitor<'de> for Top<'_> {
             notify,
             connectivity,
             maintenance,
+            server,
         })
     }
 
@@ -296,6 +303,7 @@ enum Part {
     Notify,
     Connectivity,
     Maintenance,
+    Server,
 }
 
 /// A key found twice in one object, and the entry (or channel) it is in.
@@ -322,6 +330,7 @@ impl Duplicate {
             (Part::Notify, None) => ConfigError::Notify(message),
             (Part::Connectivity, _) => ConfigError::Connectivity(message),
             (Part::Maintenance, _) => ConfigError::Maintenance(message),
+            (Part::Server, _) => ConfigError::Shape(format!("server: {message}")),
         }
     }
 }
@@ -337,7 +346,7 @@ fn next_strict<'de, A: MapAccess<'de>>(
     let read = map.next_value_seed(Strict {
         duplicate: &mut duplicate,
         entry: None,
-        list: !matches!(part, Part::Defaults | Part::Connectivity),
+        list: !matches!(part, Part::Defaults | Part::Connectivity | Part::Server),
     });
     match (read, duplicate) {
         (Ok(value), _) => Ok(value),

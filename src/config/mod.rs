@@ -60,7 +60,9 @@ use crate::probe::{Expect, StatusPattern, StatusSet, MAX_HEADER_BYTES, MAX_URL_B
 use crate::state::Policy;
 
 mod connectivity;
+pub mod server;
 pub use self::connectivity::Connectivity;
+pub use self::server::ServerConfig;
 pub mod identity;
 pub use self::identity::Ids;
 
@@ -488,6 +490,8 @@ pub struct Config {
     pub connectivity: Option<Connectivity>,
     /// Maintenance windows and dependencies (the `maintenance` key, `depends_on`).
     pub plan: plan::Plan,
+    /// The live status surface (the `server` key), if any.
+    pub server: Option<ServerConfig>,
 }
 
 impl Config {
@@ -528,6 +532,7 @@ impl Config {
         };
         crate::notify::config::check_monitors(&document.monitors, &notify)?;
         let connectivity = document.connectivity.map(connectivity::parse).transpose()?;
+        let server = document.server.map(server::parse).transpose()?;
         let mut monitors = document.monitors;
         identity::assign(&mut monitors).map_err(|d| ConfigError::DuplicateName {
             first: d.first,
@@ -540,6 +545,7 @@ impl Config {
             notify,
             connectivity,
             plan,
+            server,
         })
     }
 

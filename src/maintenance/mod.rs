@@ -6,7 +6,7 @@
 //! - a failure while the monitor is in a maintenance window (from the config, or added with
 //!   `sitewatch maintenance add`) is inconclusive with cause `maintenance`;
 //! - else a failure while a monitor it depends on (`depends_on`) is `down`, or failing (its last
-//!   verdict a failure: retrying), is inconclusive with cause `parent_down` ("parent X is
+//!   check failed: retrying, or itself silenced), is inconclusive with cause `parent_down` ("parent X is
 //!   down"). Counting a failing parent matters: when a router dies, its children fail at the
 //!   same moment, before the router's retries have run out.
 //!
@@ -24,7 +24,7 @@ use std::time::SystemTime;
 
 use crate::config::plan::{epoch_ms, Parents, Plan, Targets, Window};
 use crate::config::Monitor;
-use crate::probe::{Cause, Observation};
+use crate::probe::{Cause, Nature, Observation};
 use crate::state::State;
 use crate::stats::Stats;
 
@@ -116,11 +116,21 @@ impl Planned {
             .parents
             .of(monitor)
             .iter()
-            .find(|&&p| stats.state(p as usize) == State::Down || stats.last_failed(p as usize))
+            .find(|&&p| parent_failing(stats, p as usize))
         {
             let why = format!("parent {} is down", monitors[parent as usize].id());
             observation.outcome = observation.outcome.inconclusive(Cause::ParentDown, &why);
         }
         observation
     }
+}
+
+/// Whether a parent is `down`, or its last check failed: a failure retried (its last verdict),
+/// or one that was not a verdict, which happens to a failure only (its own maintenance, its own
+/// parent down): so a chain of dependencies is silenced from its root.
+fn parent_failing(stats: &Stats, parent: usize) -> bool {
+    stats.state(parent) == State::Down
+        || stats
+            .last_check(parent)
+            .is_some_and(|c| c.nature != Nature::Verdict || c.reason.is_some())
 }

@@ -54,13 +54,15 @@ pub fn fit_warning(workers: usize, limit: u64) -> Option<String> {
     ))
 }
 
-/// Raises the limit and warns when `workers` cannot fit in it.
-pub fn prepare(workers: usize) {
-    if let Some(limit) = raise_open_files() {
+/// Raises the limit and warns when `workers` cannot fit in it; returns the limit now in force.
+pub fn prepare(workers: usize) -> Option<u64> {
+    let limit = raise_open_files();
+    if let Some(limit) = limit {
         if let Some(warning) = fit_warning(workers, limit) {
             log::warn!("{warning}");
         }
     }
+    limit
 }
 
 #[cfg(test)]

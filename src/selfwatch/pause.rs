@@ -135,6 +135,33 @@ impl Pauses {
         now.map_or(0, |now| boot_ms(now).saturating_sub(last_boot))
     }
 
+    /// How long the heartbeat has been silent at `now` (zero before its first beat).
+    pub fn silence(&self, now: Instant) -> Duration {
+        let last = self.last_beat.load(Ordering::Acquire);
+        if last == 0 {
+            return Duration::ZERO;
+        }
+        Duration::from_millis(self.ms(now).saturating_sub(last))
+    }
+
+    /// The most recent stall published, as instants: `(start, end)`.
+    pub fn last_stall(&self) -> Option<(Instant, Instant)> {
+        self.windows
+            .iter()
+            .filter_map(|w| {
+                let b = w.end.load(Ordering::Acquire);
+                let a = w.start.load(Ordering::Acquire);
+                (b != 0).then_some((a, b))
+            })
+            .max_by_key(|&(_, b)| b)
+            .map(|(a, b)| {
+                (
+                    self.origin + Duration::from_millis(a),
+                    self.origin + Duration::from_millis(b),
+                )
+            })
+    }
+
     /// Counts a check made inconclusive by a stall.
     pub fn add_retried(&self) {
         self.retried.fetch_add(1, Ordering::Relaxed);

@@ -3,6 +3,7 @@
 //! or does a DNS lookup (DNS failures go through an injected resolver).
 
 mod assertions;
+mod browser;
 mod checks;
 mod config_errors;
 mod config_fuzz;
@@ -18,11 +19,13 @@ mod once;
 mod outages;
 mod output;
 mod output_failures;
+mod pages;
 mod raw_site;
 mod redirects;
 mod schedule;
 mod secrets;
 mod selfwatch;
+mod serve;
 mod shutdown;
 mod tls;
 mod tls_server;

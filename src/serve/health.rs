@@ -1,0 +1,89 @@
+//! `GET /healthz`: is sitewatch itself working? For a load balancer or a supervisor.
+//!
+//! `200 ok` when the scheduler is running and has woken when it said it would, and the
+//! heartbeat is beating; `503` with the reason otherwise (plain text): the scheduler has
+//! ended (the run is stopping), it is late by more than [`LATE`] (stuck or starved of CPU),
+//! or the heartbeat has been silent for more than [`LATE`] (the process is stalled).
+
+use std::time::{Duration, Instant};
+
+use super::{Ctx, Reply, Request};
+use crate::stats::SchedulerWake;
+
+/// How late the scheduler or the heartbeat may be before sitewatch is unhealthy.
+pub const LATE: Duration = Duration::from_secs(5);
+
+/// The health check.
+pub fn healthz(ctx: &Ctx, _req: &Request) -> Reply {
+    match problem(ctx, Instant::now()) {
+        None => Reply::text(200, "ok"),
+        Some(why) => Reply::text(503, why),
+    }
+}
+
+fn problem(ctx: &Ctx, now: Instant) -> Option<String> {
+    match ctx.stats.scheduler_wake() {
+        SchedulerWake::Ended => return Some("scheduler stopped: the run is ending".into()),
+        SchedulerWake::NotStarted if now.saturating_duration_since(ctx.started_at) > LATE => {
+            return Some("scheduler not started".into())
+        }
+        SchedulerWake::By(by) if now.saturating_duration_since(by) > LATE => {
+            return Some(format!(
+                "scheduler late by {:.1} s (stuck or starved of CPU)",
+                now.saturating_duration_since(by).as_secs_f64()
+            ))
+        }
+        _ => {}
+    }
+    let silence = ctx.pauses.silence(now);
+    if silence > LATE {
+        return Some(format!(
+            "stalled: the heartbeat has been silent for {:.1} s",
+            silence.as_secs_f64()
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::selfwatch::pause::Pauses;
+    use crate::stats::Stats;
+    use std::sync::Arc;
+
+    fn ctx(started_at: Instant) -> Ctx {
+        let monitors = crate::config::Config::parse(r#"[{"url": "http://127.0.0.1:9/"}]"#)
+            .unwrap()
+            .monitors;
+        Ctx::new(
+            Arc::new(Stats::new(1, 1)),
+            Arc::new(monitors),
+            Arc::new(Pauses::new(started_at)),
+            None,
+            started_at,
+        )
+    }
+
+    #[test]
+    fn unhealthy_when_the_scheduler_is_late_or_ended() {
+        let now = Instant::now();
+        let c = ctx(now);
+        assert_eq!(problem(&c, now), None, "starting up");
+        assert!(problem(&c, now + LATE * 2).unwrap().contains("not started"));
+        c.stats.set_scheduler_wake(now + Duration::from_secs(1));
+        assert_eq!(problem(&c, now + Duration::from_secs(2)), None);
+        let late = problem(&c, now + Duration::from_secs(1) + LATE * 2).unwrap();
+        assert!(late.starts_with("scheduler late by"), "{late}");
+        c.stats.set_scheduler_ended();
+        assert!(problem(&c, now).unwrap().contains("stopped"));
+        assert_eq!(
+            healthz(
+                &c,
+                &Request::new(super::super::request::Method::Get, "/healthz")
+            )
+            .status,
+            503
+        );
+    }
+}
