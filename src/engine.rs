@@ -206,7 +206,8 @@ pub fn run(
                 Arc::clone(&pauses),
                 history_path.clone(),
                 origin,
-            );
+            )
+            .with_planned(Arc::clone(&planned));
             let pending = crate::serve::pending_connections(workers, open_files);
             let server = listener.start(Arc::new(ctx), pending)?;
             log::info!("listening on http://{}/", server.addr());

@@ -30,6 +30,8 @@ pub struct Ctx {
     pub figures: history::Cache,
     /// The pages' uptime strips: completed days of the monitors seen, cached for the day.
     pub strips: super::strips::Cache,
+    /// Maintenance windows, to mark the monitors in one.
+    pub planned: Option<Arc<crate::maintenance::Planned>>,
     /// Monitor index by id.
     ids: Ids,
 }
@@ -53,8 +55,15 @@ impl Ctx {
             started_at,
             figures: history::Cache::default(),
             strips: super::strips::Cache::default(),
+            planned: None,
             ids,
         }
+    }
+
+    /// Marks the monitors in a maintenance window of `planned`.
+    pub fn with_planned(mut self, planned: Arc<crate::maintenance::Planned>) -> Ctx {
+        self.planned = Some(planned);
+        self
     }
 
     /// The index of the monitor with this id.

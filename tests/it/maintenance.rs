@@ -274,6 +274,53 @@ fn maintenance_add_needs_an_existing_database_and_a_length() {
     );
 }
 
+/// `GET target` on the status server at `addr`: the body.
+fn get(addr: &str, target: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect to the status server");
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    write!(s, "GET {target} HTTP/1.1\r\nHost: test\r\n\r\n").unwrap();
+    let mut reply = String::new();
+    let _ = s.read_to_string(&mut reply);
+    reply
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_else(|| panic!("no reply head: {reply}"))
+}
+
+#[test]
+fn the_status_page_and_api_mark_a_monitor_in_maintenance() {
+    let site = LocalSite::start().unwrap();
+    let start = rfc3339(SystemTime::now() - Duration::from_secs(60));
+    let file = config(&json!({
+        "defaults": {"interval": "1s"},
+        "urls": [{"url": site.url("/status/503"), "name": "shop"},
+                 {"url": site.url("/ok"), "name": "blog"}],
+        "maintenance": [{"monitors": ["shop"], "start": start, "duration": "1h",
+                         "reason": "new checkout"}],
+    }));
+    let mut sw = Sitewatch::spawn(["--no-db", "--listen", "127.0.0.1:0", path(&file)]);
+    let line = sw.wait_for_stderr(within(20.0), "listening on http://");
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    let status: Value = serde_json::from_str(&get(&addr, "/api/v1/status")).unwrap();
+    let monitors = status["monitors"].as_array().unwrap();
+    let by_id = |id: &str| monitors.iter().find(|m| m["id"] == id).unwrap().clone();
+    assert_eq!(by_id("shop")["maintenance"], "new checkout", "{status:#}");
+    assert_eq!(by_id("blog")["maintenance"], Value::Null, "{status:#}");
+    let page = get(&addr, "/");
+    assert!(
+        page.contains(r#"<span class="badge unknown" title="new checkout">maintenance</span>"#),
+        "{page}"
+    );
+    sw.sigint();
+    assert_eq!(sw.finish(within(10.0)).code(), 0);
+}
+
 /// Runs `--once` on `text` and returns its one stderr line (exit 2 asserted).
 fn config_error(text: &str) -> String {
     let file = config_text(text);
