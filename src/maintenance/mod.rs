@@ -134,3 +134,77 @@ fn parent_failing(stats: &Stats, parent: usize) -> bool {
             .last_check(parent)
             .is_some_and(|c| c.nature != Nature::Verdict || c.reason.is_some())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::probe::{Outcome, Reason};
+    use std::time::Duration;
+
+    fn obs(outcome: Outcome) -> Observation {
+        Observation {
+            status: Some(503),
+            bytes: None,
+            ttfb: None,
+            elapsed: Duration::from_millis(5),
+            final_url: None,
+            retry_after: None,
+            redirects: Vec::new(),
+            outcome,
+        }
+    }
+
+    fn down() -> Outcome {
+        Outcome::down(Reason::Status, "HTTP 503")
+    }
+
+    #[test]
+    fn a_chain_is_silenced_from_its_root_and_successes_stay_verdicts() {
+        let config = Config::parse(
+            r#"[{"url": "http://127.0.0.1:9/gw", "name": "gw"},
+                {"url": "http://127.0.0.1:9/db", "name": "db", "depends_on": ["gw"]},
+                {"url": "http://127.0.0.1:9/app", "name": "app", "depends_on": ["db"]}]"#,
+        )
+        .unwrap();
+        let stats = Stats::new(3, 1);
+        let planned = Planned::new(config.plan);
+        let m = &config.monitors;
+        // Every parent up: a failure is a verdict.
+        assert!(planned.judge(2, obs(down()), m, &stats).outcome.is_down());
+        stats.set_state(0, State::Down);
+        let db = planned.judge(1, obs(down()), m, &stats);
+        assert_eq!(
+            db.outcome.detail(),
+            Some("parent gw is down (the check saw status: HTTP 503)")
+        );
+        // db's own failure was inconclusive: app's failure is silenced too.
+        stats.record(1, &db, Duration::ZERO);
+        let app = planned.judge(2, obs(down()), m, &stats).outcome;
+        assert_eq!(app.cause_name(), Some("parent_down"), "{app:?}");
+        assert_eq!(
+            planned.judge(2, obs(Outcome::Up), m, &stats).outcome,
+            Outcome::Up
+        );
+    }
+
+    #[test]
+    fn an_ad_hoc_window_covers_its_monitors_for_its_time_only() {
+        let config = Config::parse(
+            r#"[{"url": "http://127.0.0.1:9/a", "name": "a"},
+                {"url": "http://127.0.0.1:9/b", "name": "b"}]"#,
+        )
+        .unwrap();
+        let planned = Planned::new(config.plan);
+        planned.set_adhoc(vec![AdHoc {
+            id: 1,
+            start: 1_000,
+            end: 2_000,
+            targets: Targets::Some(vec![1].into()),
+            reason: Some(Arc::from("deploy")),
+        }]);
+        assert_eq!(planned.in_window(1, 1_500), Some(Some(Arc::from("deploy"))));
+        assert_eq!(planned.in_window(0, 1_500), None);
+        assert_eq!(planned.in_window(1, 2_000), None);
+    }
+}
