@@ -322,6 +322,10 @@ impl Common {
         Some(crate::serve::Settings {
             listen,
             auth: server.auth,
+            prometheus: crate::metrics::Settings {
+                per_monitor: server.per_monitor_metrics.unwrap_or(true),
+                any_target: server.probe_any_target,
+            },
         })
     }
 

@@ -115,7 +115,16 @@ pub fn run(
     let open_files = limits::prepare(workers);
     // Arc::new, not into(): an `Arc<[Monitor]>` would copy the whole list once more.
     let monitors = Arc::new(config.monitors);
-    let stats = Arc::new(Stats::new(monitors.len(), workers));
+    let mut stats = Stats::new(monitors.len(), workers);
+    // Per-monitor `/metrics` counters cost memory: kept only when they will be served.
+    if options
+        .serve
+        .as_ref()
+        .is_some_and(|s| s.prometheus.per_monitor)
+    {
+        stats = stats.with_monitor_counters();
+    }
+    let stats = Arc::new(stats);
     let schedule = Schedule::new(
         monitors.iter().map(|m| Cadence {
             interval: m.interval,
@@ -200,7 +209,7 @@ pub fn run(
     }
     let server = match listener {
         Some(listener) => {
-            let ctx = crate::serve::Ctx::new(
+            let mut ctx = crate::serve::Ctx::new(
                 Arc::clone(&stats),
                 Arc::clone(&monitors),
                 Arc::clone(&pauses),
@@ -208,6 +217,18 @@ pub fn run(
                 origin,
             )
             .with_planned(Arc::clone(&planned));
+            ctx.prometheus = Some(crate::metrics::Prometheus::new(
+                options
+                    .serve
+                    .as_ref()
+                    .map(|s| s.prometheus)
+                    .unwrap_or_default(),
+                Arc::clone(&monitors),
+                Arc::clone(&probe),
+                // Half the serving threads at most: the others keep serving pages.
+                (crate::serve::THREADS / 2).max(1),
+                Some(jobs_rx.clone()),
+            ));
             let pending = crate::serve::pending_connections(workers, open_files);
             let server = listener.start(Arc::new(ctx), pending)?;
             log::info!("listening on http://{}/", server.addr());

@@ -11,6 +11,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod counters;
 pub mod demo;
 pub mod engine;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod histogram;
 pub mod html;
 pub mod localsite;
 pub mod maintenance;
+pub mod metrics;
 pub mod notify;
 pub mod output;
 pub mod private_file;

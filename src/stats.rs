@@ -9,9 +9,13 @@
 //! tally is only ever written by one worker at once; relaxed atomics are enough.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU16, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicU16, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed,
+};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+use crate::counters::{Buckets, MonitorCounters, MonitorSnapshot, Snapshot, LATENESS_BOUNDS_US};
 
 use crate::histogram::Histogram;
 use crate::probe::{Nature, Observation, Reason};
@@ -104,6 +108,8 @@ struct MonitorTally {
     checks: AtomicU64,
     up: AtomicU64,
     state: AtomicU8,
+    // Sits in the padding after `state`: costs no memory.
+    state_changes: AtomicU32,
     max_us: AtomicU64,
     /// The last check, published for the live surface (see [`LastCheck`]): Unix ms when it
     /// ended (0: none yet), status code (0: none), total time in µs, and the outcome packed
@@ -133,6 +139,9 @@ pub struct LastCheck {
     /// Why it failed; `None` when up.
     pub reason: Option<Reason>,
 }
+
+/// Buckets of the run's lateness histogram, +Inf included.
+pub const LATENESS_BUCKETS: usize = LATENESS_BOUNDS_US.len() + 1;
 
 /// One monitor's totals, as read for the summary.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -190,6 +199,9 @@ pub struct Stats {
     /// running; `u64::MAX`: ended). Read by `/healthz`.
     scheduler_wake: AtomicU64,
     monitors: Box<[MonitorTally]>,
+    // Per-monitor counters for `/metrics`; empty unless asked for (`with_monitor_counters`).
+    counters: Box<[MonitorCounters]>,
+    lateness: Buckets<LATENESS_BUCKETS>,
     busy: Box<[Mutex<Option<Running>>]>,
     guarded: Mutex<Guarded>,
 }
@@ -258,12 +270,23 @@ impl Stats {
             unwritten: AtomicU64::new(0),
             scheduler_wake: AtomicU64::new(0),
             monitors: (0..monitors).map(|_| MonitorTally::default()).collect(),
+            counters: Box::default(),
+            lateness: Buckets::new(&LATENESS_BOUNDS_US),
             busy: (0..workers).map(|_| Mutex::new(None)).collect(),
             guarded: Mutex::new(Guarded {
                 window: Window::new(now),
                 totals: Tally::default(),
             }),
         }
+    }
+
+    /// Also keeps per-monitor counters (check durations, failures per reason) for `/metrics`:
+    /// 88 more bytes per monitor.
+    pub fn with_monitor_counters(mut self) -> Stats {
+        self.counters = (0..self.monitors.len())
+            .map(|_| MonitorCounters::default())
+            .collect();
+        self
     }
 
     fn guarded(&self) -> MutexGuard<'_, Guarded> {
@@ -303,7 +326,11 @@ impl Stats {
             }
             let us = u64::try_from(observation.elapsed.as_micros()).unwrap_or(u64::MAX);
             tally.max_us.fetch_max(us, Relaxed);
+            if let Some(counters) = self.counters.get(monitor) {
+                counters.record(observation.elapsed, outcome.reason());
+            }
         }
+        self.lateness.record(lateness);
         self.publish_last(monitor, observation);
 
         let mut g = self.guarded();
@@ -407,7 +434,10 @@ impl Stats {
         self.monitors[monitor]
             .since_ms
             .store(unix_ms(std::time::SystemTime::now()), Relaxed);
-        self.monitors[monitor].state.store(code, Relaxed);
+        let tally = &self.monitors[monitor];
+        if tally.state.swap(code, Relaxed) != code {
+            tally.state_changes.fetch_add(1, Relaxed);
+        }
     }
 
     fn publish_last(&self, monitor: usize, observation: &Observation) {
@@ -596,6 +626,31 @@ impl Stats {
         }
     }
 
+    /// Transitions of a monitor's state so far (unknown → up counts).
+    pub fn state_changes(&self, monitor: usize) -> u64 {
+        u64::from(self.monitors[monitor].state_changes.load(Relaxed))
+    }
+
+    /// Verdicts of a monitor so far.
+    pub fn verdicts(&self, monitor: usize) -> u64 {
+        self.monitors[monitor].checks.load(Relaxed)
+    }
+
+    /// A monitor's `/metrics` counters, when they are kept ([`Stats::with_monitor_counters`]).
+    pub fn monitor_counters(&self, monitor: usize) -> Option<MonitorSnapshot> {
+        self.counters.get(monitor).map(MonitorCounters::snapshot)
+    }
+
+    /// Whether per-monitor counters are kept.
+    pub fn has_monitor_counters(&self) -> bool {
+        !self.counters.is_empty()
+    }
+
+    /// Lateness (start − due) of every check of the run.
+    pub fn lateness(&self) -> Snapshot<LATENESS_BUCKETS> {
+        self.lateness.snapshot()
+    }
+
     /// Number of worker threads.
     pub fn workers(&self) -> usize {
         self.busy.len()
@@ -718,6 +773,38 @@ mod tests {
         let m: Vec<MonitorTotals> = stats.monitor_totals().collect();
         assert_eq!((m[0].checks, m[0].up), (1, 1));
         assert_eq!(m[0].max, Duration::from_millis(10));
+    }
+
+    #[test]
+    fn monitor_counters_only_when_asked_and_only_verdicts() {
+        let plain = Stats::new(1, 1);
+        plain.record(0, &obs(Some(200), Outcome::Up, 10), Duration::ZERO);
+        assert_eq!(plain.monitor_counters(0), None);
+        assert_eq!(plain.lateness().count(), 1);
+
+        let stats = Stats::new(2, 1).with_monitor_counters();
+        stats.record(1, &obs(Some(503), down(Reason::Status), 30), Duration::ZERO);
+        let paused = down(Reason::Timeout).inconclusive(crate::probe::Cause::Paused, "paused");
+        stats.record(1, &obs(None, paused, 9000), Duration::from_millis(2));
+        let c = stats.monitor_counters(1).unwrap();
+        assert_eq!(
+            c.duration.count(),
+            1,
+            "the inconclusive check is no verdict"
+        );
+        assert_eq!(c.failures[Reason::Status as usize], 1);
+        assert_eq!(stats.monitor_counters(0).unwrap().duration.count(), 0);
+        assert_eq!(stats.lateness().count(), 2);
+        assert_eq!(stats.verdicts(1), 1);
+    }
+
+    #[test]
+    fn state_changes_count_transitions_only() {
+        let stats = Stats::new(1, 1);
+        stats.set_state(0, State::Up);
+        stats.set_state(0, State::Up);
+        stats.set_state(0, State::Down);
+        assert_eq!(stats.state_changes(0), 2);
     }
 
     #[test]

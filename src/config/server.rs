@@ -21,6 +21,10 @@ pub struct ServerConfig {
     pub listen: Option<SocketAddr>,
     /// Who may read; `None`: anyone who can reach the address.
     pub auth: Option<Auth>,
+    /// `per_monitor_metrics`: `/metrics` has per-monitor series (`None`: yes).
+    pub per_monitor_metrics: Option<bool>,
+    /// `probe_any_target`: `/probe` checks any http(s) URL, not only configured monitors.
+    pub probe_any_target: bool,
 }
 
 /// Credentials every request must carry.
@@ -42,6 +46,8 @@ pub enum Auth {
 struct Raw {
     listen: Option<Value>,
     auth: Option<Value>,
+    per_monitor_metrics: Option<bool>,
+    probe_any_target: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -65,8 +71,12 @@ pub(super) fn parse(value: Value) -> Result<ServerConfig, ConfigError> {
 }
 
 fn parse_with(value: Value, env: &dyn Fn(&str) -> Option<String>) -> Result<ServerConfig, String> {
-    let raw: Raw = serde_json::from_value(value)
-        .map_err(|e| format!("{e}; the accepted keys are \"listen\" and \"auth\""))?;
+    let raw: Raw = serde_json::from_value(value).map_err(|e| {
+        format!(
+            "{e}; the accepted keys are \"listen\", \"auth\", \"per_monitor_metrics\" \
+                 and \"probe_any_target\" (true or false)"
+        )
+    })?;
     let listen = match raw.listen {
         None => None,
         Some(Value::String(s)) => Some(parse_listen(&s)?),
@@ -98,7 +108,12 @@ fn parse_with(value: Value, env: &dyn Fn(&str) -> Option<String>) -> Result<Serv
             )
         }
     };
-    Ok(ServerConfig { listen, auth })
+    Ok(ServerConfig {
+        listen,
+        auth,
+        per_monitor_metrics: raw.per_monitor_metrics,
+        probe_any_target: raw.probe_any_target.unwrap_or(false),
+    })
 }
 
 #[cfg(test)]
@@ -125,6 +140,23 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(c.auth, Some(Auth::Basic { ref user, .. }) if user == "ops"));
+    }
+
+    #[test]
+    fn prometheus_switches() {
+        let c = parse_with(json!({}), &env).unwrap();
+        assert_eq!((c.per_monitor_metrics, c.probe_any_target), (None, false));
+        let c = parse_with(
+            json!({"per_monitor_metrics": false, "probe_any_target": true}),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(
+            (c.per_monitor_metrics, c.probe_any_target),
+            (Some(false), true)
+        );
+        let err = parse_with(json!({"probe_any_target": "yes"}), &env).unwrap_err();
+        assert!(err.contains("probe_any_target"), "{err}");
     }
 
     #[test]

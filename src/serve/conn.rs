@@ -302,6 +302,10 @@ fn answer(bytes: &[u8], auth: &Auth, ctx: &Ctx) -> Option<(Reply, bool)> {
         return Some((reply, head_only));
     }
     let target = parsed.path.unwrap_or("/");
-    let request = Request::new(method, target);
+    let mut request = Request::new(method, target);
+    request.scrape_timeout = header("X-Prometheus-Scrape-Timeout-Seconds")
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok());
     Some((routes::route(ctx, &request), head_only))
 }

@@ -3,13 +3,16 @@
 //! writes nothing here except the cached history figures ([`history::Cache`]).
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::history;
 use crate::config::{Ids, Monitor};
 use crate::selfwatch::pause::Pauses;
 use crate::stats::Stats;
+
+/// Shortest time over which checks per minute are measured.
+const RATE_EVERY: Duration = Duration::from_secs(60);
 
 /// Shared state of the serving threads.
 pub struct Ctx {
@@ -26,6 +29,8 @@ pub struct Ctx {
     pub started: SystemTime,
     /// When the run started (monotonic).
     pub started_at: Instant,
+    /// `/metrics` and `/probe`; `None`: not served (404).
+    pub prometheus: Option<crate::metrics::Prometheus>,
     /// Uptime and latency from the history, refreshed every [`history::REFRESH`].
     pub figures: history::Cache,
     /// The pages' uptime strips: completed days of the monitors seen, cached for the day.
@@ -34,6 +39,9 @@ pub struct Ctx {
     pub planned: Option<Arc<crate::maintenance::Planned>>,
     /// Monitor index by id.
     ids: Ids,
+    /// The checks-per-minute rate: (when sampled, checks finished then, rate since the sample
+    /// before, per minute).
+    rate: Mutex<(Instant, u64, Option<f64>)>,
 }
 
 impl Ctx {
@@ -57,6 +65,8 @@ impl Ctx {
             strips: super::strips::Cache::default(),
             planned: None,
             ids,
+            prometheus: None,
+            rate: Mutex::new((started_at, 0, None)),
         }
     }
 
@@ -64,6 +74,21 @@ impl Ctx {
     pub fn with_planned(mut self, planned: Arc<crate::maintenance::Planned>) -> Ctx {
         self.planned = Some(planned);
         self
+    }
+
+    /// Checks finished per minute since the previous sample (at least a minute before; over
+    /// the run until a minute has passed). Requests take the samples, at most once a minute.
+    pub fn checks_per_minute(&self, now: Instant) -> f64 {
+        let checked = self.stats.checked();
+        let mut rate = self.rate.lock().unwrap_or_else(|e| e.into_inner());
+        let (at, count, last) = *rate;
+        let since = now.saturating_duration_since(at).as_secs_f64();
+        let current = (since > 0.0).then(|| checked.saturating_sub(count) as f64 * 60.0 / since);
+        if since >= RATE_EVERY.as_secs_f64() {
+            *rate = (now, checked, current);
+            return current.unwrap_or(0.0);
+        }
+        last.or(current).unwrap_or(0.0)
     }
 
     /// The index of the monitor with this id.

@@ -66,6 +66,34 @@ mod tests {
     }
 
     #[test]
+    fn checks_per_minute_follow_the_last_minute() {
+        let t0 = Instant::now();
+        let c = ctx(t0);
+        let obs = crate::probe::Observation {
+            status: Some(200),
+            bytes: Some(1),
+            ttfb: None,
+            elapsed: Duration::from_millis(1),
+            final_url: None,
+            retry_after: None,
+            redirects: Vec::new(),
+            outcome: crate::probe::Outcome::Up,
+        };
+        for _ in 0..30 {
+            c.stats.record(0, &obs, Duration::ZERO);
+        }
+        assert_eq!(
+            c.checks_per_minute(t0 + Duration::from_secs(30)),
+            60.0,
+            "over the run"
+        );
+        assert_eq!(c.checks_per_minute(t0 + Duration::from_secs(60)), 30.0);
+        // A quiet minute after a busy one: the rate falls once a new minute is measured.
+        assert_eq!(c.checks_per_minute(t0 + Duration::from_secs(90)), 30.0);
+        assert_eq!(c.checks_per_minute(t0 + Duration::from_secs(120)), 0.0);
+    }
+
+    #[test]
     fn unhealthy_when_the_scheduler_is_late_or_ended() {
         let now = Instant::now();
         let c = ctx(now);

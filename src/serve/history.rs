@@ -32,6 +32,8 @@ pub const REFRESH: Duration = Duration::from_secs(30);
 const WINDOWS: [i64; 3] = [24, 24 * 7, 24 * 30];
 /// Recent checks listed for one monitor.
 pub const RECENT: usize = 20;
+/// Newest stored checks searched for one monitor's recent ones, at most.
+const SCAN_ROWS: i64 = 200_000;
 
 /// One monitor's figures from the history.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -248,6 +250,20 @@ pub(super) fn monitor_ids(
         .collect())
 }
 
+/// The database id of one monitor (the `UNIQUE (url, name, interval_ms)` index finds it).
+fn monitor_id(conn: &Connection, m: &Monitor) -> rusqlite::Result<Option<i64>> {
+    conn.query_row(
+        "SELECT id FROM monitors WHERE url = ?1 AND name = ?2 AND interval_ms = ?3",
+        params![
+            &*m.url,
+            m.name.as_deref().unwrap_or(""),
+            i64::try_from(m.interval.as_millis()).unwrap_or(i64::MAX)
+        ],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
 /// One stored check.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckRow {
@@ -279,23 +295,25 @@ pub struct Detail {
 pub fn detail(path: &Path, monitor: &Monitor) -> Result<Option<Detail>, ReadError> {
     let conn = store::open_for_report(path).map_err(|e| e.to_string())?;
     let read = || -> rusqlite::Result<Option<Detail>> {
-        let Some(id) = monitor_ids(&conn, std::slice::from_ref(monitor))?[0] else {
+        let Some(id) = monitor_id(&conn, monitor)? else {
             return Ok(None);
         };
         let now = epoch_ms(SystemTime::now());
-        // Checks are indexed by time only: look back over the last RECENT intervals (and a
-        // minute), at most a day, so the scan stays short at any number of monitors.
+        // Checks are indexed by time only: look among the newest SCAN_ROWS checks of the last
+        // RECENT intervals (and a minute), at most a day, so the scan stays short at any number
+        // of monitors (with very many, fewer than RECENT of the monitor's may be among them).
         let interval = i64::try_from(monitor.interval.as_millis()).unwrap_or(i64::MAX);
         let back = interval
             .saturating_mul(RECENT as i64)
             .saturating_add(60_000)
             .min(24 * HOUR_MS);
         let mut statement = conn.prepare(
-            "SELECT ts, status, reason, detail, ms, nature FROM checks
-             WHERE ts >= ?1 AND monitor = ?2 ORDER BY ts DESC LIMIT ?3",
+            "SELECT ts, status, reason, detail, ms, nature FROM
+               (SELECT * FROM checks WHERE ts >= ?1 ORDER BY ts DESC LIMIT ?4)
+             WHERE monitor = ?2 ORDER BY ts DESC LIMIT ?3",
         )?;
         let recent = statement
-            .query_map(params![now - back, id, RECENT as i64], |r| {
+            .query_map(params![now - back, id, RECENT as i64, SCAN_ROWS], |r| {
                 Ok(CheckRow {
                     ts: r.get(0)?,
                     status: r.get(1)?,

@@ -30,6 +30,7 @@ mod health;
 pub mod history;
 pub mod ident;
 mod pages;
+mod prometheus;
 pub mod reply;
 pub mod request;
 pub mod routes;
@@ -81,6 +82,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Credentials every request must carry, if any.
     pub auth: Option<crate::config::server::Auth>,
+    /// What `/metrics` and `/probe` offer.
+    pub prometheus: crate::metrics::Settings,
 }
 
 /// A bound listener, before the threads start (so a bad address fails before monitoring does).

@@ -6,7 +6,8 @@
 //! no framing. Replies are never cached unless a route says otherwise ([`Reply::cache`]).
 //! Each connection carries one request (`Connection: close`).
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
+use std::sync::{Arc, Mutex};
 
 /// The Content-Security-Policy of every reply unless a route sets its own with
 /// [`Reply::csp`] (a page with an inline script adds its `'sha256-…'` to `script-src`).
@@ -44,6 +45,40 @@ pub struct Reply {
     pub csp: &'static str,
     /// Other headers (e.g. `WWW-Authenticate`, `Allow`).
     pub headers: Vec<(&'static str, String)>,
+    /// A body produced while it is sent, instead of `body` (see [`Reply::streamed`]).
+    pub stream: Option<Stream>,
+}
+
+/// A body read while it is sent, in chunks (`Transfer-Encoding: chunked`, so a reader can
+/// tell a cut-off body from a whole one). Shared by clones of its reply; sent once.
+#[derive(Clone)]
+pub struct Stream(Arc<Mutex<Option<Box<dyn Read + Send>>>>);
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Stream")
+    }
+}
+
+/// Size of a chunk of a streamed body.
+const STREAM_CHUNK: usize = 64 * 1024;
+
+/// Writes `reader` to `out` as chunks, then the last (empty) chunk.
+fn write_chunked(reader: &mut dyn Read, out: &mut impl Write) -> io::Result<()> {
+    let mut buf = vec![0u8; STREAM_CHUNK];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        write!(out, "{n:x}\r\n")?;
+        out.write_all(&buf[..n])?;
+        out.write_all(b"\r\n")?;
+    }
+    out.write_all(b"0\r\n\r\n")?;
+    out.flush()
 }
 
 impl Reply {
@@ -56,7 +91,20 @@ impl Reply {
             cache: "no-store",
             csp: CSP,
             headers: Vec::new(),
+            stream: None,
         }
+    }
+
+    /// A reply whose body is read from `body` while it is sent: a large body is never held
+    /// whole in memory.
+    pub fn streamed(
+        status: u16,
+        content_type: &'static str,
+        body: impl Read + Send + 'static,
+    ) -> Reply {
+        let mut reply = Reply::new(status, content_type, Vec::new());
+        reply.stream = Some(Stream(Arc::new(Mutex::new(Some(Box::new(body))))));
+        reply
     }
 
     /// Plain text; a line end is added.
@@ -113,13 +161,16 @@ impl Reply {
 
     /// Writes the reply (without its body when `head_only`), in one write where possible.
     pub fn write_to(&self, out: &mut impl Write, head_only: bool) -> io::Result<()> {
+        let length = match self.stream {
+            Some(_) => "Transfer-Encoding: chunked".to_string(),
+            None => format!("Content-Length: {}", self.body.len()),
+        };
         let mut head = format!(
-            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: {}\r\n\
+            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\n{length}\r\nCache-Control: {}\r\n\
              Content-Security-Policy: {}\r\nConnection: close\r\n",
             self.status,
             reason_phrase(self.status),
             self.content_type,
-            self.body.len(),
             self.cache,
             self.csp,
         );
@@ -133,6 +184,14 @@ impl Reply {
         }
         head.push_str("\r\n");
         let mut bytes = head.into_bytes();
+        if let Some(Stream(stream)) = &self.stream {
+            out.write_all(&bytes)?;
+            let body = stream.lock().unwrap_or_else(|e| e.into_inner()).take();
+            return match body {
+                Some(mut body) if !head_only => write_chunked(&mut body, out),
+                _ => out.flush(),
+            };
+        }
         if !head_only {
             bytes.extend_from_slice(&self.body);
         }
@@ -184,5 +243,20 @@ mod tests {
         let mut out = Vec::new();
         Reply::text(200, "ok").write_to(&mut out, true).unwrap();
         assert!(String::from_utf8(out).unwrap().ends_with("\r\n\r\n"));
+    }
+
+    #[test]
+    fn a_streamed_body_goes_in_chunks() {
+        let body = vec![b'x'; STREAM_CHUNK + 3];
+        let mut out = Vec::new();
+        Reply::streamed(200, TEXT, io::Cursor::new(body))
+            .write_to(&mut out, false)
+            .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("Transfer-Encoding: chunked\r\n"));
+        assert!(!text.contains("Content-Length"));
+        let body = text.split_once("\r\n\r\n").unwrap().1;
+        assert!(body.starts_with("10000\r\nxxx"));
+        assert!(body.ends_with("xxx\r\n3\r\nxxx\r\n0\r\n\r\n"));
     }
 }

@@ -25,6 +25,8 @@ pub struct Request {
     pub segments: Vec<String>,
     /// Query parameters in order, decoded (`+` is a space).
     pub query: Vec<(String, String)>,
+    /// Prometheus's `X-Prometheus-Scrape-Timeout-Seconds` header, if sent and valid.
+    pub scrape_timeout: Option<std::time::Duration>,
 }
 
 impl Request {
@@ -50,6 +52,7 @@ impl Request {
             path: path.to_string(),
             segments,
             query,
+            scrape_timeout: None,
         }
     }
 

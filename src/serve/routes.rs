@@ -7,7 +7,7 @@
 //! only reads [`Ctx`], answers, and never waits on the pipeline. Anything unmatched is a
 //! plain-text `404` naming the path.
 
-use super::{api, badge, health, pages, Ctx, Reply, Request};
+use super::{api, badge, health, pages, prometheus, Ctx, Reply, Request};
 
 /// The reply to `request`.
 pub fn route(ctx: &Ctx, request: &Request) -> Reply {
@@ -15,6 +15,8 @@ pub fn route(ctx: &Ctx, request: &Request) -> Reply {
         [] => pages::status(ctx, request),
         ["monitors", id] => pages::monitor(ctx, request, id),
         ["healthz"] => health::healthz(ctx, request),
+        ["metrics"] => prometheus::metrics(ctx, request),
+        ["probe"] => prometheus::probe(ctx, request),
         ["api", "v1", "status"] => api::status(ctx, request),
         ["api", "v1", "monitors", id] => api::monitor(ctx, request, id),
         ["badge", id, file] => badge::status(ctx, request, id, file),

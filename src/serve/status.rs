@@ -106,7 +106,7 @@ impl Filter {
 pub struct Health {
     /// Monitors in the config.
     pub monitors: usize,
-    /// Checks finished per minute, over the run.
+    /// Checks finished per minute, over at least the last minute (over the run in its first).
     pub checks_per_minute: f64,
     /// Lateness (start − due) p99 since the last status report, ms.
     pub lateness_p99_ms: f64,
@@ -255,15 +255,10 @@ fn rank(state: State) -> u8 {
 pub fn health(ctx: &Ctx) -> Health {
     let s = &ctx.stats;
     let uptime = ctx.started_at.elapsed();
-    let minutes = uptime.as_secs_f64() / 60.0;
     let schedule = s.schedule();
     Health {
         monitors: ctx.monitors.len(),
-        checks_per_minute: if minutes > 0.0 {
-            s.checked() as f64 / minutes
-        } else {
-            0.0
-        },
+        checks_per_minute: ctx.checks_per_minute(std::time::Instant::now()),
         lateness_p99_ms: s.lateness_now().quantile(0.99).as_secs_f64() * 1000.0,
         missed: schedule.missed,
         coalesced: schedule.coalesced,

@@ -13,6 +13,7 @@ mod history_guard;
 mod hostile;
 mod hostile_input;
 mod maintenance;
+mod metrics;
 mod notify;
 mod notify_util;
 mod once;

@@ -1,0 +1,478 @@
+//! `/probe?target=…`: one check on demand, answered with blackbox_exporter's metric names, so a
+//! Prometheus scrape config written for blackbox_exporter works against sitewatch unchanged.
+//!
+//! Guarantees:
+//! - by default `target` must be a configured monitor (its URL or id), checked with that
+//!   monitor's own settings; any other http(s) URL is checked only when the config allows it
+//!   (`"server": {"probe_any_target": true}`), validated exactly like a URL in the config;
+//! - the check runs on the thread serving the request and ends within the monitor's timeout
+//!   (shortened to the scrape timeout Prometheus announces, less half a second, as
+//!   blackbox_exporter does);
+//! - at most `limit` probes run at once; one more is refused with 503 at once, so a burst of
+//!   requests cannot hold every server thread;
+//! - a check sitewatch itself could not make (out of file descriptors, …) is a 503 with the
+//!   reason, not `probe_success 0`: it says nothing about the target;
+//! - `module` (and any other parameter blackbox_exporter knows) is accepted and ignored; a
+//!   missing, repeated or bad `target` is a 400 naming the parameter.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::exposition::{Kind, Value, Writer, CONTENT_TYPE};
+use crate::config::{Config, Monitor};
+use crate::probe::{Observation, Outcome, Probe};
+
+/// What blackbox_exporter takes off the scrape timeout, for the answer to arrive in time.
+const SCRAPE_MARGIN: Duration = Duration::from_millis(500);
+
+/// The answer to one `/probe` request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeReply {
+    /// HTTP status: 200, or 400 / 503 / 500 with a plain-text reason.
+    pub status: u16,
+    /// `Content-Type` of the body.
+    pub content_type: &'static str,
+    /// The metrics, or the reason.
+    pub body: Vec<u8>,
+}
+
+impl ProbeReply {
+    fn text(status: u16, message: String) -> ProbeReply {
+        let mut body = message.into_bytes();
+        body.push(b'\n');
+        ProbeReply {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body,
+        }
+    }
+}
+
+/// Serves `/probe`; shared by the server threads.
+pub struct ProbeEndpoint {
+    monitors: Arc<Vec<Monitor>>,
+    probe: Arc<dyn Probe>,
+    any_target: bool,
+    limit: usize,
+    running: AtomicUsize,
+}
+
+/// A probe slot, given back when dropped.
+struct Slot<'a>(&'a AtomicUsize);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl ProbeEndpoint {
+    /// Probes `monitors` (and any URL with `any_target`) through `probe`, at most `limit` at
+    /// once (at least one).
+    pub fn new(
+        monitors: Arc<Vec<Monitor>>,
+        probe: Arc<dyn Probe>,
+        any_target: bool,
+        limit: usize,
+    ) -> ProbeEndpoint {
+        ProbeEndpoint {
+            monitors,
+            probe,
+            any_target,
+            limit: limit.max(1),
+            running: AtomicUsize::new(0),
+        }
+    }
+
+    /// Answers a request whose query string (after `?`) is `query`.
+    pub fn handle_query(&self, query: &str, scrape_timeout: Option<Duration>) -> ProbeReply {
+        let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        self.handle(&params, scrape_timeout)
+    }
+
+    /// Answers a request with query parameters `params` (decoded). `scrape_timeout` is the
+    /// `X-Prometheus-Scrape-Timeout-Seconds` header, when sent.
+    pub fn handle(
+        &self,
+        params: &[(String, String)],
+        scrape_timeout: Option<Duration>,
+    ) -> ProbeReply {
+        let mut monitor = match self.target(params) {
+            Ok(monitor) => monitor,
+            Err(message) => return ProbeReply::text(400, message),
+        };
+        if let Some(scrape) = scrape_timeout {
+            let budget = scrape.saturating_sub(SCRAPE_MARGIN).max(SCRAPE_MARGIN);
+            monitor.timeout = monitor.timeout.min(budget);
+        }
+        let Some(_slot) = self.acquire() else {
+            return ProbeReply::text(
+                503,
+                format!(
+                    "{} probes are running already, the most at once; try again later",
+                    self.limit
+                ),
+            );
+        };
+        let observation = match panic::catch_unwind(AssertUnwindSafe(|| self.probe.check(&monitor)))
+        {
+            Ok(observation) => observation,
+            Err(_) => {
+                log::error!("internal error while probing {}", monitor.url);
+                return ProbeReply::text(500, "internal error in sitewatch".into());
+            }
+        };
+        if let Outcome::Local { kind, detail } = &observation.outcome {
+            return ProbeReply::text(
+                503,
+                format!(
+                    "sitewatch could not make the check ({kind}: {detail}); {}",
+                    kind.advice()
+                ),
+            );
+        }
+        ProbeReply {
+            status: 200,
+            content_type: CONTENT_TYPE,
+            body: render(&observation),
+        }
+    }
+
+    fn acquire(&self) -> Option<Slot<'_>> {
+        self.running
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.limit).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Slot(&self.running))
+    }
+
+    /// The monitor `target` names, or what is wrong with the query.
+    fn target(&self, params: &[(String, String)]) -> Result<Monitor, String> {
+        let mut targets = params
+            .iter()
+            .filter(|(k, _)| k == "target")
+            .map(|(_, v)| v.clone());
+        let target = match (targets.next(), targets.next()) {
+            (None, _) => {
+                return Err("missing query parameter `target` (a monitor's URL or id), \
+                     as in /probe?target=https://example.com/"
+                    .into())
+            }
+            (Some(_), Some(_)) => return Err("query parameter `target` given twice".into()),
+            (Some(t), None) if t.trim().is_empty() => {
+                return Err("query parameter `target` is empty".into())
+            }
+            (Some(t), None) => t,
+        };
+        // A URL in a scrape config may be spelt differently from the config's (`http://A`
+        // vs `http://a/`): compare the normalised form too, without a final slash.
+        let normalised = url::Url::parse(&target).ok().map(String::from);
+        let normalised = normalised.as_deref().map(bare);
+        let found = self.monitors.iter().find(|m| {
+            *m.url == *target || m.id() == target || normalised.is_some_and(|n| bare(&m.url) == n)
+        });
+        if let Some(monitor) = found {
+            return Ok(monitor.clone());
+        }
+        if !self.any_target {
+            return Err(format!(
+                "query parameter `target`: {} is not a configured monitor (give a monitor's \
+                 URL or id; other URLs need \"server\": {{\"probe_any_target\": true}})",
+                shown(&target)
+            ));
+        }
+        // Validated exactly like a URL in the config file (http and https only, …).
+        let entry = serde_json::json!([{ "url": target }]).to_string();
+        match Config::parse(&entry) {
+            Ok(mut config) if config.monitors.len() == 1 => Ok(config.monitors.remove(0)),
+            Ok(_) => Err("query parameter `target`: not one URL".into()),
+            Err(e) => Err(format!("query parameter `target`: {e}")),
+        }
+    }
+}
+
+/// A URL without its final slash, if any.
+fn bare(url: &str) -> &str {
+    url.strip_suffix('/').unwrap_or(url)
+}
+
+/// A target as echoed in an error: quoted, capped, control characters escaped.
+fn shown(target: &str) -> String {
+    format!("\"{}\"", crate::text::capped(target, 200))
+}
+
+/// The blackbox_exporter gauges for one check.
+fn render(o: &Observation) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1024);
+    let mut w = Writer::new(&mut out);
+    let mut gauge = |name: &str, help: &str, value: Value| {
+        w.family(name, Kind::Gauge, help);
+        w.sample(name, "", &[], None, value);
+    };
+    let responded = o.status.is_some();
+    let ssl = responded
+        && o.final_url
+            .as_deref()
+            .is_some_and(|u| u.get(..6).is_some_and(|s| s.eq_ignore_ascii_case("https:")));
+    gauge(
+        "probe_success",
+        "Whether the check was up (1) or down (0).",
+        Value::Int(u64::from(o.outcome.is_up())),
+    );
+    gauge(
+        "probe_duration_seconds",
+        "How long the check took, redirects included.",
+        Value::Float(o.elapsed.as_secs_f64()),
+    );
+    gauge(
+        "probe_http_status_code",
+        "Status code of the final response; 0 when none arrived.",
+        Value::Int(o.status.map_or(0, u64::from)),
+    );
+    gauge(
+        "probe_http_content_length",
+        "Length of the final response's body from its headers; -1: not recorded by sitewatch.",
+        Value::Signed(-1),
+    );
+    gauge(
+        "probe_http_uncompressed_body_length",
+        "Bytes of the final response's body, decompressed, as read.",
+        Value::Int(o.bytes.unwrap_or(0)),
+    );
+    gauge(
+        "probe_http_redirects",
+        "Redirects followed.",
+        Value::Int(o.redirects.len() as u64),
+    );
+    gauge(
+        "probe_http_ssl",
+        "1 if the final request used TLS.",
+        Value::Int(u64::from(ssl)),
+    );
+    if let Some(reason) = o.outcome.cause_name() {
+        let name = "sitewatch_probe_failure";
+        w.family(
+            name,
+            Kind::Gauge,
+            "Why the check failed (sitewatch's reason), when it did; always 1.",
+        );
+        w.sample(name, "", &[], Some(("reason", reason)), Value::Int(1));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::{LocalKind, Reason, Redirect};
+    use std::sync::mpsc;
+    use std::sync::Mutex;
+
+    struct Fake {
+        observation: Observation,
+        seen: Mutex<Vec<(String, Duration)>>,
+        gate: Option<Mutex<mpsc::Receiver<()>>>,
+    }
+
+    impl Probe for Fake {
+        fn check(&self, monitor: &Monitor) -> Observation {
+            self.seen
+                .lock()
+                .unwrap()
+                .push((monitor.url.to_string(), monitor.timeout));
+            if let Some(gate) = &self.gate {
+                let _ = gate.lock().unwrap().recv_timeout(Duration::from_secs(10));
+            }
+            self.observation.clone()
+        }
+    }
+
+    fn observation(outcome: Outcome) -> Observation {
+        Observation {
+            status: Some(200),
+            bytes: Some(42),
+            ttfb: None,
+            elapsed: Duration::from_millis(1500),
+            final_url: Some("https://b.example/x".into()),
+            retry_after: None,
+            redirects: vec![Redirect {
+                status: 301,
+                url: "https://a.example/".into(),
+            }],
+            outcome,
+        }
+    }
+
+    fn endpoint(outcome: Outcome, any: bool) -> (ProbeEndpoint, Arc<Fake>) {
+        let config = Config::parse(
+            r#"[{"url": "https://a.example/", "name": "a", "timeout": "5s"},
+                {"url": "http://c.example"}]"#,
+        )
+        .unwrap();
+        let fake = Arc::new(Fake {
+            observation: observation(outcome),
+            seen: Mutex::default(),
+            gate: None,
+        });
+        let probe: Arc<dyn Probe> = fake.clone();
+        (
+            ProbeEndpoint::new(Arc::new(config.monitors), probe, any, 2),
+            fake,
+        )
+    }
+
+    fn body(reply: &ProbeReply) -> String {
+        String::from_utf8(reply.body.clone()).unwrap()
+    }
+
+    #[test]
+    fn a_configured_target_gets_the_blackbox_gauges() {
+        let (e, fake) = endpoint(Outcome::Up, false);
+        let reply = e.handle_query("module=http_2xx&target=https%3A%2F%2Fa.example%2F", None);
+        assert_eq!((reply.status, reply.content_type), (200, CONTENT_TYPE));
+        let text = body(&reply);
+        for line in [
+            "probe_success 1\n",
+            "probe_duration_seconds 1.5\n",
+            "probe_http_status_code 200\n",
+            "probe_http_content_length -1\n",
+            "probe_http_uncompressed_body_length 42\n",
+            "probe_http_redirects 1\n",
+            "probe_http_ssl 1\n",
+        ] {
+            assert!(text.contains(line), "{line:?} missing from\n{text}");
+        }
+        assert!(!text.contains("sitewatch_probe_failure"));
+        assert_eq!(fake.seen.lock().unwrap()[0].1, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_target_may_be_an_id_or_a_normalised_url() {
+        let (e, fake) = endpoint(Outcome::Up, false);
+        assert_eq!(e.handle_query("target=a", None).status, 200);
+        assert_eq!(e.handle_query("target=http://c.example/", None).status, 200);
+        let seen = fake.seen.lock().unwrap();
+        assert_eq!(seen[0].0, "https://a.example/");
+        assert_eq!(seen[1].0, "http://c.example");
+    }
+
+    #[test]
+    fn the_scrape_timeout_shortens_the_check() {
+        let (e, fake) = endpoint(Outcome::Up, false);
+        e.handle_query("target=a", Some(Duration::from_secs(3)));
+        assert_eq!(fake.seen.lock().unwrap()[0].1, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn bad_targets_are_400s_naming_the_parameter() {
+        let (e, fake) = endpoint(Outcome::Up, false);
+        for query in ["", "module=http_2xx", "target=", "target=a&target=a"] {
+            let reply = e.handle_query(query, None);
+            assert_eq!(reply.status, 400, "{query}");
+            assert!(
+                body(&reply).contains("`target`"),
+                "{query}: {}",
+                body(&reply)
+            );
+        }
+        let reply = e.handle_query("target=https://elsewhere.example/", None);
+        assert_eq!(reply.status, 400);
+        assert!(
+            body(&reply).contains("probe_any_target"),
+            "{}",
+            body(&reply)
+        );
+        assert!(fake.seen.lock().unwrap().is_empty(), "nothing was fetched");
+    }
+
+    #[test]
+    fn any_target_only_when_allowed_and_validated_like_the_config() {
+        let (e, fake) = endpoint(Outcome::Up, true);
+        assert_eq!(
+            e.handle_query("target=https://elsewhere.example/", None)
+                .status,
+            200
+        );
+        let reply = e.handle_query("target=ftp://elsewhere.example/", None);
+        assert_eq!(reply.status, 400, "{}", body(&reply));
+        assert!(body(&reply).contains("`target`"));
+        assert_eq!(fake.seen.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_down_check_says_why() {
+        let (e, _) = endpoint(
+            Outcome::Down {
+                reason: Reason::Status,
+                detail: "HTTP 503".into(),
+            },
+            false,
+        );
+        let text = body(&e.handle_query("target=a", None));
+        assert!(text.contains("probe_success 0\n"));
+        assert!(text.contains("sitewatch_probe_failure{reason=\"status\"} 1\n"));
+    }
+
+    #[test]
+    fn a_local_failure_is_sitewatchs_not_the_targets() {
+        let (e, _) = endpoint(
+            Outcome::Local {
+                kind: LocalKind::FileDescriptors,
+                detail: "EMFILE".into(),
+            },
+            false,
+        );
+        let reply = e.handle_query("target=a", None);
+        assert_eq!(reply.status, 503);
+        assert!(
+            body(&reply).contains("file_descriptors"),
+            "{}",
+            body(&reply)
+        );
+    }
+
+    #[test]
+    fn probes_beyond_the_limit_are_refused_at_once() {
+        let (gate_tx, gate_rx) = mpsc::channel();
+        let config = Config::parse(r#"[{"url": "https://a.example/"}]"#).unwrap();
+        let fake = Arc::new(Fake {
+            observation: observation(Outcome::Up),
+            seen: Mutex::default(),
+            gate: Some(Mutex::new(gate_rx)),
+        });
+        let probe: Arc<dyn Probe> = fake.clone();
+        let e = Arc::new(ProbeEndpoint::new(
+            Arc::new(config.monitors),
+            probe,
+            false,
+            1,
+        ));
+        let busy = {
+            let e = Arc::clone(&e);
+            std::thread::spawn(move || e.handle_query("target=https://a.example/", None).status)
+        };
+        // Wait (bounded) until the first probe holds the only slot.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while fake.seen.lock().unwrap().is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "first probe never started"
+            );
+            std::thread::yield_now();
+        }
+        let refused = e.handle_query("target=https://a.example/", None);
+        assert_eq!(refused.status, 503, "{}", body(&refused));
+        gate_tx.send(()).unwrap();
+        assert_eq!(busy.join().unwrap(), 200);
+        gate_tx.send(()).unwrap();
+        assert_eq!(
+            e.handle_query("target=https://a.example/", None).status,
+            200
+        );
+    }
+}
