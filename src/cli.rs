@@ -80,6 +80,52 @@ enum Command {
         #[arg(value_name = "CONFIG", default_value = "urls.json")]
         config: PathBuf,
     },
+    /// Maintenance windows in the history database, seen by a running sitewatch within seconds.
+    Maintenance {
+        #[command(subcommand)]
+        action: MaintenanceCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MaintenanceCommand {
+    /// Start a window now: failures of the monitors it covers notify no one and count neither
+    /// up nor down. Without --monitor and --group it covers every monitor.
+    Add {
+        /// How long, e.g. 30m, 2h.
+        #[arg(long = "for", value_name = "DURATION", value_parser = duration_arg)]
+        length: Duration,
+        /// A monitor it covers, by id (repeatable).
+        #[arg(long, value_name = "ID")]
+        monitor: Vec<String>,
+        /// A group it covers (repeatable).
+        #[arg(long, value_name = "GROUP")]
+        group: Vec<String>,
+        /// Why, shown in lines and reports.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+        /// History database of the running sitewatch.
+        #[arg(long, value_name = "PATH", default_value = DEFAULT_DB)]
+        db: PathBuf,
+    },
+    /// List the windows not ended yet (with --all, every window).
+    List {
+        /// Every window, past ones too.
+        #[arg(long)]
+        all: bool,
+        /// History database.
+        #[arg(long, value_name = "PATH", default_value = DEFAULT_DB)]
+        db: PathBuf,
+    },
+    /// End window ID now.
+    End {
+        /// The window's id, as `add` and `list` show it.
+        #[arg(value_name = "ID")]
+        id: i64,
+        /// History database.
+        #[arg(long, value_name = "PATH", default_value = DEFAULT_DB)]
+        db: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -339,6 +385,37 @@ impl Common {
     }
 }
 
+/// `sitewatch maintenance …`: prints what was done; any problem is a usage error (exit 2).
+fn maintenance_command(action: MaintenanceCommand) -> Result<ExitCode, Error> {
+    use crate::maintenance::command;
+    let lines = match action {
+        MaintenanceCommand::Add {
+            length,
+            monitor,
+            group,
+            reason,
+            db,
+        } => {
+            let request = command::AddRequest {
+                length,
+                monitors: &monitor,
+                groups: &group,
+                reason: reason.as_deref(),
+            };
+            vec![command::add(&db, &request).map_err(Error::Usage)?]
+        }
+        MaintenanceCommand::List { all, db } => command::list(&db, all).map_err(Error::Usage)?,
+        MaintenanceCommand::End { id, db } => vec![command::end(&db, id).map_err(Error::Usage)?],
+    };
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        writeln!(out, "{line}")
+            .map_err(|e| Error::Usage(format!("cannot write to stdout ({e}); it was: {line}")))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs sitewatch as the command line asks. `Ok` carries the exit status (1 when `--once` saw a
 /// URL down or left one undecided); `Err` means sitewatch could not run, which `main` reports with status 2.
 pub fn run(cli: Cli) -> Result<ExitCode, Error> {
@@ -357,6 +434,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
                 .map_err(|e| Error::Report(format!("cannot write to stdout: {e}")))?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Maintenance { action }) => maintenance_command(action),
         Some(Command::Demo { common }) => {
             let mut options = common.options(Mode::Repeat, 4, Duration::from_secs(10))?;
             let demo = demo::start().map_err(Error::Demo)?;

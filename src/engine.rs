@@ -41,6 +41,7 @@ use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::error::Error;
 use crate::event::Fanout;
+use crate::maintenance::{self, Planned};
 use crate::notify::Notifier;
 use crate::output::{run_printer, Format};
 use crate::probe::Probe;
@@ -185,12 +186,14 @@ pub fn run(
         network: network.clone(),
         local: Default::default(),
     });
+    let planned = Arc::new(Planned::new(config.plan));
     let pool = Arc::new(Pool {
         monitors: Arc::clone(&catalog),
         probe: Arc::clone(&probe),
         stats: Arc::clone(&stats),
         stopping: Arc::clone(&stopping),
         selfwatch,
+        planned: Arc::clone(&planned),
     });
     let mut fanout = Fanout::new(printer_tx, Arc::clone(&stats));
     let history_db = history.as_ref().map(|h| h.store.path().to_path_buf());
@@ -200,6 +203,7 @@ pub fn run(
         Arc::clone(&catalog),
         Arc::clone(&stats),
         history_db,
+        Arc::clone(&planned),
     )? {
         Some((notifier, changes)) => {
             fanout = fanout.with_notifier(changes);
@@ -226,7 +230,8 @@ pub fn run(
                 Arc::clone(&pauses),
                 history_path.clone(),
                 origin,
-            );
+            )
+            .with_planned(Arc::clone(&planned));
             ctx.reload = Arc::clone(&reload.status);
             ctx.catalog = Arc::clone(&catalog);
             ctx.prometheus = Some(crate::metrics::Prometheus::new(
@@ -277,6 +282,18 @@ pub fn run(
         let stop = selfwatch_stop_rx.clone();
         selfwatch_threads.push(spawn("sitewatch-canary".into(), move || {
             guard.run(nudged, stop)
+        })?);
+    }
+    // Windows from the config or the history database (ended with the selfwatch threads).
+    if !planned.windows().is_empty() || history_path.is_some() {
+        let watch = maintenance::watch::Watch {
+            planned,
+            monitors: Arc::clone(&monitors),
+            db: history_path,
+        };
+        let stop = selfwatch_stop_rx.clone();
+        selfwatch_threads.push(spawn("sitewatch-maintenance".into(), move || {
+            watch.run(stop)
         })?);
     }
     drop(selfwatch_stop_rx);

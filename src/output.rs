@@ -271,6 +271,8 @@ pub fn impairment_line(span: &Impairment, format: Format) -> String {
             let label = match span.cause {
                 Cause::Paused => "PAUSED",
                 Cause::NetworkImpaired => "IMPAIRED",
+                Cause::Maintenance => "MAINTENANCE",
+                Cause::ParentDown => "PARENT DOWN",
             };
             format!("{}  {label}  {}", timestamp(at), span.detail)
         }

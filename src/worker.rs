@@ -20,6 +20,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::catalog::Catalog;
 use crate::event::{Event, Fanout};
+use crate::maintenance::Planned;
 use crate::probe::LocalKind;
 use crate::probe::{Observation, Outcome, Probe, Reason};
 use crate::scheduler::{Completion, Job, Verdict};
@@ -53,6 +54,8 @@ pub struct Pool {
     pub stopping: Arc<AtomicBool>,
     /// sitewatch's own condition: stalls, network, local failures.
     pub selfwatch: Arc<SelfWatch>,
+    /// Maintenance windows and dependencies.
+    pub planned: Arc<Planned>,
 }
 
 /// The ends of the channels one worker uses.
@@ -79,7 +82,7 @@ pub fn run(id: usize, pool: &Pool, channels: WorkerChannels) {
         }
         let monitors = pool.monitors.load();
         let monitor = &monitors[job.monitor];
-        let record = check(id, pool, monitor, &job);
+        let record = check(id, pool, &monitors, &job);
         pool.stats
             .record(job.monitor, &record.observation, record.lateness);
         // A local failure or an inconclusive check is no verdict: the scheduler only frees
@@ -99,7 +102,8 @@ pub fn run(id: usize, pool: &Pool, channels: WorkerChannels) {
     }
 }
 
-fn check(id: usize, pool: &Pool, monitor: &crate::config::Monitor, job: &Job) -> CheckRecord {
+fn check(id: usize, pool: &Pool, monitors: &[crate::config::Monitor], job: &Job) -> CheckRecord {
+    let monitor = &monitors[job.monitor];
     let start = Instant::now();
     let started_at = SystemTime::now();
     pool.stats.set_busy(id, Some((job.monitor, start)));
@@ -143,6 +147,9 @@ fn check(id: usize, pool: &Pool, monitor: &crate::config::Monitor, job: &Job) ->
             }
         });
     let observation = pool.selfwatch.judge(observation, start, Instant::now());
+    let observation = pool
+        .planned
+        .judge(job.monitor, observation, monitors, &pool.stats);
     pool.stats.set_busy(id, None);
     CheckRecord {
         monitor: job.monitor,

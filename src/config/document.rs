@@ -35,6 +35,8 @@ pub(super) struct Document {
     pub notify: Option<Value>,
     /// The object form's `connectivity` object, validated by the caller.
     pub connectivity: Option<Value>,
+    /// The object form's `maintenance` list, validated by the caller.
+    pub maintenance: Option<Value>,
     /// The object form's `server` object, validated by the caller.
     pub server: Option<Value>,
     /// The object form's `include` list, resolved by the caller.
@@ -139,6 +141,7 @@ impl<'de> Visitor<'de> for Top<'_> {
             monitors,
             notify: None,
             connectivity: None,
+            maintenance: None,
             server: None,
             include: None,
             defaults: None,
@@ -152,6 +155,7 @@ impl<'de> Visitor<'de> for Top<'_> {
         let mut early: Option<Vec<Value>> = None;
         let mut notify: Option<Value> = None;
         let mut connectivity: Option<Value> = None;
+        let mut maintenance: Option<Value> = None;
         let mut server: Option<Value> = None;
         let mut include: Option<Value> = None;
         if let Some(inherited) = self.included {
@@ -171,13 +175,14 @@ impl<'de> Visitor<'de> for Top<'_> {
                 "urls" => monitors.is_some() || early.is_some(),
                 "notify" => notify.is_some(),
                 "connectivity" => connectivity.is_some(),
+                "maintenance" => maintenance.is_some(),
                 "server" => server.is_some(),
                 "include" => include.is_some(),
                 _ => {
                     return fail(
                         self.failure,
                         ConfigError::Shape(format!(
-                            "unknown top-level key {key:?}; the accepted keys are \"urls\", \"defaults\", \"notify\", \"connectivity\", \"server\" and \"include\""
+                            "unknown top-level key {key:?}; the accepted keys are \"urls\", \"defaults\", \"notify\", \"connectivity\", \"maintenance\", \"server\" and \"include\""
                         )),
                     )
                 }
@@ -214,6 +219,9 @@ impl<'de> Visitor<'de> for Top<'_> {
                 "connectivity" => {
                     connectivity = Some(next_strict(&mut map, self.failure, Part::Connectivity)?)
                 }
+                "maintenance" => {
+                    maintenance = Some(next_strict(&mut map, self.failure, Part::Maintenance)?)
+                }
                 "server" => server = Some(next_strict(&mut map, self.failure, Part::Server)?),
                 "include" => include = Some(next_strict(&mut map, self.failure, Part::Include)?),
                 _ => notify = Some(next_strict(&mut map, self.failure, Part::Notify)?),
@@ -249,6 +257,7 @@ impl<'de> Visitor<'de> for Top<'_> {
             monitors,
             notify,
             connectivity,
+            maintenance,
             server,
             include,
             defaults: if self.included.is_some() {
@@ -350,6 +359,7 @@ enum Part {
     Entries,
     Notify,
     Connectivity,
+    Maintenance,
     Server,
     Include,
 }
@@ -377,6 +387,7 @@ impl Duplicate {
             (Part::Notify, Some(i)) => ConfigError::Notify(format!("channel {}: {message}", i + 1)),
             (Part::Notify, None) => ConfigError::Notify(message),
             (Part::Connectivity, _) => ConfigError::Connectivity(message),
+            (Part::Maintenance, _) => ConfigError::Maintenance(message),
             (Part::Server, _) => ConfigError::Shape(format!("server: {message}")),
             (Part::Include, _) => ConfigError::Include(message),
         }
@@ -394,7 +405,10 @@ fn next_strict<'de, A: MapAccess<'de>>(
     let read = map.next_value_seed(Strict {
         duplicate: &mut duplicate,
         entry: None,
-        list: !matches!(part, Part::Defaults | Part::Connectivity | Part::Server | Part::Include),
+        list: !matches!(
+            part,
+            Part::Defaults | Part::Connectivity | Part::Server | Part::Include
+        ),
     });
     match (read, duplicate) {
         (Ok(value), _) => Ok(value),

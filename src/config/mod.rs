@@ -73,6 +73,7 @@ pub use self::identity::Ids;
 mod document;
 mod include;
 mod interpolate;
+pub mod plan;
 pub mod shown_url;
 mod source;
 
@@ -198,6 +199,7 @@ struct Extra {
     notify: Option<Vec<String>>,
     allow_http_redirect: bool,
     ca_file: Option<TlsConfig>,
+    depends_on: Option<Vec<String>>,
 }
 
 /// What a monitor without an [`Extra`] block expects: any 2xx, nothing else.
@@ -240,6 +242,7 @@ impl Extra {
                 .or(defaults.allow_http_redirect)
                 .unwrap_or(false),
             ca_file: own.ca_file.or_else(|| defaults.ca_file.clone()),
+            depends_on: own.depends_on.or_else(|| defaults.depends_on.clone()),
         }
     }
 
@@ -262,7 +265,8 @@ impl Extra {
             && self.max_backoff.is_none()
             && self.notify.is_none()
             && !self.allow_http_redirect
-            && self.ca_file.is_none();
+            && self.ca_file.is_none()
+            && self.depends_on.is_none();
         (!plain).then(|| Arc::new(self))
     }
 }
@@ -465,6 +469,11 @@ impl Monitor {
         self.extra()?.notify.as_deref()
     }
 
+    /// The ids of the monitors this one depends on (`depends_on`), if any.
+    pub fn depends_on(&self) -> Option<&[String]> {
+        self.extra()?.depends_on.as_deref()
+    }
+
     /// Whether a redirect from `https` to plain `http` is followed (`allow_http_redirect`).
     pub fn allow_http_redirect(&self) -> bool {
         self.extra().is_some_and(|x| x.allow_http_redirect)
@@ -486,6 +495,8 @@ pub struct Config {
     pub notify: Channels,
     /// The connectivity canaries (the `connectivity` key), if any.
     pub connectivity: Option<Connectivity>,
+    /// Maintenance windows and dependencies (the `maintenance` key, `depends_on`).
+    pub plan: plan::Plan,
     /// The live status surface (the `server` key), if any.
     pub server: Option<ServerConfig>,
 }
@@ -588,10 +599,12 @@ impl Config {
                 name: d.name.into(),
             })
         })?;
+        let plan = plan::resolve(&monitors, document.maintenance)?;
         Ok(Config {
             monitors,
             notify,
             connectivity,
+            plan,
             server,
         })
     }
@@ -762,6 +775,8 @@ pub enum ConfigError {
     Notify(String),
     /// A problem in the `connectivity` object.
     Connectivity(String),
+    /// A problem in the `maintenance` list; the message names the window.
+    Maintenance(String),
     /// Two entries have the same `name` (names identify monitors, so they must differ).
     DuplicateName {
         /// 0-based position of the earlier entry.
@@ -831,6 +846,9 @@ impl fmt::Display for ConfigError {
             ConfigError::Notify(message) => write!(f, "notify: {}", clip(message, MAX_MESSAGE)),
             ConfigError::Connectivity(message) => {
                 write!(f, "connectivity: {}", clip(message, MAX_MESSAGE))
+            }
+            ConfigError::Maintenance(message) => {
+                write!(f, "maintenance: {}", clip(message, MAX_MESSAGE))
             }
             ConfigError::DuplicateName {
                 first,
@@ -967,6 +985,7 @@ raw_settings!(
     recover_after,
     max_backoff,
     notify,
+    depends_on,
 );
 
 /// Validated optional settings, from `defaults` or from one entry.
@@ -996,6 +1015,7 @@ struct Settings {
     notify: Option<Vec<String>>,
     allow_http_redirect: Option<bool>,
     ca_file: Option<TlsConfig>,
+    depends_on: Option<Vec<String>>,
 }
 
 impl Settings {
@@ -1018,6 +1038,7 @@ impl Settings {
             || self.notify.is_some()
             || self.allow_http_redirect.is_some()
             || self.ca_file.is_some()
+            || self.depends_on.is_some()
     }
 
     /// Validates the optional fields shared by `defaults` and entries, in
@@ -1089,6 +1110,10 @@ impl Settings {
                 .map(|v| bool_value("allow_http_redirect", &v))
                 .transpose()?,
             ca_file: raw.ca_file.map(|v| ca_file_value(&v)).transpose()?,
+            depends_on: raw
+                .depends_on
+                .map(|v| plan::depends_on_value(&v))
+                .transpose()?,
         })
     }
 }

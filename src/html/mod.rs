@@ -138,6 +138,11 @@ pub fn badge(state: State) -> Markup {
     html! { span class={ "badge " (state.as_str()) } { (state.as_str()) } }
 }
 
+/// A "maintenance" marker, its reason as the title, for a monitor in a maintenance window.
+pub fn maintenance_badge(reason: Option<&str>) -> Markup {
+    html! { @if let Some(r) = reason { span.badge.unknown title=(r) { "maintenance" } } }
+}
+
 /// sitewatch's mark: a small inline SVG pulse.
 fn mark() -> Markup {
     html! {

@@ -7,7 +7,7 @@ use maud::{html, Markup};
 use super::chart::{self, Series};
 use super::parts::{ago, check_words, footer, history_warning, incidents, stamp};
 use super::view::MonitorPage;
-use super::{badge, page, Frame};
+use super::{badge, maintenance_badge, page, Frame};
 use crate::report::span;
 use crate::report::table::{millis, percent};
 
@@ -41,7 +41,7 @@ pub fn render(p: &MonitorPage) -> String {
     let body = html! {
         (history_warning(&p.context))
         p { a href="/" { "← all monitors" } }
-        h1 { (m.title()) (badge(m.state)) }
+        h1 { (m.title()) (badge(m.state)) (maintenance_badge(m.maintenance.as_deref())) }
         div.sub {
             "id " code { (m.id) } " · " (m.url)
             @if let Some(g) = &m.group { " · group " (g) }

@@ -59,6 +59,7 @@ fn row(id: &str, name: Option<&str>, group: Option<&str>, state: State) -> Monit
             last: Some(NOW - 3_600_000),
         }),
         down_because: None,
+        maintenance: None,
     }
 }
 

@@ -11,7 +11,7 @@ use maud::{html, Markup};
 use super::chart::{self, Series};
 use super::parts::{ago, check_words, footer, history_warning, monitor_href, stamp};
 use super::view::{Cells, Filter, MonitorRow, StatusPage};
-use super::{badge, page, Frame};
+use super::{badge, maintenance_badge, page, Frame};
 use crate::report::span;
 use crate::state::State;
 
@@ -168,7 +168,7 @@ fn problems(now: i64, list: &[MonitorRow]) -> Markup {
             tr { th { "monitor" } th { "down since" } th.n { "for" } th { "last check" } th { "why it went down" } }
             @for m in list {
                 tr {
-                    td { a href=(monitor_href(&m.id)) { (m.title()) } (badge(m.state)) }
+                    td { a href=(monitor_href(&m.id)) { (m.title()) } (badge(m.state)) (maintenance_badge(m.maintenance.as_deref())) }
                     td.t { @match m.since { Some(t) => (stamp(t)), None => "-" } }
                     td.n { @match m.since { Some(t) => (span((now - t).max(0) as f64 / 1000.0)), None => "-" } }
                     td {
@@ -234,7 +234,7 @@ pub fn row(now: i64, m: &MonitorRow) -> Markup {
     html! {
         div class={ "row " (m.state.as_str()) } {
             div.who {
-                a href=(monitor_href(&m.id)) { (m.title()) } (badge(m.state))
+                a href=(monitor_href(&m.id)) { (m.title()) } (badge(m.state)) (maintenance_badge(m.maintenance.as_deref()))
                 div.u title=(m.url) { (m.url) }
             }
             div {

@@ -130,6 +130,8 @@ pub struct MonitorRow {
     pub incidents: Option<RecentIncidents>,
     /// While down: the reason and detail of the check that declared it down (from the history).
     pub down_because: Option<(Option<String>, Option<String>)>,
+    /// In a maintenance window now: why.
+    pub maintenance: Option<String>,
 }
 
 impl MonitorRow {

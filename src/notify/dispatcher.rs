@@ -98,6 +98,8 @@ pub struct Dispatcher {
     specs: Vec<ChannelSpec>,
     /// Where a reload publishes the monitors; `None` in tests.
     catalog: Option<Arc<Catalog>>,
+    /// Maintenance windows: no reminder for a monitor in one.
+    quiet: Option<Arc<crate::maintenance::Planned>>,
 }
 
 impl Dispatcher {
@@ -134,6 +136,7 @@ impl Dispatcher {
             next_sample: wall,
             specs: specs.to_vec(),
             catalog: None,
+            quiet: None,
         }
     }
 
@@ -158,6 +161,13 @@ impl Dispatcher {
         self.down_at.resize(current.len(), None);
         self.memory.adopt(Arc::clone(&current));
         self.monitors = current;
+    }
+
+    /// Sends no reminder about a monitor while it is in a maintenance window of `planned`
+    /// (its period goes on; the next one outside the window is sent).
+    pub fn quiet_during(mut self, planned: Arc<crate::maintenance::Planned>) -> Dispatcher {
+        self.quiet = Some(planned);
+        self
     }
 
     /// Takes digests from `source` (say, the history database) instead of this run's memory.
@@ -261,6 +271,8 @@ impl Dispatcher {
     pub fn poll(&mut self, now: Instant, wall: SystemTime) -> Vec<(usize, Notification)> {
         self.next_sample = self.memory.sample(wall);
         let mut out = Vec::new();
+        let quiet = self.quiet.clone();
+        let wall_ms = crate::store::epoch_ms(wall);
         for i in 0..self.routes.len() {
             let mut due = Vec::new();
             let route = &mut self.routes[i];
@@ -284,7 +296,12 @@ impl Dispatcher {
                         next += every;
                     }
                     w.next_reminder = Some(next);
-                    due.push((monitor, last.clone(), None));
+                    let planned = quiet
+                        .as_ref()
+                        .is_some_and(|q| q.in_window(monitor, wall_ms).is_some());
+                    if !planned {
+                        due.push((monitor, last.clone(), None));
+                    }
                 }
             }
             for (_, last, after_flapping) in due {
@@ -642,6 +659,40 @@ mod tests {
         let out = s.run(0, 2000);
         let channels: Vec<usize> = out.iter().map(|(_, c, _)| *c).collect();
         assert_eq!(channels, vec![0]);
+    }
+
+    #[test]
+    fn no_reminder_while_the_monitor_is_in_a_maintenance_window() {
+        // T0 + 90 s for 60 s: the reminder at 120 s falls in it, the one at 60 s and 180 s not.
+        let text = json!({
+            "urls": urls(1),
+            "notify": [hook(json!({"remind_every": "1m", "group_window": "0s"}))],
+            "maintenance": [{"monitors": "all", "start": "2026-11-23T09:01:30Z",
+                             "duration": "60s"}],
+        })
+        .to_string();
+        let config = Config::parse(&text).unwrap();
+        let planned = Arc::new(crate::maintenance::Planned::new(config.plan));
+        let mut s = Sim::new(
+            json!([hook(json!({"remind_every": "1m", "group_window": "0s"}))]),
+            urls(1),
+        );
+        s.d = std::mem::replace(
+            &mut s.d,
+            Dispatcher::new(
+                &[],
+                Arc::new(Vec::new()),
+                Arc::new(Stats::new(0, 1)),
+                s.wall0,
+            ),
+        )
+        .quiet_during(planned);
+        s.plan(0, 0, State::Down);
+        let out = s.run(0, 200_000);
+        assert_eq!(
+            kinds(&out),
+            vec![(0, "down"), (60_000, "reminder"), (180_000, "reminder")]
+        );
     }
 
     #[test]

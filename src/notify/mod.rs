@@ -279,6 +279,7 @@ impl Notifier {
         catalog: Arc<Catalog>,
         stats: Arc<Stats>,
         history_db: Option<PathBuf>,
+        planned: Arc<crate::maintenance::Planned>,
     ) -> Result<Option<(Notifier, Sender<StateChange>)>, Error> {
         let monitors = catalog.load();
         if channels.specs.is_empty() {
@@ -320,7 +321,8 @@ impl Notifier {
             Arc::clone(&stats),
             SystemTime::now(),
         )
-        .with_catalog(Arc::clone(&catalog));
+        .with_catalog(Arc::clone(&catalog))
+        .quiet_during(planned);
         // The digest reads the history database when the run keeps one, its memory otherwise.
         if let Some(path) = history_db {
             let source =

@@ -105,17 +105,29 @@ pub enum Cause {
     Paused,
     /// Every connectivity canary was failing: sitewatch's own network was down.
     NetworkImpaired,
+    /// The monitor was in a maintenance window (planned work: failures are expected).
+    Maintenance,
+    /// A monitor it depends on (`depends_on`) was down: the failure is the parent's.
+    ParentDown,
 }
 
 impl Cause {
     /// Every cause, in declaration order.
-    pub const ALL: [Cause; 2] = [Cause::Paused, Cause::NetworkImpaired];
+    pub const ALL: [Cause; 4] = [
+        Cause::Paused,
+        Cause::NetworkImpaired,
+        Cause::Maintenance,
+        Cause::ParentDown,
+    ];
 
-    /// The name used in lines, JSON and the database (`paused`, `network_impaired`).
+    /// The name used in lines, JSON and the database (`paused`, `network_impaired`,
+    /// `maintenance`, `parent_down`).
     pub fn as_str(self) -> &'static str {
         match self {
             Cause::Paused => "paused",
             Cause::NetworkImpaired => "network_impaired",
+            Cause::Maintenance => "maintenance",
+            Cause::ParentDown => "parent_down",
         }
     }
 }

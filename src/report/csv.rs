@@ -1,6 +1,8 @@
 //! The report as one CSV table (RFC 4180), for spreadsheets and scripts: a `type` column says
-//! whether a row is a `monitor`, an `incident` or an `impairment` (a time sitewatch could not
-//! measure: `reason` is its cause); columns that do not apply to a row are empty.
+//! whether a row is a `monitor`, an `incident`, an `impairment` (a time sitewatch could not
+//! measure: `reason` is its cause) or a `maintenance` window (`reason` holds the monitors it
+//! covers, `detail` why); columns that do not apply to a row are empty. `maintenance_s` is a
+//! monitor's time in maintenance windows, counted neither up nor down.
 //! Times are RFC 3339 UTC, durations seconds, latencies milliseconds. The last column, `id`, is
 //! the monitor's id (two monitors may share a URL); it comes last so that the columns scripts
 //! already read by position keep their places.
@@ -12,7 +14,7 @@
 
 use super::{time, Report};
 
-const HEADER: [&str; 24] = [
+const HEADER: [&str; 25] = [
     "type",
     "url",
     "name",
@@ -36,6 +38,7 @@ const HEADER: [&str; 24] = [
     "local_errors",
     "inconclusive",
     "impaired_s",
+    "maintenance_s",
     "id",
 ];
 
@@ -89,6 +92,7 @@ pub fn render(report: &Report) -> String {
             m.local_errors.to_string(),
             m.inconclusive.to_string(),
             m.impaired_s.to_string(),
+            m.maintenance_s.to_string(),
             text(&m.id),
         ]);
     }
@@ -103,7 +107,7 @@ pub fn render(report: &Report) -> String {
         row[17] = opt(i.reason.as_deref().map(text));
         row[18] = opt(i.status);
         row[19] = opt(i.detail.as_deref().map(text));
-        row[23] = text(&i.id);
+        row[24] = text(&i.id);
         rows.push(row);
     }
     for i in &report.impairments {
@@ -114,6 +118,16 @@ pub fn render(report: &Report) -> String {
         row[16] = ((i.end - i.start) as f64 / 1000.0).to_string();
         row[17] = i.cause.clone();
         row[19] = opt(i.detail.as_deref());
+        rows.push(row);
+    }
+    for w in &report.maintenance {
+        let mut row = vec![String::new(); HEADER.len()];
+        row[0] = "maintenance".into();
+        row[14] = time(w.start);
+        row[15] = time(w.end);
+        row[16] = ((w.end - w.start) as f64 / 1000.0).to_string();
+        row[17] = text(&w.monitors);
+        row[19] = opt(w.reason.as_deref().map(text));
         rows.push(row);
     }
     let mut out = String::new();

@@ -88,10 +88,11 @@ fn monitor(report: &Report, m: &MonitorReport) -> Markup {
                     "p50 " (millis(m.p50_ms)) " · p95 " (millis(m.p95_ms)) " · max " (millis(m.max_ms))
                 }
                 // Not verdicts: neither up nor down, said apart once there are some.
-                @if m.local_errors + m.inconclusive > 0 || m.impaired_s > 0.0 {
+                @if m.local_errors + m.inconclusive > 0 || m.impaired_s > 0.0 || m.maintenance_s > 0.0 {
                     div.nums {
                         "not verdicts: " (m.local_errors) " local error(s), " (m.inconclusive)
-                        " inconclusive, " (span(m.impaired_s)) " impaired"
+                        " inconclusive, " (span(m.impaired_s)) " impaired, "
+                        (span(m.maintenance_s)) " maintenance"
                     }
                 }
             }

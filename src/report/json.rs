@@ -4,7 +4,9 @@
 //! "end", "duration_s", "reason", …}], "impairments": [{"start", "end", "duration_s", "cause",
 //! "detail"}]}`. Times are RFC 3339 UTC; a missing value is `null`. `local_errors` and
 //! `inconclusive` count a monitor's checks that were not verdicts; `impaired_s` its time that
-//! counted neither up nor down.
+//! counted neither up nor down, `maintenance_s` its time in maintenance windows (neither
+//! either), listed in `"maintenance": [{"id", "start", "end", "duration_s", "monitors",
+//! "reason"}]`.
 
 use serde::Serialize;
 
@@ -19,6 +21,17 @@ struct Doc<'a> {
     monitors: Vec<Monitor<'a>>,
     incidents: Vec<Incident<'a>>,
     impairments: Vec<Impairment<'a>>,
+    maintenance: Vec<Maintenance<'a>>,
+}
+
+#[derive(Serialize)]
+struct Maintenance<'a> {
+    id: i64,
+    start: String,
+    end: String,
+    duration_s: f64,
+    monitors: &'a str,
+    reason: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -41,6 +54,7 @@ struct Monitor<'a> {
     local_errors: u64,
     inconclusive: u64,
     impaired_s: f64,
+    maintenance_s: f64,
     uptime_pct: Option<f64>,
     uptime_time_pct: Option<f64>,
     observed_s: f64,
@@ -80,6 +94,7 @@ fn monitor(m: &MonitorReport) -> Monitor<'_> {
         local_errors: m.local_errors,
         inconclusive: m.inconclusive,
         impaired_s: m.impaired_s,
+        maintenance_s: m.maintenance_s,
         uptime_pct: m.uptime_pct,
         uptime_time_pct: m.uptime_time_pct,
         observed_s: m.observed_s,
@@ -127,6 +142,18 @@ pub fn render(report: &Report) -> String {
                 duration_s: (i.end - i.start) as f64 / 1000.0,
                 cause: &i.cause,
                 detail: i.detail.as_deref(),
+            })
+            .collect(),
+        maintenance: report
+            .maintenance
+            .iter()
+            .map(|w| Maintenance {
+                id: w.id,
+                start: time(w.start),
+                end: time(w.end),
+                duration_s: (w.end - w.start) as f64 / 1000.0,
+                monitors: &w.monitors,
+                reason: w.reason.as_deref(),
             })
             .collect(),
     };

@@ -88,6 +88,9 @@ pub struct MonitorReport {
     /// Seconds of the window with a known state during which sitewatch could not measure
     /// (paused, network impaired): neither up nor down, not in `observed_s`.
     pub impaired_s: f64,
+    /// Seconds of the window covered by maintenance windows of this monitor (planned time,
+    /// whatever its state): neither up nor down, taken out of `observed_s` and `downtime_s`.
+    pub maintenance_s: f64,
     /// Percentage of checks that were up; `None` without checks.
     pub uptime_pct: Option<f64>,
     /// Percentage of observed time the monitor was not down; `None` if its state was never
@@ -179,6 +182,23 @@ pub struct Report {
     pub incidents: Vec<IncidentReport>,
     /// Times in the window sitewatch could not measure, by start time.
     pub impairments: Vec<ImpairmentReport>,
+    /// Maintenance windows overlapping the window, by start time.
+    pub maintenance: Vec<MaintenanceReport>,
+}
+
+/// A maintenance window: planned work on some monitors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaintenanceReport {
+    /// Its id in the history database.
+    pub id: i64,
+    /// Start, ms since the epoch.
+    pub start: i64,
+    /// End, ms since the epoch.
+    pub end: i64,
+    /// Which monitors, as given (`all`, ids, `group:NAME`).
+    pub monitors: String,
+    /// Why.
+    pub reason: Option<String>,
 }
 
 /// A time sitewatch could not measure: it was paused, or its network was impaired.
@@ -285,6 +305,7 @@ pub fn build(conn: &Connection, query: &Query) -> rusqlite::Result<Report> {
         monitors: Vec::new(),
         incidents: Vec::new(),
         impairments: Vec::new(),
+        maintenance: Vec::new(),
     };
     let source = Source::new(conn)?;
     report.impairments = source.impairments(from, horizon)?;
@@ -295,6 +316,17 @@ pub fn build(conn: &Connection, query: &Query) -> rusqlite::Result<Report> {
             .map(|i| (i.start.max(from), i.end.min(horizon)))
             .collect(),
     );
+    let windows = crate::store::maintenance::overlapping(conn, from, horizon)?;
+    report.maintenance = windows
+        .iter()
+        .map(|w| MaintenanceReport {
+            id: w.id,
+            start: w.start,
+            end: w.end,
+            monitors: w.monitors.clone(),
+            reason: w.reason.clone(),
+        })
+        .collect();
     let mut not_verdicts = source.not_verdicts(from, to)?;
     let ids: Vec<i64> = monitors.iter().map(|m| m.id).collect();
     // Per monitor: the window's total and one cell per hour or day, filled as rows stream by.
@@ -319,11 +351,38 @@ pub fn build(conn: &Connection, query: &Query) -> rusqlite::Result<Report> {
             .remove(&m.id)
             .unwrap_or_else(|| (Cell::default(), vec![Cell::default(); n_cells]));
         let (before, within, after) = source.transitions(m.id, from, horizon)?;
-        let t = timeline_excluding(before.as_ref(), &within, &after, from, horizon, &impaired);
+        let mut t = timeline_excluding(before.as_ref(), &within, &after, from, horizon, &impaired);
+        // Maintenance is taken out like an impairment, and counted apart.
+        let planned: Vec<(i64, i64)> = windows
+            .iter()
+            .filter(|w| w.covers(&m.config_id))
+            .map(|w| (w.start.max(from), w.end.min(horizon)))
+            .filter(|(a, b)| a < b)
+            .collect();
+        let mut maintenance_ms = 0;
+        if !planned.is_empty() {
+            let planned = merge(planned);
+            maintenance_ms = planned.iter().map(|(a, b)| b - a).sum();
+            let mut both = planned;
+            both.extend_from_slice(&impaired);
+            let all = timeline_excluding(
+                before.as_ref(),
+                &within,
+                &after,
+                from,
+                horizon,
+                &merge(both),
+            );
+            t = timeline::Timeline {
+                impaired_ms: t.impaired_ms,
+                ..all
+            };
+        }
         let (local_errors, inconclusive) = not_verdicts.remove(&m.id).unwrap_or_default();
         if total.checks == 0
             && t.observed_ms == 0
             && t.impaired_ms == 0
+            && maintenance_ms == 0
             && t.incidents.is_empty()
             && local_errors + inconclusive == 0
         {
@@ -363,6 +422,7 @@ pub fn build(conn: &Connection, query: &Query) -> rusqlite::Result<Report> {
             local_errors,
             inconclusive,
             impaired_s: t.impaired_ms as f64 / 1000.0,
+            maintenance_s: maintenance_ms as f64 / 1000.0,
             uptime_pct: pct(total.up, total.checks),
             uptime_time_pct: pct(not_down, observed),
             observed_s: t.observed_ms as f64 / 1000.0,

@@ -143,23 +143,32 @@ pub fn render(report: &Report) -> String {
     let others: Vec<&super::MonitorReport> = report
         .monitors
         .iter()
-        .filter(|m| m.local_errors + m.inconclusive > 0 || m.impaired_s > 0.0)
+        .filter(|m| {
+            m.local_errors + m.inconclusive > 0 || m.impaired_s > 0.0 || m.maintenance_s > 0.0
+        })
         .collect();
     if !others.is_empty() {
         out.push_str("\nNOT VERDICTS (neither up nor down)\n");
-        let mut rows = vec![["MONITOR", "LOCAL ERRORS", "INCONCLUSIVE", "IMPAIRED"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect::<Vec<String>>()];
+        let mut rows = vec![[
+            "MONITOR",
+            "LOCAL ERRORS",
+            "INCONCLUSIVE",
+            "IMPAIRED",
+            "MAINTENANCE",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<String>>()];
         for m in others {
             rows.push(vec![
                 label(&m.url, m.name.as_deref(), &m.id),
                 m.local_errors.to_string(),
                 m.inconclusive.to_string(),
                 span(m.impaired_s),
+                span(m.maintenance_s),
             ]);
         }
-        out.push_str(&columns(&rows, &[1, 2, 3]));
+        out.push_str(&columns(&rows, &[1, 2, 3, 4]));
     }
     if !report.impairments.is_empty() {
         out.push_str("\nMONITORING IMPAIRED\n");
@@ -179,6 +188,24 @@ pub fn render(report: &Report) -> String {
             ]);
         }
         out.push_str(&columns(&rows, &[2]));
+    }
+    if !report.maintenance.is_empty() {
+        out.push_str("\nMAINTENANCE\n");
+        let mut rows = vec![["ID", "START", "END", "DURATION", "MONITORS", "REASON"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<String>>()];
+        for w in &report.maintenance {
+            rows.push(vec![
+                w.id.to_string(),
+                time(w.start),
+                time(w.end),
+                span((w.end - w.start) as f64 / 1000.0),
+                w.monitors.clone(),
+                w.reason.clone().unwrap_or_else(|| "-".into()),
+            ]);
+        }
+        out.push_str(&columns(&rows, &[0, 3]));
     }
     out
 }

@@ -167,6 +167,40 @@ fn checks_that_are_not_verdicts_and_impaired_time_count_neither_up_nor_down() {
 }
 
 #[test]
+fn maintenance_time_counts_neither_up_nor_down_for_the_monitors_it_covers() {
+    let conn = fixture();
+    // edge is down from T0 - 30m to T0 + 90m; a window covers its first hour in the report.
+    conn.execute_batch(&format!(
+        "INSERT INTO maintenance (start_ts, end_ts, monitors, ids, reason, origin, added_ts)
+         VALUES ({a}, {b}, 'group:net', 'edge', 'switch swap', 'cli', {a});",
+        a = T0,
+        b = T0 + H,
+    ))
+    .unwrap();
+    let r = day(&conn, None);
+    let m = monitor(&r, "https://edge.example/");
+    assert_eq!(m.maintenance_s, 3600.0);
+    assert_eq!(m.downtime_s, 1800.0, "only the outage outside the window");
+    assert_eq!(m.observed_s, 23.0 * 3600.0);
+    assert_eq!(m.incidents, 1, "the incident itself is still listed");
+    let steady = monitor(&r, "https://steady.example/");
+    assert_eq!(
+        (steady.maintenance_s, steady.observed_s),
+        (0.0, 24.0 * 3600.0)
+    );
+    assert_eq!(r.maintenance.len(), 1);
+
+    let json: serde_json::Value = serde_json::from_str(&json::render(&r)).unwrap();
+    assert_eq!(json["maintenance"][0]["reason"], "switch swap");
+    assert_eq!(json["maintenance"][0]["duration_s"], 3600.0);
+    let table = table::render(&r);
+    assert!(table.contains("\nMAINTENANCE\n"), "{table}");
+    let csv = csv::render(&r);
+    assert!(csv.lines().any(|l| l.starts_with("maintenance,")), "{csv}");
+    assert!(html::render(&r).contains("1h maintenance"));
+}
+
+#[test]
 fn a_stop_ends_the_incident_and_the_observed_time() {
     let r = day(&fixture(), None);
     let m = monitor(&r, "https://stopped.example/");
@@ -411,7 +445,7 @@ fn two_monitors_of_one_url_are_told_apart_by_id_in_every_format() {
     assert_eq!(json["monitors"][1]["id"], b);
     let csv = csv::render(&r);
     let lines: Vec<&str> = csv.lines().collect();
-    assert!(lines[0].ends_with(",impaired_s,id"), "{csv}");
+    assert!(lines[0].ends_with(",impaired_s,maintenance_s,id"), "{csv}");
     assert!(
         lines[1].ends_with(&format!(",{a}")) && lines[2].ends_with(&format!(",{b}")),
         "{csv}"

@@ -163,5 +163,6 @@ pub fn monitor_json(m: &MonitorStatus) -> Value {
             "run": pct(m.uptime_run),
         },
         "latency_ms": {"p50": pct(m.latency[0]), "p95": pct(m.latency[1])},
+        "maintenance": m.maintenance,
     })
 }

@@ -41,6 +41,8 @@ pub struct Ctx {
     pub reload: Arc<crate::reload::Status>,
     /// Monitor index by id, for the list it was built from (rebuilt after a reload).
     ids: Mutex<(Arc<Vec<Monitor>>, Arc<Ids>)>,
+    /// Maintenance windows, to mark the monitors in one.
+    pub planned: Option<Arc<crate::maintenance::Planned>>,
     /// The checks-per-minute rate: (when sampled, checks finished then, rate since the sample
     /// before, per minute).
     rate: Mutex<(Instant, u64, Option<f64>)>,
@@ -65,11 +67,18 @@ impl Ctx {
             started_at,
             figures: history::Cache::default(),
             strips: super::strips::Cache::default(),
+            planned: None,
             ids,
             reload: Arc::default(),
             prometheus: None,
             rate: Mutex::new((started_at, 0, None)),
         }
+    }
+
+    /// Marks the monitors in a maintenance window of `planned`.
+    pub fn with_planned(mut self, planned: Arc<crate::maintenance::Planned>) -> Ctx {
+        self.planned = Some(planned);
+        self
     }
 
     /// Checks finished per minute since the previous sample (at least a minute before; over

@@ -90,6 +90,7 @@ fn row(m: &MonitorStatus, strips: Strips) -> MonitorRow {
         hours: strips.hours,
         incidents: strips.incidents,
         down_because: None,
+        maintenance: m.maintenance.clone(),
     }
 }
 

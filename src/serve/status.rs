@@ -216,6 +216,8 @@ pub struct MonitorStatus {
     pub uptime_run: Option<f64>,
     /// Latency p50 and p95 over 24 h, ms (from the history).
     pub latency: [Option<f64>; 2],
+    /// In a maintenance window now: its reason (`maintenance window` without one).
+    pub maintenance: Option<String>,
 }
 
 /// One page of the overview.
@@ -304,6 +306,11 @@ fn build(ctx: &Ctx, index: usize, figures: Option<&Figures>) -> MonitorStatus {
         uptime: figures.map_or([None; 3], |f| f.uptime),
         uptime_run: (totals.checks > 0).then(|| totals.up_pct()),
         latency: figures.map_or([None; 2], |f| f.latency),
+        maintenance: ctx.planned.as_ref().and_then(|p| {
+            let now = crate::config::plan::epoch_ms(SystemTime::now());
+            p.in_window(index, now)
+                .map(|r| r.as_deref().unwrap_or("maintenance window").to_owned())
+        }),
     }
 }
 

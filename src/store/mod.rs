@@ -32,6 +32,7 @@ pub mod check;
 pub mod gap;
 pub mod identity;
 pub mod lock;
+pub mod maintenance;
 pub mod rollup;
 pub mod writer;
 
@@ -173,6 +174,23 @@ pub const MIGRATIONS: &[&str] = &[
      CREATE UNIQUE INDEX monitors_by_config_id ON monitors (config_id) WHERE config_id <> '';
      DROP TABLE m4_merge;
      DROP TABLE m4_rollups;",
+    // 5: `maintenance`, planned work (`store::maintenance`): windows added by `sitewatch
+    // maintenance add` (`origin` 'cli') and each occurrence of a config window a run applied
+    // ('config'). `monitors`: the selectors as given ('all', or ids and group:NAME, space
+    // separated); `ids`: the monitor ids they covered, as the running instance resolved them
+    // (NULL until then). Reports count these times neither as up nor as down.
+    "CREATE TABLE maintenance (
+         id       INTEGER PRIMARY KEY,
+         start_ts INTEGER NOT NULL,
+         end_ts   INTEGER NOT NULL,
+         monitors TEXT    NOT NULL,
+         ids      TEXT,
+         reason   TEXT,
+         origin   TEXT    NOT NULL,
+         added_ts INTEGER NOT NULL,
+         UNIQUE (origin, start_ts, monitors)
+     );
+     CREATE INDEX maintenance_by_end ON maintenance (end_ts);",
 ];
 
 /// Gives each monitor row without a `config_id` the one its name or URL gives (migration 3).

@@ -3,8 +3,8 @@
 //! or does a DNS lookup (DNS failures go through an injected resolver).
 
 mod assertions;
-mod browser;
 mod authoring;
+mod browser;
 mod checks;
 mod config_errors;
 mod config_fuzz;
@@ -13,6 +13,7 @@ mod history;
 mod history_guard;
 mod hostile;
 mod hostile_input;
+mod maintenance;
 mod metrics;
 mod notify;
 mod notify_util;

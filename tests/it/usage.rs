@@ -21,6 +21,7 @@ fn readme_documents_every_option_of_help() {
         &["--help"][..],
         &["demo", "--help"][..],
         &["report", "--help"][..],
+        &["maintenance", "add", "--help"][..],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_sitewatch"))
             .args(args)
