@@ -198,3 +198,97 @@ fn metrics_the_api_and_notifications_carry_the_location() {
     sw.sigint();
     sw.finish(within(20.0));
 }
+
+/// The alerts of every post a fake Alertmanager received, with when each arrived.
+fn alerts(rx: &Receiver) -> Vec<(std::time::SystemTime, Value)> {
+    rx.hooks("/api/v2/alerts")
+        .iter()
+        .flat_map(|h| {
+            let posted: Value = serde_json::from_slice(&h.body).expect("a JSON array");
+            let arrived = std::time::SystemTime::now() - h.at.elapsed();
+            posted
+                .as_array()
+                .expect("an array of alerts")
+                .iter()
+                .map(|a| (arrived, a.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn ends_at(alert: &Value) -> std::time::SystemTime {
+    humantime::parse_rfc3339(alert["endsAt"].as_str().unwrap()).unwrap()
+}
+
+#[test]
+fn alertmanager_gets_firing_alerts_re_sent_then_resolved_on_every_url() {
+    let site = Receiver::start();
+    let (am1, am2) = (Receiver::start(), Receiver::start());
+    site.set_site(503);
+    let file = config(&json!({
+        "location": "eu-west",
+        "urls": [{"url": site.url("/site"), "name": "shop", "group": "web", "interval": "1s", "retries": 0}],
+        "notify": [{"type": "alertmanager", "name": "am", "urls": [am1.url(""), am2.url("/")],
+                    "resend": "1s", "severity": "page"}],
+    }));
+    let mut sw = Sitewatch::spawn(["--format", "json", "--no-db", path(&file)]);
+    let deadline = within(20.0);
+    // Fired, then re-sent while down, on both Alertmanagers.
+    am1.wait_for(3, "/api/v2/alerts", deadline);
+    am2.wait_for(3, "/api/v2/alerts", deadline);
+    for (arrived, a) in alerts(&am1) {
+        assert_eq!(
+            a["labels"],
+            json!({"alertname": "SitewatchDown", "id": "shop", "url": site.url("/site"),
+                   "group": "web", "location": "eu-west", "severity": "page"}),
+            "{a}"
+        );
+        assert_eq!(a["annotations"]["reason"], "status", "{a}");
+        assert!(
+            ends_at(&a) > arrived + std::time::Duration::from_secs(2),
+            "{a}"
+        );
+    }
+    site.set_site(200);
+    sw.wait_for_json(deadline, "the up state line", |v| {
+        v["type"] == "state" && v["to"] == "up"
+    });
+    for am in [&am1, &am2] {
+        let resolved = loop {
+            let found = alerts(am)
+                .into_iter()
+                .find(|(arrived, a)| ends_at(a) <= *arrived);
+            if let Some(found) = found {
+                break found;
+            }
+            assert!(std::time::Instant::now() < deadline, "no resolved alert");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        assert_eq!(resolved.1["labels"]["alertname"], "SitewatchDown");
+    }
+    sw.sigint();
+    sw.finish(within(20.0));
+}
+
+#[test]
+fn alertmanager_channels_are_validated() {
+    let site = LocalSite::start().unwrap();
+    for (channel, needle) in [
+        (json!({"type": "alertmanager"}), "urls"),
+        (json!({"type": "alertmanager", "urls": []}), "urls"),
+        (json!({"type": "alertmanager", "urls": ["ftp://x"]}), "http"),
+        (
+            json!({"type": "alertmanager", "urls": ["http://127.0.0.1:9"], "group_window": "1s"}),
+            "group_window",
+        ),
+        (
+            json!({"type": "alertmanager", "urls": ["http://127.0.0.1:9"], "severity": "a b"}),
+            "severity",
+        ),
+    ] {
+        let file = config(&json!({"urls": [{"url": site.url("/ok")}], "notify": [channel]}));
+        let done = run(["--once", "--no-db", path(&file)], 10.0);
+        assert_eq!(done.code(), 2, "{channel}\n{done}");
+        assert!(done.stderr_text().contains(needle), "{channel}\n{done}");
+    }
+}
