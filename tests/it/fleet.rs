@@ -292,3 +292,104 @@ fn alertmanager_channels_are_validated() {
         assert!(done.stderr_text().contains(needle), "{channel}\n{done}");
     }
 }
+
+#[test]
+fn a_report_over_several_locations_finds_the_times_a_quorum_saw_a_monitor_down() {
+    let failing = Receiver::start();
+    failing.set_site(503);
+    let healthy = LocalSite::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = |l: &str| dir.path().join(format!("{l}.db"));
+    // Two locations see "shop" down, the third sees it up.
+    let runs: Vec<(&str, String)> = vec![
+        ("eu-west", failing.url("/site")),
+        ("us-east", failing.url("/site")),
+        ("ap-south", healthy.url("/ok")),
+    ];
+    let files: Vec<tempfile::NamedTempFile> = runs
+        .iter()
+        .map(|(location, url)| {
+            config(&json!({"location": location,
+                "urls": [{"url": url, "name": "shop", "interval": "1s", "retries": 0}]}))
+        })
+        .collect();
+    let mut instances: Vec<Sitewatch> = runs
+        .iter()
+        .zip(&files)
+        .map(|((location, _), file)| {
+            Sitewatch::spawn([
+                "--format".to_string(),
+                "json".into(),
+                "--duration".into(),
+                "3s".into(),
+                "--db".into(),
+                db(location).display().to_string(),
+                path(file).to_string(),
+            ])
+        })
+        .collect();
+    for sw in &mut instances {
+        assert_eq!(sw.finish(within(20.0)).code(), 0);
+    }
+    let dbs: Vec<String> = ["eu-west", "us-east", "ap-south"]
+        .iter()
+        .map(|l| db(l).display().to_string())
+        .collect();
+    let report = |extra: &[&str]| {
+        let mut args = vec!["report", "--since", "1h"];
+        for d in &dbs {
+            args.extend(["--db", d]);
+        }
+        args.extend_from_slice(extra);
+        run(args, 20.0)
+    };
+    let two = report(&["--quorum", "2", "--format", "json"]);
+    assert_eq!(two.code(), 0, "{two}");
+    let doc: Value = serde_json::from_str(&two.stdout.join("\n")).unwrap();
+    let locations: BTreeSet<&str> = doc["monitors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["location"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        locations,
+        BTreeSet::from(["ap-south", "eu-west", "us-east"]),
+        "{doc}"
+    );
+    let quorum: Vec<&Value> = doc["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["location"] == "quorum 2/3")
+        .collect();
+    assert_eq!(quorum.len(), 1, "{doc}");
+    assert_eq!(quorum[0]["id"], "shop");
+    assert_eq!(quorum[0]["detail"], "down from eu-west, us-east");
+    let three = report(&["--quorum", "3", "--format", "json"]);
+    assert!(!three.stdout.join("\n").contains("quorum 3/3"), "{three}");
+    let table = report(&["--quorum", "2"]);
+    assert!(
+        table.stdout.join("\n").contains("shop @quorum 2/3"),
+        "{table}"
+    );
+    assert!(
+        table.stdout.join("\n").contains("shop @ap-south"),
+        "{table}"
+    );
+    let csv = report(&["--format", "csv"]);
+    assert!(
+        csv.stdout
+            .join("\n")
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with(",id,location"),
+        "{csv}"
+    );
+    let html = report(&["--format", "html"]);
+    assert!(html.stdout.join("\n").contains("shop @eu-west"), "{html}");
+    let bad = report(&["--quorum", "4"]);
+    assert_eq!(bad.code(), 2, "{bad}");
+    assert!(bad.stderr_text().contains("--quorum 4"), "{bad}");
+}
