@@ -11,15 +11,27 @@
 //! Grouping is left to Alertmanager (its `group_by`, `group_wait`): this channel's own grouping
 //! window is zero and flapping damping is off, so it always reports the state as it is.
 //!
+//! `generatorURL` is the monitor's page on the status server (`/monitors/{id}`) when one
+//! listens, else it is left out.
+//!
 //! A delivery posts the same array to every URL; it fails when any URL failed (saying which), and
 //! a retry posts to all of them again, which Alertmanager takes as one more re-send.
 
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Map, Value};
 
 use super::config::Secret;
 use super::{http, Alert, Channel, Kind, Notification};
+
+/// The status server's base URL (`http://127.0.0.1:9736`), once it listens.
+static STATUS_PAGE: OnceLock<String> = OnceLock::new();
+
+/// Records the status server's base URL, for `generatorURL` (set once, when it listens).
+pub fn set_status_page(base: String) {
+    let _ = STATUS_PAGE.set(base);
+}
 
 /// Longest `detail` annotation sent, in characters.
 pub const MAX_DETAIL_ANNOTATION: usize = 512;
@@ -92,12 +104,17 @@ fn one(a: &Alert, severity: &str, resend: Duration, now: SystemTime) -> Option<V
         annotations.insert("detail".into(), capped.into());
     }
     annotations.insert("summary".into(), super::render::alert_line(a).into());
-    Some(json!({
+    let mut alert = json!({
         "labels": labels,
         "annotations": annotations,
         "startsAt": time(a.since),
         "endsAt": time(ends),
-    }))
+    });
+    if let Some(base) = STATUS_PAGE.get() {
+        // Ids are slugs ([a-z0-9.-]), safe in a path as they are.
+        alert["generatorURL"] = format!("{base}/monitors/{}", a.id).into();
+    }
+    Some(alert)
 }
 
 fn time(t: SystemTime) -> String {

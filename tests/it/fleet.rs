@@ -231,8 +231,23 @@ fn alertmanager_gets_firing_alerts_re_sent_then_resolved_on_every_url() {
         "notify": [{"type": "alertmanager", "name": "am", "urls": [am1.url(""), am2.url("/")],
                     "resend": "1s", "severity": "page"}],
     }));
-    let mut sw = Sitewatch::spawn(["--format", "json", "--no-db", path(&file)]);
+    let mut sw = Sitewatch::spawn([
+        "--format",
+        "json",
+        "--no-db",
+        "--listen",
+        "127.0.0.1:0",
+        path(&file),
+    ]);
     let deadline = within(20.0);
+    let line = sw.wait_for_stderr(deadline, "listening on http://");
+    let base = line
+        .split("listening on ")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .trim_end_matches('/')
+        .to_string();
     // Fired, then re-sent while down, on both Alertmanagers.
     am1.wait_for(3, "/api/v2/alerts", deadline);
     am2.wait_for(3, "/api/v2/alerts", deadline);
@@ -244,6 +259,7 @@ fn alertmanager_gets_firing_alerts_re_sent_then_resolved_on_every_url() {
             "{a}"
         );
         assert_eq!(a["annotations"]["reason"], "status", "{a}");
+        assert_eq!(a["generatorURL"], format!("{base}/monitors/shop"), "{a}");
         assert!(
             ends_at(&a) > arrived + std::time::Duration::from_secs(2),
             "{a}"
