@@ -409,3 +409,29 @@ fn a_report_over_several_locations_finds_the_times_a_quorum_saw_a_monitor_down()
     assert_eq!(bad.code(), 2, "{bad}");
     assert!(bad.stderr_text().contains("--quorum 4"), "{bad}");
 }
+
+#[test]
+fn a_dead_alertmanager_gets_the_retries_and_the_live_one_each_alert_once() {
+    let site = Receiver::start();
+    let live = Receiver::start();
+    site.set_site(503);
+    let dead = sitewatch::localsite::refused_url();
+    let file = config(&json!({
+        "urls": [{"url": site.url("/site"), "name": "shop", "interval": "1s", "retries": 0}],
+        "notify": [{"type": "alertmanager", "urls": [dead, live.url("")], "resend": "1h",
+                    "retries": 2, "retry_delay": "100ms"}],
+    }));
+    let mut sw = Sitewatch::spawn(["--format", "json", "--no-db", path(&file)]);
+    let deadline = within(20.0);
+    let lost = sw.wait_for_stderr(deadline, "notification lost");
+    assert!(lost.contains("Alertmanager 1 of 2"), "{lost}");
+    assert!(!lost.contains("Alertmanager 2 of 2"), "{lost}");
+    sw.sigint();
+    sw.finish(within(20.0));
+    // The down went to the live one once, not once per attempt.
+    let fired = alerts(&live)
+        .into_iter()
+        .filter(|(arrived, a)| ends_at(a) > *arrived)
+        .count();
+    assert_eq!(fired, 1, "{:?}", alerts(&live));
+}
