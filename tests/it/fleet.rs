@@ -370,9 +370,20 @@ fn a_report_over_several_locations_finds_the_times_a_quorum_saw_a_monitor_down()
         .collect();
     assert_eq!(
         locations,
-        BTreeSet::from(["ap-south", "eu-west", "us-east"]),
+        BTreeSet::from(["ap-south", "eu-west", "quorum 2/3", "us-east"]),
         "{doc}"
     );
+    // The combined row: every location's checks, the quorum's incident, merged latency.
+    let rows = doc["monitors"].as_array().unwrap();
+    let combined = rows.iter().find(|m| m["location"] == "quorum 2/3").unwrap();
+    let sum: u64 = rows
+        .iter()
+        .filter(|m| m["location"] != "quorum 2/3")
+        .map(|m| m["checks"].as_u64().unwrap())
+        .sum();
+    assert_eq!(combined["checks"].as_u64(), Some(sum), "{doc}");
+    assert_eq!(combined["incidents"], 1, "{doc}");
+    assert!(combined["p50_ms"].is_number(), "{doc}");
     let quorum: Vec<&Value> = doc["incidents"]
         .as_array()
         .unwrap()
@@ -383,7 +394,16 @@ fn a_report_over_several_locations_finds_the_times_a_quorum_saw_a_monitor_down()
     assert_eq!(quorum[0]["id"], "shop");
     assert_eq!(quorum[0]["detail"], "down from eu-west, us-east");
     let three = report(&["--quorum", "3", "--format", "json"]);
-    assert!(!three.stdout.join("\n").contains("quorum 3/3"), "{three}");
+    let doc3: Value = serde_json::from_str(&three.stdout.join("\n")).unwrap();
+    assert!(
+        doc3["incidents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["location"] != "quorum 3/3"),
+        "{doc3}"
+    );
+    assert_eq!(combined["state"], "down", "{doc}");
     let table = report(&["--quorum", "2"]);
     assert!(
         table.stdout.join("\n").contains("shop @quorum 2/3"),
