@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{parse_duration, Config};
+use crate::config::{parse_duration, Config, Shard};
 use crate::engine::{self, Options};
 use crate::error::Error;
 use crate::output::{init_logging, Format};
@@ -55,8 +55,16 @@ pub struct Cli {
     /// could not run.
     #[arg(long)]
     once: bool,
+    /// Check only shard K of N of the monitors (by their ids), e.g. 2/3; N instances with
+    /// 1/N … N/N check every monitor exactly once (see README: "Shards").
+    #[arg(long, value_name = "K/N", value_parser = shard_arg)]
+    shard: Option<Shard>,
     #[command(flatten)]
     common: Common,
+}
+
+fn shard_arg(s: &str) -> Result<Shard, String> {
+    s.parse()
 }
 
 #[derive(Debug, Subcommand)]
@@ -185,14 +193,26 @@ struct Common {
     /// or [::1]:9736 (port 0: any free port) [default: the config's server.listen; demo: 127.0.0.1:0].
     #[arg(long, value_name = "ADDR", value_parser = crate::config::server::parse_listen)]
     listen: Option<std::net::SocketAddr>,
+    /// Where this instance checks from, e.g. eu-west: shown on every line and carried in the
+    /// summary, history, /metrics and notifications [default: the config's "location"].
+    #[arg(long, value_name = "NAME", value_parser = location_arg)]
+    location: Option<String>,
+}
+
+fn location_arg(s: &str) -> Result<String, String> {
+    crate::location::validate(s).map(str::to_owned)
 }
 
 /// `sitewatch report`: what to read, which window, which monitors, which format.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// History database to read.
+    /// History database to read; repeat for several (one per location or shard), whose rows
+    /// are marked with their location (see README: "Reports over several databases").
     #[arg(long, value_name = "PATH", default_value = DEFAULT_DB)]
-    db: PathBuf,
+    db: Vec<PathBuf>,
+    /// With several --db: also list the times when at least Q locations saw a monitor down.
+    #[arg(long, value_name = "Q")]
+    quorum: Option<NonZeroUsize>,
     /// Report on the last DURATION, e.g. 24h, 7d [default: 24h].
     #[arg(long, value_name = "DURATION", value_parser = duration_arg, conflicts_with_all = ["from", "to"])]
     since: Option<Duration>,
@@ -451,14 +471,27 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             Ok(stop_status(&summary).unwrap_or(ExitCode::SUCCESS))
         }
         None => {
-            let config = load(&cli.config)?;
+            let mut config = load(&cli.config)?;
+            let sharded = cli
+                .shard
+                .map(|shard| apply_shard(shard, &mut config, &cli.config))
+                .transpose()?;
             let mode = if cli.once { Mode::Once } else { Mode::Repeat };
             let mut options = cli.common.options(mode, 16, Duration::from_secs(60))?;
             options.serve = cli.common.serve(&config, None);
             let history = cli.common.history(Some(Path::new(DEFAULT_DB)))?;
             let source = cli.config.display().to_string();
             log_start_after_init(&cli.common, &config, &options, &source)?;
-            let summary = monitor(config, Some(&cli.config), &options, &cli.common, history)?;
+            if let Some(line) = sharded {
+                log::info!("{line}");
+            }
+            let summary = monitor(
+                config,
+                Some((&cli.config, cli.shard)),
+                &options,
+                &cli.common,
+                history,
+            )?;
             if let Some(status) = stop_status(&summary) {
                 return Ok(status);
             }
@@ -540,6 +573,26 @@ fn notify_test(channel: Option<String>, config: Option<PathBuf>) -> Result<ExitC
     })
 }
 
+/// Keeps only `shard`'s monitors of `config`, right after loading, so the others cost nothing;
+/// returns the start line that says so. A shard left with no monitor is an error: an instance
+/// that checks nothing would look healthy while doing nothing.
+fn apply_shard(shard: Shard, config: &mut Config, path: &Path) -> Result<String, Error> {
+    let total = config.monitors.len();
+    shard.retain(&mut config.monitors);
+    let kept = config.monitors.len();
+    if kept == 0 {
+        return Err(Error::Usage(format!(
+            "shard {shard} holds none of the {total} monitors in {}; use fewer shards",
+            path.display()
+        )));
+    }
+    Ok(format!(
+        "shard {shard}: {} of {} monitors",
+        crate::reporter::grouped(kept as u64),
+        crate::reporter::grouped(total as u64)
+    ))
+}
+
 /// Loads a config, reporting every problem found (each entry is validated on its own).
 fn load(path: &Path) -> Result<Config, Error> {
     Config::load_all(path).map_err(|errors| {
@@ -586,6 +639,11 @@ fn log_start_after_init(
     source: &str,
 ) -> Result<(), Error> {
     init_logging(common.log_file.as_deref())?;
+    // Set before any thread starts, so every line, metric and notification carries it.
+    if let Some(location) = common.location.as_deref().or(config.location.as_deref()) {
+        crate::location::set(location);
+        log::info!("location: {location}");
+    }
     let workers = options.workers;
     log::info!(
         "sitewatch {}: {} monitors from {source}, {workers} workers, queue {}, report every {}{}",
@@ -636,7 +694,7 @@ fn log_start_after_init(
 
 fn monitor(
     config: Config,
-    config_path: Option<&Path>,
+    config_path: Option<(&Path, Option<Shard>)>,
     options: &Options,
     common: &Common,
     history: Option<History>,
@@ -658,7 +716,8 @@ fn monitor(
     });
     let probe = Arc::new(HttpProbe::new(&common.probe_settings()));
     let reload = engine::Reload {
-        path: config_path.map(Path::to_path_buf),
+        path: config_path.map(|(path, _)| path.to_path_buf()),
+        shard: config_path.and_then(|(_, shard)| shard),
         requests: reloads,
         status: Default::default(),
     };
@@ -695,19 +754,54 @@ fn report_command(args: &ReportArgs) -> Result<(), Error> {
             "the report window is longer than the 100 years accepted; narrow --from/--to".into(),
         ));
     }
-    let conn = store::open_for_report(&args.db).map_err(Error::Store)?;
+    if let Some(q) = args.quorum {
+        if q.get() > args.db.len() {
+            return Err(Error::Usage(format!(
+                "--quorum {q} needs at least {q} databases (--db), one per location; {} given",
+                args.db.len()
+            )));
+        }
+    }
     let query = report::Query {
         from: store::epoch_ms(from),
         to: store::epoch_ms(to),
         pattern: args.url.clone(),
         now: store::epoch_ms(now),
     };
-    let report = report::build(&conn, &query).map_err(|e| {
+    let cannot = |path: &Path, e: rusqlite::Error| {
         Error::Report(format!(
             "cannot read the history in {}: {e}",
-            args.db.display()
+            path.display()
         ))
-    })?;
+    };
+    let report = if let [db] = args.db.as_slice() {
+        let conn = store::open_for_report(db).map_err(Error::Store)?;
+        report::build(&conn, &query).map_err(|e| cannot(db, e))?
+    } else {
+        let mut conns = Vec::with_capacity(args.db.len());
+        for db in &args.db {
+            let conn = store::open_for_report(db).map_err(Error::Store)?;
+            let location = report::fleet::location_of(&conn, db);
+            conns.push((conn, location));
+        }
+        let sources: Vec<(&rusqlite::Connection, String)> =
+            conns.iter().map(|(c, l)| (c, l.clone())).collect();
+        report::fleet::build_many(&sources, &query, args.quorum.map(NonZeroUsize::get)).map_err(
+            |e| {
+                cannot(
+                    Path::new(
+                        &args
+                            .db
+                            .iter()
+                            .map(|d| d.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    ),
+                    e,
+                )
+            },
+        )?
+    };
     let text = report::render(&report, args.format);
     match &args.output {
         Some(path) => crate::private_file::replace(path)

@@ -88,6 +88,8 @@ pub struct Options {
 pub struct Reload {
     /// The config file; `None` (the demo) leaves nothing to reload.
     pub path: Option<std::path::PathBuf>,
+    /// The shard this instance checks (`--shard`): a reloaded config is cut to it too.
+    pub shard: Option<crate::config::Shard>,
     /// SIGHUP's reload requests.
     pub requests: crossbeam_channel::Receiver<()>,
     /// The last reload's outcome, for the health check.
@@ -249,6 +251,7 @@ pub fn run(
             let pending = crate::serve::pending_connections(workers, open_files);
             let server = listener.start(Arc::new(ctx), pending)?;
             log::info!("listening on http://{}/", server.addr());
+            crate::notify::alertmanager::set_status_page(format!("http://{}", server.addr()));
             Some(server)
         }
         None => None,
@@ -338,6 +341,7 @@ pub fn run(
     if let (Mode::Repeat, Some(path)) = (options.mode, reload.path) {
         let watcher = Watcher {
             path,
+            shard: reload.shard,
             catalog: Arc::clone(&catalog),
             plans: plans_tx,
             status: Arc::clone(&reload.status),

@@ -20,6 +20,7 @@ pub mod event;
 pub mod histogram;
 pub mod html;
 pub mod localsite;
+pub mod location;
 pub mod maintenance;
 pub mod metrics;
 pub mod notify;

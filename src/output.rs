@@ -134,6 +134,8 @@ struct CheckJson<'a> {
     name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     group: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    location: Option<&'static str>,
     method: &'static str,
     status: Option<u16>,
     bytes: Option<u64>,
@@ -166,6 +168,8 @@ struct StateJson<'a> {
     name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     group: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    location: Option<&'static str>,
     from: State,
     to: State,
     since: String,
@@ -187,6 +191,10 @@ fn push_names(line: &mut String, monitor: &Monitor) {
     line.push_str(" [");
     line.push_str(monitor.id());
     line.push(']');
+    if let Some(location) = crate::location::get() {
+        line.push_str(" @");
+        line.push_str(location);
+    }
 }
 
 /// One state change as a line in `format`.
@@ -200,6 +208,7 @@ pub fn state_line(monitor: &Monitor, change: &StateChange, format: Format) -> St
             url: &monitor.url,
             name: monitor.name.as_deref(),
             group: monitor.group(),
+            location: crate::location::get(),
             from: change.from,
             to: change.to,
             since: timestamp(change.since),
@@ -308,6 +317,7 @@ pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> St
                 url: &monitor.url,
                 name: monitor.name.as_deref(),
                 group: monitor.group(),
+                location: crate::location::get(),
                 method: monitor.method.as_str(),
                 status: o.status,
                 bytes: o.bytes,

@@ -194,6 +194,8 @@ fn stamp(path: &std::path::Path) -> Option<Stamp> {
 pub struct Watcher {
     /// The config file.
     pub path: PathBuf,
+    /// The shard this instance checks (`--shard`): only its monitors are taken from the file.
+    pub shard: Option<crate::config::Shard>,
     /// The running monitors.
     pub catalog: Arc<Catalog>,
     /// Plans out to the scheduler.
@@ -230,7 +232,10 @@ impl Watcher {
                     log::error!("reload failed: {why}; still running the previous config");
                     self.status.set(Some((SystemTime::now(), why)));
                 }
-                Ok(config) => {
+                Ok(mut config) => {
+                    if let Some(shard) = self.shard {
+                        shard.retain(&mut config.monitors);
+                    }
                     let mut plan = diff(&running, &retired, config.monitors);
                     running = Arc::clone(&plan.monitors);
                     retired.resize(plan.monitors.len(), false);

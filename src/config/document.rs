@@ -43,6 +43,8 @@ pub(super) struct Document {
     pub include: Option<Value>,
     /// The object form's `defaults` (none in an included file, which takes its includer's).
     pub defaults: Option<Defaults>,
+    /// The object form's `location` name, validated by the caller.
+    pub location: Option<Value>,
 }
 
 /// Parses `text` (one JSON value, nothing after it) into a [`Document`].
@@ -145,6 +147,7 @@ impl<'de> Visitor<'de> for Top<'_> {
             server: None,
             include: None,
             defaults: None,
+            location: None,
         })
     }
 
@@ -161,9 +164,11 @@ impl<'de> Visitor<'de> for Top<'_> {
         if let Some(inherited) = self.included {
             defaults = Some(inherited.clone());
         }
+        let mut location: Option<Value> = None;
         while let Some(key) = map.next_key::<String>()? {
             let seen = match key.as_str() {
-                "defaults" | "notify" | "connectivity" | "server" if self.included.is_some() => {
+                "defaults" | "notify" | "connectivity" | "maintenance" | "server" | "location"
+                    if self.included.is_some() => {
                     return fail(
                         self.failure,
                         ConfigError::Shape(format!(
@@ -178,11 +183,12 @@ impl<'de> Visitor<'de> for Top<'_> {
                 "maintenance" => maintenance.is_some(),
                 "server" => server.is_some(),
                 "include" => include.is_some(),
+                "location" => location.is_some(),
                 _ => {
                     return fail(
                         self.failure,
                         ConfigError::Shape(format!(
-                            "unknown top-level key {key:?}; the accepted keys are \"urls\", \"defaults\", \"notify\", \"connectivity\", \"maintenance\", \"server\" and \"include\""
+                            "unknown top-level key {key:?}; the accepted keys are \"urls\", \"defaults\", \"notify\", \"connectivity\", \"maintenance\", \"server\", \"include\" and \"location\""
                         )),
                     )
                 }
@@ -224,6 +230,7 @@ impl<'de> Visitor<'de> for Top<'_> {
                 }
                 "server" => server = Some(next_strict(&mut map, self.failure, Part::Server)?),
                 "include" => include = Some(next_strict(&mut map, self.failure, Part::Include)?),
+                "location" => location = Some(next_strict(&mut map, self.failure, Part::Server)?),
                 _ => notify = Some(next_strict(&mut map, self.failure, Part::Notify)?),
             }
         }
@@ -265,6 +272,7 @@ impl<'de> Visitor<'de> for Top<'_> {
             } else {
                 defaults
             },
+            location,
         })
     }
 

@@ -68,7 +68,9 @@ pub mod server;
 pub use self::connectivity::Connectivity;
 pub use self::server::ServerConfig;
 pub mod identity;
+pub mod shard;
 pub use self::identity::Ids;
+pub use self::shard::Shard;
 
 mod document;
 mod include;
@@ -499,6 +501,8 @@ pub struct Config {
     pub plan: plan::Plan,
     /// The live status surface (the `server` key), if any.
     pub server: Option<ServerConfig>,
+    /// Where this instance checks from (the `location` key), if set; `--location` wins.
+    pub location: Option<Box<str>>,
 }
 
 impl Config {
@@ -582,6 +586,22 @@ impl Config {
                 None
             }
         };
+        let location = match document.location {
+            None => None,
+            Some(serde_json::Value::String(l)) => match crate::location::validate(&l) {
+                Ok(l) => Some(l.into()),
+                Err(e) => {
+                    errors.push(ConfigError::Shape(format!("\"location\": {e}")));
+                    None
+                }
+            },
+            Some(_) => {
+                errors.push(ConfigError::Shape(
+                    "\"location\" must be a string, e.g. \"location\": \"eu-west\"".into(),
+                ));
+                None
+            }
+        };
         // What follows needs every entry: with one missing, its findings could be wrong.
         if !errors.is_empty() {
             return Err(errors);
@@ -606,6 +626,7 @@ impl Config {
             connectivity,
             plan,
             server,
+            location,
         })
     }
 

@@ -27,6 +27,7 @@ use crate::store::epoch_ms;
 use crate::store::rollup::{cell_from_row, hour_of, Cell, HOUR_MS};
 
 pub mod csv;
+pub mod fleet;
 pub mod html;
 pub mod json;
 pub mod table;
@@ -75,6 +76,8 @@ pub struct MonitorReport {
     pub id: String,
     /// Its name, if it has one.
     pub name: Option<String>,
+    /// Where it was checked from, in a report over several databases (see [`fleet`]).
+    pub location: Option<String>,
     /// Its check interval, seconds.
     pub interval_s: f64,
     /// Checks in the window (verdicts).
@@ -116,6 +119,8 @@ pub struct MonitorReport {
     pub state: State,
     /// Per hour or day (see [`Report::cell_ms`]): checks, up and latency of that cell.
     pub cells: Vec<CellReport>,
+    /// The window's checks and latency sketch, which reports over several databases merge.
+    pub total: Cell,
 }
 
 /// One cell of a monitor's uptime bar.
@@ -147,6 +152,9 @@ pub struct IncidentReport {
     pub id: String,
     /// The monitor's name.
     pub name: Option<String>,
+    /// Where it was seen down, in a report over several databases; `quorum Q/N` for the
+    /// times at least Q of N locations saw it down.
+    pub location: Option<String>,
     /// Declared down, ms since the epoch.
     pub start: i64,
     /// Back up or monitoring stopped, ms since the epoch; `None` if still down.
@@ -400,6 +408,7 @@ pub fn build(conn: &Connection, query: &Query) -> rusqlite::Result<Report> {
                 url: m.url.clone(),
                 id: m.config_id.clone(),
                 name: name.clone(),
+                location: None,
                 start: span.start,
                 end: span.end,
                 ended_by: span.ended_by,
@@ -416,6 +425,7 @@ pub fn build(conn: &Connection, query: &Query) -> rusqlite::Result<Report> {
             url: m.url.clone(),
             id: m.config_id.clone(),
             name,
+            location: None,
             interval_s: m.interval_ms as f64 / 1000.0,
             checks: total.checks,
             up: total.up,
@@ -433,6 +443,7 @@ pub fn build(conn: &Connection, query: &Query) -> rusqlite::Result<Report> {
             p95_ms: quantile(&total, 0.95),
             max_ms: has_checks.then_some(round3(total.ms_max)),
             mean_ms: has_checks.then(|| round3(total.ms_sum / total.checks as f64)),
+            total: total.clone(),
             state: t.last_known,
             cells: cells
                 .iter()
@@ -652,6 +663,15 @@ pub fn render(report: &Report, format: ReportFormat) -> String {
         ReportFormat::Json => json::render(report),
         ReportFormat::Csv => csv::render(report),
         ReportFormat::Html => html::render(report),
+    }
+}
+
+/// A monitor's id as a report shows it: `id`, or `id @location` in a report over several
+/// databases (the same mark as check lines).
+pub fn located<'a>(id: &'a str, location: Option<&str>) -> std::borrow::Cow<'a, str> {
+    match location {
+        Some(l) => format!("{id} @{l}").into(),
+        None => id.into(),
     }
 }
 

@@ -191,6 +191,11 @@ pub const MIGRATIONS: &[&str] = &[
          UNIQUE (origin, start_ts, monitors)
      );
      CREATE INDEX maintenance_by_end ON maintenance (end_ts);",
+    // 6: `monitors.location`, where the instance that last ran the monitor checked it from
+    // (`--location`; '' when none). One database normally belongs to one instance, so one
+    // location: a column per monitor row costs nothing per check, and `sitewatch report --db
+    // a.db --db b.db` reads it to tell the databases' rows apart.
+    "ALTER TABLE monitors ADD COLUMN location TEXT NOT NULL DEFAULT '';",
 ];
 
 /// Gives each monitor row without a `config_id` the one its name or URL gives (migration 3).
@@ -670,13 +675,16 @@ fn register(conn: &mut Connection, monitors: &[Monitor]) -> rusqlite::Result<Vec
         let mut find =
             tx.prepare("SELECT id FROM monitors WHERE config_id = ?1 AND config_id <> ''")?;
         let mut refresh = tx.prepare(
-            "UPDATE monitors SET url = ?2, name = ?3, interval_ms = ?4, method = ?5, last_seen = ?6
+            "UPDATE monitors SET url = ?2, name = ?3, interval_ms = ?4, method = ?5, last_seen = ?6,
+                 location = ?7
              WHERE id = ?1",
         )?;
         let mut insert = tx.prepare(
-            "INSERT INTO monitors (url, name, interval_ms, method, first_seen, last_seen, config_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+            "INSERT INTO monitors (url, name, interval_ms, method, first_seen, last_seen, config_id,
+                                   location)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)",
         )?;
+        let location = crate::location::get().unwrap_or("");
         for (m, id) in monitors.iter().zip(ids.iter_mut()) {
             let name = m.name.as_deref().unwrap_or("");
             let interval = i64::try_from(m.interval.as_millis()).unwrap_or(i64::MAX);
@@ -684,11 +692,19 @@ fn register(conn: &mut Connection, monitors: &[Monitor]) -> rusqlite::Result<Vec
             let found: Option<i64> = find.query_row(params![m.id()], |r| r.get(0)).optional()?;
             *id = match found {
                 Some(id) => {
-                    refresh.execute(params![id, m.url, name, interval, method, now])?;
+                    refresh.execute(params![id, m.url, name, interval, method, now, location])?;
                     id
                 }
                 None => {
-                    insert.execute(params![m.url, name, interval, method, now, m.id()])?;
+                    insert.execute(params![
+                        m.url,
+                        name,
+                        interval,
+                        method,
+                        now,
+                        m.id(),
+                        location
+                    ])?;
                     tx.last_insert_rowid()
                 }
             };

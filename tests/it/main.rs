@@ -9,6 +9,7 @@ mod checks;
 mod config_errors;
 mod config_fuzz;
 mod dns;
+mod fleet;
 mod history;
 mod history_guard;
 mod hostile;

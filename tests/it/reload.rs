@@ -401,3 +401,28 @@ fn the_status_surface_follows_a_reload() {
     );
     stop(&mut sw);
 }
+
+#[test]
+fn a_sharded_instance_reloads_only_its_shard() {
+    let site = LocalSite::start().unwrap();
+    let list: Vec<Value> = (0..12)
+        .map(|i| entry(&site, &format!("m{i}"), "1s"))
+        .collect();
+    let file = config(&Value::Array(list));
+    let mut sw = Sitewatch::spawn(["--format", "json", "--shard", "1/2", path(&file)]);
+    let line = sw.wait_for_stderr(within(10.0), "shard 1/2: ");
+    let held: usize = line
+        .split("shard 1/2: ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {line:?}"));
+    assert!(held > 0 && held < 12, "{line}");
+    // The file has not changed: a reload finds the same shard, not the whole list.
+    sw.signal("HUP");
+    sw.wait_for_stderr(
+        within(10.0),
+        &format!("reloaded: 0 added, 0 removed, 0 changed, {held} unchanged"),
+    );
+    stop(&mut sw);
+}
