@@ -1,0 +1,389 @@
+//! A sitewatch fleet end to end, on this machine: the shipped `examples/prometheus/` files checked
+//! by `promtool` and `amtool`, then run for real. Three sitewatch instances stand for three
+//! locations (each sends a header naming its location to a local site that fails for the locations
+//! the test picks), a real Prometheus scrapes them with the shipped rules (`for:` shortened to 0 s),
+//! and a real Alertmanager routes the quorum alert to a local webhook receiver.
+//!
+//! Needs Debian's `prometheus` (`prometheus`, `promtool`) and `prometheus-alertmanager`
+//! (`prometheus-alertmanager`, `amtool`); `scripts/test.sh` installs them. Everything listens on
+//! 127.0.0.1 and every child process is killed when the test ends, passed or not.
+
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::metrics::{encode, free_port, serve, Killed};
+use crate::notify_util::Receiver;
+use crate::util::{config, within, Sitewatch};
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/prometheus")
+}
+
+/// Runs `program args` in `examples/prometheus`; panics with its output unless it succeeds.
+fn tool(program: &str, package: &str, args: &[&str]) {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(examples())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {program} ({e}): install Debian's `{package}` package \
+                 (apt-get install {package}); scripts/test.sh does this"
+            )
+        });
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn shipped_prometheus_and_alertmanager_configs_pass_their_own_checkers() {
+    tool(
+        "promtool",
+        "prometheus",
+        &["check", "config", "prometheus.yml"],
+    );
+    tool("promtool", "prometheus", &["check", "rules", "rules.yml"]);
+    // The quorum, absence and wedged-instance rules against series written in the test file.
+    tool(
+        "promtool",
+        "prometheus",
+        &["test", "rules", "rules_test.yml"],
+    );
+    tool(
+        "amtool",
+        "prometheus-alertmanager",
+        &["check-config", "alertmanager.yml"],
+    );
+}
+
+/// A local site whose answer depends on the `X-Location` header of the request: 500 for the
+/// locations in the failing set, 200 for every other. One thread per connection, one request each.
+struct LocationSite {
+    addr: SocketAddr,
+    failing: Arc<Mutex<HashSet<String>>>,
+    stop: Arc<AtomicBool>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl LocationSite {
+    fn start() -> LocationSite {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind the site");
+        let addr = listener.local_addr().unwrap();
+        let failing = Arc::new(Mutex::new(HashSet::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (f, s) = (Arc::clone(&failing), Arc::clone(&stop));
+        let accept = thread::spawn(move || {
+            for stream in listener.incoming() {
+                if s.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(stream) = stream else { continue };
+                let f = Arc::clone(&f);
+                thread::spawn(move || answer(stream, &f));
+            }
+        });
+        LocationSite {
+            addr,
+            failing,
+            stop,
+            accept: Some(accept),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/shop", self.addr)
+    }
+
+    /// The site fails for exactly these locations from now on.
+    fn fail_for(&self, locations: &[&str]) {
+        *self.failing.lock().unwrap() = locations.iter().map(|l| l.to_string()).collect();
+    }
+}
+
+fn answer(mut stream: TcpStream, failing: &Mutex<HashSet<String>>) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 * 1024 {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    let head = String::from_utf8_lossy(&head);
+    let location = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(name, _)| name.eq_ignore_ascii_case("x-location"))
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default();
+    let status = if failing.lock().unwrap().contains(&location) {
+        "500 Internal Server Error"
+    } else {
+        "200 OK"
+    };
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+    );
+}
+
+impl Drop for LocationSite {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr);
+        if let Some(t) = self.accept.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Prometheus's query API; `None` while it is not answering or the result is empty.
+fn query(port: u16, q: &str) -> Option<Vec<Value>> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into();
+    let url = format!("http://127.0.0.1:{port}/api/v1/query?query={}", encode(q));
+    let mut r = agent.get(url).call().ok()?;
+    let v: Value = serde_json::from_str(&r.body_mut().read_to_string().ok()?).ok()?;
+    let result = v["data"]["result"].as_array()?.clone();
+    (!result.is_empty()).then_some(result)
+}
+
+/// Polls Prometheus until `q` has a non-empty result, within `secs`; panics with its log.
+fn wait_query(port: u16, q: &str, secs: f64, log: &Path) -> Vec<Value> {
+    let deadline = within(secs);
+    loop {
+        if let Some(result) = query(port, q) {
+            return result;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "prometheus never answered {q}; its log:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        // Prometheus scrapes and evaluates every second: ask again a little later, not in a spin.
+        thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Starts a program of a Debian package, its log in `dir/name.log`; killed when dropped.
+fn start(program: &str, package: &str, args: &[String], dir: &Path, name: &str) -> Killed {
+    let child = Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join(format!("{name}.log"))).unwrap())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {program} ({e}): install Debian's `{package}` package \
+                 (apt-get install {package}); scripts/test.sh does this"
+            )
+        });
+    Killed(child)
+}
+
+const LOCATIONS: [&str; 3] = ["eu-west", "us-east", "ap-south"];
+
+/// One sitewatch instance for `location`: checks the site every second, no retries, sending
+/// `X-Location: location`. Returns it and its `host:port`.
+fn instance(site: &LocationSite, location: &str) -> (Sitewatch, String, tempfile::NamedTempFile) {
+    let cfg = config(&json!({
+        "defaults": {"interval": "1s", "timeout": "2s", "retries": 0, "max_backoff": "1s",
+                     "headers": {"X-Location": location}},
+        "urls": [{"url": site.url(), "name": "shop"}]
+    }));
+    let (run, base) = serve(&cfg);
+    (run, base.trim_start_matches("http://").to_string(), cfg)
+}
+
+/// The shipped prometheus.yml pointed at this test's instances and Alertmanager, every second.
+fn prometheus_config(targets: &[String], alertmanager: &str) -> String {
+    let shipped = std::fs::read_to_string(examples().join("prometheus.yml")).unwrap();
+    let mut text = shipped
+        .replace(
+            "scrape_interval: 15s",
+            "scrape_interval: 1s\n  scrape_timeout: 1s",
+        )
+        .replace("evaluation_interval: 15s", "evaluation_interval: 1s")
+        .replace(
+            "['alertmanager-1:9093', 'alertmanager-2:9093']",
+            &format!("['{alertmanager}']"),
+        );
+    for (location, target) in LOCATIONS.iter().zip(targets) {
+        let shipped_target = format!("sitewatch-{location}:9736");
+        assert!(
+            text.contains(&shipped_target),
+            "{shipped_target} in prometheus.yml"
+        );
+        text = text.replace(&shipped_target, target);
+    }
+    text
+}
+
+/// The shipped alertmanager.yml sending to `url`, with waits of a second and no repeats.
+fn alertmanager_config(url: &str) -> String {
+    let shipped = std::fs::read_to_string(examples().join("alertmanager.yml")).unwrap();
+    for needle in [
+        "group_wait: 30s",
+        "group_interval: 5m",
+        "repeat_interval: 4h",
+    ] {
+        assert!(shipped.contains(needle), "{needle} in alertmanager.yml");
+    }
+    shipped
+        .replace("group_wait: 30s", "group_wait: 1s")
+        .replace("group_interval: 5m", "group_interval: 1s")
+        .replace("http://receiver:5001/sitewatch", url)
+}
+
+#[test]
+fn a_quorum_of_two_locations_pages_once_and_one_location_alone_never() {
+    let site = LocationSite::start();
+    let receiver = Receiver::start();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("prometheus.log");
+
+    let mut instances = Vec::new();
+    let mut targets = Vec::new();
+    for location in LOCATIONS {
+        let (run, target, cfg) = instance(&site, location);
+        instances.push((run, cfg));
+        targets.push(target);
+    }
+
+    let am_port = free_port();
+    std::fs::write(
+        dir.path().join("alertmanager.yml"),
+        alertmanager_config(&receiver.url("/am")),
+    )
+    .unwrap();
+    let _alertmanager = start(
+        "prometheus-alertmanager",
+        "prometheus-alertmanager",
+        &[
+            format!(
+                "--config.file={}",
+                dir.path().join("alertmanager.yml").display()
+            ),
+            format!("--storage.path={}", dir.path().join("am").display()),
+            format!("--web.listen-address=127.0.0.1:{am_port}"),
+            "--cluster.listen-address=".to_string(),
+        ],
+        dir.path(),
+        "alertmanager",
+    );
+
+    // The shipped rules with `for:` shortened, so the test waits seconds, not minutes.
+    let rules = std::fs::read_to_string(examples().join("rules.yml")).unwrap();
+    assert!(rules.contains("for: 2m"), "SitewatchDownQuorum has for: 2m");
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        rules.replace("for: 2m", "for: 0s"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("prometheus.yml"),
+        prometheus_config(&targets, &format!("127.0.0.1:{am_port}")),
+    )
+    .unwrap();
+    let port = free_port();
+    let _prometheus = start(
+        "prometheus",
+        "prometheus",
+        &[
+            format!(
+                "--config.file={}",
+                dir.path().join("prometheus.yml").display()
+            ),
+            format!("--storage.tsdb.path={}", dir.path().join("data").display()),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+        ],
+        dir.path(),
+        "prometheus",
+    );
+
+    // All three locations report the site up, each under its own location label.
+    wait_query(
+        port,
+        "count(sitewatch_up{id=\"shop\"} == 1) == 3",
+        60.0,
+        &log,
+    );
+
+    // One location sees it fail: the recording rule counts 1 for a few evaluations, no alert.
+    site.fail_for(&["eu-west"]);
+    wait_query(
+        port,
+        "sitewatch_up{id=\"shop\",location=\"eu-west\"} == 0",
+        30.0,
+        &log,
+    );
+    wait_query(
+        port,
+        "count_over_time(sitewatch:locations_down:count{id=\"shop\"}[5s]) >= 3 \
+         and max_over_time(sitewatch:locations_down:count{id=\"shop\"}[5s]) == 1",
+        30.0,
+        &log,
+    );
+    assert_eq!(
+        query(
+            port,
+            "count_over_time(ALERTS{alertname=\"SitewatchDownQuorum\"}[1m])"
+        ),
+        None,
+        "one location alone raised the quorum alert"
+    );
+
+    // Two of three: exactly one firing notification reaches the receiver.
+    site.fail_for(&["eu-west", "us-east"]);
+    let hooks = receiver.wait_for(1, "/am", within(60.0));
+    let firing = hooks[0].json();
+    assert_eq!(firing["status"], "firing", "{firing:#}");
+    let alerts = firing["alerts"].as_array().unwrap();
+    assert_eq!(alerts.len(), 1, "{firing:#}");
+    assert_eq!(alerts[0]["labels"]["alertname"], "SitewatchDownQuorum");
+    assert_eq!(alerts[0]["labels"]["id"], "shop");
+    assert_eq!(alerts[0]["labels"]["url"], site.url());
+    assert_eq!(
+        alerts[0]["annotations"]["summary"],
+        "shop is down from 2 locations"
+    );
+
+    // Recovery: one resolved notification, and nothing else in between.
+    site.fail_for(&[]);
+    let hooks = receiver.wait_for(2, "/am", within(60.0));
+    let statuses: Vec<String> = hooks
+        .iter()
+        .map(|h| h.json()["status"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(statuses, ["firing", "resolved"], "{hooks:#?}");
+    let resolved = hooks[1].json();
+    assert_eq!(resolved["alerts"][0]["labels"]["id"], "shop");
+    assert_eq!(resolved["alerts"].as_array().unwrap().len(), 1);
+    // The receiver's log, for `--nocapture` readers.
+    for hook in &hooks {
+        eprintln!("receiver got POST {}: {}", hook.path, hook.text());
+    }
+
+    for (mut run, _cfg) in instances {
+        run.sigint();
+        let _ = run.finish(within(20.0));
+    }
+}
