@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{parse_duration, Config};
+use crate::config::{parse_duration, Config, Shard};
 use crate::engine::{self, Options};
 use crate::error::Error;
 use crate::output::{init_logging, Format};
@@ -55,8 +55,16 @@ pub struct Cli {
     /// could not run.
     #[arg(long)]
     once: bool,
+    /// Check only shard K of N of the monitors (by their ids), e.g. 2/3; N instances with
+    /// 1/N … N/N check every monitor exactly once (see README: "Shards").
+    #[arg(long, value_name = "K/N", value_parser = shard_arg)]
+    shard: Option<Shard>,
     #[command(flatten)]
     common: Common,
+}
+
+fn shard_arg(s: &str) -> Result<Shard, String> {
+    s.parse()
 }
 
 #[derive(Debug, Subcommand)]
@@ -359,13 +367,20 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             Ok(stop_status(&summary).unwrap_or(ExitCode::SUCCESS))
         }
         None => {
-            let config = load(&cli.config)?;
+            let mut config = load(&cli.config)?;
+            let sharded = cli
+                .shard
+                .map(|shard| apply_shard(shard, &mut config, &cli.config))
+                .transpose()?;
             let mode = if cli.once { Mode::Once } else { Mode::Repeat };
             let mut options = cli.common.options(mode, 16, Duration::from_secs(60))?;
             options.serve = cli.common.serve(&config, None);
             let history = cli.common.history(Some(Path::new(DEFAULT_DB)))?;
             let source = cli.config.display().to_string();
             log_start_after_init(&cli.common, &config, &options, &source)?;
+            if let Some(line) = sharded {
+                log::info!("{line}");
+            }
             let summary = monitor(config, &options, &cli.common, history)?;
             if let Some(status) = stop_status(&summary) {
                 return Ok(status);
@@ -446,6 +461,26 @@ fn notify_test(channel: Option<String>, config: Option<PathBuf>) -> Result<ExitC
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Keeps only `shard`'s monitors of `config`, right after loading, so the others cost nothing;
+/// returns the start line that says so. A shard left with no monitor is an error: an instance
+/// that checks nothing would look healthy while doing nothing.
+fn apply_shard(shard: Shard, config: &mut Config, path: &Path) -> Result<String, Error> {
+    let total = config.monitors.len();
+    shard.retain(&mut config.monitors);
+    let kept = config.monitors.len();
+    if kept == 0 {
+        return Err(Error::Usage(format!(
+            "shard {shard} holds none of the {total} monitors in {}; use fewer shards",
+            path.display()
+        )));
+    }
+    Ok(format!(
+        "shard {shard}: {} of {} monitors",
+        crate::reporter::grouped(kept as u64),
+        crate::reporter::grouped(total as u64)
+    ))
 }
 
 fn load(path: &Path) -> Result<Config, Error> {

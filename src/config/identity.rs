@@ -64,6 +64,10 @@ impl Fnv {
             self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
         }
     }
+
+    pub(super) fn value(self) -> u64 {
+        self.0
+    }
 }
 
 impl fmt::Write for Fnv {

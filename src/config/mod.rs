@@ -64,7 +64,9 @@ pub mod server;
 pub use self::connectivity::Connectivity;
 pub use self::server::ServerConfig;
 pub mod identity;
+pub mod shard;
 pub use self::identity::Ids;
+pub use self::shard::Shard;
 
 mod document;
 pub mod shown_url;

@@ -8,6 +8,7 @@ mod checks;
 mod config_errors;
 mod config_fuzz;
 mod dns;
+mod fleet;
 mod fleet_e2e;
 mod history;
 mod history_guard;
