@@ -387,3 +387,102 @@ fn a_quorum_of_two_locations_pages_once_and_one_location_alone_never() {
         let _ = run.finish(within(20.0));
     }
 }
+
+/// Starts sitewatch on `cfg` as shard `shard`, status server on a free port; returns its `host:port`.
+fn shard(cfg: &tempfile::NamedTempFile, shard: &str) -> (Sitewatch, String) {
+    let mut run = Sitewatch::spawn([
+        crate::util::path(cfg),
+        "--no-db",
+        "--shard",
+        shard,
+        "--listen",
+        "127.0.0.1:0",
+        "--format",
+        "json",
+    ]);
+    let line = run.wait_for_stderr(within(20.0), "listening on http://");
+    let addr = line
+        .split("listening on http://")
+        .nth(1)
+        .expect("address after 'listening on'")
+        .trim()
+        .trim_end_matches('/')
+        .to_string();
+    (run, addr)
+}
+
+#[test]
+fn three_shards_under_one_prometheus_hold_every_monitor_exactly_once() {
+    const N: usize = 24;
+    let site = LocationSite::start();
+    let urls: Vec<Value> = (0..N)
+        .map(|i| json!({"url": format!("{}?n={i}", site.url()), "name": format!("page {i}")}))
+        .collect();
+    let cfg = config(&json!({"defaults": {"interval": "1s", "retries": 0}, "urls": urls}));
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("prometheus.log");
+    let mut shards = Vec::new();
+    let mut targets = String::new();
+    for k in 1..=3 {
+        let (run, addr) = shard(&cfg, &format!("{k}/3"));
+        targets.push_str(&format!(
+            "      - {{targets: ['{addr}'], labels: {{shard: '{k}'}}}}\n"
+        ));
+        shards.push(run);
+    }
+    std::fs::write(
+        dir.path().join("prometheus.yml"),
+        format!(
+            "global: {{scrape_interval: 1s, scrape_timeout: 1s}}\nscrape_configs:\n  \
+             - job_name: sitewatch\n    honor_labels: true\n    static_configs:\n{targets}"
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let _prometheus = start(
+        "prometheus",
+        "prometheus",
+        &[
+            format!(
+                "--config.file={}",
+                dir.path().join("prometheus.yml").display()
+            ),
+            format!("--storage.tsdb.path={}", dir.path().join("data").display()),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+        ],
+        dir.path(),
+        "prometheus",
+    );
+
+    // Every monitor once in Prometheus: as many ids as monitors, none from two shards.
+    wait_query(port, &format!("count(sitewatch_up) == {N}"), 60.0, &log);
+    let per_id = wait_query(port, "count by (id) (sitewatch_up)", 10.0, &log);
+    assert_eq!(per_id.len(), N, "{per_id:#?}");
+    for row in &per_id {
+        assert_eq!(row["value"][1], "1", "a monitor in two shards: {row}");
+    }
+    // Each monitor checked by exactly one shard (its checks counted by one instance only), and
+    // every shard holds some.
+    let checked = wait_query(
+        port,
+        "count by (id) (sitewatch_checks_total > 0)",
+        10.0,
+        &log,
+    );
+    assert_eq!(checked.len(), N, "{checked:#?}");
+    assert!(
+        checked.iter().all(|row| row["value"][1] == "1"),
+        "{checked:#?}"
+    );
+    let per_shard = wait_query(port, "count by (shard) (sitewatch_up)", 10.0, &log);
+    assert_eq!(
+        per_shard.len(),
+        3,
+        "a shard holds no monitor: {per_shard:#?}"
+    );
+
+    for mut run in shards {
+        run.sigint();
+        let _ = run.finish(within(20.0));
+    }
+}
