@@ -140,6 +140,14 @@ struct Common {
     /// or [::1]:9736 (port 0: any free port) [default: the config's server.listen; demo: 127.0.0.1:0].
     #[arg(long, value_name = "ADDR", value_parser = crate::config::server::parse_listen)]
     listen: Option<std::net::SocketAddr>,
+    /// Where this instance checks from, e.g. eu-west: shown on every line and carried in the
+    /// summary, history, /metrics and notifications [default: the config's "location"].
+    #[arg(long, value_name = "NAME", value_parser = location_arg)]
+    location: Option<String>,
+}
+
+fn location_arg(s: &str) -> Result<String, String> {
+    crate::location::validate(s).map(str::to_owned)
 }
 
 /// `sitewatch report`: what to read, which window, which monitors, which format.
@@ -498,6 +506,11 @@ fn log_start_after_init(
     source: &str,
 ) -> Result<(), Error> {
     init_logging(common.log_file.as_deref())?;
+    // Set before any thread starts, so every line, metric and notification carries it.
+    if let Some(location) = common.location.as_deref().or(config.location.as_deref()) {
+        crate::location::set(location);
+        log::info!("location: {location}");
+    }
     let workers = options.workers;
     log::info!(
         "sitewatch {}: {} monitors from {source}, {workers} workers, queue {}, report every {}{}",

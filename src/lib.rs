@@ -19,6 +19,7 @@ pub mod event;
 pub mod histogram;
 pub mod html;
 pub mod localsite;
+pub mod location;
 pub mod metrics;
 pub mod notify;
 pub mod output;

@@ -131,6 +131,8 @@ struct CheckJson<'a> {
     name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     group: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    location: Option<&'static str>,
     method: &'static str,
     status: Option<u16>,
     bytes: Option<u64>,
@@ -163,6 +165,8 @@ struct StateJson<'a> {
     name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     group: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    location: Option<&'static str>,
     from: State,
     to: State,
     since: String,
@@ -184,6 +188,10 @@ fn push_names(line: &mut String, monitor: &Monitor) {
     line.push_str(" [");
     line.push_str(monitor.id());
     line.push(']');
+    if let Some(location) = crate::location::get() {
+        line.push_str(" @");
+        line.push_str(location);
+    }
 }
 
 /// One state change as a line in `format`.
@@ -197,6 +205,7 @@ pub fn state_line(monitor: &Monitor, change: &StateChange, format: Format) -> St
             url: &monitor.url,
             name: monitor.name.as_deref(),
             group: monitor.group(),
+            location: crate::location::get(),
             from: change.from,
             to: change.to,
             since: timestamp(change.since),
@@ -300,6 +309,7 @@ pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> St
                 url: &monitor.url,
                 name: monitor.name.as_deref(),
                 group: monitor.group(),
+                location: crate::location::get(),
                 method: monitor.method.as_str(),
                 status: o.status,
                 bytes: o.bytes,

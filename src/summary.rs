@@ -40,6 +40,9 @@ pub struct Summary {
     pub ts: String,
     /// How long the run lasted, in seconds.
     pub runtime_s: f64,
+    /// Where the checks were made from (`--location`), if set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<&'static str>,
     /// Monitors in the config.
     pub monitors: usize,
     /// Checks finished.
@@ -156,6 +159,7 @@ impl Summary {
             kind: "summary",
             ts: timestamp(SystemTime::now()),
             runtime_s: stats.started().elapsed().as_secs_f64(),
+            location: crate::location::get(),
             monitors: monitors.len(),
             checked_total: checked,
             up_total: checked

@@ -31,6 +31,8 @@ pub(super) struct Document {
     pub connectivity: Option<Value>,
     /// The object form's `server` object, validated by the caller.
     pub server: Option<Value>,
+    /// The object form's `location` name, validated by the caller.
+    pub location: Option<Value>,
 }
 
 /// Parses `text` (one JSON value, nothing after it) into a [`Document`].
@@ -111,6 +113,7 @@ impl<'de> Visitor<'de> for Top<'_> {
             notify: None,
             connectivity: None,
             server: None,
+            location: None,
         })
     }
 
@@ -122,6 +125,7 @@ impl<'de> Visitor<'de> for Top<'_> {
         let mut notify: Option<Value> = None;
         let mut connectivity: Option<Value> = None;
         let mut server: Option<Value> = None;
+        let mut location: Option<Value> = None;
         while let Some(key) = map.next_key::<String>()? {
             let seen = match key.as_str() {
                 "defaults" => defaults.is_some(),
@@ -129,11 +133,12 @@ impl<'de> Visitor<'de> for Top<'_> {
                 "notify" => notify.is_some(),
                 "connectivity" => connectivity.is_some(),
                 "server" => server.is_some(),
+                "location" => location.is_some(),
                 _ => {
                     return fail(
                         self.failure,
                         ConfigError::Shape(format!(
-                            "unknown top-level key {key:?}; the accepted keys are \"urls\", \"defaults\", \"notify\", \"connectivity\" and \"server\""
+                            "unknown top-level key {key:?}; the accepted keys are \"urls\", \"defaults\", \"notify\", \"connectivity\", \"server\" and \"location\""
                         )),
                     )
                 }
@@ -169,6 +174,7 @@ impl<'de> Visitor<'de> for Top<'_> {
                     connectivity = Some(next_strict(&mut map, self.failure, Part::Connectivity)?)
                 }
                 "server" => server = Some(next_strict(&mut map, self.failure, Part::Server)?),
+                "location" => location = Some(next_strict(&mut map, self.failure, Part::Server)?),
                 _ => notify = Some(next_strict(&mut map, self.failure, Part::Notify)?),
             }
         }
@@ -201,6 +207,7 @@ impl<'de> Visitor<'de> for Top<'_> {
             notify,
             connectivity,
             server,
+            location,
         })
     }
 

@@ -483,6 +483,8 @@ pub struct Config {
     pub connectivity: Option<Connectivity>,
     /// The live status surface (the `server` key), if any.
     pub server: Option<ServerConfig>,
+    /// Where this instance checks from (the `location` key), if set; `--location` wins.
+    pub location: Option<Box<str>>,
 }
 
 impl Config {
@@ -524,6 +526,19 @@ impl Config {
         crate::notify::config::check_monitors(&document.monitors, &notify)?;
         let connectivity = document.connectivity.map(connectivity::parse).transpose()?;
         let server = document.server.map(server::parse).transpose()?;
+        let location = match document.location {
+            None => None,
+            Some(serde_json::Value::String(l)) => Some(
+                crate::location::validate(&l)
+                    .map_err(|e| ConfigError::Shape(format!("\"location\": {e}")))?
+                    .into(),
+            ),
+            Some(_) => {
+                return Err(ConfigError::Shape(
+                    "\"location\" must be a string, e.g. \"location\": \"eu-west\"".into(),
+                ))
+            }
+        };
         let mut monitors = document.monitors;
         identity::assign(&mut monitors).map_err(|d| ConfigError::DuplicateName {
             first: d.first,
@@ -535,6 +550,7 @@ impl Config {
             notify,
             connectivity,
             server,
+            location,
         })
     }
 

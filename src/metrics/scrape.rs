@@ -215,13 +215,18 @@ fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-/// A monitor's identifying labels: `id`, `url`, `group`.
-fn labels(monitor: &Monitor) -> [(&'static str, &str); 3] {
-    [
+/// A monitor's identifying labels: `id`, `url`, `group`, and `location` when the instance has
+/// one (so that series from several locations stay apart in one Prometheus).
+fn labels(monitor: &Monitor) -> Vec<(&'static str, &str)> {
+    let mut labels = vec![
         ("id", monitor.id()),
-        ("url", &monitor.url),
+        ("url", &*monitor.url),
         ("group", monitor.group().unwrap_or("")),
-    ]
+    ];
+    if let Some(location) = crate::location::get() {
+        labels.push(("location", location));
+    }
+    labels
 }
 
 fn monitor_samples(
@@ -325,7 +330,7 @@ fn globals(w: &mut Writer<'_>, stats: &Stats, extras: Extras) {
         "sitewatch_build_info",
         "",
         &[("version", env!("CARGO_PKG_VERSION"))],
-        None,
+        crate::location::get().map(|l| ("location", l)),
         Value::Int(1),
     );
     let n = |v: usize| v as u64;

@@ -6,7 +6,7 @@
 //!
 //! The program gets the JSON document (as a webhook would) on stdin, and these variables, empty
 //! when they do not apply (a group or a digest carries its details in the JSON only):
-//! `SITEWATCH_EVENT`, `SITEWATCH_TITLE`, `SITEWATCH_MESSAGE`, `SITEWATCH_ID`, `SITEWATCH_URL`,
+//! `SITEWATCH_EVENT`, `SITEWATCH_TITLE`, `SITEWATCH_MESSAGE`, `SITEWATCH_LOCATION`, `SITEWATCH_ID`, `SITEWATCH_URL`,
 //! `SITEWATCH_NAME`,
 //! `SITEWATCH_STATE`, `SITEWATCH_FROM`, `SITEWATCH_REASON`, `SITEWATCH_STATUS`,
 //! `SITEWATCH_DETAIL`, `SITEWATCH_SINCE`, `SITEWATCH_DOWN_FOR_S`, `SITEWATCH_COUNT`. Each value
@@ -80,6 +80,10 @@ pub fn env_vars(n: &Notification) -> Vec<(&'static str, String)> {
         ("SITEWATCH_EVENT", n.event().to_string()),
         ("SITEWATCH_TITLE", render::title(n)),
         ("SITEWATCH_MESSAGE", render::text(n)),
+        (
+            "SITEWATCH_LOCATION",
+            crate::location::get().unwrap_or_default().to_string(),
+        ),
     ];
     let a = match n {
         Notification::Alert(a) => Some(a),

@@ -54,9 +54,21 @@ fn cause(a: &Alert) -> Option<String> {
     }
 }
 
+/// ` from eu-west` when the instance has a location (`--location`), else nothing: with several
+/// locations, which one saw the monitor down is half the news.
+fn from_location() -> String {
+    crate::location::get()
+        .map(|l| format!(" from {l}"))
+        .unwrap_or_default()
+}
+
 /// One line about one alert.
 pub fn alert_line(a: &Alert) -> String {
-    let who = who(&a.url, a.name.as_deref(), &a.id);
+    let who = format!(
+        "{}{}",
+        who(&a.url, a.name.as_deref(), &a.id),
+        from_location()
+    );
     let window = a.flap_window.map(span).unwrap_or_default();
     let because = cause(a).map(|c| format!(": {c}")).unwrap_or_default();
     match a.kind {
@@ -138,8 +150,10 @@ fn digest_incident_count(d: &Digest) -> usize {
 /// A short title: `DOWN home`, `3 monitors down`, `sitewatch daily digest: …`.
 pub fn title(n: &Notification) -> String {
     match n {
-        Notification::Alert(a) => format!("{} {}", kind_title(a.kind), a.label()),
-        Notification::Group(alerts) => group_title(alerts),
+        Notification::Alert(a) => {
+            format!("{} {}{}", kind_title(a.kind), a.label(), from_location())
+        }
+        Notification::Group(alerts) => format!("{}{}", group_title(alerts), from_location()),
         Notification::Digest(d) => format!(
             "sitewatch daily digest: {} monitors, {} with incidents",
             d.monitors.len(),
@@ -237,6 +251,7 @@ fn alert_json(a: &Alert) -> Value {
     json!({
         "event": a.kind.as_str(),
         "id": a.id,
+        "location": crate::location::get(),
         "url": a.url,
         "name": a.name,
         "from": a.from,
@@ -494,6 +509,7 @@ mod tests {
             serde_json::json!({
                 "event": "down",
                 "id": "api",
+                "location": null,
                 "url": "https://api.example.com/health",
                 "name": "api",
                 "from": "up",

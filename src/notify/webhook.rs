@@ -66,6 +66,7 @@ mod tests {
             json!({
                 "event": "recovered",
                 "id": "api",
+                "location": null,
                 "url": "https://api.example.com/health",
                 "name": "api",
                 "from": "down",

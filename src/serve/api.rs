@@ -97,6 +97,7 @@ pub fn overview_json(o: &Overview) -> Value {
         "generated": time(o.generated),
         "sitewatch": {
             "version": env!("CARGO_PKG_VERSION"),
+            "location": crate::location::get(),
             "monitors": h.monitors,
             "checks_per_minute": round(h.checks_per_minute),
             "lateness_p99_ms": round(h.lateness_p99_ms),

@@ -114,6 +114,11 @@ pub const MIGRATIONS: &[&str] = &[
     // `fill_config_ids`, in the same transaction. A row is still found by URL, name and
     // interval: two monitors alike in those share one row (and its id is the last one's).
     "ALTER TABLE monitors ADD COLUMN config_id TEXT NOT NULL DEFAULT '';",
+    // 4: `monitors.location`, where the instance that last ran the monitor checked it from
+    // (`--location`; '' when none). One database normally belongs to one instance, so one
+    // location: a column per monitor row costs nothing per check, and `sitewatch report --db
+    // a.db --db b.db` reads it to tell the databases' rows apart.
+    "ALTER TABLE monitors ADD COLUMN location TEXT NOT NULL DEFAULT '';",
 ];
 
 /// Gives each monitor row without a `config_id` the one its name or URL gives (migration 3).
@@ -563,12 +568,15 @@ fn register(conn: &mut Connection, monitors: &[Monitor]) -> rusqlite::Result<Vec
         let mut find = tx
             .prepare("SELECT id FROM monitors WHERE url = ?1 AND name = ?2 AND interval_ms = ?3")?;
         let mut refresh = tx.prepare(
-            "UPDATE monitors SET method = ?2, last_seen = ?3, config_id = ?4 WHERE id = ?1",
+            "UPDATE monitors SET method = ?2, last_seen = ?3, config_id = ?4, location = ?5
+             WHERE id = ?1",
         )?;
         let mut insert = tx.prepare(
-            "INSERT INTO monitors (url, name, interval_ms, method, first_seen, last_seen, config_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+            "INSERT INTO monitors (url, name, interval_ms, method, first_seen, last_seen, config_id,
+                                   location)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)",
         )?;
+        let location = crate::location::get().unwrap_or("");
         for (m, id) in monitors.iter().zip(ids.iter_mut()) {
             let name = m.name.as_deref().unwrap_or("");
             let interval = i64::try_from(m.interval.as_millis()).unwrap_or(i64::MAX);
@@ -578,11 +586,19 @@ fn register(conn: &mut Connection, monitors: &[Monitor]) -> rusqlite::Result<Vec
                 .optional()?;
             *id = match found {
                 Some(id) => {
-                    refresh.execute(params![id, method, now, m.id()])?;
+                    refresh.execute(params![id, method, now, m.id(), location])?;
                     id
                 }
                 None => {
-                    insert.execute(params![m.url, name, interval, method, now, m.id()])?;
+                    insert.execute(params![
+                        m.url,
+                        name,
+                        interval,
+                        method,
+                        now,
+                        m.id(),
+                        location
+                    ])?;
                     tx.last_insert_rowid()
                 }
             };

@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 use serde_json::{json, Value};
 use sitewatch::localsite::LocalSite;
 
-use crate::util::{config, path, run};
+use crate::notify_util::Receiver;
+use crate::util::{config, path, run, within, Sitewatch};
 
 /// The ids of the monitors a `--once` run checked.
 fn checked_ids(done: &crate::util::Finished) -> BTreeSet<String> {
@@ -60,4 +61,140 @@ fn bad_shards_are_usage_errors() {
         .map(|s| run(["--once", "--shard", s, path(&file)], 10.0).code())
         .collect();
     assert!(codes.contains(&0) && codes.contains(&2), "{codes:?}");
+}
+
+#[test]
+fn a_location_is_on_every_line_in_the_summary_and_in_the_history() {
+    let site = LocalSite::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("eu.db");
+    let file = config(&json!({"urls": [{"url": site.url("/ok"), "name": "home"}]}));
+    let done = run(
+        [
+            "--once",
+            "--format",
+            "json",
+            "--location",
+            "eu-west",
+            "--db",
+            db.to_str().unwrap(),
+            path(&file),
+        ],
+        20.0,
+    );
+    assert_eq!(done.code(), 0, "{done}");
+    let checks = done.checks();
+    assert_eq!(checks.len(), 1, "{done}");
+    assert_eq!(checks[0]["location"], "eu-west", "{done}");
+    assert_eq!(done.summary()["location"], "eu-west", "{done}");
+    assert!(done.stderr_text().contains("location: eu-west"), "{done}");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let location: String = conn
+        .query_row("SELECT location FROM monitors", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(location, "eu-west");
+
+    // Text lines say it after the id; the config's object form sets it, the flag wins.
+    let file =
+        config(&json!({"location": "us-east", "urls": [{"url": site.url("/ok"), "name": "home"}]}));
+    let text = run(["--once", path(&file)], 20.0);
+    assert!(text.to_string().contains("[home] @us-east"), "{text}");
+    let json = run(
+        [
+            "--once",
+            "--format",
+            "json",
+            "--location",
+            "ap-south",
+            path(&file),
+        ],
+        20.0,
+    );
+    assert_eq!(json.checks()[0]["location"], "ap-south", "{json}");
+
+    // Without a location nothing changes.
+    let plain = run(
+        [
+            "--once",
+            "--format",
+            "json",
+            path(&config(&json!([{"url": site.url("/ok")}]))),
+        ],
+        20.0,
+    );
+    assert!(plain.checks()[0].get("location").is_none(), "{plain}");
+    assert!(plain.summary().get("location").is_none(), "{plain}");
+}
+
+#[test]
+fn bad_locations_are_refused() {
+    let site = LocalSite::start().unwrap();
+    let file = config(&json!([{"url": site.url("/ok")}]));
+    for bad in ["EU", "eu west", "_x", ""] {
+        let done = run(["--once", "--location", bad, path(&file)], 10.0);
+        assert_eq!(done.code(), 2, "{bad:?}\n{done}");
+        assert!(done.stderr_text().contains("location"), "{done}");
+    }
+    for bad in [json!("Eu West"), json!(3)] {
+        let file = config(&json!({"location": bad, "urls": [{"url": site.url("/ok")}]}));
+        let done = run(["--once", path(&file)], 10.0);
+        assert_eq!(done.code(), 2, "{bad}\n{done}");
+        assert!(done.stderr_text().contains("\"location\""), "{done}");
+    }
+}
+
+#[test]
+fn metrics_the_api_and_notifications_carry_the_location() {
+    let rx = Receiver::start();
+    rx.set_site(503);
+    let file = config(&json!({
+        "urls": [{"url": rx.url("/site"), "name": "site", "interval": "1s", "retries": 0}],
+        "notify": [{"type": "webhook", "name": "hook", "url": rx.url("/hook"), "group_window": "100ms"}],
+    }));
+    let mut sw = Sitewatch::spawn([
+        "--format",
+        "json",
+        "--no-db",
+        "--listen",
+        "127.0.0.1:0",
+        "--location",
+        "eu-west",
+        path(&file),
+    ]);
+    let deadline = within(20.0);
+    let line = sw.wait_for_stderr(deadline, "listening on http://");
+    let base = line
+        .split("listening on ")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .trim_end_matches('/')
+        .to_string();
+    let hooks = rx.wait_for(1, "/hook", deadline);
+    let payload: Value = serde_json::from_slice(&hooks[0].body).unwrap();
+    assert_eq!(payload["location"], "eu-west", "{payload}");
+    assert!(
+        payload["message"]
+            .as_str()
+            .unwrap()
+            .contains(") from eu-west: "),
+        "{payload}"
+    );
+    let metrics = crate::metrics::get(&format!("{base}/metrics")).body;
+    assert!(
+        metrics.contains(r#"sitewatch_up{id="site","#)
+            && metrics.contains(r#",location="eu-west"} 0"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("sitewatch_build_info{") && l.contains(r#"location="eu-west""#)),
+        "{metrics}"
+    );
+    let status: Value =
+        serde_json::from_str(&crate::metrics::get(&format!("{base}/api/v1/status")).body).unwrap();
+    assert_eq!(status["sitewatch"]["location"], "eu-west", "{status}");
+    sw.sigint();
+    sw.finish(within(20.0));
 }

@@ -559,7 +559,10 @@ fn the_history_and_every_report_format_carry_the_ids_of_the_run() {
         .collect();
     line_ids.sort();
     assert_eq!(line_ids.len(), 3, "{run1}");
-    assert_eq!(query_i64(&db, "PRAGMA user_version"), 3);
+    assert_eq!(
+        query_i64(&db, "PRAGMA user_version"),
+        sitewatch::store::schema_version()
+    );
 
     let report = run(["report", "--db", db_arg(&db), "--format", "json"], 10.0);
     assert_eq!(report.code(), 0, "{report}");
