@@ -2,7 +2,7 @@
 # A fleet under one Prometheus, measured by hand (not part of scripts/bench.sh): SHARDS sitewatch
 # instances share one list of SHARDS × N monitors (`--shard K/SHARDS` when the binary has it;
 # otherwise the list cut into SHARDS slices, which is the same load), all against one `localsite`
-# example on 127.0.0.1, per-monitor series on, no history (--no-db). One Prometheus scrapes them
+# example on 127.0.0.1, per-monitor series on (PER=false: off), no history (--no-db). One Prometheus scrapes them
 # every SCRAPE seconds for SECS seconds. Results (one JSON line each, in target/bench/fleet):
 #  - per shard: scrape duration (`scrape_duration_seconds`, max over the run), samples scraped,
 #    the shard's RSS at the end, schedule lateness from its REPORT lines (median of p50 and p99,
@@ -12,6 +12,7 @@
 #
 #   scripts/bench/fleet.sh [SITEWATCH_BINARY]       # default target/release/sitewatch
 #   N=100000 SHARDS=3 INTERVAL=600 SCRAPE=15 SECS=180 MAXRSS_MB=8000 scripts/bench/fleet.sh
+#   N=10000 scripts/bench/fleet.sh; N=100000 PER=false scripts/bench/fleet.sh   # PER: per-monitor series
 #
 # Every wait is bounded; processes are stopped by pid; the TSDB and lists are removed at the end.
 set -euo pipefail
@@ -19,7 +20,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${1:-$ROOT/target/release/sitewatch}
 LOCALSITE=${LOCALSITE:-$ROOT/target/release/examples/localsite}
 N=${N:-100000} SHARDS=${SHARDS:-3} INTERVAL=${INTERVAL:-600} SCRAPE=${SCRAPE:-15} SECS=${SECS:-180}
-MAXRSS_MB=${MAXRSS_MB:-8000} W=${W:-32} BASEPORT=${BASEPORT:-19740}
+MAXRSS_MB=${MAXRSS_MB:-8000} W=${W:-32} PER=${PER:-true} BASEPORT=${BASEPORT:-19740}
 OUT=${OUT:-$ROOT/target/bench/fleet}
 mkdir -p "$OUT"
 RESULTS=$OUT/results.jsonl
@@ -48,13 +49,13 @@ SITE=${SITE%/}
 SHARDFLAG=0
 "$BIN" --help 2>&1 | grep -q -- '--shard' && SHARDFLAG=1
 TOTAL=$((N * SHARDS))
-python3 - "$SITE" "$TOTAL" "$SHARDS" "$INTERVAL" "$SHARDFLAG" "$TMP" <<'EOF'
+python3 - "$SITE" "$TOTAL" "$SHARDS" "$INTERVAL" "$SHARDFLAG" "$TMP" "$PER" <<'EOF'
 import json, sys
-site, total, shards, interval, flag, tmp = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "1", sys.argv[6]
+site, total, shards, interval, flag, tmp, per = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "1", sys.argv[6], sys.argv[7] == "true"
 urls = [{"url": f"{site}/ok?n={i}", "group": f"g{i % 10}"} for i in range(total)]
 def write(path, part):
     doc = {"defaults": {"interval": interval, "timeout": "5s"},
-           "server": {"per_monitor_metrics": True}, "urls": part}
+           "server": {"per_monitor_metrics": per}, "urls": part}
     with open(path, "w") as f:
         json.dump(doc, f, separators=(",", ":"))
 if flag:
@@ -80,7 +81,7 @@ for k in $(seq 1 "$SHARDS"); do
         sleep 0.1
     done
 done
-say "$SHARDS shards × $N monitors every ${INTERVAL}s (--shard: $SHARDFLAG), Prometheus every ${SCRAPE}s for ${SECS}s"
+say "$SHARDS shards × $N monitors every ${INTERVAL}s (--shard: $SHARDFLAG, per-monitor series: $PER), Prometheus every ${SCRAPE}s for ${SECS}s"
 
 PPORT=$((BASEPORT + 50))
 {
@@ -111,18 +112,20 @@ while (($(date +%s) < end)); do
 done
 
 q() { curl -fsS --max-time 30 "http://127.0.0.1:$PPORT/api/v1/query" --data-urlencode "query=$1" 2>/dev/null || echo '{}'; }
-head_series=$(q 'prometheus_tsdb_head_series')
+# Prometheus's own gauge, read from its /metrics (it does not scrape itself here).
+head_series=$(curl -fsS --max-time 30 "http://127.0.0.1:$PPORT/metrics" 2>/dev/null |
+    awk '/^prometheus_tsdb_head_series / { print $2 }')
 scrape_max=$(q "max_over_time(scrape_duration_seconds{job=\"sitewatch\"}[${SECS}s])")
 samples=$(q "max_over_time(scrape_samples_scraped{job=\"sitewatch\"}[${SECS}s])")
 upq=$(q 'count(sitewatch_up) by (shard)')
-python3 - "$head_series" "$scrape_max" "$samples" "$peak" "$tripped" "$load_max" "$upq" <<'EOF' | tee -a "$RESULTS"
+python3 - "$head_series" "$scrape_max" "$samples" "$peak" "$tripped" "$load_max" "$upq" "$N" "$PER" <<'EOF' | tee -a "$RESULTS"
 import json, sys
 def res(t):
     try: return json.loads(t)["data"]["result"]
     except Exception: return []
-head, scrape, samples, up = res(sys.argv[1]), res(sys.argv[2]), res(sys.argv[3]), res(sys.argv[7])
-print(json.dumps({"prometheus": True,
-    "head_series": int(float(head[0]["value"][1])) if head else None,
+scrape, samples, up = res(sys.argv[2]), res(sys.argv[3]), res(sys.argv[7])
+print(json.dumps({"prometheus": True, "n_per_shard": int(sys.argv[8]), "per_monitor": sys.argv[9],
+    "head_series": int(float(sys.argv[1])) if sys.argv[1] else None,
     "peak_rss_mb": int(sys.argv[4]), "rss_cap_tripped": sys.argv[5] == "true",
     "scrape_duration_max_s": {r["metric"].get("shard"): round(float(r["value"][1]), 3) for r in scrape},
     "samples_per_scrape": {r["metric"].get("shard"): int(float(r["value"][1])) for r in samples},

@@ -201,10 +201,11 @@ fn start(program: &str, package: &str, args: &[String], dir: &Path, name: &str) 
 
 const LOCATIONS: [&str; 3] = ["eu-west", "us-east", "ap-south"];
 
-/// One sitewatch instance for `location`: checks the site every second, no retries, sending
-/// `X-Location: location`. Returns it and its `host:port`.
+/// One sitewatch instance at `location` (its own `location` label too): checks the site every
+/// second, no retries, sending `X-Location: location`. Returns it and its `host:port`.
 fn instance(site: &LocationSite, location: &str) -> (Sitewatch, String, tempfile::NamedTempFile) {
     let cfg = config(&json!({
+        "location": location,
         "defaults": {"interval": "1s", "timeout": "2s", "retries": 0, "max_backoff": "1s",
                      "headers": {"X-Location": location}},
         "urls": [{"url": site.url(), "name": "shop"}]
