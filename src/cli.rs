@@ -153,9 +153,13 @@ fn location_arg(s: &str) -> Result<String, String> {
 /// `sitewatch report`: what to read, which window, which monitors, which format.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// History database to read.
+    /// History database to read; repeat for several (one per location or shard), whose rows
+    /// are marked with their location (see README: "Reports over several databases").
     #[arg(long, value_name = "PATH", default_value = DEFAULT_DB)]
-    db: PathBuf,
+    db: Vec<PathBuf>,
+    /// With several --db: also list the times when at least Q locations saw a monitor down.
+    #[arg(long, value_name = "Q")]
+    quorum: Option<NonZeroUsize>,
     /// Report on the last DURATION, e.g. 24h, 7d [default: 24h].
     #[arg(long, value_name = "DURATION", value_parser = duration_arg, conflicts_with_all = ["from", "to"])]
     since: Option<Duration>,
@@ -614,19 +618,54 @@ fn report_command(args: &ReportArgs) -> Result<(), Error> {
             "the report window is longer than the 100 years accepted; narrow --from/--to".into(),
         ));
     }
-    let conn = store::open_for_report(&args.db).map_err(Error::Store)?;
+    if let Some(q) = args.quorum {
+        if q.get() > args.db.len() {
+            return Err(Error::Usage(format!(
+                "--quorum {q} needs at least {q} databases (--db), one per location; {} given",
+                args.db.len()
+            )));
+        }
+    }
     let query = report::Query {
         from: store::epoch_ms(from),
         to: store::epoch_ms(to),
         pattern: args.url.clone(),
         now: store::epoch_ms(now),
     };
-    let report = report::build(&conn, &query).map_err(|e| {
+    let cannot = |path: &Path, e: rusqlite::Error| {
         Error::Report(format!(
             "cannot read the history in {}: {e}",
-            args.db.display()
+            path.display()
         ))
-    })?;
+    };
+    let report = if let [db] = args.db.as_slice() {
+        let conn = store::open_for_report(db).map_err(Error::Store)?;
+        report::build(&conn, &query).map_err(|e| cannot(db, e))?
+    } else {
+        let mut conns = Vec::with_capacity(args.db.len());
+        for db in &args.db {
+            let conn = store::open_for_report(db).map_err(Error::Store)?;
+            let location = report::fleet::location_of(&conn, db);
+            conns.push((conn, location));
+        }
+        let sources: Vec<(&rusqlite::Connection, String)> =
+            conns.iter().map(|(c, l)| (c, l.clone())).collect();
+        report::fleet::build_many(&sources, &query, args.quorum.map(NonZeroUsize::get)).map_err(
+            |e| {
+                cannot(
+                    Path::new(
+                        &args
+                            .db
+                            .iter()
+                            .map(|d| d.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    ),
+                    e,
+                )
+            },
+        )?
+    };
     let text = report::render(&report, args.format);
     match &args.output {
         Some(path) => crate::private_file::replace(path)

@@ -227,6 +227,7 @@ pub fn run(
             let pending = crate::serve::pending_connections(workers, open_files);
             let server = listener.start(Arc::new(ctx), pending)?;
             log::info!("listening on http://{}/", server.addr());
+            crate::notify::alertmanager::set_status_page(format!("http://{}", server.addr()));
             Some(server)
         }
         None => None,

@@ -100,6 +100,15 @@ pub enum ChannelKind {
         /// An access token, sent as `Authorization: Bearer …`.
         token: Option<Secret>,
     },
+    /// Prometheus Alertmanager's v2 API, on every URL of a cluster.
+    Alertmanager {
+        /// The Alertmanagers' base URLs, e.g. `http://127.0.0.1:9093`.
+        urls: Vec<Secret>,
+        /// The `severity` label.
+        severity: String,
+        /// How often a firing alert is re-sent (`endsAt` is four of these ahead).
+        resend: Duration,
+    },
     /// Run a program.
     Command {
         /// The program and its arguments (with `shell`, one string for `sh -c`).
@@ -118,6 +127,7 @@ impl ChannelKind {
             ChannelKind::Discord { .. } => "discord",
             ChannelKind::Ntfy { .. } => "ntfy",
             ChannelKind::Command { .. } => "command",
+            ChannelKind::Alertmanager { .. } => "alertmanager",
         }
     }
 }
@@ -186,7 +196,8 @@ const COMMON: [&str; 10] = [
     "retries",
 ];
 const COMMON_TAIL: [&str; 1] = ["retry_delay"];
-const TYPES: &str = "\"webhook\", \"slack\", \"discord\", \"ntfy\" or \"command\"";
+const TYPES: &str =
+    "\"webhook\", \"slack\", \"discord\", \"ntfy\", \"command\" or \"alertmanager\"";
 
 fn own_keys(kind: &str) -> &'static [&'static str] {
     match kind {
@@ -195,6 +206,7 @@ fn own_keys(kind: &str) -> &'static [&'static str] {
         "discord" => &["url", "username"],
         "ntfy" => &["url", "token"],
         "command" => &["command", "shell"],
+        "alertmanager" => &["urls", "severity", "resend"],
         _ => &[],
     }
 }
@@ -324,6 +336,7 @@ fn parse_channel(
                 .map(|v| secret_value("token", &v, env))
                 .transpose()?,
         },
+        "alertmanager" => alertmanager_value(&mut map, env)?,
         _ => {
             let shell = match get(&mut map, "shell") {
                 None => false,
@@ -340,6 +353,30 @@ fn parse_channel(
                 shell,
             }
         }
+    };
+    // Alertmanager groups, repeats and inhibits by itself: its channel reports every change as
+    // it happens and re-sends firing alerts every `resend`, so these settings do not apply.
+    let am_resend = match &kind {
+        ChannelKind::Alertmanager { resend, .. } => {
+            if let Some(key) = [
+                "group_window",
+                "remind_every",
+                "flap_threshold",
+                "flap_window",
+            ]
+            .iter()
+            .chain(["daily_digest", "utc_offset"].iter())
+            .find(|k| map.contains_key(**k))
+            {
+                return Err(format!(
+                    "{key} does not apply to an alertmanager channel: Alertmanager groups and \
+                     repeats alerts itself (its route's group_wait, repeat_interval); firing \
+                     alerts are re-sent every \"resend\""
+                ));
+            }
+            Some(*resend)
+        }
+        _ => None,
     };
     let duration = |map: &mut Map<String, Value>, key: &str| {
         map.remove(key).map(|v| duration_value(key, &v)).transpose()
@@ -415,6 +452,10 @@ fn parse_channel(
             humantime::format_duration(retry_delay)
         ));
     }
+    let (group_window, remind_every, flap_threshold) = match am_resend {
+        Some(resend) => (Duration::ZERO, Some(resend), 0),
+        None => (group_window, remind_every, flap_threshold),
+    };
     Ok(ChannelSpec {
         name,
         kind,
@@ -426,6 +467,59 @@ fn parse_channel(
         timeout,
         retries,
         retry_delay,
+    })
+}
+
+/// Default `resend` of an alertmanager channel (Prometheus re-sends about every minute).
+pub const DEFAULT_RESEND: Duration = Duration::from_secs(60);
+
+/// An alertmanager channel's `urls` (1 to 16), `severity` (default `critical`) and `resend`.
+fn alertmanager_value(
+    map: &mut Map<String, Value>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ChannelKind, String> {
+    let urls = match map.remove("urls") {
+        Some(Value::Array(items)) if (1..=16).contains(&items.len()) => items
+            .into_iter()
+            .map(|v| url_value(Some(v), env))
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(_) => {
+            return Err(
+                "urls must be a list of 1 to 16 Alertmanager base URLs, e.g. \
+                        [\"http://127.0.0.1:9093\"]"
+                    .into(),
+            )
+        }
+        None => return Err("missing \"urls\", e.g. [\"http://127.0.0.1:9093\"]".into()),
+    };
+    let severity = match map.remove("severity") {
+        None => "critical".to_owned(),
+        Some(Value::String(s))
+            if !s.is_empty()
+                && s.len() <= 32
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+        {
+            s
+        }
+        Some(other) => {
+            return Err(format!(
+                "severity {} must be a short word such as \"critical\" or \"warning\"",
+                shown(&other)
+            ))
+        }
+    };
+    let resend = match map.remove("resend") {
+        None => DEFAULT_RESEND,
+        Some(v) => duration_value("resend", &v)?,
+    };
+    if resend < MIN_REMIND_EVERY {
+        return Err("resend must be at least 1s".into());
+    }
+    Ok(ChannelKind::Alertmanager {
+        urls,
+        severity,
+        resend,
     })
 }
 

@@ -148,6 +148,7 @@ impl Dispatcher {
             url: m.url.to_string(),
             id: m.id().to_owned(),
             name: m.name.as_deref().map(str::to_owned),
+            group: m.group().map(str::to_owned),
             from: c.from,
             to: c.to,
             at: c.at,

@@ -29,6 +29,7 @@
 //! [`Notifier::finish`] tells delivery threads to make their remaining retries without waiting,
 //! and waits a bounded time for them.
 
+pub mod alertmanager;
 pub mod chat;
 pub mod command;
 pub mod config;
@@ -113,6 +114,8 @@ pub struct Alert {
     pub id: String,
     /// The monitor's name, if it has one.
     pub name: Option<String>,
+    /// The monitor's `group`, if it has one.
+    pub group: Option<String>,
     /// The state before the event (for a reminder, `down`).
     pub from: State,
     /// The state now.
@@ -221,6 +224,16 @@ pub fn build_channel(spec: &ChannelSpec) -> Box<dyn Channel> {
         ChannelKind::Command { program, shell } => {
             Box::new(command::Program::new(program.clone(), *shell, spec.timeout))
         }
+        ChannelKind::Alertmanager {
+            urls,
+            severity,
+            resend,
+        } => Box::new(alertmanager::Alertmanager::new(
+            urls,
+            severity,
+            *resend,
+            spec.timeout,
+        )),
     }
 }
 /// The outcome of `sitewatch notify test` for one channel.

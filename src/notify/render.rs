@@ -340,6 +340,7 @@ pub(crate) mod samples {
             url: "https://api.example.com/health".into(),
             id: "api".into(),
             name: Some("api".into()),
+            group: None,
             from: State::Up,
             to: State::Down,
             at: t0(),

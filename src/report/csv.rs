@@ -116,6 +116,22 @@ pub fn render(report: &Report) -> String {
         row[19] = opt(i.detail.as_deref());
         rows.push(row);
     }
+    // Reports over several databases say where each row was seen, in a last column.
+    if report.monitors.iter().any(|m| m.location.is_some()) {
+        let locations = report
+            .monitors
+            .iter()
+            .map(|m| &m.location)
+            .chain(report.incidents.iter().map(|i| &i.location));
+        rows[0].push("location".into());
+        for (row, location) in rows[1..].iter_mut().zip(locations) {
+            row.push(opt(location.as_deref().map(text)));
+        }
+        let n = rows.len();
+        for row in &mut rows[1 + report.monitors.len() + report.incidents.len()..n] {
+            row.push(String::new());
+        }
+    }
     let mut out = String::new();
     for row in rows {
         let line: Vec<String> = row.iter().map(|f| field(f)).collect();

@@ -63,7 +63,7 @@ fn monitor(report: &Report, m: &MonitorReport) -> Markup {
     let down: Vec<(i64, i64, f64)> = report
         .incidents
         .iter()
-        .filter(|i| i.url == m.url && i.name == m.name && i.id == m.id)
+        .filter(|i| i.url == m.url && i.name == m.name && i.id == m.id && i.location == m.location)
         .map(|i| {
             let end = i.end.unwrap_or(report.to.min(report.generated));
             (i.start, end, i.duration_s)
@@ -78,7 +78,7 @@ fn monitor(report: &Report, m: &MonitorReport) -> Markup {
     html! {
         div.mon {
             div.info {
-                div.url { (m.url) " " span.name { "[" (m.id) "]" } (badge(m.state)) }
+                div.url { (m.url) " " span.name { "[" (super::located(&m.id, m.location.as_deref())) "]" } (badge(m.state)) }
                 div.name { span.big { (percent(m.uptime_pct)) } (m.name.as_deref().unwrap_or("")) }
                 div.nums {
                     (m.checks) " checks · by time " (percent(m.uptime_time_pct)) br;
@@ -113,7 +113,7 @@ fn incidents(list: &[IncidentReport]) -> Markup {
                 tr { th { "monitor" } th { "start" } th { "end" } th.n { "duration" } th { "reason" } }
                 @for i in list {
                     tr {
-                        td { (label(&i.url, i.name.as_deref(), &i.id)) }
+                        td { (label(&i.url, i.name.as_deref(), &super::located(&i.id, i.location.as_deref()))) }
                         td.t { (time(i.start)) }
                         td.t {
                             @match (i.end, i.ended_by) {

@@ -35,6 +35,8 @@ struct Monitor<'a> {
     url: &'a str,
     id: &'a str,
     name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    location: Option<&'a str>,
     interval_s: f64,
     checks: u64,
     up: u64,
@@ -59,6 +61,8 @@ struct Incident<'a> {
     url: &'a str,
     id: &'a str,
     name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    location: Option<&'a str>,
     start: String,
     end: Option<String>,
     duration_s: f64,
@@ -74,6 +78,7 @@ fn monitor(m: &MonitorReport) -> Monitor<'_> {
         url: &m.url,
         id: &m.id,
         name: m.name.as_deref(),
+        location: m.location.as_deref(),
         interval_s: m.interval_s,
         checks: m.checks,
         up: m.up,
@@ -99,6 +104,7 @@ fn incident(i: &IncidentReport) -> Incident<'_> {
         url: &i.url,
         id: &i.id,
         name: i.name.as_deref(),
+        location: i.location.as_deref(),
         start: time(i.start),
         end: i.end.map(time),
         duration_s: i.duration_s,

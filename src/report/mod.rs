@@ -27,6 +27,7 @@ use crate::store::epoch_ms;
 use crate::store::rollup::{cell_from_row, hour_of, Cell, HOUR_MS};
 
 pub mod csv;
+pub mod fleet;
 pub mod html;
 pub mod json;
 pub mod table;
@@ -75,6 +76,8 @@ pub struct MonitorReport {
     pub id: String,
     /// Its name, if it has one.
     pub name: Option<String>,
+    /// Where it was checked from, in a report over several databases (see [`fleet`]).
+    pub location: Option<String>,
     /// Its check interval, seconds.
     pub interval_s: f64,
     /// Checks in the window (verdicts).
@@ -144,6 +147,9 @@ pub struct IncidentReport {
     pub id: String,
     /// The monitor's name.
     pub name: Option<String>,
+    /// Where it was seen down, in a report over several databases; `quorum Q/N` for the
+    /// times at least Q of N locations saw it down.
+    pub location: Option<String>,
     /// Declared down, ms since the epoch.
     pub start: i64,
     /// Back up or monitoring stopped, ms since the epoch; `None` if still down.
@@ -341,6 +347,7 @@ pub fn build(conn: &Connection, query: &Query) -> rusqlite::Result<Report> {
                 url: m.url.clone(),
                 id: m.config_id.clone(),
                 name: name.clone(),
+                location: None,
                 start: span.start,
                 end: span.end,
                 ended_by: span.ended_by,
@@ -357,6 +364,7 @@ pub fn build(conn: &Connection, query: &Query) -> rusqlite::Result<Report> {
             url: m.url.clone(),
             id: m.config_id.clone(),
             name,
+            location: None,
             interval_s: m.interval_ms as f64 / 1000.0,
             checks: total.checks,
             up: total.up,
@@ -592,6 +600,15 @@ pub fn render(report: &Report, format: ReportFormat) -> String {
         ReportFormat::Json => json::render(report),
         ReportFormat::Csv => csv::render(report),
         ReportFormat::Html => html::render(report),
+    }
+}
+
+/// A monitor's id as a report shows it: `id`, or `id @location` in a report over several
+/// databases (the same mark as check lines).
+pub fn located<'a>(id: &'a str, location: Option<&str>) -> std::borrow::Cow<'a, str> {
+    match location {
+        Some(l) => format!("{id} @{l}").into(),
+        None => id.into(),
     }
 }
 

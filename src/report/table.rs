@@ -1,7 +1,7 @@
 //! The report as aligned text for a terminal: a header line, one row per monitor, then the
 //! incidents. Missing values are shown as `-`.
 
-use super::{span, time, Report};
+use super::{located, span, time, Report};
 
 /// `99.931%`, or `-`.
 pub fn percent(p: Option<f64>) -> String {
@@ -92,7 +92,11 @@ pub fn render(report: &Report) -> String {
     .collect::<Vec<String>>()];
     for m in &report.monitors {
         rows.push(vec![
-            label(&m.url, m.name.as_deref(), &m.id),
+            label(
+                &m.url,
+                m.name.as_deref(),
+                &located(&m.id, m.location.as_deref()),
+            ),
             m.checks.to_string(),
             percent(m.uptime_pct),
             percent(m.uptime_time_pct),
@@ -130,7 +134,11 @@ pub fn render(report: &Report) -> String {
                 _ => "-".to_string(),
             };
             rows.push(vec![
-                label(&i.url, i.name.as_deref(), &i.id),
+                label(
+                    &i.url,
+                    i.name.as_deref(),
+                    &located(&i.id, i.location.as_deref()),
+                ),
                 time(i.start),
                 end,
                 span(i.duration_s),
@@ -153,7 +161,11 @@ pub fn render(report: &Report) -> String {
             .collect::<Vec<String>>()];
         for m in others {
             rows.push(vec![
-                label(&m.url, m.name.as_deref(), &m.id),
+                label(
+                    &m.url,
+                    m.name.as_deref(),
+                    &located(&m.id, m.location.as_deref()),
+                ),
                 m.local_errors.to_string(),
                 m.inconclusive.to_string(),
                 span(m.impaired_s),

@@ -198,3 +198,214 @@ fn metrics_the_api_and_notifications_carry_the_location() {
     sw.sigint();
     sw.finish(within(20.0));
 }
+
+/// The alerts of every post a fake Alertmanager received, with when each arrived.
+fn alerts(rx: &Receiver) -> Vec<(std::time::SystemTime, Value)> {
+    rx.hooks("/api/v2/alerts")
+        .iter()
+        .flat_map(|h| {
+            let posted: Value = serde_json::from_slice(&h.body).expect("a JSON array");
+            let arrived = std::time::SystemTime::now() - h.at.elapsed();
+            posted
+                .as_array()
+                .expect("an array of alerts")
+                .iter()
+                .map(|a| (arrived, a.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn ends_at(alert: &Value) -> std::time::SystemTime {
+    humantime::parse_rfc3339(alert["endsAt"].as_str().unwrap()).unwrap()
+}
+
+#[test]
+fn alertmanager_gets_firing_alerts_re_sent_then_resolved_on_every_url() {
+    let site = Receiver::start();
+    let (am1, am2) = (Receiver::start(), Receiver::start());
+    site.set_site(503);
+    let file = config(&json!({
+        "location": "eu-west",
+        "urls": [{"url": site.url("/site"), "name": "shop", "group": "web", "interval": "1s", "retries": 0}],
+        "notify": [{"type": "alertmanager", "name": "am", "urls": [am1.url(""), am2.url("/")],
+                    "resend": "1s", "severity": "page"}],
+    }));
+    let mut sw = Sitewatch::spawn([
+        "--format",
+        "json",
+        "--no-db",
+        "--listen",
+        "127.0.0.1:0",
+        path(&file),
+    ]);
+    let deadline = within(20.0);
+    let line = sw.wait_for_stderr(deadline, "listening on http://");
+    let base = line
+        .split("listening on ")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .trim_end_matches('/')
+        .to_string();
+    // Fired, then re-sent while down, on both Alertmanagers.
+    am1.wait_for(3, "/api/v2/alerts", deadline);
+    am2.wait_for(3, "/api/v2/alerts", deadline);
+    for (arrived, a) in alerts(&am1) {
+        assert_eq!(
+            a["labels"],
+            json!({"alertname": "SitewatchDown", "id": "shop", "url": site.url("/site"),
+                   "group": "web", "location": "eu-west", "severity": "page"}),
+            "{a}"
+        );
+        assert_eq!(a["annotations"]["reason"], "status", "{a}");
+        assert_eq!(a["generatorURL"], format!("{base}/monitors/shop"), "{a}");
+        assert!(
+            ends_at(&a) > arrived + std::time::Duration::from_secs(2),
+            "{a}"
+        );
+    }
+    site.set_site(200);
+    sw.wait_for_json(deadline, "the up state line", |v| {
+        v["type"] == "state" && v["to"] == "up"
+    });
+    for am in [&am1, &am2] {
+        let resolved = loop {
+            let found = alerts(am)
+                .into_iter()
+                .find(|(arrived, a)| ends_at(a) <= *arrived);
+            if let Some(found) = found {
+                break found;
+            }
+            assert!(std::time::Instant::now() < deadline, "no resolved alert");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        assert_eq!(resolved.1["labels"]["alertname"], "SitewatchDown");
+    }
+    sw.sigint();
+    sw.finish(within(20.0));
+}
+
+#[test]
+fn alertmanager_channels_are_validated() {
+    let site = LocalSite::start().unwrap();
+    for (channel, needle) in [
+        (json!({"type": "alertmanager"}), "urls"),
+        (json!({"type": "alertmanager", "urls": []}), "urls"),
+        (json!({"type": "alertmanager", "urls": ["ftp://x"]}), "http"),
+        (
+            json!({"type": "alertmanager", "urls": ["http://127.0.0.1:9"], "group_window": "1s"}),
+            "group_window",
+        ),
+        (
+            json!({"type": "alertmanager", "urls": ["http://127.0.0.1:9"], "severity": "a b"}),
+            "severity",
+        ),
+    ] {
+        let file = config(&json!({"urls": [{"url": site.url("/ok")}], "notify": [channel]}));
+        let done = run(["--once", "--no-db", path(&file)], 10.0);
+        assert_eq!(done.code(), 2, "{channel}\n{done}");
+        assert!(done.stderr_text().contains(needle), "{channel}\n{done}");
+    }
+}
+
+#[test]
+fn a_report_over_several_locations_finds_the_times_a_quorum_saw_a_monitor_down() {
+    let failing = Receiver::start();
+    failing.set_site(503);
+    let healthy = LocalSite::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = |l: &str| dir.path().join(format!("{l}.db"));
+    // Two locations see "shop" down, the third sees it up.
+    let runs: Vec<(&str, String)> = vec![
+        ("eu-west", failing.url("/site")),
+        ("us-east", failing.url("/site")),
+        ("ap-south", healthy.url("/ok")),
+    ];
+    let files: Vec<tempfile::NamedTempFile> = runs
+        .iter()
+        .map(|(location, url)| {
+            config(&json!({"location": location,
+                "urls": [{"url": url, "name": "shop", "interval": "1s", "retries": 0}]}))
+        })
+        .collect();
+    let mut instances: Vec<Sitewatch> = runs
+        .iter()
+        .zip(&files)
+        .map(|((location, _), file)| {
+            Sitewatch::spawn([
+                "--format".to_string(),
+                "json".into(),
+                "--duration".into(),
+                "3s".into(),
+                "--db".into(),
+                db(location).display().to_string(),
+                path(file).to_string(),
+            ])
+        })
+        .collect();
+    for sw in &mut instances {
+        assert_eq!(sw.finish(within(20.0)).code(), 0);
+    }
+    let dbs: Vec<String> = ["eu-west", "us-east", "ap-south"]
+        .iter()
+        .map(|l| db(l).display().to_string())
+        .collect();
+    let report = |extra: &[&str]| {
+        let mut args = vec!["report", "--since", "1h"];
+        for d in &dbs {
+            args.extend(["--db", d]);
+        }
+        args.extend_from_slice(extra);
+        run(args, 20.0)
+    };
+    let two = report(&["--quorum", "2", "--format", "json"]);
+    assert_eq!(two.code(), 0, "{two}");
+    let doc: Value = serde_json::from_str(&two.stdout.join("\n")).unwrap();
+    let locations: BTreeSet<&str> = doc["monitors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["location"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        locations,
+        BTreeSet::from(["ap-south", "eu-west", "us-east"]),
+        "{doc}"
+    );
+    let quorum: Vec<&Value> = doc["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["location"] == "quorum 2/3")
+        .collect();
+    assert_eq!(quorum.len(), 1, "{doc}");
+    assert_eq!(quorum[0]["id"], "shop");
+    assert_eq!(quorum[0]["detail"], "down from eu-west, us-east");
+    let three = report(&["--quorum", "3", "--format", "json"]);
+    assert!(!three.stdout.join("\n").contains("quorum 3/3"), "{three}");
+    let table = report(&["--quorum", "2"]);
+    assert!(
+        table.stdout.join("\n").contains("shop @quorum 2/3"),
+        "{table}"
+    );
+    assert!(
+        table.stdout.join("\n").contains("shop @ap-south"),
+        "{table}"
+    );
+    let csv = report(&["--format", "csv"]);
+    assert!(
+        csv.stdout
+            .join("\n")
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with(",id,location"),
+        "{csv}"
+    );
+    let html = report(&["--format", "html"]);
+    assert!(html.stdout.join("\n").contains("shop @eu-west"), "{html}");
+    let bad = report(&["--quorum", "4"]);
+    assert_eq!(bad.code(), 2, "{bad}");
+    assert!(bad.stderr_text().contains("--quorum 4"), "{bad}");
+}
