@@ -269,27 +269,7 @@ fn a_quorum_of_two_locations_pages_once_and_one_location_alone_never() {
         targets.push(target);
     }
 
-    let am_port = free_port();
-    std::fs::write(
-        dir.path().join("alertmanager.yml"),
-        alertmanager_config(&receiver.url("/am")),
-    )
-    .unwrap();
-    let _alertmanager = start(
-        "prometheus-alertmanager",
-        "prometheus-alertmanager",
-        &[
-            format!(
-                "--config.file={}",
-                dir.path().join("alertmanager.yml").display()
-            ),
-            format!("--storage.path={}", dir.path().join("am").display()),
-            format!("--web.listen-address=127.0.0.1:{am_port}"),
-            "--cluster.listen-address=".to_string(),
-        ],
-        dir.path(),
-        "alertmanager",
-    );
+    let (_alertmanager, am_port) = alertmanager(dir.path(), &receiver.url("/am"));
 
     // The shipped rules with `for:` shortened, so the test waits seconds, not minutes.
     let rules = std::fs::read_to_string(examples().join("rules.yml")).unwrap();
@@ -483,6 +463,70 @@ fn three_shards_under_one_prometheus_hold_every_monitor_exactly_once() {
     );
 
     for mut run in shards {
+        run.sigint();
+        let _ = run.finish(within(20.0));
+    }
+}
+
+/// Starts the shipped Alertmanager config (waits shortened) in `dir`, sending to `url`; returns
+/// it and its port.
+fn alertmanager(dir: &Path, url: &str) -> (Killed, u16) {
+    let port = free_port();
+    std::fs::write(dir.join("alertmanager.yml"), alertmanager_config(url)).unwrap();
+    let am = start(
+        "prometheus-alertmanager",
+        "prometheus-alertmanager",
+        &[
+            format!("--config.file={}", dir.join("alertmanager.yml").display()),
+            format!("--storage.path={}", dir.join("am").display()),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+            "--cluster.listen-address=".to_string(),
+        ],
+        dir,
+        "alertmanager",
+    );
+    (am, port)
+}
+
+#[test]
+fn two_replicas_of_one_location_notify_once_per_transition_through_alertmanager() {
+    let site = LocationSite::start();
+    let receiver = Receiver::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (_am, am_port) = alertmanager(dir.path(), &receiver.url("/ha"));
+    // Two replicas with one config: same location, same monitor, same channel.
+    let cfg = config(&json!({
+        "location": "sa-east",
+        "defaults": {"interval": "1s", "timeout": "2s", "retries": 0, "max_backoff": "1s",
+                     "headers": {"X-Location": "sa-east"}},
+        "urls": [{"url": site.url(), "name": "shop"}],
+        "notify": [{"type": "alertmanager", "name": "am",
+                    "urls": [format!("http://127.0.0.1:{am_port}")]}],
+    }));
+    let replicas: Vec<Sitewatch> = (0..2)
+        .map(|_| Sitewatch::spawn(["--format", "json", "--no-db", crate::util::path(&cfg)]))
+        .collect();
+
+    site.fail_for(&["sa-east"]);
+    let hooks = receiver.wait_for(1, "/ha", within(60.0));
+    let firing = hooks[0].json();
+    assert_eq!(firing["status"], "firing", "{firing:#}");
+    let alerts = firing["alerts"].as_array().unwrap();
+    assert_eq!(alerts.len(), 1, "two replicas made two alerts: {firing:#}");
+    assert_eq!(alerts[0]["labels"]["alertname"], "SitewatchDown");
+    assert_eq!(alerts[0]["labels"]["id"], "shop");
+    assert_eq!(alerts[0]["labels"]["location"], "sa-east");
+
+    site.fail_for(&[]);
+    let hooks = receiver.wait_for(2, "/ha", within(60.0));
+    let statuses: Vec<String> = hooks
+        .iter()
+        .map(|h| h.json()["status"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(statuses, ["firing", "resolved"], "{hooks:#?}");
+    assert_eq!(hooks[1].json()["alerts"].as_array().unwrap().len(), 1);
+
+    for mut run in replicas {
         run.sigint();
         let _ = run.finish(within(20.0));
     }
