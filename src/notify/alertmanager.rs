@@ -14,10 +14,11 @@
 //! `generatorURL` is the monitor's page on the status server (`/monitors/{id}`) when one
 //! listens, else it is left out.
 //!
-//! A delivery posts the same array to every URL; it fails when any URL failed (saying which), and
-//! a retry posts to all of them again, which Alertmanager takes as one more re-send.
+//! A delivery posts the same array to every URL; it fails when any URL failed (saying which),
+//! and its retries post only to the URLs that failed: each URL gets its own retries and, when
+//! those run out, its own `notification lost`, while the others are not posted to again.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Map, Value};
@@ -42,6 +43,9 @@ pub struct Alertmanager {
     urls: Vec<Secret>,
     severity: String,
     resend: Duration,
+    /// The notification being delivered and which URLs have it already, so that a retry
+    /// (the same notification again) goes only to the URLs that failed.
+    delivered: Mutex<Option<(Notification, Vec<bool>)>>,
 }
 
 impl Alertmanager {
@@ -52,6 +56,7 @@ impl Alertmanager {
             urls: urls.to_vec(),
             severity: severity.to_owned(),
             resend,
+            delivered: Mutex::new(None),
         }
     }
 }
@@ -128,18 +133,27 @@ impl Channel for Alertmanager {
             return Ok(());
         }
         let body = serde_json::to_vec(&body).expect("alerts always serialize");
-        let failed: Vec<String> = self
-            .urls
-            .iter()
-            .enumerate()
-            .filter_map(|(i, url)| {
-                let endpoint = format!("{}/api/v2/alerts", url.expose().trim_end_matches('/'));
-                self.client
-                    .post(&endpoint, &[], "application/json", &body)
-                    .err()
-                    .map(|e| format!("Alertmanager {} of {}: {e}", i + 1, self.urls.len()))
-            })
-            .collect();
+        let mut delivered = self.delivered.lock().unwrap_or_else(|e| e.into_inner());
+        let mut done = match delivered.take() {
+            Some((last, done)) if last == *n => done,
+            _ => vec![false; self.urls.len()],
+        };
+        let mut failed = Vec::new();
+        for (i, url) in self.urls.iter().enumerate() {
+            if done[i] {
+                continue;
+            }
+            let endpoint = format!("{}/api/v2/alerts", url.expose().trim_end_matches('/'));
+            match self.client.post(&endpoint, &[], "application/json", &body) {
+                Ok(()) => done[i] = true,
+                Err(e) => failed.push(format!(
+                    "Alertmanager {} of {}: {e}",
+                    i + 1,
+                    self.urls.len()
+                )),
+            }
+        }
+        *delivered = Some((n.clone(), done));
         if failed.is_empty() {
             Ok(())
         } else {

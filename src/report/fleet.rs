@@ -6,14 +6,16 @@
 //! incidents are then listed together, by monitor and location. With a quorum Q, the times when
 //! at least Q distinct locations saw a monitor down at once are added as incidents of their own
 //! (location `quorum Q/N`), found by counting over the per-location incident spans: what an
-//! alert "down from at least Q locations" would have covered.
+//! alert "down from at least Q locations" would have covered; and each monitor seen from two
+//! locations or more gets a combined row (location `quorum Q/N`): checks and uptime by checks
+//! over all locations, latency from their merged sketches, and the quorum incidents' downtime.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use rusqlite::Connection;
 
-use super::{build, IncidentReport, Query, Report};
+use super::{build, pct, quantile, round3, IncidentReport, MonitorReport, Query, Report};
 use crate::state::State;
 
 /// The location a database's rows are shown under: the most recent `monitors.location` its
@@ -68,6 +70,16 @@ pub fn build_many(
     if let Some(q) = quorum {
         let horizon = query.to.min(query.now).max(query.from);
         let combined = quorum_incidents(&report.incidents, q, sources.len(), horizon);
+        let rows = combined_rows(
+            &report.monitors,
+            &combined,
+            q,
+            sources.len(),
+            query.from,
+            horizon,
+        );
+        report.monitors.extend(rows);
+        report.monitors.sort_by(|a, b| a.id.cmp(&b.id));
         report.incidents.extend(combined);
     }
     report
@@ -137,6 +149,82 @@ pub fn quorum_incidents(
         i.duration_s = (end - i.start).max(0) as f64 / 1000.0;
     }
     out
+}
+
+/// One row per monitor seen from two locations or more: their checks and merged latency, and
+/// the quorum incidents (`quorum`, already made) as its incidents and downtime.
+fn combined_rows(
+    rows: &[MonitorReport],
+    quorum: &[IncidentReport],
+    q: usize,
+    n: usize,
+    from: i64,
+    horizon: i64,
+) -> Vec<MonitorReport> {
+    let mut by_id: Vec<(&str, Vec<&MonitorReport>)> = Vec::new();
+    for m in rows {
+        match by_id.iter_mut().find(|(id, _)| *id == m.id) {
+            Some((_, group)) => group.push(m),
+            None => by_id.push((&m.id, vec![m])),
+        }
+    }
+    let location = format!("quorum {q}/{n}");
+    by_id
+        .into_iter()
+        .filter(|(_, group)| group.len() >= 2)
+        .map(|(id, group)| {
+            let mut out = group[0].clone();
+            out.location = Some(location.clone());
+            let mut total = group[0].total.clone();
+            for m in &group[1..] {
+                total.merge(&m.total);
+                for (c, o) in out.cells.iter_mut().zip(&m.cells) {
+                    c.checks += o.checks;
+                    c.up += o.up;
+                    // Per-cell sketches are not kept: a combined cell has no latency.
+                    c.p50_ms = None;
+                    c.p95_ms = None;
+                }
+                out.local_errors += m.local_errors;
+                out.inconclusive += m.inconclusive;
+                out.observed_s = out.observed_s.max(m.observed_s);
+                out.impaired_s = out.impaired_s.max(m.impaired_s);
+            }
+            let mine: Vec<&IncidentReport> = quorum.iter().filter(|i| i.id == id).collect();
+            let down_ms: i64 = mine
+                .iter()
+                .map(|i| i.end.unwrap_or(horizon).min(horizon) - i.start.max(from))
+                .filter(|d| *d > 0)
+                .sum();
+            let has_checks = total.checks > 0;
+            out.checks = total.checks;
+            out.up = total.up;
+            out.uptime_pct = pct(total.up, total.checks);
+            out.incidents = mine.len();
+            out.downtime_s = down_ms as f64 / 1000.0;
+            out.longest_incident_s = mine.iter().map(|i| i.duration_s).fold(0.0, f64::max);
+            let observed_ms = (out.observed_s * 1000.0) as i64;
+            out.uptime_time_pct = pct(
+                u64::try_from(observed_ms - down_ms).unwrap_or(0),
+                u64::try_from(observed_ms).unwrap_or(0),
+            );
+            out.p50_ms = quantile(&total, 0.5);
+            out.p95_ms = quantile(&total, 0.95);
+            out.max_ms = has_checks.then_some(round3(total.ms_max));
+            out.mean_ms = has_checks.then(|| round3(total.ms_sum / total.checks as f64));
+            // Down when a quorum of locations ended the window down, as the incidents count.
+            let down = group.iter().filter(|m| m.state == State::Down).count();
+            out.state = if down >= q || mine.iter().any(|i| i.end.is_none()) {
+                State::Down
+            } else if group.iter().all(|m| m.state == State::Unknown) {
+                State::Unknown
+            } else {
+                State::Up
+            };
+            out.total = total;
+            out
+        })
+        .collect()
 }
 
 fn combined(

@@ -116,6 +116,8 @@ pub struct MonitorReport {
     pub state: State,
     /// Per hour or day (see [`Report::cell_ms`]): checks, up and latency of that cell.
     pub cells: Vec<CellReport>,
+    /// The window's checks and latency sketch, which reports over several databases merge.
+    pub total: Cell,
 }
 
 /// One cell of a monitor's uptime bar.
@@ -381,6 +383,7 @@ pub fn build(conn: &Connection, query: &Query) -> rusqlite::Result<Report> {
             p95_ms: quantile(&total, 0.95),
             max_ms: has_checks.then_some(round3(total.ms_max)),
             mean_ms: has_checks.then(|| round3(total.ms_sum / total.checks as f64)),
+            total: total.clone(),
             state: t.last_known,
             cells: cells
                 .iter()

@@ -370,9 +370,20 @@ fn a_report_over_several_locations_finds_the_times_a_quorum_saw_a_monitor_down()
         .collect();
     assert_eq!(
         locations,
-        BTreeSet::from(["ap-south", "eu-west", "us-east"]),
+        BTreeSet::from(["ap-south", "eu-west", "quorum 2/3", "us-east"]),
         "{doc}"
     );
+    // The combined row: every location's checks, the quorum's incident, merged latency.
+    let rows = doc["monitors"].as_array().unwrap();
+    let combined = rows.iter().find(|m| m["location"] == "quorum 2/3").unwrap();
+    let sum: u64 = rows
+        .iter()
+        .filter(|m| m["location"] != "quorum 2/3")
+        .map(|m| m["checks"].as_u64().unwrap())
+        .sum();
+    assert_eq!(combined["checks"].as_u64(), Some(sum), "{doc}");
+    assert_eq!(combined["incidents"], 1, "{doc}");
+    assert!(combined["p50_ms"].is_number(), "{doc}");
     let quorum: Vec<&Value> = doc["incidents"]
         .as_array()
         .unwrap()
@@ -383,7 +394,16 @@ fn a_report_over_several_locations_finds_the_times_a_quorum_saw_a_monitor_down()
     assert_eq!(quorum[0]["id"], "shop");
     assert_eq!(quorum[0]["detail"], "down from eu-west, us-east");
     let three = report(&["--quorum", "3", "--format", "json"]);
-    assert!(!three.stdout.join("\n").contains("quorum 3/3"), "{three}");
+    let doc3: Value = serde_json::from_str(&three.stdout.join("\n")).unwrap();
+    assert!(
+        doc3["incidents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["location"] != "quorum 3/3"),
+        "{doc3}"
+    );
+    assert_eq!(combined["state"], "down", "{doc}");
     let table = report(&["--quorum", "2"]);
     assert!(
         table.stdout.join("\n").contains("shop @quorum 2/3"),
@@ -408,4 +428,30 @@ fn a_report_over_several_locations_finds_the_times_a_quorum_saw_a_monitor_down()
     let bad = report(&["--quorum", "4"]);
     assert_eq!(bad.code(), 2, "{bad}");
     assert!(bad.stderr_text().contains("--quorum 4"), "{bad}");
+}
+
+#[test]
+fn a_dead_alertmanager_gets_the_retries_and_the_live_one_each_alert_once() {
+    let site = Receiver::start();
+    let live = Receiver::start();
+    site.set_site(503);
+    let dead = sitewatch::localsite::refused_url();
+    let file = config(&json!({
+        "urls": [{"url": site.url("/site"), "name": "shop", "interval": "1s", "retries": 0}],
+        "notify": [{"type": "alertmanager", "urls": [dead, live.url("")], "resend": "1h",
+                    "retries": 2, "retry_delay": "100ms"}],
+    }));
+    let mut sw = Sitewatch::spawn(["--format", "json", "--no-db", path(&file)]);
+    let deadline = within(20.0);
+    let lost = sw.wait_for_stderr(deadline, "notification lost");
+    assert!(lost.contains("Alertmanager 1 of 2"), "{lost}");
+    assert!(!lost.contains("Alertmanager 2 of 2"), "{lost}");
+    sw.sigint();
+    sw.finish(within(20.0));
+    // The down went to the live one once, not once per attempt.
+    let fired = alerts(&live)
+        .into_iter()
+        .filter(|(arrived, a)| ends_at(a) > *arrived)
+        .count();
+    assert_eq!(fired, 1, "{:?}", alerts(&live));
 }
