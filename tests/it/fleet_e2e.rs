@@ -214,13 +214,16 @@ fn instance(site: &LocationSite, location: &str) -> (Sitewatch, String, tempfile
     (run, base.trim_start_matches("http://").to_string(), cfg)
 }
 
-/// The shipped prometheus.yml pointed at this test's instances and Alertmanager, every second.
+/// The shipped prometheus.yml pointed at this test's instances and Alertmanager: scrapes every 2 s,
+/// rules every second.
 fn prometheus_config(targets: &[String], alertmanager: &str) -> String {
     let shipped = std::fs::read_to_string(examples().join("prometheus.yml")).unwrap();
     let mut text = shipped
         .replace(
             "scrape_interval: 15s",
-            "scrape_interval: 1s\n  scrape_timeout: 1s",
+            // 2 s, not 1 s: a scrape timing out on a busy machine would make the series stale and
+            // the alert resolve and fire again.
+            "scrape_interval: 2s\n  scrape_timeout: 2s",
         )
         .replace("evaluation_interval: 15s", "evaluation_interval: 1s")
         .replace(
