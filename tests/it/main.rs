@@ -10,6 +10,7 @@ mod config_errors;
 mod config_fuzz;
 mod dns;
 mod fleet;
+mod fleet_e2e;
 mod history;
 mod history_guard;
 mod hostile;
