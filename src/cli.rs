@@ -471,6 +471,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             Ok(stop_status(&summary).unwrap_or(ExitCode::SUCCESS))
         }
         None => {
+            let loaded = crate::reload::FileStamp::of(&cli.config);
             let mut config = load(&cli.config)?;
             let sharded = cli
                 .shard
@@ -487,7 +488,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             }
             let summary = monitor(
                 config,
-                Some((&cli.config, cli.shard)),
+                Some((&cli.config, cli.shard, loaded)),
                 &options,
                 &cli.common,
                 history,
@@ -694,7 +695,7 @@ fn log_start_after_init(
 
 fn monitor(
     config: Config,
-    config_path: Option<(&Path, Option<Shard>)>,
+    config_path: Option<(&Path, Option<Shard>, crate::reload::FileStamp)>,
     options: &Options,
     common: &Common,
     history: Option<History>,
@@ -716,8 +717,9 @@ fn monitor(
     });
     let probe = Arc::new(HttpProbe::new(&common.probe_settings()));
     let reload = engine::Reload {
-        path: config_path.map(|(path, _)| path.to_path_buf()),
-        shard: config_path.and_then(|(_, shard)| shard),
+        path: config_path.map(|(path, _, _)| path.to_path_buf()),
+        shard: config_path.and_then(|(_, shard, _)| shard),
+        loaded: config_path.map(|(_, _, loaded)| loaded).unwrap_or_default(),
         requests: reloads,
         status: Default::default(),
     };

@@ -90,6 +90,8 @@ pub struct Reload {
     pub path: Option<std::path::PathBuf>,
     /// The shard this instance checks (`--shard`): a reloaded config is cut to it too.
     pub shard: Option<crate::config::Shard>,
+    /// The config file as it was just before it was read.
+    pub loaded: reload::FileStamp,
     /// SIGHUP's reload requests.
     pub requests: crossbeam_channel::Receiver<()>,
     /// The last reload's outcome, for the health check.
@@ -342,6 +344,7 @@ pub fn run(
         let watcher = Watcher {
             path,
             shard: reload.shard,
+            loaded: reload.loaded,
             catalog: Arc::clone(&catalog),
             plans: plans_tx,
             status: Arc::clone(&reload.status),

@@ -181,6 +181,18 @@ fn cadence(m: &Monitor) -> Cadence {
 /// What identifies the file's content closely enough to notice an edit or a replacement.
 type Stamp = (Option<SystemTime>, u64, u64);
 
+/// The config file's stamp, taken before the config is read, so that an edit made while
+/// sitewatch starts (before the reload thread runs) is still noticed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FileStamp(Option<Stamp>);
+
+impl FileStamp {
+    /// The file at `path` as it is now.
+    pub fn of(path: &std::path::Path) -> FileStamp {
+        FileStamp(stamp(path))
+    }
+}
+
 fn stamp(path: &std::path::Path) -> Option<Stamp> {
     let m = std::fs::metadata(path).ok()?;
     #[cfg(unix)]
@@ -196,6 +208,8 @@ pub struct Watcher {
     pub path: PathBuf,
     /// The shard this instance checks (`--shard`): only its monitors are taken from the file.
     pub shard: Option<crate::config::Shard>,
+    /// The file as it was just before the running config was read from it.
+    pub loaded: FileStamp,
     /// The running monitors.
     pub catalog: Arc<Catalog>,
     /// Plans out to the scheduler.
@@ -209,7 +223,7 @@ impl Watcher {
     /// the file's metadata changes.
     pub fn run(self, requests: Receiver<()>, stop: Receiver<()>) {
         let mut requests = requests;
-        let mut last = stamp(&self.path);
+        let mut last = self.loaded.0;
         // The list as this thread last planned it (the scheduler may not have applied the
         // plan yet), and which of its indexes are tombstones.
         let mut running = self.catalog.load();
