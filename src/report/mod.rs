@@ -613,21 +613,8 @@ impl<'c> Source<'c> {
         from: i64,
         horizon: i64,
     ) -> rusqlite::Result<(Option<Transition>, Vec<Transition>, Vec<Transition>)> {
-        const COLUMNS: &str = "ts, to_state, reason, status, detail";
-        let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Transition> {
-            let to: String = r.get(1)?;
-            Ok(Transition {
-                ts: r.get(0)?,
-                to: match to.as_str() {
-                    "up" => State::Up,
-                    "down" => State::Down,
-                    _ => State::Unknown,
-                },
-                reason: r.get(2)?,
-                status: r.get(3)?,
-                detail: r.get(4)?,
-            })
-        };
+        const COLUMNS: &str = TRANSITION_COLUMNS;
+        let read = read_transition;
         let before = self
             .conn
             .prepare(&format!(
@@ -699,3 +686,23 @@ pub fn span(seconds: f64) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// The columns of `transitions` that [`read_transition`] reads, in its order.
+pub(crate) const TRANSITION_COLUMNS: &str = "ts, to_state, reason, status, detail";
+
+/// One row of [`TRANSITION_COLUMNS`] as a [`Transition`]; a stored state other than `up` or
+/// `down` is `unknown` (monitoring stopped).
+pub(crate) fn read_transition(r: &rusqlite::Row<'_>) -> rusqlite::Result<Transition> {
+    let to: String = r.get(1)?;
+    Ok(Transition {
+        ts: r.get(0)?,
+        to: match to.as_str() {
+            "up" => State::Up,
+            "down" => State::Down,
+            _ => State::Unknown,
+        },
+        reason: r.get(2)?,
+        status: r.get(3)?,
+        detail: r.get(4)?,
+    })
+}

@@ -21,8 +21,8 @@ use std::time::{Duration, Instant, SystemTime};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::config::Monitor;
-use crate::report::timeline::{timeline, Span, Transition};
-use crate::state::State;
+use crate::report::timeline::{timeline, Span};
+use crate::report::TRANSITION_COLUMNS;
 use crate::store::rollup::{cell_from_row, hour_of, Sketch, HOUR_MS};
 use crate::store::{self, epoch_ms};
 
@@ -349,32 +349,19 @@ pub fn detail(path: &Path, monitor: &Monitor) -> Result<Option<Detail>, ReadErro
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let from = now - WINDOWS[2] * HOUR_MS;
-        let read_tr = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Transition> {
-            let to: String = r.get(1)?;
-            Ok(Transition {
-                ts: r.get(0)?,
-                to: match to.as_str() {
-                    "up" => State::Up,
-                    "down" => State::Down,
-                    _ => State::Unknown,
-                },
-                reason: r.get(2)?,
-                status: r.get(3)?,
-                detail: r.get(4)?,
-            })
-        };
+        let read_tr = crate::report::read_transition;
         let before = conn
-            .prepare(
-                "SELECT ts, to_state, reason, status, detail FROM transitions
-                 WHERE monitor = ?1 AND ts < ?2 ORDER BY ts DESC, rowid DESC LIMIT 1",
-            )?
+            .prepare(&format!(
+                "SELECT {TRANSITION_COLUMNS} FROM transitions
+                     WHERE monitor = ?1 AND ts < ?2 ORDER BY ts DESC, rowid DESC LIMIT 1"
+            ))?
             .query_row(params![id, from], read_tr)
             .optional()?;
         let within = conn
-            .prepare(
-                "SELECT ts, to_state, reason, status, detail FROM transitions
-                 WHERE monitor = ?1 AND ts >= ?2 ORDER BY ts, rowid",
-            )?
+            .prepare(&format!(
+                "SELECT {TRANSITION_COLUMNS} FROM transitions
+                     WHERE monitor = ?1 AND ts >= ?2 ORDER BY ts, rowid"
+            ))?
             .query_map(params![id, from], read_tr)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let mut incidents = timeline(before.as_ref(), &within, &[], from, now + 1).incidents;
