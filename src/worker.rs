@@ -117,34 +117,22 @@ fn check(id: usize, pool: &Pool, monitors: &[crate::config::Monitor], job: &Job)
             // ureq starts a thread per DNS lookup and panics when the OS refuses one: that is
             // sitewatch out of threads, not the site's fault.
             if what.contains("failed to spawn thread") {
-                return Observation {
-                    status: None,
-                    bytes: None,
-                    ttfb: None,
-                    elapsed: start.elapsed(),
-                    final_url: None,
-                    retry_after: None,
-                    redirects: Vec::new(),
-                    outcome: Outcome::Local {
+                return Observation::without_response(
+                    start.elapsed(),
+                    Outcome::Local {
                         kind: LocalKind::Threads,
                         detail: what,
                     },
-                };
+                );
             }
             log::error!("internal error while checking {}: {what}", monitor.url);
-            Observation {
-                status: None,
-                bytes: None,
-                ttfb: None,
-                elapsed: start.elapsed(),
-                final_url: None,
-                retry_after: None,
-                redirects: Vec::new(),
-                outcome: Outcome::Down {
+            Observation::without_response(
+                start.elapsed(),
+                Outcome::Down {
                     reason: Reason::Protocol,
                     detail: format!("internal error in sitewatch: {what}"),
                 },
-            }
+            )
         });
     let observation = pool.selfwatch.judge(observation, start, Instant::now());
     let observation = pool

@@ -399,19 +399,26 @@ impl HttpProbe {
     }
 }
 
-impl Probe for HttpProbe {
-    fn check(&self, monitor: &Monitor) -> Observation {
-        let started = Instant::now();
-        let mut observation = Observation {
+impl Observation {
+    /// A check that ended after `elapsed` with `outcome` before any response arrived.
+    pub fn without_response(elapsed: Duration, outcome: Outcome) -> Observation {
+        Observation {
             status: None,
             bytes: None,
             ttfb: None,
-            elapsed: Duration::ZERO,
+            elapsed,
             final_url: None,
             retry_after: None,
             redirects: Vec::new(),
-            outcome: Outcome::Up,
-        };
+            outcome,
+        }
+    }
+}
+
+impl Probe for HttpProbe {
+    fn check(&self, monitor: &Monitor) -> Observation {
+        let started = Instant::now();
+        let mut observation = Observation::without_response(Duration::ZERO, Outcome::Up);
         self.observe(monitor, started, &mut observation);
         observation.elapsed = started.elapsed();
         if let Outcome::Down { detail, .. } = &mut observation.outcome {
