@@ -69,6 +69,10 @@ fn shard_arg(s: &str) -> Result<Shard, String> {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Check URLs or hosts like ping: a line per check every --interval until Ctrl-C or
+    /// --count, then statistics per target (checks, up, loss, latency). A host means
+    /// https://HOST/. Exit 0 if every target's last check was up, else 1. No database is written.
+    Check(CheckArgs),
     /// Monitor built-in local sites (healthy, slow, failing, dead…): no internet needed.
     Demo {
         #[command(flatten)]
@@ -201,6 +205,56 @@ struct Common {
 
 fn location_arg(s: &str) -> Result<String, String> {
     crate::location::validate(s).map(str::to_owned)
+}
+
+/// `sitewatch check`: the targets and how often to check them.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// URLs (http://, https://) or hosts (example.com, example.com:8443: checked over https).
+    #[arg(value_name = "TARGET", required = true)]
+    targets: Vec<String>,
+    /// Stop after COUNT checks of each target [default: until Ctrl-C].
+    #[arg(long, short = 'c', value_name = "COUNT")]
+    count: Option<std::num::NonZeroU64>,
+    /// Time between two checks of a target, at least 100ms.
+    #[arg(long, short = 'i', value_name = "DURATION", default_value = "1s", value_parser = duration_arg)]
+    interval: Duration,
+    /// Time a check may take before it fails with `timeout`.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration_arg)]
+    timeout: Duration,
+    /// Line format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+/// Shortest `sitewatch check --interval` accepted.
+const MIN_CHECK_INTERVAL: Duration = Duration::from_millis(100);
+
+/// `sitewatch check`: validates the targets, then checks them until Ctrl-C or --count.
+fn check_command(args: CheckArgs) -> Result<ExitCode, Error> {
+    if args.interval < MIN_CHECK_INTERVAL {
+        return Err(Error::Usage(format!(
+            "--interval must be at least {}",
+            humantime::format_duration(MIN_CHECK_INTERVAL)
+        )));
+    }
+    if args.timeout.is_zero() {
+        return Err(Error::Usage("--timeout must be above 0".into()));
+    }
+    let urls = args
+        .targets
+        .iter()
+        .map(|t| crate::check::target_url(t).map_err(Error::Usage))
+        .collect::<Result<Vec<_>, _>>()?;
+    let plan = crate::check::Plan {
+        urls,
+        count: args.count.map(std::num::NonZeroU64::get),
+        interval: args.interval,
+        timeout: args.timeout,
+        format: args.format,
+    };
+    let (stop, requests, _reload) = signal::install()?;
+    crate::check::run(&plan, &stop, requests).map(ExitCode::from)
 }
 
 /// `sitewatch report`: what to read, which window, which monitors, which format.
@@ -443,6 +497,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Some(Command::Notify {
             action: NotifyCommand::Test { channel, config },
         }) => notify_test(channel, config),
+        Some(Command::Check(args)) => check_command(args),
         Some(Command::Report(args)) => {
             report_command(&args)?;
             Ok(ExitCode::SUCCESS)
