@@ -637,6 +637,28 @@ impl Config {
         })
     }
 
+    /// The config of URLs given on the command line (`sitewatch URL…`), each validated as
+    /// an entry `{"url": URL, "interval": interval}` is, with no `defaults`.
+    pub fn of_urls(urls: &[String], interval: Duration) -> Result<Config, ConfigError> {
+        let entries: Vec<Value> = urls
+            .iter()
+            .map(|url| serde_json::json!({"url": url, "interval": format!("{}ms", interval.as_millis())}))
+            .collect();
+        Config::parse(&Value::Array(entries).to_string())
+    }
+
+    /// Adds `more` monitors after the file's and gives every monitor its id again: the
+    /// file's keep theirs (ids are given in order), one of `more` on a URL the file has too
+    /// gets the next free id, as a repeated entry does.
+    pub fn add_monitors(&mut self, more: &[Monitor]) -> Result<(), ConfigError> {
+        self.monitors.extend_from_slice(more);
+        identity::assign(&mut self.monitors).map_err(|d| ConfigError::DuplicateName {
+            first: d.first,
+            second: d.second,
+            name: d.name.into(),
+        })
+    }
+
     /// The monitor whose [`Monitor::id`] is `id`. A linear search: for many look-ups build
     /// an [`Ids`] index once.
     pub fn monitor(&self, id: &str) -> Option<&Monitor> {

@@ -129,3 +129,107 @@ fn bad_targets_and_intervals_are_usage_errors() {
         assert!(r.stdout.is_empty(), "{r}");
     }
 }
+
+// --- `sitewatch [OPTIONS] URL…`: URLs to monitor on the command line ---------------------------
+
+#[test]
+fn urls_alone_on_the_command_line_are_monitored_without_a_config_file() {
+    let site = LocalSite::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (site.url("/ok"), site.url("/status/503"));
+    // In an empty directory: with URLs alone, no urls.json is looked for.
+    let r = Sitewatch::spawn_in(dir.path(), ["--once", "--format", "json", &a, &b])
+        .finish(within(20.0));
+    assert_eq!(r.code(), 1, "{r}");
+    let checks = r.checks();
+    let url_up: Vec<(String, bool)> = checks
+        .iter()
+        .map(|c| (c["url"].as_str().unwrap().to_owned(), c["up"] == true))
+        .collect();
+    assert!(url_up.contains(&(a.clone(), true)), "{r}");
+    assert!(url_up.contains(&(b.clone(), false)), "{r}");
+    assert!(r.stderr_text().contains("from the command line"), "{r}");
+}
+
+#[test]
+fn urls_beside_a_config_file_are_both_used() {
+    let site = LocalSite::start().unwrap();
+    let file = crate::util::config(&serde_json::json!([
+        {"url": site.url("/text/file"), "interval": "5s"}
+    ]));
+    let extra = site.url("/text/cli");
+    let r = run(
+        [
+            "--once",
+            "--format",
+            "json",
+            "--interval",
+            "30s",
+            &extra,
+            crate::util::path(&file),
+        ],
+        20.0,
+    );
+    assert_eq!(r.code(), 0, "{r}");
+    let mut urls: Vec<String> = r
+        .checks()
+        .iter()
+        .map(|c| c["url"].as_str().unwrap().to_owned())
+        .collect();
+    urls.sort();
+    assert_eq!(urls, [site.url("/text/cli"), site.url("/text/file")], "{r}");
+    assert!(
+        r.stderr_text().contains("and 1 URL(s) on the command line"),
+        "{r}"
+    );
+}
+
+#[test]
+fn two_config_paths_or_interval_without_urls_are_usage_errors() {
+    for args in [
+        vec!["--once", "a.json", "b.json"],
+        vec!["--once", "--interval", "5s", "a.json"],
+        vec!["--once", "--interval", "5ms", "http://127.0.0.1:1/"],
+    ] {
+        let r = run(&args, 20.0);
+        assert_eq!(r.code(), 2, "{args:?}\n{r}");
+    }
+}
+
+#[test]
+fn a_reload_keeps_the_urls_of_the_command_line() {
+    let site = LocalSite::start().unwrap();
+    let named =
+        |name: &str| serde_json::json!({"url": site.url("/ok"), "name": name, "interval": "1s"});
+    let file = crate::util::config(&serde_json::json!([named("a")]));
+    let extra = site.url("/text/cli");
+    let mut sw = Sitewatch::spawn([
+        "--format",
+        "json",
+        "--interval",
+        "1s",
+        &extra,
+        crate::util::path(&file),
+    ]);
+    let check_of = |sw: &mut Sitewatch, url: &str| {
+        sw.wait_for_json(within(10.0), &format!("a check of {url}"), |v| {
+            v["type"] == "check" && v["url"] == url
+        })
+    };
+    check_of(&mut sw, &extra);
+    std::fs::write(
+        file.path(),
+        serde_json::json!([named("a"), named("b")]).to_string(),
+    )
+    .unwrap();
+    sw.signal("HUP");
+    sw.wait_for_stderr(
+        within(10.0),
+        "reloaded: 1 added, 0 removed, 0 changed, 2 unchanged",
+    );
+    // Checked again after the reload: still monitored.
+    check_of(&mut sw, &extra);
+    sw.signal("TERM");
+    let r = sw.finish(within(10.0));
+    assert_eq!(r.code(), 0, "{r}");
+}
