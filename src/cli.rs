@@ -47,9 +47,14 @@ const MIN_RETAIN: Duration = Duration::from_secs(3600);
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// JSON list of URLs with intervals (see README: "Config").
-    #[arg(value_name = "CONFIG", default_value = "urls.json")]
-    config: PathBuf,
+    /// A config file, JSON list of URLs with intervals (see README: "Config"), and/or URLs to
+    /// monitor: an argument starting with http:// or https:// is a URL, any other is the config
+    /// [default: urls.json, unless URLs are given].
+    #[arg(value_name = "CONFIG|URL")]
+    inputs: Vec<String>,
+    /// Time between checks of the URLs given on the command line, at least 1s.
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
+    interval: Option<Duration>,
     /// Check every URL once, print the summary and exit: 0 if all were up, 1 if any was down or
     /// undecided (no verdict yet when --duration or a signal cut the run short), 2 if sitewatch
     /// could not run.
@@ -69,6 +74,10 @@ fn shard_arg(s: &str) -> Result<Shard, String> {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Check URLs or hosts like ping: a line per check every --interval until Ctrl-C or
+    /// --count, then statistics per target (checks, up, loss, latency). A host means
+    /// https://HOST/. Exit 0 if every target's last check was up, else 1. No database is written.
+    Check(CheckArgs),
     /// Monitor built-in local sites (healthy, slow, failing, dead…): no internet needed.
     Demo {
         #[command(flatten)]
@@ -201,6 +210,56 @@ struct Common {
 
 fn location_arg(s: &str) -> Result<String, String> {
     crate::location::validate(s).map(str::to_owned)
+}
+
+/// `sitewatch check`: the targets and how often to check them.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// URLs (http://, https://) or hosts (example.com, example.com:8443: checked over https).
+    #[arg(value_name = "TARGET", required = true)]
+    targets: Vec<String>,
+    /// Stop after COUNT checks of each target [default: until Ctrl-C].
+    #[arg(long, short = 'c', value_name = "COUNT")]
+    count: Option<std::num::NonZeroU64>,
+    /// Time between two checks of a target, at least 100ms.
+    #[arg(long, short = 'i', value_name = "DURATION", default_value = "1s", value_parser = duration_arg)]
+    interval: Duration,
+    /// Time a check may take before it fails with `timeout`.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration_arg)]
+    timeout: Duration,
+    /// Line format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+/// Shortest `sitewatch check --interval` accepted.
+const MIN_CHECK_INTERVAL: Duration = Duration::from_millis(100);
+
+/// `sitewatch check`: validates the targets, then checks them until Ctrl-C or --count.
+fn check_command(args: CheckArgs) -> Result<ExitCode, Error> {
+    if args.interval < MIN_CHECK_INTERVAL {
+        return Err(Error::Usage(format!(
+            "--interval must be at least {}",
+            humantime::format_duration(MIN_CHECK_INTERVAL)
+        )));
+    }
+    if args.timeout.is_zero() {
+        return Err(Error::Usage("--timeout must be above 0".into()));
+    }
+    let urls = args
+        .targets
+        .iter()
+        .map(|t| crate::check::target_url(t).map_err(Error::Usage))
+        .collect::<Result<Vec<_>, _>>()?;
+    let plan = crate::check::Plan {
+        urls,
+        count: args.count.map(std::num::NonZeroU64::get),
+        interval: args.interval,
+        timeout: args.timeout,
+        format: args.format,
+    };
+    let (stop, requests, _reload) = signal::install()?;
+    crate::check::run(&plan, &stop, requests).map(ExitCode::from)
 }
 
 /// `sitewatch report`: what to read, which window, which monitors, which format.
@@ -443,6 +502,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Some(Command::Notify {
             action: NotifyCommand::Test { channel, config },
         }) => notify_test(channel, config),
+        Some(Command::Check(args)) => check_command(args),
         Some(Command::Report(args)) => {
             report_command(&args)?;
             Ok(ExitCode::SUCCESS)
@@ -471,24 +531,64 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             Ok(stop_status(&summary).unwrap_or(ExitCode::SUCCESS))
         }
         None => {
-            let loaded = crate::reload::FileStamp::of(&cli.config);
-            let mut config = load(&cli.config)?;
+            let (path, urls) = inputs(&cli.inputs)?;
+            if urls.is_empty() && cli.interval.is_some() {
+                return Err(Error::Usage(
+                    "--interval sets the interval of URLs given on the command line; \
+                     give one (https://…), or set \"interval\" in the config"
+                        .into(),
+                ));
+            }
+            let from_urls = (!urls.is_empty())
+                .then(|| {
+                    Config::of_urls(&urls, cli.interval.unwrap_or(DEFAULT_URL_INTERVAL))
+                        .map_err(|e| Error::Usage(format!("a URL on the command line: {e}")))
+                })
+                .transpose()?;
+            let extra = from_urls
+                .as_ref()
+                .map(|c| c.monitors.clone())
+                .unwrap_or_default();
+            let loaded = path
+                .as_deref()
+                .map(crate::reload::FileStamp::of)
+                .unwrap_or_default();
+            let mut config = match (&path, from_urls) {
+                (Some(path), _) => {
+                    let mut config = load(path)?;
+                    config.add_monitors(&extra).map_err(|e| Error::Config {
+                        path: path.clone(),
+                        source: e,
+                    })?;
+                    config
+                }
+                (None, Some(config)) => config,
+                // `inputs` gives no path only when URLs are given.
+                (None, None) => return Err(Error::Usage("give a config file or URLs".into())),
+            };
+            let shown = path
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("the command line"));
             let sharded = cli
                 .shard
-                .map(|shard| apply_shard(shard, &mut config, &cli.config))
+                .map(|shard| apply_shard(shard, &mut config, &shown))
                 .transpose()?;
             let mode = if cli.once { Mode::Once } else { Mode::Repeat };
             let mut options = cli.common.options(mode, 16, Duration::from_secs(60))?;
             options.serve = cli.common.serve(&config, None);
             let history = cli.common.history(Some(Path::new(DEFAULT_DB)))?;
-            let source = cli.config.display().to_string();
+            let source = match (&path, urls.len()) {
+                (Some(path), 0) => path.display().to_string(),
+                (Some(path), n) => format!("{} and {n} URL(s) on the command line", path.display()),
+                (None, _) => "the command line".to_owned(),
+            };
             log_start_after_init(&cli.common, &config, &options, &source)?;
             if let Some(line) = sharded {
                 log::info!("{line}");
             }
             let summary = monitor(
                 config,
-                Some((&cli.config, cli.shard, loaded)),
+                path.as_deref().map(|p| (p, cli.shard, loaded, extra)),
                 &options,
                 &cli.common,
                 history,
@@ -594,6 +694,32 @@ fn apply_shard(shard: Shard, config: &mut Config, path: &Path) -> Result<String,
     ))
 }
 
+/// Interval of URLs given on the command line without `--interval`.
+const DEFAULT_URL_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The main command's arguments split into the config file and the URLs: an argument starting
+/// with `http://` or `https://` (any case) is a URL, any other the config path, of which there
+/// may be one. No argument at all means `urls.json`; URLs alone mean no config file.
+fn inputs(args: &[String]) -> Result<(Option<PathBuf>, Vec<String>), Error> {
+    let is_url = |a: &str| {
+        let lower = a.get(..8).unwrap_or(a).to_ascii_lowercase();
+        lower.starts_with("http://") || lower.starts_with("https://")
+    };
+    let (urls, paths): (Vec<&String>, Vec<&String>) = args.iter().partition(|a| is_url(a));
+    let path = match paths.as_slice() {
+        [] if urls.is_empty() => Some(PathBuf::from("urls.json")),
+        [] => None,
+        [one] => Some(PathBuf::from(one.as_str())),
+        [first, second, ..] => {
+            return Err(Error::Usage(format!(
+                "two configs given ({first} and {second}): give one config file; a URL to \
+                 monitor must start with http:// or https://"
+            )))
+        }
+    };
+    Ok((path, urls.into_iter().cloned().collect()))
+}
+
 /// Loads a config, reporting every problem found (each entry is validated on its own).
 fn load(path: &Path) -> Result<Config, Error> {
     Config::load_all(path).map_err(|errors| {
@@ -695,7 +821,12 @@ fn log_start_after_init(
 
 fn monitor(
     config: Config,
-    config_path: Option<(&Path, Option<Shard>, crate::reload::FileStamp)>,
+    config_path: Option<(
+        &Path,
+        Option<Shard>,
+        crate::reload::FileStamp,
+        Vec<crate::config::Monitor>,
+    )>,
     options: &Options,
     common: &Common,
     history: Option<History>,
@@ -717,9 +848,13 @@ fn monitor(
     });
     let probe = Arc::new(HttpProbe::new(&common.probe_settings()));
     let reload = engine::Reload {
-        path: config_path.map(|(path, _, _)| path.to_path_buf()),
-        shard: config_path.and_then(|(_, shard, _)| shard),
-        loaded: config_path.map(|(_, _, loaded)| loaded).unwrap_or_default(),
+        path: config_path.as_ref().map(|(path, ..)| path.to_path_buf()),
+        shard: config_path.as_ref().and_then(|(_, shard, ..)| *shard),
+        loaded: config_path
+            .as_ref()
+            .map(|(_, _, loaded, _)| *loaded)
+            .unwrap_or_default(),
+        extra: config_path.map(|(.., extra)| extra).unwrap_or_default(),
         requests: reloads,
         status: Default::default(),
     };

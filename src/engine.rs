@@ -90,6 +90,8 @@ pub struct Reload {
     pub path: Option<std::path::PathBuf>,
     /// The shard this instance checks (`--shard`): a reloaded config is cut to it too.
     pub shard: Option<crate::config::Shard>,
+    /// Monitors of URLs given on the command line, added to every reloaded config.
+    pub extra: Vec<crate::config::Monitor>,
     /// The config file as it was just before it was read.
     pub loaded: reload::FileStamp,
     /// SIGHUP's reload requests.
@@ -344,6 +346,7 @@ pub fn run(
         let watcher = Watcher {
             path,
             shard: reload.shard,
+            extra: reload.extra,
             loaded: reload.loaded,
             catalog: Arc::clone(&catalog),
             plans: plans_tx,

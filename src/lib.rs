@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod catalog;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod counters;

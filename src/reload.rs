@@ -208,6 +208,8 @@ pub struct Watcher {
     pub path: PathBuf,
     /// The shard this instance checks (`--shard`): only its monitors are taken from the file.
     pub shard: Option<crate::config::Shard>,
+    /// Monitors of URLs given on the command line, added to every config read.
+    pub extra: Vec<Monitor>,
     /// The file as it was just before the running config was read from it.
     pub loaded: FileStamp,
     /// The running monitors.
@@ -240,7 +242,11 @@ impl Watcher {
                 }
             }
             last = stamp(&self.path);
-            match Config::load(&self.path) {
+            let loaded = Config::load(&self.path).and_then(|mut config| {
+                config.add_monitors(&self.extra)?;
+                Ok(config)
+            });
+            match loaded {
                 Err(e) => {
                     let why = format!("{}: {e}", self.path.display());
                     log::error!("reload failed: {why}; still running the previous config");

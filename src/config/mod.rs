@@ -19,7 +19,7 @@
 //! (`interval`, `timeout`, `method`, `body`, `headers`, `user_agent`,
 //! `follow_redirects`, `max_redirects`, `insecure`), how to label it (`name`, `group`),
 //! what the answer must look like (`expect_status`, `expect_headers`,
-//! `body_contains`, `body_not_contains`, `body_matches`, `max_response_time`)
+//! `body_contains`, `body_not_contains`, `body_matches`, `json`, `max_response_time`)
 //! and how to react to failures (`retries`, `retry_delay`, `recover_after`,
 //! `max_backoff`). `defaults` may set all of these except `url`; an entry's
 //! own values win, and `headers` and `expect_headers` are merged per header
@@ -211,6 +211,7 @@ static PLAIN_EXPECT: Expect = Expect {
     body_contains: None,
     body_not_contains: None,
     body_matches: None,
+    json: Vec::new(),
     max_response_time: None,
 };
 
@@ -232,6 +233,9 @@ impl Extra {
                     .body_not_contains
                     .or_else(|| defaults.body_not_contains.clone()),
                 body_matches: own.body_matches.or_else(|| defaults.body_matches.clone()),
+                json: own
+                    .json
+                    .unwrap_or_else(|| defaults.json.clone().unwrap_or_default()),
                 max_response_time: own.max_response_time.or(defaults.max_response_time),
             },
             retries: own.retries.or(defaults.retries),
@@ -354,6 +358,9 @@ impl Monitor {
         );
         for (name, value) in &e.headers {
             let _ = writeln!(h, "expect_header={}:{value}", name.as_str());
+        }
+        for (pointer, expected) in &e.json {
+            let _ = writeln!(h, "json={pointer:?}:{expected}");
         }
         let _ = write!(
             h,
@@ -627,6 +634,28 @@ impl Config {
             plan,
             server,
             location,
+        })
+    }
+
+    /// The config of URLs given on the command line (`sitewatch URL…`), each validated as
+    /// an entry `{"url": URL, "interval": interval}` is, with no `defaults`.
+    pub fn of_urls(urls: &[String], interval: Duration) -> Result<Config, ConfigError> {
+        let entries: Vec<Value> = urls
+            .iter()
+            .map(|url| serde_json::json!({"url": url, "interval": format!("{}ms", interval.as_millis())}))
+            .collect();
+        Config::parse(&Value::Array(entries).to_string())
+    }
+
+    /// Adds `more` monitors after the file's and gives every monitor its id again: the
+    /// file's keep theirs (ids are given in order), one of `more` on a URL the file has too
+    /// gets the next free id, as a repeated entry does.
+    pub fn add_monitors(&mut self, more: &[Monitor]) -> Result<(), ConfigError> {
+        self.monitors.extend_from_slice(more);
+        identity::assign(&mut self.monitors).map_err(|d| ConfigError::DuplicateName {
+            first: d.first,
+            second: d.second,
+            name: d.name.into(),
         })
     }
 
@@ -1000,6 +1029,7 @@ raw_settings!(
     body_contains,
     body_not_contains,
     body_matches,
+    json,
     max_response_time,
     retries,
     retry_delay,
@@ -1028,6 +1058,7 @@ struct Settings {
     body_contains: Option<String>,
     body_not_contains: Option<String>,
     body_matches: Option<Regex>,
+    json: Option<Vec<(String, Value)>>,
     max_response_time: Option<Duration>,
     retries: Option<u32>,
     retry_delay: Option<Duration>,
@@ -1051,6 +1082,7 @@ impl Settings {
             || self.body_contains.is_some()
             || self.body_not_contains.is_some()
             || self.body_matches.is_some()
+            || self.json.is_some()
             || self.max_response_time.is_some()
             || self.retries.is_some()
             || self.retry_delay.is_some()
@@ -1108,6 +1140,7 @@ impl Settings {
                 .map(|v| needle_value("body_not_contains", &v))
                 .transpose()?,
             body_matches: raw.body_matches.map(|v| regex_value(&v)).transpose()?,
+            json: raw.json.map(|v| json_value(&v)).transpose()?,
             max_response_time: raw
                 .max_response_time
                 .map(|v| positive_duration_value("max_response_time", &v))
@@ -1549,6 +1582,35 @@ fn regex_value(value: &Value) -> Result<Regex, String> {
             one_line_regex_error(&e)
         )
     })
+}
+
+/// Validates `json`: an object mapping JSON Pointers (RFC 6901: empty, or starting with `/`)
+/// to the values expected there, at least one.
+fn json_value(value: &Value) -> Result<Vec<(String, Value)>, String> {
+    const HINT: &str = "such as {\"/status\": \"UP\"}";
+    let Value::Object(map) = value else {
+        return Err(format!(
+            "json must be an object of JSON Pointers to expected values {HINT}, found {}",
+            shown(value)
+        ));
+    };
+    if map.is_empty() {
+        return Err(format!(
+            "json is empty; give JSON Pointers and the values expected there, {HINT}"
+        ));
+    }
+    map.iter()
+        .map(|(pointer, expected)| {
+            if pointer.is_empty() || pointer.starts_with('/') {
+                Ok((pointer.clone(), expected.clone()))
+            } else {
+                Err(format!(
+                    "json key {pointer:?} is not a JSON Pointer: it must start with \"/\" \
+                     (\"/{pointer}\"), or be \"\" for the whole body"
+                ))
+            }
+        })
+        .collect()
 }
 
 /// The regex crate's syntax errors span several lines (the pattern, a caret, the message);

@@ -2,7 +2,7 @@
 //!
 //! [`Expect`] is built once from the config (see [`crate::config`]) and evaluated by the probe
 //! on every check, in this order: status (`expect_status`, reason `status`), then headers
-//! (`expect_headers`), body (`body_contains`, `body_not_contains`, `body_matches`) and total
+//! (`expect_headers`), body (`body_contains`, `body_not_contains`, `body_matches`, `json`) and total
 //! time (`max_response_time`), all with reason `assertion`. Each check returns the first
 //! failure as a detail that says what was expected and what came.
 //!
@@ -14,6 +14,10 @@
 //! is workers × cap. The regex runs on those bytes as they are (`regex::bytes`: no copy, and a
 //! body that is not valid UTF-8 still matches where it is); a match that would start past the
 //! cap is not seen, and the failure says so.
+//!
+//! `json` keeps the body too, whole, since JSON cannot be parsed from a prefix: up to the same
+//! [`BODY_MATCH_CAP`]; a larger body fails the assertion saying so, rather than being judged on
+//! part of it.
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
@@ -172,6 +176,10 @@ pub struct Expect {
     /// The decoded body's first [`BODY_MATCH_CAP`] bytes must match this regex
     /// (`body_matches`).
     pub body_matches: Option<Regex>,
+    /// The decoded body must be JSON in which each JSON Pointer (RFC 6901) names a value equal
+    /// to the one given (`json`); empty when not set. The body is held whole for parsing, up
+    /// to [`BODY_MATCH_CAP`] bytes: a larger body fails the assertion and says so.
+    pub json: Vec<(String, serde_json::Value)>,
     /// The whole check (first byte sent to last body byte) must take at most this long
     /// (`max_response_time`); greater than zero.
     pub max_response_time: Option<Duration>,
@@ -183,6 +191,7 @@ impl Expect {
         self.body_contains.is_some()
             || self.body_not_contains.is_some()
             || self.body_matches.is_some()
+            || !self.json.is_empty()
     }
 
     /// The names of the body assertions set, for messages (`body_contains`, …).
@@ -196,6 +205,9 @@ impl Expect {
         }
         if self.body_matches.is_some() {
             names.push("body_matches");
+        }
+        if !self.json.is_empty() {
+            names.push("json");
         }
         names
     }
@@ -250,6 +262,7 @@ impl Expect {
             contains: self.body_contains.as_deref().map(StreamSearch::new),
             not_contains: self.body_not_contains.as_deref().map(StreamSearch::new),
             matches: self.body_matches.as_ref().map(|re| (re, Vec::new())),
+            json: (!self.json.is_empty()).then(|| (self.json.as_slice(), Vec::new(), false)),
             cap: usize::try_from(cap.min(BODY_MATCH_CAP)).unwrap_or(usize::MAX),
         }
     }
@@ -281,8 +294,14 @@ pub struct BodyCheck<'a> {
     ///
     /// Grown as the body arrives, never reserved up front: a short page costs its length.
     matches: Option<(&'a Regex, Vec<u8>)>,
+    /// The `json` assertions, the body kept for them (at most `cap` bytes) and whether more
+    /// came than was kept: JSON cannot be parsed from a prefix.
+    json: Option<JsonKept<'a>>,
     cap: usize,
 }
+
+/// The `json` assertions, the body kept for them, and whether the body overflowed the cap.
+type JsonKept<'a> = (&'a [(String, serde_json::Value)], Vec<u8>, bool);
 
 impl BodyCheck<'_> {
     /// Takes the next chunk of the decoded body.
@@ -295,6 +314,11 @@ impl BodyCheck<'_> {
         }
         if let Some((_, kept)) = &mut self.matches {
             let room = self.cap.saturating_sub(kept.len());
+            kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        }
+        if let Some((_, kept, over)) = &mut self.json {
+            let room = self.cap.saturating_sub(kept.len());
+            *over |= chunk.len() > room;
             kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
         }
     }
@@ -334,8 +358,70 @@ impl BodyCheck<'_> {
                 ));
             }
         }
+        if let Some((wanted, kept, over)) = &self.json {
+            return json_failure(wanted, kept, *over, bytes);
+        }
         None
     }
+}
+
+/// The detail of the first `json` assertion that fails on `body`, naming its pointer; `None`
+/// when all hold. `over` means the body was larger than what was kept, so it is not parsed.
+fn json_failure(
+    wanted: &[(String, serde_json::Value)],
+    body: &[u8],
+    over: bool,
+    bytes: u64,
+) -> Option<String> {
+    let first = &wanted.first()?.0;
+    if over {
+        return Some(format!(
+            "body is larger than {} bytes, the most json assertions parse, so {} cannot be \
+             checked ({bytes} bytes read)",
+            body.len(),
+            pointer_shown(first)
+        ));
+    }
+    let doc: serde_json::Value = match serde_json::from_slice(body) {
+        Ok(doc) => doc,
+        Err(e) => {
+            return Some(format!(
+                "body is not JSON ({}), so {} cannot be checked ({bytes} bytes read)",
+                crate::text::server_text(&e.to_string()),
+                pointer_shown(first)
+            ))
+        }
+    };
+    for (pointer, expected) in wanted {
+        match doc.pointer(pointer) {
+            None => {
+                return Some(format!(
+                    "json {} is missing from the body",
+                    pointer_shown(pointer)
+                ))
+            }
+            Some(found) if found != expected => {
+                return Some(format!(
+                    "json {} is {}, expected {}",
+                    pointer_shown(pointer),
+                    crate::text::server_text(&found.to_string()),
+                    quoted_json(expected)
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    None
+}
+
+/// A JSON Pointer for a detail: quoted, so the empty pointer (the whole body) shows as `""`.
+fn pointer_shown(pointer: &str) -> String {
+    quoted(pointer)
+}
+
+/// An expected value for a detail, as compact JSON and shortened like [`quoted`] text.
+fn quoted_json(value: &serde_json::Value) -> String {
+    crate::text::capped(&value.to_string(), crate::text::MAX_SERVER_TEXT)
 }
 
 /// Finds a needle in a stream of chunks without keeping the stream: between chunks it keeps
@@ -761,5 +847,26 @@ mod tests {
         for bad in ["", "soon", "-5", "1.5", "99999999999999999999999"] {
             assert_eq!(retry_after(bad, now), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn json_body_past_the_cap_is_not_parsed_and_says_so() {
+        let e = Expect {
+            json: vec![("/a".into(), serde_json::json!(1))],
+            ..Expect::default()
+        };
+        let mut check = e.body_check(10);
+        check.feed(br#"{"a": 1,"#);
+        check.feed(br#" "b": 2}"#);
+        assert_eq!(
+            check.failure(16).as_deref(),
+            Some(
+                r#"body is larger than 10 bytes, the most json assertions parse, so "/a" cannot be checked (16 bytes read)"#
+            )
+        );
+        let mut whole = e.body_check(BODY_MATCH_CAP * 4);
+        whole.feed(br#"{"a": 1, "b": 2}"#);
+        assert_eq!(whole.failure(16), None);
+        assert!(whole.cap == usize::try_from(BODY_MATCH_CAP).unwrap());
     }
 }

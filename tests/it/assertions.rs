@@ -254,6 +254,85 @@ fn body_assertions_apply_to_the_decoded_gzip_body() {
     assert_up(&c);
 }
 
+// --- json ------------------------------------------------------------------------------------
+
+/// A POST to `/echo-body` with `body`, so the site answers `body` back, checked by `json`.
+fn json_check(site: &LocalSite, body: &str, wanted: Value) -> Value {
+    check_one(
+        entry(
+            site,
+            "/echo-body",
+            json!({"method": "POST", "body": body, "json": wanted}),
+        ),
+        &[],
+    )
+}
+
+const HEALTH: &str = r#"{"status": "UP", "checks": [{"name": "db", "healthy": true}], "n": 3}"#;
+
+#[test]
+fn json_assertions_hit() {
+    let site = LocalSite::start().unwrap();
+    let c = json_check(
+        &site,
+        HEALTH,
+        json!({"/status": "UP", "/checks/0/healthy": true, "/n": 3}),
+    );
+    assert_up(&c);
+}
+
+#[test]
+fn json_assertion_with_a_different_value_is_an_assertion_naming_the_pointer() {
+    let site = LocalSite::start().unwrap();
+    let c = json_check(&site, HEALTH, json!({"/status": "DOWN"}));
+    assert_down(
+        &c,
+        "assertion",
+        r#"json "/status" is "UP", expected "DOWN""#,
+    );
+    let c = json_check(&site, HEALTH, json!({"/n": "3"}));
+    assert_down(&c, "assertion", r#"json "/n" is 3, expected "3""#);
+}
+
+#[test]
+fn json_assertion_on_a_missing_pointer_names_it() {
+    let site = LocalSite::start().unwrap();
+    let c = json_check(&site, HEALTH, json!({"/checks/1/healthy": true}));
+    assert_down(
+        &c,
+        "assertion",
+        r#"json "/checks/1/healthy" is missing from the body"#,
+    );
+}
+
+#[test]
+fn json_assertion_on_a_body_that_is_not_json_names_the_pointer() {
+    let site = LocalSite::start().unwrap();
+    let c = json_check(&site, "status: UP\n\u{1b}[31m", json!({"/status": "UP"}));
+    assert_eq!(c["reason"], "assertion", "{c}");
+    let d = detail(&c);
+    assert!(d.starts_with("body is not JSON ("), "{d}");
+    assert!(d.contains(r#"so "/status" cannot be checked"#), "{d}");
+    assert!(!d.chars().any(char::is_control), "{d}");
+}
+
+#[test]
+fn json_must_map_pointers_to_values() {
+    let site = LocalSite::start().unwrap();
+    for (bad, says) in [
+        (json!(["/status"]), "json must be an object"),
+        (json!({}), "json is empty"),
+        (
+            json!({"status": "UP"}),
+            r#"json key "status" is not a JSON Pointer"#,
+        ),
+    ] {
+        let run = crate::util::once(&json!([entry(&site, "/", json!({"json": bad}))]), &[]);
+        assert_eq!(run.code(), 2, "{run}");
+        assert!(run.stderr_text().contains(says), "{says}\n{run}");
+    }
+}
+
 #[test]
 fn an_oversized_body_is_body_too_large_before_any_body_assertion() {
     let site = LocalSite::start().unwrap();

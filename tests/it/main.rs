@@ -5,6 +5,7 @@
 mod assertions;
 mod authoring;
 mod browser;
+mod check;
 mod checks;
 mod config_errors;
 mod config_fuzz;

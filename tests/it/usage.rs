@@ -20,6 +20,7 @@ fn readme_documents_every_option_of_help() {
     for args in [
         &["--help"][..],
         &["demo", "--help"][..],
+        &["check", "--help"][..],
         &["report", "--help"][..],
         &["maintenance", "add", "--help"][..],
     ] {

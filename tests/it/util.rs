@@ -426,7 +426,7 @@ fn with_no_db(mut args: Vec<String>) -> Vec<String> {
         return args;
     }
     match args.first().map(String::as_str) {
-        Some("report" | "notify" | "validate") => {}
+        Some("report" | "notify" | "validate" | "check") => {}
         Some("demo") => args.insert(1, "--no-db".into()),
         _ => args.insert(0, "--no-db".into()),
     }
