@@ -1,7 +1,7 @@
 //! The status page in a real browser: headless Chromium loads the demo's page, and the DOM it
 //! builds must hold every monitor, their states in words and the overall status; then it saves
 //! a screenshot. Chromium is required: without it this test fails (it never skips), saying how
-//! to install it. `.ci/run` installs Debian's `chromium` when it is missing.
+//! to install it. `scripts/test.sh` (the test command) installs Debian's `chromium` when it is missing.
 //!
 //! `SITEWATCH_SCREENSHOT=PATH` keeps the screenshot there (scripts/screenshot-status.sh).
 
@@ -44,7 +44,7 @@ fn chromium() -> PathBuf {
     found.unwrap_or_else(|| {
         panic!(
             "chromium is not installed, and the status page's browser test needs it: \
-             install Debian's package (`apt-get install -y chromium`); .ci/run does this"
+             install Debian's package (`apt-get install -y chromium`); scripts/test.sh does this"
         )
     })
 }

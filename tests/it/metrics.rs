@@ -99,7 +99,7 @@ pub fn promtool_check(text: &str) {
     let mut child = child.unwrap_or_else(|e| {
         panic!(
             "cannot run promtool ({e}): install Debian's `prometheus` package \
-             (apt-get install prometheus), which has it; .ci/run does this"
+             (apt-get install prometheus), which has it; scripts/test.sh does this"
         )
     });
     child
@@ -346,7 +346,7 @@ scrape_configs:
         .unwrap_or_else(|e| {
             panic!(
                 "cannot run prometheus ({e}): install Debian's `prometheus` package \
-                 (apt-get install prometheus); .ci/run does this"
+                 (apt-get install prometheus); scripts/test.sh does this"
             )
         });
     let _prometheus = Killed(child);
