@@ -223,12 +223,8 @@ pub fn assign(monitors: &mut [Monitor]) -> Result<(), DuplicateName> {
         }
         m.id = Box::from(scratch.as_str());
     }
-    let mut keys: Vec<u64> = monitors
-        .iter()
-        .enumerate()
-        .map(|(i, m)| key(&m.id, i))
-        .collect();
-    keys.sort_unstable();
+    // The same sorted (hash, index) keys as the index of ids, to find collisions.
+    let keys = Ids::new(monitors).0;
     let mut renamed: Vec<(usize, String)> = Vec::new();
     for same_hash in keys.chunk_by(|a, b| a >> 32 == b >> 32) {
         if same_hash.len() < 2 {
