@@ -26,6 +26,7 @@ pub mod maintenance;
 pub mod metrics;
 pub mod notify;
 pub mod output;
+pub mod pool_load;
 pub mod private_file;
 pub mod probe;
 pub mod reload;

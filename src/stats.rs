@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use crate::counters::{Buckets, MonitorCounters, MonitorSnapshot, Snapshot, LATENESS_BOUNDS_US};
 
 use crate::histogram::Histogram;
+use crate::pool_load::{Slot, WAIT_HOT};
 use crate::probe::{Nature, Observation, Reason};
 use crate::state::State;
 use crate::table::Table;
@@ -78,6 +79,12 @@ pub struct Window {
     pub slowest: Option<(usize, Duration)>,
     /// Lateness (start − due) of the window's checks.
     pub lateness: Histogram,
+    /// Time the workers spent checking in the window, summed over workers (set when the
+    /// window is taken).
+    pub busy: Duration,
+    /// Checks of the window that waited [`WAIT_HOT`] or more for a free worker (set when the
+    /// window is taken).
+    pub waited: u64,
 }
 
 impl Window {
@@ -91,6 +98,8 @@ impl Window {
             tally: Tally::default(),
             slowest: None,
             lateness: Histogram::default(),
+            busy: Duration::ZERO,
+            waited: 0,
         }
     }
 }
@@ -98,6 +107,9 @@ impl Window {
 struct Guarded {
     window: Window,
     totals: Tally,
+    /// The pool's busy time and waits since start when the window began.
+    busy_base: Duration,
+    waited_base: u64,
 }
 
 // A monitor's state: 0 = unknown.
@@ -170,9 +182,6 @@ impl MonitorTotals {
     }
 }
 
-/// A check in progress: monitor index and when it started.
-type Running = (usize, Instant);
-
 /// All live counters of one run.
 pub struct Stats {
     started: Instant,
@@ -204,7 +213,9 @@ pub struct Stats {
     // Per-monitor counters for `/metrics`; empty unless asked for (`with_monitor_counters`).
     counters: Table<MonitorCounters>,
     lateness: Buckets<LATENESS_BUCKETS>,
-    busy: Box<[Mutex<Option<Running>>]>,
+    busy: Box<[Mutex<Slot>]>,
+    /// Checks since start that waited [`WAIT_HOT`] or more for a free worker.
+    waited: AtomicU64,
     guarded: Mutex<Guarded>,
 }
 
@@ -274,10 +285,13 @@ impl Stats {
             monitors: Table::new(monitors),
             counters: Table::default(),
             lateness: Buckets::new(&LATENESS_BOUNDS_US),
-            busy: (0..workers).map(|_| Mutex::new(None)).collect(),
+            busy: (0..workers).map(|_| Mutex::new(Slot::default())).collect(),
+            waited: AtomicU64::new(0),
             guarded: Mutex::new(Guarded {
                 window: Window::new(now),
                 totals: Tally::default(),
+                busy_base: Duration::ZERO,
+                waited_base: 0,
             }),
         }
     }
@@ -356,8 +370,28 @@ impl Stats {
     }
 
     /// Marks worker `worker` as checking `monitor` since `since`, or idle with `None`.
+    /// Ending a check adds its time to the worker's busy total.
     pub fn set_busy(&self, worker: usize, job: Option<(usize, Instant)>) {
-        *self.busy[worker].lock().unwrap_or_else(|e| e.into_inner()) = job;
+        let now = job.map_or_else(Instant::now, |(_, since)| since);
+        self.busy[worker]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .set(job, now);
+    }
+
+    /// Counts a check that waited `queued` for a free worker, if that is [`WAIT_HOT`] or more.
+    pub fn note_queued(&self, queued: Duration) {
+        if queued >= WAIT_HOT {
+            self.waited.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Time the workers have spent checking since start, summed over workers, at `now`.
+    pub fn busy_time(&self, now: Instant) -> Duration {
+        self.busy
+            .iter()
+            .map(|slot| slot.lock().unwrap_or_else(|e| e.into_inner()).busy_at(now))
+            .sum()
     }
 
     /// The checks running right now: (monitor, started), longest-running first.
@@ -365,15 +399,25 @@ impl Stats {
         let mut all: Vec<(usize, Instant)> = self
             .busy
             .iter()
-            .filter_map(|slot| *slot.lock().unwrap_or_else(|e| e.into_inner()))
+            .filter_map(|slot| slot.lock().unwrap_or_else(|e| e.into_inner()).running)
             .collect();
         all.sort_by_key(|&(_, since)| since);
         all
     }
 
     /// Returns the window since the last call and starts a new one at `now`.
+    /// The window's pool load (busy time, waits) is the difference of the totals at its ends.
     pub fn take_window(&self, now: Instant) -> Window {
-        std::mem::replace(&mut self.guarded().window, Window::new(now))
+        // Read before taking the window's lock: workers take a slot's lock, then this one.
+        let busy = self.busy_time(now);
+        let waited = self.waited.load(Relaxed);
+        let mut g = self.guarded();
+        let mut window = std::mem::replace(&mut g.window, Window::new(now));
+        window.busy = busy.saturating_sub(g.busy_base);
+        window.waited = waited.saturating_sub(g.waited_base);
+        g.busy_base = busy;
+        g.waited_base = waited;
+        window
     }
 
     /// Lateness of the checks since the reporter last took the window (a copy: the window
@@ -836,5 +880,25 @@ mod tests {
         );
         stats.set_busy(2, None);
         assert_eq!(stats.in_flight().len(), 1);
+    }
+
+    #[test]
+    fn a_window_carries_the_pools_busy_time_and_waits() {
+        let stats = Stats::new(2, 2);
+        let t0 = Instant::now();
+        stats.set_busy(0, Some((0, t0)));
+        stats.note_queued(Duration::from_millis(999));
+        stats.note_queued(WAIT_HOT);
+        let w = stats.take_window(t0 + Duration::from_secs(3));
+        assert_eq!(w.busy, Duration::from_secs(3), "the running check so far");
+        assert_eq!(w.waited, 1);
+        // The rest of that check falls in the next window, and only once.
+        let w = stats.take_window(t0 + Duration::from_secs(5));
+        assert_eq!(w.busy, Duration::from_secs(2));
+        assert_eq!(w.waited, 0);
+        assert_eq!(
+            stats.busy_time(t0 + Duration::from_secs(5)),
+            Duration::from_secs(5)
+        );
     }
 }

@@ -25,6 +25,7 @@ mod outages;
 mod output;
 mod output_failures;
 mod pages;
+mod pool_load;
 mod raw_site;
 mod redirects;
 mod reload;
