@@ -8,6 +8,9 @@
 #   overload    8 workers for 20,000 monitors every 5 s: memory over time, fairness, coalescing
 #   scale       1,000,000 monitors every hour: start-up time, RSS, bytes per monitor, idle CPU
 #   wheel       the timing wheel alone at 1 M entries (examples/wheel_bench.rs)
+#   wan         100,000 monitors every 60 s against a site with the internet's delays, hanging,
+#               refused and failing URLs (examples/latency_site.rs), sitewatch at 256/512/1024
+#               workers next to Prometheus + blackbox_exporter (about 15 minutes)
 #   report      only rewrite BENCHMARKS.md from the results already in target/bench
 #
 # It installs what it needs (Debian: nginx, prometheus, prometheus-blackbox-exporter, time, curl;
@@ -16,19 +19,19 @@
 # Before each scenario it waits up to BENCH_LOAD_WAIT s (default 600) for the 1-minute load
 # average to drop to BENCH_MAX_LOAD (default 1.5); the load is recorded with every figure.
 # Knobs (environment): BENCH_RUNS, BENCH_SIZES, BENCH_WORKERS, BENCH_PRECISION_SECS,
-# BENCH_TARGET_SECS, BENCH_OVERLOAD_SECS, BENCH_SCALE_SECS, BENCH_SCALE_N, NGINX_PORT, PROM_PORT,
-# BB_PORT. A full run takes about an hour on 2 cores.
+# BENCH_TARGET_SECS, BENCH_OVERLOAD_SECS, BENCH_SCALE_SECS, BENCH_SCALE_N, BENCH_WAN_N,
+# BENCH_WAN_SECS, BENCH_WAN_WORKERS, BENCH_WAN_RUNS, NGINX_PORT, PROM_PORT, BB_PORT. A full run takes about an hour on 2 cores.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 # shellcheck source=bench/common.sh
 source "$ROOT/scripts/bench/common.sh"
-for f in throughput precision overload scale wheel; do
+for f in throughput precision overload scale wheel wan; do
     # shellcheck disable=SC1090
     source "$ROOT/scripts/bench/$f.sh"
 done
 
-all=(throughput precision overload scale wheel)
+all=(throughput precision overload scale wheel wan)
 scenarios=("$@")
 ((${#scenarios[@]})) || scenarios=("${all[@]}")
 for s in "${scenarios[@]}"; do
@@ -36,6 +39,7 @@ for s in "${scenarios[@]}"; do
 done
 
 if [[ ${scenarios[*]} != report ]]; then
+    [[ " ${scenarios[*]} " == *" throughput "* ]] || BENCH_NEED_LYCHEE=0
     install_tools
     build_sitewatch
     raise_nofile

@@ -14,6 +14,8 @@ import sys
 from collections import defaultdict
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import wan  # noqa: E402  (the WAN-shaped section lives beside its scenario)
 
 
 def load_jsonl(path):
@@ -428,6 +430,7 @@ def main():
         with open(wpath) as f:
             w = json.load(f)
     wheel(w, sections, targets, headline)
+    wan.section(results, sections, headline)
 
     doc = ["# Benchmarks\n"]
     doc.append(
