@@ -9,9 +9,11 @@
 //! window's busy time is exact to the clock reads, also for checks that straddle its edges.
 //!
 //! The pool runs *hot* when it was busy for more than [`HOT_SHARE`] of its capacity on average,
-//! or when any check waited [`WAIT_HOT`] or more for a free worker (the pool was full, whatever
-//! the average says). The suggestion then sizes the pool so that the demand fills
-//! [`HEADROOM`] of it: busy ÷ 0.7, where the demand is the pool's size when checks had to wait
+//! when any check waited [`WAIT_HOT`] or more for a free worker (the pool was full, whatever
+//! the average says), or when checks of suspect monitors (never up yet, failing, slow) were held
+//! back because their share of the pool was full (a new list's first round, or many dead
+//! sites). The suggestion then sizes the pool so that the demand fills [`HEADROOM`] of it:
+//! busy ÷ 0.7, where the demand is the pool's size when checks had to wait or were held back
 //! (the real demand was higher, by an amount the pool could not see).
 
 use std::time::{Duration, Instant};
@@ -64,6 +66,8 @@ pub struct PoolLoad {
     pub busy_pct: f64,
     /// Checks of the window that waited [`WAIT_HOT`] or more in the queue for a free worker.
     pub waited: u64,
+    /// Checks of suspect monitors held back in the window because their share was full.
+    pub held: u64,
     /// Whether the pool ran hot (see the module's documentation).
     pub hot: bool,
     /// When hot: a pool size that would leave [`HEADROOM`] of it busy.
@@ -72,8 +76,15 @@ pub struct PoolLoad {
 
 impl PoolLoad {
     /// The load of a pool of `workers` that was busy for `busy` (summed over workers) in a
-    /// window of `window`, during which `waited` checks waited [`WAIT_HOT`] or more.
-    pub fn new(busy: Duration, window: Duration, waited: u64, workers: usize) -> PoolLoad {
+    /// window of `window`, during which `waited` checks waited [`WAIT_HOT`] or more and `held`
+    /// checks of suspect monitors were held back.
+    pub fn new(
+        busy: Duration,
+        window: Duration,
+        waited: u64,
+        held: u64,
+        workers: usize,
+    ) -> PoolLoad {
         let secs = window.as_secs_f64();
         let busy_workers = if secs > 0.0 {
             // The clock reads of a window's edges may differ by microseconds: never more than
@@ -87,8 +98,9 @@ impl PoolLoad {
         } else {
             0.0
         };
-        let hot = share > HOT_SHARE || waited > 0;
-        let demand = if waited > 0 {
+        let full = waited > 0 || held > 0;
+        let hot = share > HOT_SHARE || full;
+        let demand = if full {
             busy_workers.max(workers as f64)
         } else {
             busy_workers
@@ -97,8 +109,9 @@ impl PoolLoad {
             busy_workers,
             busy_pct: share * 100.0,
             waited,
+            held,
             hot,
-            suggested_workers: hot.then(|| (demand / HEADROOM).ceil().max(1.0) as usize),
+            suggested_workers: hot.then(|| suggest(demand)),
         }
     }
 
@@ -115,6 +128,12 @@ impl PoolLoad {
                 WAIT_HOT.as_secs()
             ));
         }
+        if self.held > 0 {
+            line.push_str(&format!(
+                ", {} checks of failing or new monitors held back for their share",
+                self.held
+            ));
+        }
         if let Some(n) = self.suggested_workers {
             line.push_str(&format!(
                 ": running hot; --workers {n} would leave headroom ({:.0} % busy)",
@@ -123,6 +142,11 @@ impl PoolLoad {
         }
         line
     }
+}
+
+/// The pool size that leaves [`HEADROOM`] of it busy with `demand` workers' worth of checks.
+fn suggest(demand: f64) -> usize {
+    (demand / HEADROOM).ceil().max(1.0) as usize
 }
 
 #[cfg(test)]
@@ -153,7 +177,7 @@ mod tests {
     #[test]
     fn a_calm_pool_says_how_busy_it_was_and_nothing_more() {
         // 212.4 workers busy on average over a minute, of 512.
-        let load = PoolLoad::new(Duration::from_secs_f64(212.4 * 60.0), MIN, 0, 512);
+        let load = PoolLoad::new(Duration::from_secs_f64(212.4 * 60.0), MIN, 0, 0, 512);
         assert!(!load.hot);
         assert_eq!(load.suggested_workers, None);
         assert_eq!(
@@ -165,7 +189,7 @@ mod tests {
     #[test]
     fn a_busy_pool_runs_hot_and_suggests_headroom() {
         // 420 of 512 busy (82 %): 420 / 0.7 = 600.
-        let load = PoolLoad::new(420 * MIN, MIN, 0, 512);
+        let load = PoolLoad::new(420 * MIN, MIN, 0, 0, 512);
         assert!(load.hot);
         assert_eq!(load.suggested_workers, Some(600));
         assert_eq!(
@@ -178,7 +202,7 @@ mod tests {
     #[test]
     fn checks_that_waited_make_the_pool_hot_whatever_the_average() {
         // Bursts: 50 % busy on average, but 12 checks found every worker busy for a second.
-        let load = PoolLoad::new(32 * MIN, MIN, 12, 64);
+        let load = PoolLoad::new(32 * MIN, MIN, 12, 0, 64);
         assert!(load.hot);
         // The demand is at least the whole pool: 64 / 0.7 = 91.4.
         assert_eq!(load.suggested_workers, Some(92));
@@ -191,8 +215,23 @@ mod tests {
     }
 
     #[test]
+    fn checks_held_back_for_the_suspect_share_make_the_pool_hot() {
+        // A new list's first round: half the pool (the suspect share) full, checks held back.
+        let load = PoolLoad::new(128 * MIN, MIN, 0, 77_186, 256);
+        assert!(load.hot);
+        assert_eq!(load.suggested_workers, Some(366), "256 / 0.7");
+        assert_eq!(
+            load.text(256),
+            "pool: 128.0 of 256 workers busy on average (50 %), 77186 checks of failing or new \
+             monitors held back for their share: running hot; --workers 366 would leave \
+             headroom (70 % busy)"
+        );
+        assert!(!PoolLoad::new(128 * MIN, MIN, 0, 0, 256).hot);
+    }
+
+    #[test]
     fn an_empty_window_is_idle() {
-        let load = PoolLoad::new(Duration::ZERO, Duration::ZERO, 0, 8);
+        let load = PoolLoad::new(Duration::ZERO, Duration::ZERO, 0, 0, 8);
         assert_eq!(load.busy_workers, 0.0);
         assert!(!load.hot);
     }

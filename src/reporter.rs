@@ -155,7 +155,13 @@ impl Report {
         let window: Window = stats.take_window(now);
         let schedule = stats.schedule();
         let window_s = now.saturating_duration_since(window.since);
-        let pool = PoolLoad::new(window.busy, window_s, window.waited, stats.workers());
+        let pool = PoolLoad::new(
+            window.busy,
+            window_s,
+            window.waited,
+            window.held,
+            stats.workers(),
+        );
         Report {
             kind: "report",
             ts: timestamp(SystemTime::now()),
@@ -431,7 +437,7 @@ mod tests {
             suspect_busy: 0,
             held_depth: 0,
             held_back: 0,
-            pool: PoolLoad::new(Duration::from_secs(6), Duration::from_secs(60), 0, 64),
+            pool: PoolLoad::new(Duration::from_secs(6), Duration::from_secs(60), 0, 0, 64),
         }
     }
 
@@ -452,6 +458,7 @@ mod tests {
                 Duration::from_secs(63 * 60),
                 Duration::from_secs(60),
                 40,
+                0,
                 64,
             ),
             ..report()

@@ -85,6 +85,9 @@ pub struct Window {
     /// Checks of the window that waited [`WAIT_HOT`] or more for a free worker (set when the
     /// window is taken).
     pub waited: u64,
+    /// Occurrences of suspect monitors held back in the window because their share of the
+    /// workers was full (set when the window is taken).
+    pub held: u64,
 }
 
 impl Window {
@@ -100,6 +103,7 @@ impl Window {
             lateness: Histogram::default(),
             busy: Duration::ZERO,
             waited: 0,
+            held: 0,
         }
     }
 }
@@ -110,6 +114,7 @@ struct Guarded {
     /// The pool's busy time and waits since start when the window began.
     busy_base: Duration,
     waited_base: u64,
+    held_base: u64,
 }
 
 // A monitor's state: 0 = unknown.
@@ -292,6 +297,7 @@ impl Stats {
                 totals: Tally::default(),
                 busy_base: Duration::ZERO,
                 waited_base: 0,
+                held_base: 0,
             }),
         }
     }
@@ -411,12 +417,15 @@ impl Stats {
         // Read before taking the window's lock: workers take a slot's lock, then this one.
         let busy = self.busy_time(now);
         let waited = self.waited.load(Relaxed);
+        let held = self.held_back.load(Relaxed);
         let mut g = self.guarded();
         let mut window = std::mem::replace(&mut g.window, Window::new(now));
         window.busy = busy.saturating_sub(g.busy_base);
         window.waited = waited.saturating_sub(g.waited_base);
+        window.held = held.saturating_sub(g.held_base);
         g.busy_base = busy;
         g.waited_base = waited;
+        g.held_base = held;
         window
     }
 
@@ -892,10 +901,21 @@ mod tests {
         let w = stats.take_window(t0 + Duration::from_secs(3));
         assert_eq!(w.busy, Duration::from_secs(3), "the running check so far");
         assert_eq!(w.waited, 1);
+        assert_eq!(w.held, 0);
+        stats.set_schedule(ScheduleCounters {
+            held_back: 40,
+            ..ScheduleCounters::default()
+        });
         // The rest of that check falls in the next window, and only once.
         let w = stats.take_window(t0 + Duration::from_secs(5));
         assert_eq!(w.busy, Duration::from_secs(2));
         assert_eq!(w.waited, 0);
+        assert_eq!(w.held, 40, "held back since the last window");
+        stats.set_schedule(ScheduleCounters {
+            held_back: 45,
+            ..ScheduleCounters::default()
+        });
+        assert_eq!(stats.take_window(t0 + Duration::from_secs(6)).held, 5);
         assert_eq!(
             stats.busy_time(t0 + Duration::from_secs(5)),
             Duration::from_secs(5)
