@@ -15,13 +15,15 @@ usage:
       each probe, what sitewatch's history keeps, so its memory stays within the machine's).
   wan.py analyze LOG PLAN.json START END [--settle 60]
       From the latency site's arrival log (`<unix s> <path>` per request), over the run
-      [START, END] (Unix seconds): the healthy monitors' checks made vs due in the steady window
-      [START + settle, END] (due = monitors × window ÷ interval), missed occurrences (a gap of k
-      intervals misses k − 1, and so does the stretch from a monitor's last arrival to END; a
-      monitor never seen misses its whole window), and |gap − interval| over the gaps of one
-      interval (p50/p99/max, ms). Gaps count when they end in the steady window; each monitor's
-      first gap is left out (a short list's first round is released at once, then each monitor
-      joins its phase; a list of 60,000 or more at 60 s starts on its phases). Requests of the failing kinds are counted apart: they are load,
+      [START, END] (Unix seconds), for the healthy monitors: checks made vs due over the whole
+      run (due = monitors × run ÷ interval: each monitor is due once per interval from its
+      phase in the first interval); monitors never checked; when each was first checked
+      (p50/p99/max s after START: a new list's first round); and in the steady window
+      [START + settle, END]: missed occurrences (a gap of k intervals misses k − 1, and so does
+      the stretch from a monitor's last arrival to END) and |gap − interval| over the gaps of
+      one interval (p50/p99/max, ms). Each monitor's first gap is left out (a short list's first
+      round is released at once, then each monitor joins its phase; a list of 60,000 or more at
+      60 s starts on its phases). Requests of the failing kinds are counted apart: they are load,
       and sitewatch retries and backs them off by design. Prints JSON.
   wan.py section RESULTS_DIR
       Prints the headline line and the BENCHMARKS.md section made from RESULTS_DIR/wan.jsonl
@@ -150,10 +152,11 @@ def cmd_analyze(a):
                 unknown += 1
                 continue
             times[path].append(t)
+    run = a.end - a.start
     steady = a.start + a.settle
-    window = a.end - steady
-    on_time, every = [], []
-    made = due = 0.0
+    on_time, every, first = [], [], []
+    made = 0
+    due = 0.0
     missed = never = 0
     by_kind = defaultdict(lambda: {"monitors": 0, "requests": 0})
     for path, (interval, kind, _d) in plan.items():
@@ -162,37 +165,40 @@ def cmd_analyze(a):
         by_kind[kind]["requests"] += len(ts)
         if kind != "ok":
             continue
-        due += window / interval
-        made += sum(1 for t in ts if t >= steady)
+        due += run / interval
+        made += len(ts)
         if not ts:
             never += 1
-            missed += int(round(window / interval))
             continue
+        first.append(ts[0] - a.start)
         # A monitor's first gap is left out: a short list's first round is released at once
         # and each monitor then joins its phase (half an interval to an interval and a half).
         for x, y in zip(ts[1:], ts[2:]):
+            if y < steady:
+                continue
             g = y - x
             k = max(1, round(g / interval))
-            if y >= steady:
-                missed += k - 1
-                dev = abs(g - interval) * 1000.0
-                every.append(dev)
-                if k == 1:
-                    on_time.append(dev)
+            missed += k - 1
+            dev = abs(g - interval) * 1000.0
+            every.append(dev)
+            if k == 1:
+                on_time.append(dev)
         k = round((a.end - ts[-1]) / interval)
         if k > 1:
             missed += k - 1
     on_time.sort()
     every.sort()
+    first.sort()
     out = {
-        "window_s": round(window, 1),
+        "run_s": round(run, 1),
         "healthy": by_kind["ok"]["monitors"],
         "due": round(due),
-        "made": int(made),
+        "made": made,
         "made_pct": round(100.0 * made / due, 2) if due else None,
-        "missed": missed,
-        "missed_pct": round(100.0 * missed / due, 3) if due else None,
         "never": never,
+        "first_check_s": {"p50": pct(first, 50), "p99": pct(first, 99),
+                          "max": round(first[-1], 1) if first else None},
+        "missed_steady": missed,
         "gaps": len(every),
         "dev_on_time_ms": {"p50": pct(on_time, 50), "p99": pct(on_time, 99),
                            "max": round(on_time[-1], 1) if on_time else None},
@@ -250,18 +256,20 @@ def section(results, out, headline):
         f"{kinds.get('hang', 0):,} accept and never answer, {kinds.get('refused', 0):,} are refused "
         f"(nobody listens on that address), {kinds.get('fail', 0):,} answer 503 after a delay. "
         f"That is {n / 60:,.0f} checks due a second. Each tool runs alone for {secs} s "
-        "(sitewatch with its history database on, as by default). From the site's arrival log, over "
-        "the steady window (after the first 60 s, by when every monitor has had its first check): "
-        "*due* = healthy monitors × window ÷ 60 s; *made* = their checks that arrived; *missed* = "
-        "occurrences that never arrived (a gap of k intervals misses k − 1, and so does the "
-        "stretch from a monitor's last arrival to the end); *dev* = |gap − 60 s| over healthy "
-        "monitors' gaps of one interval. *cores* = CPU s ÷ wall s of the tool (Prometheus + "
+        "(sitewatch with its history database on, as by default; a new list, so its first round "
+        "is in the run). From the site's arrival log, for the healthy monitors: *due* = monitors × "
+        "run ÷ 60 s; *made* = their checks that arrived; *never* = monitors not checked at all; "
+        "*first check* = when each was first checked, s after the start (p50 / p99 / max); after "
+        "the first minute: *missed* = occurrences that never arrived (a gap of k intervals misses "
+        "k − 1, and so does the stretch from a monitor's last arrival to the end), *dev* = "
+        "|gap − 60 s| over gaps of one interval (p50 / p99 / max). *cores* = CPU s ÷ wall s of the tool (Prometheus + "
         "blackbox_exporter together); *peak RSS* = VmHWM (both processes summed for Prometheus). "
         "*pool busy* = sitewatch's own minute report: workers busy on average (median of the "
         "reports; its last report's suggestion when hot). *site* = the latency site's CPU (cores).\n"
     )
-    header = ["tool", "workers", "due", "made", "made %", "missed", "missed %", "dev p50 / p99 / max ms",
-              "cores", "peak RSS MB", "pool busy (report)", "site cores", "others' cores", "load"]
+    header = ["tool", "workers", "due", "made", "made %", "never", "first check s", "missed",
+              "dev ms", "cores", "peak RSS MB", "pool busy (reports)", "site cores", "others' cores",
+              "load"]
     body = []
     by = defaultdict(list)
     for r in rows:
@@ -285,29 +293,32 @@ def section(results, out, headline):
             pool = f"{f(b)} of {w} ({f(100 * b / w, 0)} %)" if b is not None else "–"
             if s_:
                 pool += f", hot: try {max(s_):,}"
-        missed_pct = med([x["missed_pct"] for x in g])
         m = {
             "due": med([x["due"] for x in g]), "made": med([x["made"] for x in g]),
-            "made_pct": med([x["made_pct"] for x in g]), "missed": med([x["missed"] for x in g]),
-            "missed_pct": missed_pct,
+            "made_pct": med([x["made_pct"] for x in g]), "missed": med([x["missed_steady"] for x in g]),
+            "never": med([x["never"] for x in g]),
+            "f50": med([x["first_check_s"]["p50"] for x in g]),
+            "f99": med([x["first_check_s"]["p99"] for x in g]),
+            "fmax": med([x["first_check_s"]["max"] for x in g]),
             "p50": med([x["dev_on_time_ms"]["p50"] for x in g]),
             "p99": med([x["dev_on_time_ms"]["p99"] for x in g]),
             "max": med([x["dev_on_time_ms"]["max"] for x in g]),
             "cores": med([r["cpu_s"] / r["wall_s"] for r in rs]),
             "rss": med([r["rss_kb"] / 1024 for r in rs]),
-            "site": med([r["site_cpu_s"] / r["wall_s"] for r in rs]),
-            "others": med([r["others_cpu_s"] / r["wall_s"] for r in rs]),
+            "site": med([r["site_cpu_s"] / r.get("span_s", r["wall_s"]) for r in rs]),
+            "others": med([r["others_cpu_s"] / r.get("span_s", r["wall_s"]) for r in rs]),
         }
         loads = [r["load1"] for r in rs]
         body.append([
             "Prometheus + blackbox_exporter" if tool == "prometheus" else "sitewatch",
             f"{w:,}" if tool == "sitewatch" else "–", f(m["due"], 0), f(m["made"], 0),
-            f(m["made_pct"], 2), f(m["missed"], 0), f(m["missed_pct"], 2),
+            f(m["made_pct"], 2), f(m["never"], 0),
+            f"{f(m['f50'], 0)} / {f(m['f99'], 0)} / {f(m['fmax'], 0)}", f(m["missed"], 0),
             f"{f(m['p50'], 0)} / {f(m['p99'], 0)} / {f(m['max'], 0)}", f(m["cores"], 2),
             f(m["rss"], 0), pool, f(m["site"], 2), f(m["others"], 2),
             f"{med(loads):.2f} (≤ {max(loads):.2f})",
         ])
-        if tool == "sitewatch" and (best is None or (m["missed_pct"] or 0) < (best[1]["missed_pct"] or 0)):
+        if tool == "sitewatch" and (best is None or (m["made_pct"] or 0) > (best[1]["made_pct"] or 0)):
             best = (w, m)
         if tool == "prometheus":
             prom = m
@@ -315,6 +326,10 @@ def section(results, out, headline):
                "\n".join("| " + " | ".join(str(c) for c in row) + " |" for row in body) + "\n")
     if site:
         out.append(f"The latency site over the whole scenario: `{site}`.\n")
+    analysis = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wan-analysis.md")
+    if os.path.exists(analysis):
+        with open(analysis) as fh:
+            out.append(fh.read().rstrip() + "\n")
     if best:
         w, m = best
         line = (f"- **WAN-shaped**, {n:,} monitors every 60 s (2 % never answer): sitewatch with "
