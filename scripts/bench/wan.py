@@ -229,13 +229,6 @@ def section(results, out, headline):
             lines = [line.strip() for line in f if line.strip()]
             site = lines[-1] if lines else ""
 
-    def med(values):
-        values = sorted(v for v in values if v is not None)
-        if not values:
-            return None
-        m = len(values) // 2
-        return values[m] if len(values) % 2 else (values[m - 1] + values[m]) / 2
-
     def f(v, d=1):
         if v is None:
             return "–"
@@ -264,64 +257,53 @@ def section(results, out, headline):
         "k − 1, and so does the stretch from a monitor's last arrival to the end), *dev* = "
         "|gap − 60 s| over gaps of one interval (p50 / p99 / max). *cores* = CPU s ÷ wall s of the tool (Prometheus + "
         "blackbox_exporter together); *peak RSS* = VmHWM (both processes summed for Prometheus). "
-        "*pool busy* = sitewatch's own minute report: workers busy on average (median of the "
-        "reports; its last report's suggestion when hot). *site* = the latency site's CPU (cores).\n"
+        "*pool busy* = sitewatch's own minute reports: the pool's busy share in each, and when the "
+        "last one is hot by today's rule (over 80 % busy, or a check waited 1 s for a worker) the "
+        "`--workers` it suggests. *site* = the latency site's CPU (cores). *others' cores* = what "
+        "other processes on the machine used meanwhile; *load* = the 1-minute load average at the "
+        "start of the run.\n"
     )
-    header = ["tool", "workers", "due", "made", "made %", "never", "first check s", "missed",
-              "dev ms", "cores", "peak RSS MB", "pool busy (reports)", "site cores", "others' cores",
-              "load"]
+    header = ["tool", "workers", "run", "due", "made", "made %", "never", "first check s", "missed",
+              "dev ms", "cores", "peak RSS MB", "pool busy % by minute", "site cores",
+              "others' cores", "load"]
     body = []
-    by = defaultdict(list)
-    for r in rows:
-        by[(r["tool"], r["workers"])].append(r)
-    order = sorted(by, key=lambda k: (k[0] != "sitewatch", k[1]))
+    rows.sort(key=lambda r: (r["tool"] != "sitewatch", r["workers"], r["run"]))
     best = prom = None
-    for key in order:
-        rs = by[key]
-        g = [r["gaps"] for r in rs]
-        tool, w = key
+    for r in rows:
+        g = r["gaps"]
+        tool, w = r["tool"], r["workers"]
+        span = r.get("span_s", r["wall_s"])
         pool = "–"
-        if tool == "sitewatch":
-            busy, sugg = [], []
-            for r in rs:
-                reps = [p for p in (r.get("own") or {}).get("pool", []) if p]
-                if reps:
-                    busy.append(med([p["busy_workers"] for p in reps]))
-                    sugg.append(reps[-1].get("suggested_workers"))
-            b = med(busy)
-            s_ = [x for x in sugg if x]
-            pool = f"{f(b)} of {w} ({f(100 * b / w, 0)} %)" if b is not None else "–"
-            if s_:
-                pool += f", hot: try {max(s_):,}"
+        reps = [p for p in (r.get("own") or {}).get("pool", []) if p] if tool == "sitewatch" else []
+        if reps:
+            pool = ", ".join(f(p["busy_pct"], 0) for p in reps)
+            # Today's rule (pool_load.rs): hot above 80 % or when a check waited 1 s or more.
+            last = reps[-1]
+            if last["busy_pct"] > 80 or last["waited"] > 0:
+                demand = max(last["busy_workers"], w) if last["waited"] > 0 else last["busy_workers"]
+                pool += f"; hot: {math.ceil(demand / 0.7):,}"
         m = {
-            "due": med([x["due"] for x in g]), "made": med([x["made"] for x in g]),
-            "made_pct": med([x["made_pct"] for x in g]), "missed": med([x["missed_steady"] for x in g]),
-            "never": med([x["never"] for x in g]),
-            "f50": med([x["first_check_s"]["p50"] for x in g]),
-            "f99": med([x["first_check_s"]["p99"] for x in g]),
-            "fmax": med([x["first_check_s"]["max"] for x in g]),
-            "p50": med([x["dev_on_time_ms"]["p50"] for x in g]),
-            "p99": med([x["dev_on_time_ms"]["p99"] for x in g]),
-            "max": med([x["dev_on_time_ms"]["max"] for x in g]),
-            "cores": med([r["cpu_s"] / r["wall_s"] for r in rs]),
-            "rss": med([r["rss_kb"] / 1024 for r in rs]),
-            "site": med([r["site_cpu_s"] / r.get("span_s", r["wall_s"]) for r in rs]),
-            "others": med([r["others_cpu_s"] / r.get("span_s", r["wall_s"]) for r in rs]),
+            "made_pct": g["made_pct"], "p99": g["dev_on_time_ms"]["p99"],
+            "cores": r["cpu_s"] / r["wall_s"], "rss": r["rss_kb"] / 1024,
         }
-        loads = [r["load1"] for r in rs]
+        fc = g["first_check_s"]
+        d = g["dev_on_time_ms"]
         body.append([
             "Prometheus + blackbox_exporter" if tool == "prometheus" else "sitewatch",
-            f"{w:,}" if tool == "sitewatch" else "–", f(m["due"], 0), f(m["made"], 0),
-            f(m["made_pct"], 2), f(m["never"], 0),
-            f"{f(m['f50'], 0)} / {f(m['f99'], 0)} / {f(m['fmax'], 0)}", f(m["missed"], 0),
-            f"{f(m['p50'], 0)} / {f(m['p99'], 0)} / {f(m['max'], 0)}", f(m["cores"], 2),
-            f(m["rss"], 0), pool, f(m["site"], 2), f(m["others"], 2),
-            f"{med(loads):.2f} (≤ {max(loads):.2f})",
+            f"{w:,}" if tool == "sitewatch" else "–", r["run"], f(g["due"], 0), f(g["made"], 0),
+            f(g["made_pct"], 2), f(g["never"], 0),
+            f"{f(fc['p50'], 0)} / {f(fc['p99'], 0)} / {f(fc['max'], 0)}", f(g["missed_steady"], 0),
+            f"{f(d['p50'], 0)} / {f(d['p99'], 0)} / {f(d['max'], 0)}", f(m["cores"], 2),
+            f(m["rss"], 0), pool, f(r["site_cpu_s"] / span, 2), f(r["others_cpu_s"] / span, 2),
+            f(r["load1"], 2),
         ])
-        if tool == "sitewatch" and (best is None or (m["made_pct"] or 0) > (best[1]["made_pct"] or 0)):
-            best = (w, m)
-        if tool == "prometheus":
-            prom = m
+        # The headline takes the quietest run of the largest pool and of Prometheus.
+        quiet = r["others_cpu_s"] / span
+        if tool == "sitewatch":
+            if best is None or (w, -quiet) > (best[0], -best[2]):
+                best = (w, m, quiet)
+        elif prom is None or quiet < prom[1]:
+            prom = (m, quiet)
     out.append("| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n" +
                "\n".join("| " + " | ".join(str(c) for c in row) + " |" for row in body) + "\n")
     if site:
@@ -331,11 +313,11 @@ def section(results, out, headline):
         with open(analysis) as fh:
             out.append(fh.read().rstrip() + "\n")
     if best:
-        w, m = best
+        w, m, _ = best
         line = (f"- **WAN-shaped**, {n:,} monitors every 60 s (2 % never answer): sitewatch with "
                 f"{w:,} workers made {f(m['made_pct'], 2)} % of the healthy checks due, p99 "
                 f"|gap − interval| {f(m['p99'], 0)} ms, {f(m['cores'], 2)} cores, {f(m['rss'], 0)} MB")
-        p = prom
+        p = prom[0] if prom else None
         if p:
             line += (f"; Prometheus + blackbox_exporter {f(p['made_pct'], 2)} %, p99 {f(p['p99'], 0)} ms, "
                      f"{f(p['cores'], 2)} cores, {f(p['rss'], 0)} MB")
