@@ -106,6 +106,7 @@ fn check(monitor: usize, ts: i64, ms: f64, down: Option<Reason>) -> Event {
                     },
                 },
             },
+            echoes: None,
         },
     }))
 }

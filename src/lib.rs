@@ -41,6 +41,7 @@ pub mod stats;
 pub mod store;
 pub mod summary;
 pub mod table;
+pub mod target;
 pub mod text;
 pub mod wheel;
 pub mod worker;

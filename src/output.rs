@@ -393,6 +393,7 @@ mod tests {
                 retry_after: None,
                 redirects: Vec::new(),
                 outcome,
+                echoes: None,
             },
         };
         (config.monitors[0].clone(), record)

@@ -711,6 +711,7 @@ mod tests {
             retry_after: None,
             redirects: Vec::new(),
             outcome,
+            echoes: None,
         }
     }
 

@@ -402,6 +402,7 @@ mod tests {
                 reason: Reason::Status,
                 detail: "HTTP 500".into(),
             },
+            echoes: None,
         };
         stats.record(1, &down, Duration::ZERO);
         stats.set_state(1, crate::state::State::Down);
@@ -450,6 +451,7 @@ mod tests {
                     detail: "HTTP 500".into(),
                 }
             },
+            echoes: None,
         };
         stats.record(0, &obs(true, 200, 5), Duration::ZERO);
         stats.record(1, &obs(true, 200, 50), Duration::ZERO);
@@ -493,6 +495,7 @@ mod tests {
             retry_after: None,
             redirects: Vec::new(),
             outcome,
+            echoes: None,
         };
         stats.record(0, &obs(Outcome::Up), Duration::ZERO);
         let local = Outcome::Local {

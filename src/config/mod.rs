@@ -62,6 +62,7 @@ use crate::notify::config::{secret_value, Secret};
 use crate::notify::Channels;
 use crate::probe::{Expect, StatusPattern, StatusSet, MAX_HEADER_BYTES, MAX_URL_BYTES};
 use crate::state::Policy;
+use crate::target::Target;
 
 mod connectivity;
 pub mod server;
@@ -202,7 +203,12 @@ struct Extra {
     allow_http_redirect: bool,
     ca_file: Option<TlsConfig>,
     depends_on: Option<Vec<String>>,
+    /// What is checked when it is not HTTP (`tcp://`, `icmp://`, `dns://`).
+    target: Target,
 }
+
+/// The target of a monitor without an [`Extra`] block: its HTTP URL.
+static HTTP_TARGET: Target = Target::Http;
 
 /// What a monitor without an [`Extra`] block expects: any 2xx, nothing else.
 static PLAIN_EXPECT: Expect = Expect {
@@ -249,6 +255,7 @@ impl Extra {
                 .unwrap_or(false),
             ca_file: own.ca_file.or_else(|| defaults.ca_file.clone()),
             depends_on: own.depends_on.or_else(|| defaults.depends_on.clone()),
+            target: Target::Http,
         }
     }
 
@@ -272,7 +279,8 @@ impl Extra {
             && self.notify.is_none()
             && !self.allow_http_redirect
             && self.ca_file.is_none()
-            && self.depends_on.is_none();
+            && self.depends_on.is_none()
+            && self.target == Target::Http;
         (!plain).then(|| Arc::new(self))
     }
 }
@@ -453,6 +461,11 @@ impl Monitor {
     /// What the response must look like: status, headers, body, total time.
     pub fn expect(&self) -> &Expect {
         self.extra().map_or(&PLAIN_EXPECT, |x| &x.expect)
+    }
+
+    /// What this monitor checks: HTTP, or the kind its URL's scheme names with its settings.
+    pub fn target(&self) -> &Target {
+        self.extra().map_or(&HTTP_TARGET, |x| &x.target)
     }
 
     /// How failures turn into `down` and how a down monitor backs off: the configured values

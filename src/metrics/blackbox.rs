@@ -305,6 +305,7 @@ mod tests {
                 url: "https://a.example/".into(),
             }],
             outcome,
+            echoes: None,
         }
     }
 

@@ -379,6 +379,7 @@ mod tests {
                     detail: String::new(),
                 }
             },
+            echoes: None,
         };
         let t0 = MIDNIGHT;
         let mut mem = MemoryHistory::new(config.monitors.into(), Arc::clone(&stats), at(t0));

@@ -41,12 +41,17 @@ use crate::text;
 
 mod agent;
 mod classify;
+pub mod dns;
 pub mod expect;
+pub mod icmp;
+mod kinds;
 mod nature;
 mod phase;
 mod redirect;
+pub mod tcp;
 
 pub use self::expect::{Expect, StatusPattern, StatusSet};
+pub use self::kinds::{Checker, Probes};
 pub use self::nature::{Cause, LocalKind, Nature};
 pub use self::redirect::{Redirect, MAX_URL_BYTES};
 
@@ -244,6 +249,37 @@ pub struct Observation {
     pub redirects: Vec<Redirect>,
     /// Up or down.
     pub outcome: Outcome,
+    /// The echo requests sent and the replies received, for an `icmp://` check.
+    pub echoes: Option<Echoes>,
+}
+
+/// What one `icmp://` check sent and got back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Echoes {
+    /// Echo requests sent.
+    pub sent: u32,
+    /// Replies received.
+    pub received: u32,
+}
+
+impl Echoes {
+    /// Percentage of echoes lost, 0 to 100 (0 when none was sent).
+    pub fn loss_percent(&self) -> f64 {
+        if self.sent == 0 {
+            return 0.0;
+        }
+        f64::from(self.sent.saturating_sub(self.received)) * 100.0 / f64::from(self.sent)
+    }
+
+    /// `3 sent, 2 received, 33% loss`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} sent, {} received, {:.0}% loss",
+            self.sent,
+            self.received,
+            self.loss_percent()
+        )
+    }
 }
 
 /// Performs one check of a monitor. Implementations must not panic on a bad site and must
@@ -411,6 +447,7 @@ impl Observation {
             retry_after: None,
             redirects: Vec::new(),
             outcome,
+            echoes: None,
         }
     }
 }

@@ -88,6 +88,7 @@ mod tests {
             retry_after: None,
             redirects: Vec::new(),
             outcome,
+            echoes: None,
         }
     }
 

@@ -733,6 +733,7 @@ mod tests {
                         detail: "HTTP 503".into(),
                     }
                 },
+                echoes: None,
             },
         }))
     }
@@ -771,6 +772,7 @@ mod tests {
                     retry_after: None,
                     redirects: Vec::new(),
                     outcome,
+                    echoes: None,
                 },
             }))
         };
