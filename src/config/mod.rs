@@ -62,7 +62,7 @@ use crate::notify::config::{secret_value, Secret};
 use crate::notify::Channels;
 use crate::probe::{Expect, StatusPattern, StatusSet, MAX_HEADER_BYTES, MAX_URL_BYTES};
 use crate::state::Policy;
-use crate::target::Target;
+use crate::target::{Kind, Target};
 
 mod connectivity;
 pub mod server;
@@ -76,6 +76,7 @@ pub use self::shard::Shard;
 mod document;
 mod include;
 mod interpolate;
+mod kind;
 pub mod plan;
 pub mod shown_url;
 mod source;
@@ -461,6 +462,11 @@ impl Monitor {
     /// What the response must look like: status, headers, body, total time.
     pub fn expect(&self) -> &Expect {
         self.extra().map_or(&PLAIN_EXPECT, |x| &x.expect)
+    }
+
+    /// The HTTP method of an HTTP monitor; `None` for the other kinds, which send no request.
+    pub fn http_method(&self) -> Option<Method> {
+        (*self.target() == Target::Http).then_some(self.method)
     }
 
     /// What this monitor checks: HTTP, or the kind its URL's scheme names with its settings.
@@ -1044,6 +1050,11 @@ raw_settings!(
     body_matches,
     json,
     max_response_time,
+    tls,
+    send,
+    expect,
+    count,
+    expect_address,
     retries,
     retry_delay,
     recover_after,
@@ -1110,6 +1121,8 @@ impl Settings {
     /// Validates the optional fields shared by `defaults` and entries, in
     /// file-reading order so the first error reported is the first a user sees.
     fn from_raw(raw: RawDefaults) -> Result<Settings, String> {
+        // Kind-only settings are read from the entry itself (`kind`), never from here.
+        let _ = (raw.tls, raw.send, raw.expect, raw.count, raw.expect_address);
         Ok(Settings {
             interval: raw.interval.map(|v| interval_value(&v)).transpose()?,
             timeout: raw.timeout.map(|v| timeout_value(&v)).transpose()?,
@@ -1185,6 +1198,29 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// These settings without the HTTP ones ([`kind::HTTP_ONLY`]): what `defaults` give a
+    /// monitor of another kind.
+    fn without_http(&self) -> Settings {
+        Settings {
+            method: None,
+            headers: Vec::new(),
+            body: None,
+            user_agent: None,
+            follow_redirects: None,
+            max_redirects: None,
+            allow_http_redirect: None,
+            expect_status: None,
+            expect_headers: Vec::new(),
+            body_contains: None,
+            body_not_contains: None,
+            body_matches: None,
+            json: None,
+            ..self.clone()
+        }
+    }
+}
+
 /// The validated `defaults`, and the out-of-line block of every entry that sets none of
 /// those settings itself, built once and shared.
 #[derive(Default, Clone)]
@@ -1201,6 +1237,9 @@ fn parse_defaults(mut value: Value) -> Result<Defaults, String> {
             "must be an object such as {{\"interval\": \"30s\"}}, found {}",
             shown(&value)
         ));
+    }
+    if let Value::Object(map) = &value {
+        kind::refuse_in_defaults(map)?;
     }
     let raw: RawDefaults = serde_json::from_value(value).map_err(|e| e.to_string())?;
     let settings = Settings::from_raw(raw)?;
@@ -1268,14 +1307,35 @@ fn parse_entry(value: Value, defaults: &Defaults) -> Result<Monitor, String> {
             shown(&value)
         ));
     }
-    let raw: RawEntry = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    let raw = RawEntry::deserialize(&value).map_err(|e| e.to_string())?;
     let (url, raw) = raw.split();
     let (url, request_url) = match url {
         None => return Err("missing required field `url`".to_owned()),
         Some(v) => url_value(&v)?,
     };
+    // The scheme picks the kind; an entry sets only what its kind takes.
+    let text = request_url.as_ref().map_or(&*url, |u| u.expose().trim());
+    let scheme = text.split_once("://").map_or("", |(s, _)| s);
+    let kind = Kind::from_scheme(&scheme.to_ascii_lowercase()).unwrap_or(Kind::Http);
+    let entry = value.as_object().expect("checked above");
+    kind::check_keys(kind, entry)?;
+    let target = match kind {
+        Kind::Http => Target::Http,
+        _ => kind::target(kind, text, entry)?,
+    };
+    if kind == Kind::Icmp {
+        crate::probe::icmp::usable()?;
+    }
     let mut own = Settings::from_raw(raw)?;
-    let base = &defaults.settings;
+    // HTTP settings in `defaults` are for HTTP monitors.
+    let http_free;
+    let base = match kind {
+        Kind::Http => &defaults.settings,
+        _ => {
+            http_free = defaults.settings.without_http();
+            &http_free
+        }
+    };
     let interval = own.interval.or(base.interval).unwrap_or(DEFAULT_INTERVAL);
     let method = own.method.or(base.method).unwrap_or(Method::Get);
     let monitor = Monitor {
@@ -1291,9 +1351,10 @@ fn parse_entry(value: Value, defaults: &Defaults) -> Result<Monitor, String> {
             .or(base.follow_redirects)
             .unwrap_or(true),
         insecure: own.insecure.or(base.insecure).unwrap_or(false),
-        extra: if own.sets_extra() || request_url.is_some() {
+        extra: if own.sets_extra() || request_url.is_some() || kind != Kind::Http {
             let mut extra = Extra::merge(own, base);
             extra.request_url = request_url;
+            extra.target = target;
             extra.shared()
         } else {
             defaults.extra.clone()
@@ -1399,7 +1460,7 @@ fn url_text(text: &str) -> Result<&str, String> {
         format!("url is not a valid URL: {e}{hint}")
     })?;
     match uri.scheme_str() {
-        Some("http" | "https") => {}
+        Some(scheme) if Kind::from_scheme(scheme).is_some() => {}
         // "example.com" parses as a bare authority: say what is missing.
         None => {
             return Err(
@@ -1409,7 +1470,7 @@ fn url_text(text: &str) -> Result<&str, String> {
         }
         Some(scheme) => {
             return Err(format!(
-                "scheme {scheme:?} is not supported; use http or https"
+                "scheme {scheme:?} is not supported; use http, https, tcp, icmp or dns"
             ))
         }
     }
@@ -2452,7 +2513,7 @@ mod tests {
         assert_eq!(url.as_deref(), Some("ftp://example.com"));
         assert_eq!(
             msg,
-            r#"entry 3 (index 2, "ftp://example.com"): scheme "ftp" is not supported; use http or https"#
+            r#"entry 3 (index 2, "ftp://example.com"): scheme "ftp" is not supported; use http, https, tcp, icmp or dns"#
         );
     }
 
@@ -2529,7 +2590,7 @@ mod tests {
     #[test]
     fn unsupported_scheme_named() {
         let (_, _, msg) = entry_err(r#"[{"url": "ftp://example.com"}]"#);
-        assert_contains(&msg, &[r#"scheme "ftp" is not supported"#, "http or https"]);
+        assert_contains(&msg, &[r#"scheme "ftp" is not supported"#, "http, https, tcp, icmp or dns"]);
         let (_, _, msg) = entry_err(r#"[{"url": "example.com"}]"#);
         assert_contains(&msg, &["has no scheme", "http://", "https://"]);
     }

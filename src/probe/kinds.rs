@@ -130,7 +130,14 @@ impl Probes {
 impl Probe for Probes {
     fn check(&self, monitor: &Monitor) -> Observation {
         let deadline = Instant::now() + monitor.timeout;
-        let mut observation = self.checker(monitor.target()).check(monitor, deadline);
+        let target = monitor.target();
+        let mut observation = self.checker(target).check(monitor, deadline);
+        if *target != Target::Http && observation.outcome.is_up() {
+            // `max_response_time` holds for every kind (HTTP checks it among its assertions).
+            if let Some(detail) = monitor.expect().time_failure(observation.elapsed) {
+                observation.outcome = Outcome::down(super::Reason::Assertion, detail);
+            }
+        }
         if let Outcome::Down { detail, .. } = &mut observation.outcome {
             // As HttpProbe does: every detail bounded and escaped, whichever kind made it.
             if detail.len() > MAX_DETAIL || detail.chars().any(text::needs_escape) {

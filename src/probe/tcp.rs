@@ -52,8 +52,8 @@ pub enum Trust<'a> {
 pub struct TcpReport {
     /// The check, as every kind reports it (`status` is always `None`; `bytes` the bytes read).
     pub observation: Observation,
-    /// The certificate chain the server presented, leaf first; empty without TLS or when the
-    /// handshake did not get that far.
+    /// The certificate chain the server presented, leaf first, once the handshake accepted
+    /// it (rustls keeps no chain it rejected); empty without TLS or after a failed handshake.
     pub peer_certificates: Vec<CertificateDer<'static>>,
 }
 
@@ -64,6 +64,12 @@ pub struct TcpProbe {
 }
 
 impl TcpProbe {
+    /// Resolves host names with `resolver` (the system resolver in production, see
+    /// [`super::Probes`]).
+    pub fn with_resolver(resolver: impl ureq::unversioned::resolver::Resolver) -> TcpProbe {
+        TcpProbe::from_lookup(Lookup::new(resolver))
+    }
+
     pub(crate) fn from_lookup(lookup: Lookup) -> TcpProbe {
         TcpProbe { lookup }
     }

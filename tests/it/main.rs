@@ -16,6 +16,7 @@ mod history;
 mod history_guard;
 mod hostile;
 mod hostile_input;
+mod kinds;
 mod maintenance;
 mod metrics;
 mod notify;
