@@ -2590,7 +2590,13 @@ mod tests {
     #[test]
     fn unsupported_scheme_named() {
         let (_, _, msg) = entry_err(r#"[{"url": "ftp://example.com"}]"#);
-        assert_contains(&msg, &[r#"scheme "ftp" is not supported"#, "http, https, tcp, icmp or dns"]);
+        assert_contains(
+            &msg,
+            &[
+                r#"scheme "ftp" is not supported"#,
+                "http, https, tcp, icmp or dns",
+            ],
+        );
         let (_, _, msg) = entry_err(r#"[{"url": "example.com"}]"#);
         assert_contains(&msg, &["has no scheme", "http://", "https://"]);
     }

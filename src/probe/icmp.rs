@@ -214,10 +214,12 @@ impl Ping {
                 return None;
             }
             let packet = echo_request(self.to.ip(), self.id, seq as u16, &self.token);
+            // Timed from before the send: on loopback the reply is queued before it returns.
+            let at = Instant::now();
             if let Err(e) = self.socket.send_to(&packet, self.to) {
                 return Some(self.send_failure(&e));
             }
-            self.sent.push((Instant::now(), false));
+            self.sent.push((at, false));
             let share = left / (count - seq);
             if let Some(outcome) = self.wait(seq as u16, now + share) {
                 return Some(outcome);
