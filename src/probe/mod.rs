@@ -70,7 +70,8 @@ pub const MAX_DETAIL: usize = 1024;
 pub enum Reason {
     /// The host name did not resolve.
     Dns,
-    /// The TCP connection was refused, unreachable or reset.
+    /// The TCP connection was refused, unreachable or reset (for `icmp://`: the network
+    /// reported the host unreachable).
     Connect,
     /// The check did not finish within its timeout.
     Timeout,
@@ -84,7 +85,9 @@ pub enum Reason {
     Protocol,
     /// The final status code was not an expected one (`expect_status`, by default 2xx).
     Status,
-    /// A header, body or latency assertion failed.
+    /// A header, body or latency assertion failed; for the other kinds of target, a `tcp://`
+    /// monitor's `expect` text did not arrive, or a `dns://` name did not resolve to an
+    /// `expect_address`.
     Assertion,
 }
 
