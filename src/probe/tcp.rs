@@ -141,12 +141,11 @@ impl Run {
         let timeout = self.deadline.saturating_duration_since(self.started);
         let addrs = resolve(lookup, &target.host, target.port, self.deadline, timeout)?;
         let mut tcp = self.connect(&addrs)?;
-        match target.tls {
-            false => self.converse(&mut tcp, target),
-            true => {
-                let mut tls = self.handshake(tcp, &target.host, trust)?;
-                self.converse(&mut tls, target)
-            }
+        if target.tls {
+            let mut tls = self.handshake(tcp, &target.host, trust)?;
+            self.converse(&mut tls, target)
+        } else {
+            self.converse(&mut tcp, target)
         }
     }
 
@@ -558,6 +557,33 @@ mod tests {
                 r#"expected "220" before the peer closed, in 13 bytes read; got "554 go away\r\n""#
             )
         );
+    }
+
+    #[test]
+    fn a_handshake_nobody_answers_times_out_naming_it() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut t = target(listener.local_addr().unwrap().port(), None, None);
+        t.tls = true;
+        let timeout = Duration::from_millis(300);
+        let seen = probe()
+            .check(&t, Trust::WebPki, Instant::now() + timeout, timeout)
+            .observation;
+        assert_eq!(
+            seen.outcome,
+            Outcome::down(
+                Reason::Timeout,
+                "timed out after 300ms while in the TLS handshake"
+            )
+        );
+    }
+
+    #[test]
+    fn a_plain_text_answer_to_a_handshake_is_tls() {
+        let port = banner(b"220 plain smtp\r\n", true);
+        let mut t = target(port, None, None);
+        t.tls = true;
+        let seen = check(&t);
+        assert_eq!(seen.outcome.reason(), Some(Reason::Tls), "{seen:?}");
     }
 
     #[test]
