@@ -58,10 +58,15 @@ use serde_json::{Map, Value};
 use ureq::http::{HeaderName, HeaderValue, Uri};
 use ureq::tls::TlsConfig;
 
-use crate::notify::config::{secret_value, Secret};
+use crate::model::monitor::Extra;
+use crate::model::{Expect, Secret, StatusPattern, StatusSet, MAX_HEADER_BYTES, MAX_URL_BYTES};
 use crate::notify::Channels;
-use crate::probe::{Expect, StatusPattern, StatusSet, MAX_HEADER_BYTES, MAX_URL_BYTES};
-use crate::state::Policy;
+
+pub use crate::model::policy::{
+    default_policy, BACKOFF_CEILING, DEFAULT_RECOVER_AFTER, DEFAULT_RETRIES, DEFAULT_RETRY_DELAY,
+    MAX_RECOVER_AFTER, MAX_REDIRECTS, MAX_RETRIES, MIN_RETRY_DELAY,
+};
+pub use crate::model::{Method, Monitor};
 
 mod connectivity;
 pub mod server;
@@ -95,125 +100,6 @@ const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 60 * 60);
 /// Hint appended to every duration error, so the user sees the accepted forms.
 const DURATION_HINT: &str =
     "use a string such as \"30s\", \"1m 30s\" or \"500ms\", or a whole number of seconds such as 30";
-
-/// HTTP method used for a check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    /// `GET`: fetch the page (the default).
-    Get,
-    /// `HEAD`: fetch only the status and headers, cheaper for large pages.
-    Head,
-    /// `POST`, with the monitor's `body` if it has one.
-    Post,
-    /// `PUT`, with the monitor's `body` if it has one.
-    Put,
-    /// `PATCH`, with the monitor's `body` if it has one.
-    Patch,
-    /// `DELETE`.
-    Delete,
-    /// `OPTIONS`.
-    Options,
-}
-
-impl Method {
-    /// Every method, in the order error messages list them.
-    pub const ALL: [Method; 7] = [
-        Method::Get,
-        Method::Head,
-        Method::Post,
-        Method::Put,
-        Method::Patch,
-        Method::Delete,
-        Method::Options,
-    ];
-
-    /// The method as it goes on the wire, e.g. `"GET"`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Head => "HEAD",
-            Method::Post => "POST",
-            Method::Put => "PUT",
-            Method::Patch => "PATCH",
-            Method::Delete => "DELETE",
-            Method::Options => "OPTIONS",
-        }
-    }
-
-    /// Whether a configured `body` is sent with this method (POST, PUT, PATCH).
-    pub fn has_body(&self) -> bool {
-        matches!(self, Method::Post | Method::Put | Method::Patch)
-    }
-}
-
-/// One validated URL check: what to request, how, and how often.
-///
-/// A list may hold a million of these, so a monitor keeps inline only what every check
-/// reads; the settings most monitors leave alone (headers, body, assertions, failure policy,
-/// notification channels) live in one shared, out-of-line [`Extra`] block, which monitors that
-/// set none of them themselves share with `defaults` (or go without). A plain monitor costs
-/// about 80 bytes plus its URL.
-#[derive(Debug, Clone)]
-pub struct Monitor {
-    /// The URL as it is *shown* everywhere (lines, database, reports, notifications): as
-    /// written in the file (surrounding whitespace trimmed), but with the password of any
-    /// userinfo replaced by `***`, and `env:VAR` for a URL read from the environment (see
-    /// [`shown_url`]). The URL requests go to is [`Monitor::request_url`].
-    pub url: Box<str>,
-    /// Optional human-friendly name for logs and reports; unique within a config.
-    pub name: Option<Box<str>>,
-    /// What every output names this monitor by: unique, path safe, stable (see
-    /// [`identity`]). Read it with [`Monitor::id`].
-    id: Box<str>,
-    /// Optional group, for display only (shared by the monitors that take it from `defaults`;
-    /// a thin pointer, 8 bytes, as most monitors have none).
-    group: Option<Arc<Box<str>>>,
-    /// Time between checks; at least [`MIN_INTERVAL`].
-    pub interval: Duration,
-    /// Request timeout; greater than zero.
-    pub timeout: Duration,
-    /// HTTP method to use.
-    pub method: Method,
-    /// Follow redirects (the default). When false the first response is the final one, a
-    /// 3xx included, and is checked against `expect.status`.
-    pub follow_redirects: bool,
-    /// Skip TLS certificate verification for this monitor only.
-    pub insecure: bool,
-    /// Everything else; `None` when every one of those settings has its default.
-    extra: Option<Arc<Extra>>,
-}
-
-/// A monitor's rarely set settings (see [`Monitor`]).
-#[derive(Debug, Clone, Default)]
-struct Extra {
-    /// The URL to request, when it differs from the shown one (userinfo, or from the
-    /// environment); hidden in `Debug`.
-    request_url: Option<Secret>,
-    headers: Vec<(HeaderName, HeaderValue)>,
-    body: Option<String>,
-    user_agent: Option<String>,
-    max_redirects: Option<u32>,
-    expect: Expect,
-    retries: Option<u32>,
-    retry_delay: Option<Duration>,
-    recover_after: Option<u32>,
-    max_backoff: Option<Duration>,
-    notify: Option<Vec<String>>,
-    allow_http_redirect: bool,
-    ca_file: Option<TlsConfig>,
-    depends_on: Option<Vec<String>>,
-}
-
-/// What a monitor without an [`Extra`] block expects: any 2xx, nothing else.
-static PLAIN_EXPECT: Expect = Expect {
-    status: None,
-    headers: Vec::new(),
-    body_contains: None,
-    body_not_contains: None,
-    body_matches: None,
-    json: Vec::new(),
-    max_response_time: None,
-};
 
 impl Extra {
     /// An entry's own settings over the `defaults` ones (`headers` and `expect_headers` merged
@@ -250,248 +136,6 @@ impl Extra {
             ca_file: own.ca_file.or_else(|| defaults.ca_file.clone()),
             depends_on: own.depends_on.or_else(|| defaults.depends_on.clone()),
         }
-    }
-
-    /// The block to keep: `None` when every setting has its default.
-    fn shared(self) -> Option<Arc<Extra>> {
-        let e = &self.expect;
-        let plain_expect = e.status.is_none()
-            && e.headers.is_empty()
-            && !e.has_body_assertions()
-            && e.max_response_time.is_none();
-        let plain = plain_expect
-            && self.request_url.is_none()
-            && self.headers.is_empty()
-            && self.body.is_none()
-            && self.user_agent.is_none()
-            && self.max_redirects.is_none()
-            && self.retries.is_none()
-            && self.retry_delay.is_none()
-            && self.recover_after.is_none()
-            && self.max_backoff.is_none()
-            && self.notify.is_none()
-            && !self.allow_http_redirect
-            && self.ca_file.is_none()
-            && self.depends_on.is_none();
-        (!plain).then(|| Arc::new(self))
-    }
-}
-
-/// Extra attempts after a failed check before a monitor is declared down.
-pub const DEFAULT_RETRIES: u32 = 2;
-/// Most `retries` accepted.
-pub const MAX_RETRIES: u32 = 10;
-/// Shortest accepted `retry_delay`.
-pub const MIN_RETRY_DELAY: Duration = Duration::from_millis(100);
-/// Most `recover_after` accepted.
-pub const MAX_RECOVER_AFTER: u32 = 100;
-/// Most `max_redirects` accepted.
-pub const MAX_REDIRECTS: u32 = 50;
-/// Delay before the first retry (each further retry doubles it).
-pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(2);
-/// Consecutive successes that bring a down monitor back up.
-pub const DEFAULT_RECOVER_AFTER: u32 = 1;
-/// Upper bound of the default backoff, whatever the interval.
-pub const BACKOFF_CEILING: Duration = Duration::from_secs(600);
-
-/// The default failure policy for a monitor checked every `interval`: back off to 8× the
-/// interval, but never past 10 minutes (and never below the interval itself).
-pub fn default_policy(interval: Duration) -> Policy {
-    Policy {
-        retries: DEFAULT_RETRIES,
-        retry_delay: DEFAULT_RETRY_DELAY,
-        recover_after: DEFAULT_RECOVER_AFTER,
-        max_backoff: interval
-            .saturating_mul(8)
-            .min(BACKOFF_CEILING)
-            .max(interval),
-    }
-}
-
-impl Monitor {
-    /// The monitor's id: the slug of its `name`, else of its URL, made unique (see
-    /// [`identity`]). Only `[a-z0-9._-]`, so it can stand in a URL path as it is.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// The monitor's `group`, if it has one (a display label, not validated beyond `name`'s rules).
-    pub fn group(&self) -> Option<&str> {
-        self.group.as_deref().map(|g| &**g)
-    }
-
-    /// Feeds every setting that makes this monitor differ from another on the same URL into
-    /// `h` (secret header values by name only), in a fixed textual form: the hash behind an
-    /// id's collision suffix, which must not change while the config does not.
-    fn fingerprint(&self, h: &mut identity::Fnv) {
-        use fmt::Write as _;
-        let _ = write!(
-            h,
-            "url={}\nname={:?}\nmethod={}\ninterval={}\ntimeout={}\nfollow={}\ninsecure={}\n",
-            self.url,
-            self.name,
-            self.method.as_str(),
-            self.interval.as_millis(),
-            self.timeout.as_millis(),
-            self.follow_redirects,
-            self.insecure
-        );
-        let Some(x) = self.extra() else { return };
-        for (name, value) in &x.headers {
-            let shown = if value.is_sensitive() {
-                b"(secret)"
-            } else {
-                value.as_bytes()
-            };
-            let _ = write!(h, "header={}:", name.as_str());
-            h.bytes(shown);
-            h.bytes(b"\n");
-        }
-        let e = &x.expect;
-        let _ = write!(
-            h,
-            "body={:?}\nua={:?}\nmax_redirects={:?}\nstatus={:?}\n",
-            x.body,
-            x.user_agent,
-            x.max_redirects,
-            e.status.as_ref().map(ToString::to_string)
-        );
-        for (name, value) in &e.headers {
-            let _ = writeln!(h, "expect_header={}:{value}", name.as_str());
-        }
-        for (pointer, expected) in &e.json {
-            let _ = writeln!(h, "json={pointer:?}:{expected}");
-        }
-        let _ = write!(
-            h,
-            "contains={:?}\nnot_contains={:?}\nmatches={:?}\nmax_time={:?}\n\
-             retries={:?}\nretry_delay={:?}\nrecover={:?}\nbackoff={:?}\nnotify={:?}\n\
-             http_redirect={}\nca={}\n",
-            e.body_contains,
-            e.body_not_contains,
-            e.body_matches.as_ref().map(Regex::as_str),
-            e.max_response_time.map(|d| d.as_millis()),
-            x.retries,
-            x.retry_delay.map(|d| d.as_millis()),
-            x.recover_after,
-            x.max_backoff.map(|d| d.as_millis()),
-            x.notify,
-            x.allow_http_redirect,
-            x.ca_file.is_some()
-        );
-    }
-
-    /// What to call this monitor in output: its `name` if set, else its URL.
-    pub fn label(&self) -> &str {
-        self.name.as_deref().unwrap_or(&self.url)
-    }
-
-    /// The URL requests go to, userinfo and all. Only the probe may use it: everything that
-    /// shows a URL shows [`Monitor::url`].
-    pub fn request_url(&self) -> &str {
-        match self.extra().and_then(|x| x.request_url.as_ref()) {
-            Some(secret) => secret.expose(),
-            None => &self.url,
-        }
-    }
-
-    /// The URL requests go to ([`Monitor::request_url`]), parsed. It is parsed per check
-    /// rather than kept: a parsed `Uri` takes about 170 bytes, twice what the rest of a plain
-    /// monitor does. The text was validated when the config was loaded, so this does not fail
-    /// in practice.
-    pub fn uri(&self) -> Result<Uri, ureq::http::uri::InvalidUri> {
-        self.request_url().parse()
-    }
-
-    /// Whether the URL's scheme is `https`.
-    pub fn is_https(&self) -> bool {
-        self.request_url()
-            .get(..6)
-            .is_some_and(|s| s.eq_ignore_ascii_case("https:"))
-    }
-
-    /// Whether the request header `name` (any case) carries a secret: its value came from
-    /// `{"env": "VAR"}`, or it is one of the credential headers (`Authorization`,
-    /// `Proxy-Authorization`, `Cookie`). Such headers go to the configured origin only, never
-    /// to another host a redirect points at. `false` for a header the monitor does not set.
-    pub fn is_secret_header(&self, name: &str) -> bool {
-        self.headers()
-            .iter()
-            .any(|(n, v)| v.is_sensitive() && n.as_str().eq_ignore_ascii_case(name))
-    }
-
-    fn extra(&self) -> Option<&Extra> {
-        self.extra.as_deref()
-    }
-
-    /// Extra request headers, defaults merged with the entry's own (entry wins per name).
-    /// Names are unique. Values of credential-carrying headers (`Authorization`,
-    /// `Proxy-Authorization`, `Cookie`) and values read from the environment are marked
-    /// sensitive so `Debug` output does not leak them into logs (see
-    /// [`Monitor::is_secret_header`]).
-    pub fn headers(&self) -> &[(HeaderName, HeaderValue)] {
-        self.extra().map_or(&[], |x| &x.headers)
-    }
-
-    /// Request body, sent only with POST, PUT or PATCH (the config rejects it with any other
-    /// method). No `Content-Type` is added: set one in `headers`.
-    pub fn body(&self) -> Option<&str> {
-        self.extra()?.body.as_deref()
-    }
-
-    /// `User-Agent` for this monitor; `None` sends the probe's (`sitewatch/<version>`).
-    pub fn user_agent(&self) -> Option<&str> {
-        self.extra()?.user_agent.as_deref()
-    }
-
-    /// Redirects followed before the check fails with `redirects`; `None` uses
-    /// `--max-redirects`. Ignored when `follow_redirects` is false.
-    pub fn max_redirects(&self) -> Option<u32> {
-        self.extra()?.max_redirects
-    }
-
-    /// What the response must look like: status, headers, body, total time.
-    pub fn expect(&self) -> &Expect {
-        self.extra().map_or(&PLAIN_EXPECT, |x| &x.expect)
-    }
-
-    /// How failures turn into `down` and how a down monitor backs off: the configured values
-    /// over [`default_policy`] for the interval; `max_backoff` is never below the interval,
-    /// since backing off to less would check a down site more often.
-    pub fn policy(&self) -> Policy {
-        let builtin = default_policy(self.interval);
-        let Some(x) = self.extra() else {
-            return builtin;
-        };
-        Policy {
-            retries: x.retries.unwrap_or(builtin.retries),
-            retry_delay: x.retry_delay.unwrap_or(builtin.retry_delay),
-            recover_after: x.recover_after.unwrap_or(builtin.recover_after),
-            max_backoff: x
-                .max_backoff
-                .map_or(builtin.max_backoff, |b| b.max(self.interval)),
-        }
-    }
-
-    /// The notification channels this monitor reports to, by name; `None`: every channel.
-    pub fn notify(&self) -> Option<&[String]> {
-        self.extra()?.notify.as_deref()
-    }
-
-    /// The ids of the monitors this one depends on (`depends_on`), if any.
-    pub fn depends_on(&self) -> Option<&[String]> {
-        self.extra()?.depends_on.as_deref()
-    }
-
-    /// Whether a redirect from `https` to plain `http` is followed (`allow_http_redirect`).
-    pub fn allow_http_redirect(&self) -> bool {
-        self.extra().is_some_and(|x| x.allow_http_redirect)
-    }
-
-    /// TLS settings trusting only the certificates of `ca_file`, for this monitor's own
-    /// origin; `None`: the default roots.
-    pub fn ca_file(&self) -> Option<&TlsConfig> {
-        self.extra()?.ca_file.as_ref()
     }
 }
 
@@ -1924,6 +1568,34 @@ fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
 /// A value as it should appear in an error: scalars verbatim (strings quoted
 /// and escaped, so the message stays on one line, and cut after [`MAX_QUOTED`]
 /// characters), containers by kind only.
+/// A string, or `{"env": "VAR"}` read from the environment now (monitors' `url` and
+/// `headers` take the same forms).
+pub(crate) fn secret_value(
+    field: &str,
+    value: &Value,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Secret, String> {
+    match value {
+        Value::String(s) => Ok(Secret::new(s.clone())),
+        Value::Object(map) if map.len() == 1 && map.contains_key("env") => match &map["env"] {
+            Value::String(var) if !var.is_empty() => match env(var) {
+                Some(v) if !v.is_empty() => Ok(Secret::new(v)),
+                _ => Err(format!(
+                    "{field}: environment variable {var} is not set (or empty)"
+                )),
+            },
+            other => Err(format!(
+                "{field}: \"env\" must name an environment variable, found {}",
+                shown(other)
+            )),
+        },
+        other => Err(format!(
+            "{field} must be a string or {{\"env\": \"VARIABLE\"}}, found {}",
+            shown(other)
+        )),
+    }
+}
+
 pub(crate) fn shown(value: &Value) -> String {
     match value {
         Value::String(s) if s.chars().count() > MAX_QUOTED => {
@@ -1951,6 +1623,7 @@ pub(crate) fn kind(value: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Policy;
 
     fn ok(text: &str) -> Config {
         Config::parse(text).unwrap_or_else(|e| panic!("expected {text} to parse, got: {e}"))
