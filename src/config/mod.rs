@@ -58,7 +58,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::notify::Channels;
+use crate::notify::config::Channels;
 
 pub use crate::model::policy::{
     default_policy, BACKOFF_CEILING, DEFAULT_RECOVER_AFTER, DEFAULT_RETRIES, DEFAULT_RETRY_DELAY,
@@ -67,12 +67,12 @@ pub use crate::model::policy::{
 pub use crate::model::{Method, Monitor};
 
 mod entry;
-mod error;
+pub(crate) mod error;
 mod expect;
 mod read;
 mod request;
 mod settings;
-mod value;
+pub(crate) mod value;
 
 pub(crate) use self::error::{kind, shown};
 pub use self::error::{ConfigError, ConfigErrors, MAX_LISTED};

@@ -22,8 +22,9 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use ureq::http::{HeaderName, HeaderValue, Uri};
 
-use super::digest::DigestTime;
-use crate::config::{kind, parse_duration, secret_value, shown, ConfigError, Monitor};
+use crate::config::error::{kind, shown, ConfigError};
+use crate::config::value::{parse_duration, secret_value};
+use crate::model::Monitor;
 
 /// Default grouping window: events within it go out as one message per channel.
 pub const DEFAULT_GROUP_WINDOW: Duration = Duration::from_secs(10);
@@ -49,6 +50,19 @@ pub const MIN_RETRY_DELAY: Duration = Duration::from_millis(100);
 const MAX_SETTING: Duration = Duration::from_secs(7 * 24 * 3600);
 
 pub use crate::model::Secret;
+
+/// A time of day at a fixed offset from UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DigestTime {
+    /// Hour, 0 to 23.
+    pub hour: u8,
+    /// Minute, 0 to 59.
+    pub minute: u8,
+    /// Seconds east of UTC.
+    pub offset_s: i32,
+    /// False when the local offset could not be read and UTC is assumed.
+    pub offset_known: bool,
+}
 
 /// How a channel delivers.
 #[derive(Debug, Clone, PartialEq)]
