@@ -119,6 +119,25 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// The message for a URL given on the command line: named by the URL (its shown form, no
+    /// password) rather than by the "entry N" of the list it is checked as.
+    pub fn for_command_line(&self) -> String {
+        match self {
+            ConfigError::Entry {
+                url: Some(url),
+                message,
+                ..
+            } => format!(
+                "the URL {:?} given on the command line: {}",
+                clip(url, MAX_QUOTED),
+                clip(message, MAX_MESSAGE)
+            ),
+            other => format!("a URL on the command line: {other}"),
+        }
+    }
+}
+
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
