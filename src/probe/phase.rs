@@ -53,7 +53,7 @@ pub struct Phases {
     pub connect: Option<Duration>,
     /// The TLS handshake, certificate check included (`https` only).
     pub tls: Option<Duration>,
-    /// From the request sent (its last byte written) to the first byte of the response.
+    /// From the request sent (the start of its last write) to the first byte of the response.
     pub ttfb: Option<Duration>,
     /// From the first byte of the response to its last: headers, then the body (of the final
     /// response; a redirect's body is not read).
@@ -105,7 +105,7 @@ struct Times {
     tcp_done: Option<Instant>,
     /// Only when this request's chain did the handshake.
     tls_done: Option<Instant>,
-    /// The last write of the request before the first byte of the response.
+    /// The start of the request's last write before the first byte of the response.
     sent: Option<Instant>,
     first_byte: Option<Instant>,
 }
@@ -272,8 +272,11 @@ impl<T: Transport> Transport for Timed<T> {
     }
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
-        self.0.transmit_output(amount, timeout)?;
+        // Noted as the write starts: on loopback, a write can wake the server, which may run
+        // (and answer) before this thread does again; the time noted after the write would
+        // then lie after the first byte of the response.
         let now = Instant::now();
+        self.0.transmit_output(amount, timeout)?;
         note(|t| {
             if t.first_byte.is_none() {
                 t.sent = Some(now);
