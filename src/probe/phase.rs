@@ -256,7 +256,10 @@ impl<In: Transport> Connector<In> for Clock {
         _: &ConnectionDetails,
         chained: Option<In>,
     ) -> Result<Option<Timed<In>>, ureq::Error> {
-        Ok(chained.map(Timed))
+        Ok(chained.map(|inner| Timed {
+            inner,
+            answered: false,
+        }))
     }
 }
 
@@ -264,33 +267,41 @@ impl<In: Transport> Connector<In> for Clock {
 /// before any response byte) and when the first byte of the response arrived. Everything else
 /// is the wrapped transport's.
 #[derive(Debug)]
-pub(super) struct Timed<T>(T);
+pub(super) struct Timed<T> {
+    inner: T,
+    /// The first byte of the response to the current request arrived: nothing more to note,
+    /// so the body's reads cost no clock reading.
+    answered: bool,
+}
 
 impl<T: Transport> Transport for Timed<T> {
     fn buffers(&mut self) -> &mut dyn Buffers {
-        self.0.buffers()
+        self.inner.buffers()
     }
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        // Still the request that was answered (a reused connection carries a new one, which
+        // [`start`] announced by clearing the times).
+        if self.answered && TIMES.with(|t| t.get().first_byte.is_some()) {
+            return self.inner.transmit_output(amount, timeout);
+        }
+        self.answered = false;
         // Noted as the write starts: on loopback, a write can wake the server, which may run
         // (and answer) before this thread does again; the time noted after the write would
         // then lie after the first byte of the response.
         let now = Instant::now();
-        self.0.transmit_output(amount, timeout)?;
-        note(|t| {
-            if t.first_byte.is_none() {
-                t.sent = Some(now);
-            }
-        });
+        self.inner.transmit_output(amount, timeout)?;
+        note(|t| t.sent = Some(now));
         Ok(())
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
-        let progress = self.0.await_input(timeout)?;
-        if progress {
+        let progress = self.inner.await_input(timeout)?;
+        if progress && !self.answered {
+            self.answered = true;
             let now = Instant::now();
             note(|t| {
-                if t.first_byte.is_none() && t.sent.is_some() {
+                if t.sent.is_some() {
                     t.first_byte = Some(now);
                 }
             });
@@ -299,11 +310,11 @@ impl<T: Transport> Transport for Timed<T> {
     }
 
     fn is_open(&mut self) -> bool {
-        self.0.is_open()
+        self.inner.is_open()
     }
 
     fn is_tls(&self) -> bool {
-        self.0.is_tls()
+        self.inner.is_tls()
     }
 }
 
