@@ -16,7 +16,7 @@
 //! What cannot be told apart is left out (`None`), never guessed: no `dns` for a URL whose host
 //! is an IP address (there is no lookup), no `connect`/`tls` for a connection that was not
 //! opened by this request (sitewatch never reuses one, but ureq could), no `tls` for `http`,
-//! nothing after the step a request failed in.
+//! nothing from the step a request failed in on (an unfinished step has no length).
 //!
 //! The marks are set by [`Marked`] (around the resolver), [`Mark`] (links of the connector
 //! chain: before TCP, after TCP and after TLS) and [`Timed`] (the connection's reads and

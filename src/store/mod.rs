@@ -199,7 +199,7 @@ pub const MIGRATIONS: &[&str] = &[
     // 7: phase timings of each check (`probe::Phases`), REAL milliseconds like `ms`: DNS
     // lookup, TCP connect, TLS handshake, request sent to first response byte, first byte to
     // last. NULL where the phase was not measured (no lookup for an IP address, no TLS for
-    // http, nothing past the step a check failed in) and in rows of older runs.
+    // http, nothing from the step a check failed in on) and in rows of older runs.
     "ALTER TABLE checks ADD COLUMN phase_dns_ms REAL;
      ALTER TABLE checks ADD COLUMN phase_connect_ms REAL;
      ALTER TABLE checks ADD COLUMN phase_tls_ms REAL;
