@@ -356,6 +356,7 @@ mod tests {
             status: Some(200),
             bytes: Some(0),
             ttfb: None,
+            phases: Default::default(),
             elapsed: Duration::ZERO,
             final_url: None,
             retry_after: None,
