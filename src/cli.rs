@@ -544,7 +544,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             let from_urls = (!urls.is_empty())
                 .then(|| {
                     Config::of_urls(&urls, cli.interval.unwrap_or(DEFAULT_URL_INTERVAL))
-                        .map_err(|e| Error::Usage(format!("a URL on the command line: {e}")))
+                        .map_err(|e| Error::Usage(e.for_command_line()))
                 })
                 .transpose()?;
             let extra = from_urls
@@ -707,7 +707,7 @@ fn inputs(args: &[String]) -> Result<(Option<PathBuf>, Vec<String>), Error> {
         let lower = a.get(..8).unwrap_or(a).to_ascii_lowercase();
         lower
             .split_once("://")
-            .is_some_and(|(scheme, _)| crate::target::Kind::from_scheme(scheme).is_some())
+            .is_some_and(|(scheme, _)| crate::model::target::Kind::from_scheme(scheme).is_some())
     };
     let (urls, paths): (Vec<&String>, Vec<&String>) = args.iter().partition(|a| is_url(a));
     let path = match paths.as_slice() {

@@ -16,6 +16,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::counters::{Buckets, MonitorCounters, MonitorSnapshot, Snapshot, LATENESS_BOUNDS_US};
+use crate::counters::{PHASE_BOUNDS_US, PHASE_BUCKETS};
 
 use crate::histogram::Histogram;
 use crate::probe::{Nature, Observation, Reason};
@@ -204,6 +205,8 @@ pub struct Stats {
     // Per-monitor counters for `/metrics`; empty unless asked for (`with_monitor_counters`).
     counters: Table<MonitorCounters>,
     lateness: Buckets<LATENESS_BUCKETS>,
+    /// Phase timings of verdicts over every monitor, one histogram per `Phases::NAMES` entry.
+    phases: [Buckets<PHASE_BUCKETS>; 5],
     busy: Box<[Mutex<Option<Running>>]>,
     guarded: Mutex<Guarded>,
 }
@@ -274,6 +277,7 @@ impl Stats {
             monitors: Table::new(monitors),
             counters: Table::default(),
             lateness: Buckets::new(&LATENESS_BOUNDS_US),
+            phases: std::array::from_fn(|_| Buckets::new(&PHASE_BOUNDS_US)),
             busy: (0..workers).map(|_| Mutex::new(None)).collect(),
             guarded: Mutex::new(Guarded {
                 window: Window::new(now),
@@ -336,6 +340,11 @@ impl Stats {
             tally.max_us.fetch_max(us, Relaxed);
             if let Some(counters) = self.counters.get(monitor) {
                 counters.record(observation.elapsed, outcome.reason());
+            }
+            for (buckets, (_, d)) in self.phases.iter().zip(observation.phases.named()) {
+                if let Some(d) = d {
+                    buckets.record(d);
+                }
             }
         }
         self.lateness.record(lateness);
@@ -659,6 +668,12 @@ impl Stats {
         self.lateness.snapshot()
     }
 
+    /// Phase timings of the run's verdicts, in the order of `Phases::NAMES`; a check counts
+    /// in a phase's histogram only when it measured that phase.
+    pub fn phases(&self) -> [Snapshot<PHASE_BUCKETS>; 5] {
+        std::array::from_fn(|i| self.phases[i].snapshot())
+    }
+
     /// Number of worker threads.
     pub fn workers(&self) -> usize {
         self.busy.len()
@@ -706,6 +721,7 @@ mod tests {
             status,
             bytes: Some(1),
             ttfb: None,
+            phases: Default::default(),
             elapsed: Duration::from_millis(ms),
             final_url: None,
             retry_after: None,

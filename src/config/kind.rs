@@ -12,8 +12,11 @@ use std::net::IpAddr;
 use serde_json::{Map, Value};
 use ureq::http::Uri;
 
-use super::{bool_value, count_value, shown};
-use crate::target::{DnsTarget, IcmpTarget, Kind, Target, TcpTarget, MAX_ICMP_COUNT, MAX_TCP_TEXT};
+use super::error::shown;
+use super::value::{bool_value, count_value};
+use crate::model::target::{
+    DnsTarget, IcmpTarget, Kind, Target, TcpTarget, MAX_ICMP_COUNT, MAX_TCP_TEXT,
+};
 
 /// Settings only HTTP entries take.
 pub(super) const HTTP_ONLY: [&str; 13] = [

@@ -18,7 +18,7 @@ use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver
 use ureq::unversioned::transport::{Connector, NextTimeout, RustlsConnector, TcpConnector};
 use ureq::Agent;
 
-use super::phase::{Mark, Marked};
+use super::phase::{Clock, Mark, Marked};
 use super::ProbeSettings;
 
 /// Builds the agent every check goes through, resolving names with the system resolver.
@@ -88,7 +88,8 @@ fn literal_addr(uri: &Uri) -> Option<SocketAddr> {
 /// Everything else is what [`build`] gives: the same configuration, and the connector chain of
 /// ureq's default connector without its proxy links (TCP, then rustls for `https`, with the
 /// webpki roots), so TLS behaves exactly as in production. The resolver and the chain mark
-/// each step of a request for timeout details ([`super::phase`]). The resolver must return at least one address or
+/// each step of a request, and time it, for timeout details and phase timings
+/// ([`super::phase`]). The resolver must return at least one address or
 /// an error (`ureq::Error::HostNotFound` when no address is usable; the system resolver's own
 /// failures arrive as `ureq::Error::Io`).
 ///
@@ -96,10 +97,12 @@ fn literal_addr(uri: &Uri) -> Option<SocketAddr> {
 /// monitor to an address later.
 pub(super) fn build_with_resolver(settings: &ProbeSettings, resolver: impl Resolver) -> Agent {
     let connector =
-        ().chain(TcpConnector::default())
+        ().chain(Mark::BeforeTcp)
+            .chain(TcpConnector::default())
             .chain(Mark::AfterTcp)
             .chain(RustlsConnector::default())
-            .chain(Mark::AfterTls);
+            .chain(Mark::AfterTls)
+            .chain(Clock);
     Agent::with_parts(config(settings), connector, Marked(resolver))
 }
 

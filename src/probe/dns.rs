@@ -24,7 +24,7 @@ use ureq::Agent;
 
 use super::classify::{local_kind, Phase};
 use super::{Observation, Outcome, Reason};
-use crate::target::DnsTarget;
+use crate::model::target::DnsTarget;
 
 /// A resolver shared by the checks of every kind that looks up names.
 #[derive(Debug, Clone)]

@@ -30,7 +30,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use super::classify::local_kind;
 use super::dns::{resolve, Lookup};
 use super::{Echoes, LocalKind, Observation, Outcome, Reason};
-use crate::target::IcmpTarget;
+use crate::model::target::IcmpTarget;
 
 /// Bytes of payload after the 8-byte ICMP header: a 16-byte token, padded as `ping` does.
 const PAYLOAD: usize = 32;

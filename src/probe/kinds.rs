@@ -15,8 +15,8 @@ use super::dns::{DnsProbe, Lookup};
 use super::icmp::IcmpProbe;
 use super::tcp::{TcpProbe, Trust};
 use super::{HttpProbe, Observation, Outcome, Probe, ProbeSettings, MAX_DETAIL};
-use crate::config::Monitor;
-use crate::target::Target;
+use crate::model::target::Target;
+use crate::model::Monitor;
 use crate::text;
 
 /// Checks one kind of target.

@@ -36,7 +36,7 @@ use self::classify::{classify, Phase};
 use self::expect::BodyCheck;
 use self::phase::Step;
 
-use crate::config::{Method, Monitor};
+use crate::model::{Method, Monitor};
 use crate::text;
 
 mod agent;
@@ -53,12 +53,10 @@ pub mod tcp;
 pub use self::expect::{Expect, StatusPattern, StatusSet};
 pub use self::kinds::{Checker, Probes};
 pub use self::nature::{Cause, LocalKind, Nature};
+pub use self::phase::Phases;
 pub use self::redirect::{Redirect, MAX_URL_BYTES};
 
-/// Longest request header sitewatch sends, name and value together (the config refuses
-/// longer ones): 8 KiB, what common servers accept in one header line, and within the
-/// request buffer.
-pub const MAX_HEADER_BYTES: usize = 8 * 1024;
+pub use crate::model::MAX_HEADER_BYTES;
 
 /// Longest failure detail, in bytes: whatever a site sends, a detail repeated in every line,
 /// row and notification stays this small.
@@ -242,6 +240,9 @@ pub struct Observation {
     pub bytes: Option<u64>,
     /// Time from the start of the check to the response headers.
     pub ttfb: Option<Duration>,
+    /// Where the check's time went (DNS, connect, TLS, first byte, transfer), summed over
+    /// redirects; a phase not measured is `None` (see [`Phases`]).
+    pub phases: Phases,
     /// Time from the start of the check to its end.
     pub elapsed: Duration,
     /// URL of the final response after redirects, if a response arrived.
@@ -445,6 +446,7 @@ impl Observation {
             status: None,
             bytes: None,
             ttfb: None,
+            phases: Phases::default(),
             elapsed,
             final_url: None,
             retry_after: None,
@@ -519,6 +521,7 @@ impl HttpProbe {
             let response = match self.send(monitor, &hop, remaining) {
                 Ok(Ok(response)) => response,
                 Ok(Err(e)) => {
+                    observation.phases.add(phase::finish(None));
                     let https = hop.uri.scheme_str() == Some("https");
                     let phase = match phase::current() {
                         Step::Resolve => Phase::Resolve,
@@ -539,6 +542,8 @@ impl HttpProbe {
             if !monitor.follow_redirects || !redirect::is_followed(status) {
                 break response;
             }
+            // A redirect's body is not read: its response ends with its head.
+            observation.phases.add(phase::finish(Some(Instant::now())));
             observation.status = Some(status.as_u16());
             observation.final_url = Some(redirect::shown(&hop.uri.to_string()));
             observation.ttfb = Some(started.elapsed());
@@ -626,6 +631,8 @@ impl HttpProbe {
             read_body(&mut response, self.max_body, &mut body)
         };
         let elapsed = started.elapsed();
+        let end = read.is_ok().then(Instant::now);
+        observation.phases.add(phase::finish(end));
         let https = hop.uri.scheme_str() == Some("https");
         observation.outcome = match read {
             Ok(n) => {

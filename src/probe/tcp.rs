@@ -30,7 +30,7 @@ use ureq::tls::{RootCerts, TlsConfig};
 use super::classify::local_kind;
 use super::dns::{resolve, Lookup};
 use super::{Observation, Outcome, Reason};
-use crate::target::TcpTarget;
+use crate::model::target::TcpTarget;
 use crate::text;
 
 /// Most bytes read while looking for `expect`: a greeting banner is a line or two.

@@ -83,6 +83,7 @@ mod tests {
             status: None,
             bytes: None,
             ttfb: None,
+            phases: Default::default(),
             elapsed: Duration::from_secs(2),
             final_url: None,
             retry_after: None,

@@ -87,6 +87,7 @@ mod tests {
             status: Some(200),
             bytes: Some(1),
             ttfb: None,
+            phases: Default::default(),
             elapsed: Duration::from_millis(1),
             final_url: None,
             retry_after: None,

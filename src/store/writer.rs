@@ -408,8 +408,11 @@ impl Writer {
         {
             let mut insert_check = tx.prepare(
                 "INSERT INTO checks (ts, monitor, status, reason, detail, bytes, ms, lateness_ms,
-                                     nature)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                     nature,
+                                     phase_dns_ms, phase_connect_ms, phase_tls_ms, phase_ttfb_ms,
+                                     phase_transfer_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,
+                         ?10, ?11, ?12, ?13, ?14)",
             )?;
             let mut insert_transition_statement = tx.prepare(INSERT_TRANSITION)?;
             let mut insert_impairment = tx.prepare(
@@ -430,7 +433,12 @@ impl Writer {
                             row.bytes,
                             row.ms,
                             row.lateness_ms,
-                            row.nature
+                            row.nature,
+                            row.phases[0],
+                            row.phases[1],
+                            row.phases[2],
+                            row.phases[3],
+                            row.phases[4],
                         ])?;
                         // Only verdicts count in uptime.
                         if row.nature.is_none() {
@@ -667,6 +675,8 @@ struct CheckRow<'a> {
     bytes: Option<i64>,
     ms: f64,
     lateness_ms: f64,
+    /// `Phases::NAMES` in order, milliseconds; `None` where not measured.
+    phases: [Option<f64>; 5],
 }
 
 impl<'a> CheckRow<'a> {
@@ -685,6 +695,7 @@ impl<'a> CheckRow<'a> {
             bytes: o.bytes.map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
             ms: ms(o.elapsed),
             lateness_ms: ms(record.lateness),
+            phases: o.phases.named().map(|(_, d)| d.map(ms)),
         }
     }
 }
@@ -721,6 +732,7 @@ mod tests {
                 status: Some(if up { 200 } else { 503 }),
                 bytes: Some(10),
                 ttfb: None,
+                phases: Default::default(),
                 elapsed: Duration::from_millis(ms),
                 final_url: None,
                 retry_after: None,
@@ -767,6 +779,7 @@ mod tests {
                     status: None,
                     bytes: None,
                     ttfb: None,
+                    phases: Default::default(),
                     elapsed: Duration::from_millis(1),
                     final_url: None,
                     retry_after: None,

@@ -165,7 +165,7 @@ fn tcp_tls_report_keeps_the_peer_certificates() {
     let site = TlsSite::start();
     let text = json!([{"url": format!("tcp://{}", site.addr()), "tls": true, "timeout": "2s"}]);
     let config = Config::parse(&text.to_string()).unwrap();
-    let sitewatch::target::Target::Tcp(target) = config.monitors[0].target() else {
+    let sitewatch::model::Target::Tcp(target) = config.monitors[0].target() else {
         panic!("a tcp target");
     };
     let probe =

@@ -26,6 +26,7 @@ mod outages;
 mod output;
 mod output_failures;
 mod pages;
+mod phases;
 mod raw_site;
 mod redirects;
 mod reload;
