@@ -133,11 +133,19 @@ impl DnsProbe {
     pub fn check(&self, target: &DnsTarget, deadline: Instant, timeout: Duration) -> Observation {
         let started = Instant::now();
         // The port is not asked for; any will do.
-        let outcome = match resolve(&self.lookup, &target.name, 80, deadline, timeout) {
-            Err(outcome) => outcome,
-            Ok(addrs) => judge(target, &addrs),
+        let (outcome, looked_up) = match resolve(&self.lookup, &target.name, 80, deadline, timeout)
+        {
+            Err(outcome) => (outcome, None),
+            Ok(addrs) => (judge(target, &addrs), Some(started.elapsed())),
         };
-        Observation::without_response(started.elapsed(), outcome)
+        // As for HTTP: an IP address needs no lookup, so it has no `dns` phase.
+        let looked_up = match target.name.parse::<IpAddr>() {
+            Ok(_) => None,
+            Err(_) => looked_up,
+        };
+        let mut observation = Observation::without_response(started.elapsed(), outcome);
+        observation.phases.dns = looked_up;
+        observation
     }
 }
 

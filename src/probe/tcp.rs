@@ -29,7 +29,7 @@ use ureq::tls::{RootCerts, TlsConfig};
 
 use super::classify::local_kind;
 use super::dns::{resolve, Lookup};
-use super::{Observation, Outcome, Reason};
+use super::{Observation, Outcome, Phases, Reason};
 use crate::model::target::TcpTarget;
 use crate::text;
 
@@ -90,6 +90,8 @@ impl TcpProbe {
             limit: humantime::format_duration(timeout).to_string(),
             bytes: None,
             ttfb: None,
+            phases: Phases::default(),
+            asked: started,
             peer_certificates: Vec::new(),
         };
         let outcome = match run.go(&self.lookup, target, trust) {
@@ -99,6 +101,7 @@ impl TcpProbe {
         let mut observation = Observation::without_response(started.elapsed(), outcome);
         observation.bytes = run.bytes;
         observation.ttfb = run.ttfb;
+        observation.phases = run.phases;
         TcpReport {
             observation,
             peer_certificates: run.peer_certificates,
@@ -113,6 +116,10 @@ struct Run {
     limit: String,
     bytes: Option<u64>,
     ttfb: Option<Duration>,
+    /// `dns`, `connect` and `tls` as they complete; `ttfb` from `asked` (connected, or `send`
+    /// written) to the first byte read.
+    phases: Phases,
+    asked: Instant,
     peer_certificates: Vec<CertificateDer<'static>>,
 }
 
@@ -140,9 +147,19 @@ impl Run {
     fn go(&mut self, lookup: &Lookup, target: &TcpTarget, trust: Trust<'_>) -> Result<(), Outcome> {
         let timeout = self.deadline.saturating_duration_since(self.started);
         let addrs = resolve(lookup, &target.host, target.port, self.deadline, timeout)?;
+        let mut at = Instant::now();
+        // As for HTTP: an IP address needs no lookup, so it has no `dns` phase.
+        if target.host.parse::<std::net::IpAddr>().is_err() {
+            self.phases.dns = Some(at - self.started);
+        }
         let mut tcp = self.connect(&addrs)?;
+        self.phases.connect = Some(at.elapsed());
+        at = Instant::now();
+        self.asked = at;
         if target.tls {
             let mut tls = self.handshake(tcp, &target.host, trust)?;
+            self.phases.tls = Some(at.elapsed());
+            self.asked = Instant::now();
             self.converse(&mut tls, target)
         } else {
             self.converse(&mut tcp, target)
@@ -272,6 +289,7 @@ impl Run {
                 .write_all(send.as_bytes())
                 .and_then(|()| stream.flush())
                 .map_err(|e| self.io_failure(&e, Step::Send))?;
+            self.asked = Instant::now();
         }
         let Some(expect) = &target.expect else {
             return Ok(());
@@ -301,6 +319,7 @@ impl Run {
                 Ok(n) => {
                     if got == 0 {
                         self.ttfb = Some(self.started.elapsed());
+                        self.phases.ttfb = Some(self.asked.elapsed());
                     }
                     got += n;
                     self.bytes = Some(got as u64);
@@ -544,6 +563,13 @@ mod tests {
         assert!(seen.outcome.is_up(), "{seen:?}");
         assert_eq!(seen.bytes, Some(7));
         assert!(seen.ttfb.is_some());
+        let p = seen.phases;
+        assert!(p.connect.is_some() && p.ttfb.is_some(), "{p:?}");
+        assert_eq!(
+            (p.dns, p.tls, p.transfer),
+            (None, None, None),
+            "no lookup of an address"
+        );
     }
 
     #[test]

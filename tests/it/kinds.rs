@@ -256,6 +256,10 @@ fn dns_name_that_resolves_is_up() {
     let seen = probes(&dns).check(&monitor(json!({"url": "dns://db.test"})));
     assert!(seen.outcome.is_up(), "{seen:?}");
     assert_eq!((seen.status, seen.bytes), (None, None));
+    assert!(
+        seen.phases.dns.is_some(),
+        "the lookup is the dns phase: {seen:?}"
+    );
     assert_eq!(dns.asked(), ["db.test"]);
 }
 
@@ -300,6 +304,8 @@ fn tcp_host_names_go_through_the_same_resolver() {
     let dns = FakeDns::failing(Miss::NoSuchName).with("db.test", LOOPBACK);
     let up = probes(&dns).check(&monitor(json!({"url": format!("tcp://db.test:{port}")})));
     assert!(up.outcome.is_up(), "{up:?}");
+    let p = up.phases;
+    assert!(p.dns.is_some() && p.connect.is_some(), "{p:?}");
     let gone = probes(&dns).check(&monitor(json!({"url": format!("tcp://gone.test:{port}")})));
     assert_eq!(gone.outcome.reason(), Some(Reason::Dns), "{gone:?}");
     assert_eq!(dns.asked(), ["db.test", "gone.test"]);
