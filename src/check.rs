@@ -45,13 +45,14 @@ pub struct Plan {
 }
 
 /// The URL a target means: `http://…`, `https://…`, `tcp://…`, `icmp://…` and `dns://…` as
-/// given (any case of the scheme); any other scheme is refused; anything else is a host, `host:port` or `host/path` reached over
-/// HTTPS, with `/` as its path when it has none (`example.com` → `https://example.com/`).
+/// given (any case of the scheme); any other scheme is refused; anything else is a host,
+/// `host:port` or `host/path` reached over HTTPS, with `/` as its path when it has none
+/// (`example.com` → `https://example.com/`).
 pub fn target_url(target: &str) -> Result<String, String> {
     let t = target.trim();
     let lower = t.to_ascii_lowercase();
     if let Some((scheme, _)) = lower.split_once("://") {
-        if crate::model::target::Kind::from_scheme(scheme).is_some() {
+        if crate::model::Kind::from_scheme(scheme).is_some() {
             return Ok(t.to_owned());
         }
         return Err(format!(

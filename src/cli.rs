@@ -707,7 +707,7 @@ fn inputs(args: &[String]) -> Result<(Option<PathBuf>, Vec<String>), Error> {
         let lower = a.get(..8).unwrap_or(a).to_ascii_lowercase();
         lower
             .split_once("://")
-            .is_some_and(|(scheme, _)| crate::model::target::Kind::from_scheme(scheme).is_some())
+            .is_some_and(|(scheme, _)| crate::model::Kind::from_scheme(scheme).is_some())
     };
     let (urls, paths): (Vec<&String>, Vec<&String>) = args.iter().partition(|a| is_url(a));
     let path = match paths.as_slice() {
