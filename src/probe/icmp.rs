@@ -424,6 +424,7 @@ mod tests {
             count: 3,
         };
         let timeout = Duration::from_secs(2);
+        eprintln!("pinging 127.0.0.1 through a {kind:?} ICMP socket");
         let seen = probe.check(&target, Instant::now() + timeout, timeout);
         assert!(seen.outcome.is_up(), "{kind:?}: {seen:?}");
         assert_eq!(

@@ -203,6 +203,48 @@ fn icmp_echoes_to_loopback() {
 }
 
 #[test]
+fn icmp_without_any_usable_socket_is_a_config_error_naming_the_sysctl() {
+    // A fresh network namespace has its own net.ipv4.ping_group_range, "1 0" (no group may
+    // open unprivileged ICMP sockets), and without CAP_NET_RAW no raw socket opens either.
+    // Making that world takes root and util-linux; elsewhere this test says why it skips.
+    let file = config_text(r#"[{"url": "icmp://127.0.0.1", "timeout": "1s"}]"#);
+    let out = std::process::Command::new("unshare")
+        .args([
+            "-n",
+            "setpriv",
+            "--bounding-set",
+            "-net_raw",
+            "--inh-caps",
+            "-net_raw",
+            "--",
+        ])
+        .args([crate::util::BIN, "--once", path(&file)])
+        .output();
+    let out = match out {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("skipped: cannot run unshare ({e})");
+            return;
+        }
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !stderr.starts_with("sitewatch: ") {
+        eprintln!("skipped: cannot drop to a namespace without ICMP sockets: {stderr}");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(out.stdout.is_empty(), "nothing checked");
+    assert!(
+        stderr.contains(
+            "entry 1 (index 0, \"icmp://127.0.0.1\"): this system allows neither kind \
+                         of ICMP socket an icmp:// monitor needs"
+        ) && stderr.contains("sysctl net.ipv4.ping_group_range is \"1\\t0\"")
+            && stderr.contains("CAP_NET_RAW"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn check_command_takes_tcp_and_icmp_targets() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let tcp = format!("tcp://{}", listener.local_addr().unwrap());
