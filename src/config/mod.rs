@@ -202,6 +202,8 @@ struct Extra {
     allow_http_redirect: bool,
     ca_file: Option<TlsConfig>,
     depends_on: Option<Vec<String>>,
+    cert_expiry_warn: Option<Duration>,
+    warn_response_time: Option<Duration>,
 }
 
 /// What a monitor without an [`Extra`] block expects: any 2xx, nothing else.
@@ -249,6 +251,8 @@ impl Extra {
                 .unwrap_or(false),
             ca_file: own.ca_file.or_else(|| defaults.ca_file.clone()),
             depends_on: own.depends_on.or_else(|| defaults.depends_on.clone()),
+            cert_expiry_warn: own.cert_expiry_warn.or(defaults.cert_expiry_warn),
+            warn_response_time: own.warn_response_time.or(defaults.warn_response_time),
         }
     }
 
@@ -272,7 +276,9 @@ impl Extra {
             && self.notify.is_none()
             && !self.allow_http_redirect
             && self.ca_file.is_none()
-            && self.depends_on.is_none();
+            && self.depends_on.is_none()
+            && self.cert_expiry_warn.is_none()
+            && self.warn_response_time.is_none();
         (!plain).then(|| Arc::new(self))
     }
 }
@@ -287,6 +293,8 @@ pub const MIN_RETRY_DELAY: Duration = Duration::from_millis(100);
 pub const MAX_RECOVER_AFTER: u32 = 100;
 /// Most `max_redirects` accepted.
 pub const MAX_REDIRECTS: u32 = 50;
+/// `cert_expiry_warn` unless set: two weeks, time enough to renew by hand.
+pub const DEFAULT_CERT_EXPIRY_WARN: Duration = Duration::from_secs(14 * 24 * 60 * 60);
 /// Delay before the first retry (each further retry doubles it).
 pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(2);
 /// Consecutive successes that bring a down monitor back up.
@@ -366,7 +374,7 @@ impl Monitor {
             h,
             "contains={:?}\nnot_contains={:?}\nmatches={:?}\nmax_time={:?}\n\
              retries={:?}\nretry_delay={:?}\nrecover={:?}\nbackoff={:?}\nnotify={:?}\n\
-             http_redirect={}\nca={}\n",
+             http_redirect={}\nca={}\ncert_warn={:?}\nwarn_time={:?}\n",
             e.body_contains,
             e.body_not_contains,
             e.body_matches.as_ref().map(Regex::as_str),
@@ -377,7 +385,9 @@ impl Monitor {
             x.max_backoff.map(|d| d.as_millis()),
             x.notify,
             x.allow_http_redirect,
-            x.ca_file.is_some()
+            x.ca_file.is_some(),
+            x.cert_expiry_warn.map(|d| d.as_millis()),
+            x.warn_response_time.map(|d| d.as_millis())
         );
     }
 
@@ -492,6 +502,19 @@ impl Monitor {
     /// origin; `None`: the default roots.
     pub fn ca_file(&self) -> Option<&TlsConfig> {
         self.extra()?.ca_file.as_ref()
+    }
+
+    /// How close the certificate's expiry may come before the monitor is degraded
+    /// (`cert_expiry_warn`, [`DEFAULT_CERT_EXPIRY_WARN`] unless set; zero: never).
+    pub fn cert_expiry_warn(&self) -> Duration {
+        self.extra()
+            .and_then(|x| x.cert_expiry_warn)
+            .unwrap_or(DEFAULT_CERT_EXPIRY_WARN)
+    }
+
+    /// A passing check slower than this degrades the monitor (`warn_response_time`).
+    pub fn warn_response_time(&self) -> Option<Duration> {
+        self.extra()?.warn_response_time
     }
 }
 
@@ -1037,6 +1060,8 @@ raw_settings!(
     max_backoff,
     notify,
     depends_on,
+    cert_expiry_warn,
+    warn_response_time,
 );
 
 /// Validated optional settings, from `defaults` or from one entry.
@@ -1068,6 +1093,8 @@ struct Settings {
     allow_http_redirect: Option<bool>,
     ca_file: Option<TlsConfig>,
     depends_on: Option<Vec<String>>,
+    cert_expiry_warn: Option<Duration>,
+    warn_response_time: Option<Duration>,
 }
 
 impl Settings {
@@ -1092,6 +1119,8 @@ impl Settings {
             || self.allow_http_redirect.is_some()
             || self.ca_file.is_some()
             || self.depends_on.is_some()
+            || self.cert_expiry_warn.is_some()
+            || self.warn_response_time.is_some()
     }
 
     /// Validates the optional fields shared by `defaults` and entries, in
@@ -1167,6 +1196,17 @@ impl Settings {
             depends_on: raw
                 .depends_on
                 .map(|v| plan::depends_on_value(&v))
+                .transpose()?,
+            cert_expiry_warn: raw
+                .cert_expiry_warn
+                .map(|v| {
+                    duration_value("cert_expiry_warn", &v)
+                        .and_then(|d| check_max("cert_expiry_warn", d))
+                })
+                .transpose()?,
+            warn_response_time: raw
+                .warn_response_time
+                .map(|v| positive_duration_value("warn_response_time", &v))
                 .transpose()?,
         })
     }

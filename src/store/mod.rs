@@ -196,6 +196,16 @@ pub const MIGRATIONS: &[&str] = &[
     // location: a column per monitor row costs nothing per check, and `sitewatch report --db
     // a.db --db b.db` reads it to tell the databases' rows apart.
     "ALTER TABLE monitors ADD COLUMN location TEXT NOT NULL DEFAULT '';",
+    // 7: reserved for the phase timings of each check, made on another line of work and
+    // merged in its place; an empty step here so that the step below is version 8 either way.
+    "",
+    // 8: certificate expiry and the degraded state. `checks.cert_expiry`: the earliest
+    // `notAfter` of the certificates the server presented (Unix ms; NULL without a TLS
+    // handshake); `checks.degraded`: why a passing check needed attention (`cert_expiry`,
+    // `response_time`; NULL when it did not). Degraded checks are up: they count as up in the
+    // rollups. A monitor's time `degraded` is read from `transitions` (to_state 'degraded').
+    "ALTER TABLE checks ADD COLUMN cert_expiry INTEGER;
+     ALTER TABLE checks ADD COLUMN degraded TEXT;",
 ];
 
 /// Gives each monitor row without a `config_id` the one its name or URL gives (migration 3).

@@ -408,8 +408,8 @@ impl Writer {
         {
             let mut insert_check = tx.prepare(
                 "INSERT INTO checks (ts, monitor, status, reason, detail, bytes, ms, lateness_ms,
-                                     nature)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                     nature, cert_expiry, degraded)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
             let mut insert_transition_statement = tx.prepare(INSERT_TRANSITION)?;
             let mut insert_impairment = tx.prepare(
@@ -430,7 +430,9 @@ impl Writer {
                             row.bytes,
                             row.ms,
                             row.lateness_ms,
-                            row.nature
+                            row.nature,
+                            row.cert_expiry,
+                            row.degraded
                         ])?;
                         // Only verdicts count in uptime.
                         if row.nature.is_none() {
@@ -667,6 +669,10 @@ struct CheckRow<'a> {
     bytes: Option<i64>,
     ms: f64,
     lateness_ms: f64,
+    /// The certificate chain's earliest expiry, Unix ms.
+    cert_expiry: Option<i64>,
+    /// Why a passing check was degraded (`cert_expiry`, `response_time`).
+    degraded: Option<&'static str>,
 }
 
 impl<'a> CheckRow<'a> {
@@ -685,6 +691,8 @@ impl<'a> CheckRow<'a> {
             bytes: o.bytes.map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
             ms: ms(o.elapsed),
             lateness_ms: ms(record.lateness),
+            cert_expiry: o.cert_expiry.map(epoch_ms),
+            degraded: o.degraded.as_ref().map(|d| d.cause.as_str()),
         }
     }
 }
@@ -733,6 +741,8 @@ mod tests {
                         detail: "HTTP 503".into(),
                     }
                 },
+                cert_expiry: None,
+                degraded: None,
             },
         }))
     }
@@ -771,6 +781,8 @@ mod tests {
                     retry_after: None,
                     redirects: Vec::new(),
                     outcome,
+                    cert_expiry: None,
+                    degraded: None,
                 },
             }))
         };
