@@ -598,6 +598,45 @@ mod tests {
     }
 
     #[test]
+    fn degraded_and_cleared_go_out_once_each_unless_the_channel_opts_out() {
+        let quiet = json!({"name": "quiet", "degraded": false});
+        let mut s = Sim::new(json!([hook(json!({})), hook(quiet)]), urls(1));
+        s.plan(0, 0, State::Degraded);
+        s.plan(5000, 0, State::Up);
+        s.plan(10_000, 0, State::Down);
+        s.plan(15_000, 0, State::Degraded);
+        let out = s.run(0, 20_000);
+        let on = |channel: usize| -> Vec<(u64, &'static str)> {
+            out.iter()
+                .filter(|(_, c, _)| *c == channel)
+                .map(|(t, _, n)| (*t, n.event()))
+                .collect()
+        };
+        assert_eq!(
+            on(0),
+            vec![
+                (1000, "degraded"),
+                (6000, "cleared"),
+                (11_000, "down"),
+                (16_000, "recovered")
+            ]
+        );
+        assert_eq!(on(1), vec![(11_000, "down"), (16_000, "recovered")]);
+        let line = |t: u64| {
+            let (_, _, Notification::Alert(a)) = out.iter().find(|o| o.0 == t).unwrap() else {
+                panic!()
+            };
+            render::alert_line(a)
+        };
+        assert!(line(6000).starts_with("UP m0 (http://127.0.0.1:9/0): no longer degraded after 5s"));
+        assert!(
+            line(16_000).contains("answering again after 5s down, but degraded"),
+            "{}",
+            line(16_000)
+        );
+    }
+
+    #[test]
     fn first_up_is_silent_and_a_down_goes_out_when_its_window_closes() {
         let mut s = Sim::new(json!([hook(json!({}))]), urls(2));
         s.change(0, 0, State::Up);

@@ -82,7 +82,10 @@ fn a_certificate_expiring_in_5_days_is_degraded_with_its_expiry_in_the_line_and_
     assert!(expiry.abs_diff(in_5_days) < 120, "{check}");
     let states = done.of_type("state");
     assert_eq!(states.len(), 1, "{done}");
-    assert_eq!((&states[0]["from"], &states[0]["to"]), (&json!("unknown"), &json!("degraded")));
+    assert_eq!(
+        (&states[0]["from"], &states[0]["to"]),
+        (&json!("unknown"), &json!("degraded"))
+    );
     assert!(
         states[0]["detail"]
             .as_str()
@@ -124,17 +127,27 @@ fn cert_expiry_warn_is_per_monitor_and_in_defaults() {
         &[],
     );
     assert_eq!(c["degraded"]["cause"], "cert_expiry", "{c}");
-    let file = config(&json!({"defaults": {"cert_expiry_warn": "21d", "retries": 0},
-                              "urls": [{"url": site.url("/"), "ca_file": ca}]}));
+    let file = config(
+        &json!({"defaults": {"cert_expiry_warn": "21d", "retries": 0},
+                              "urls": [{"url": site.url("/"), "ca_file": ca}]}),
+    );
     let done = run(["--once", "--format", "json", path(&file)], 20.0);
-    assert_eq!(done.checks()[0]["degraded"]["cause"], "cert_expiry", "{done}");
+    assert_eq!(
+        done.checks()[0]["degraded"]["cause"],
+        "cert_expiry",
+        "{done}"
+    );
 }
 
 #[test]
 fn an_expired_certificate_stays_down_with_reason_tls() {
     let (site, _dir, ca) = site_expiring(-1);
     let c = check_one(json!({"url": site.url("/"), "ca_file": ca}), &[]);
-    assert_eq!((&c["up"], &c["reason"]), (&json!(false), &json!("tls")), "{c}");
+    assert_eq!(
+        (&c["up"], &c["reason"]),
+        (&json!(false), &json!("tls")),
+        "{c}"
+    );
     assert!(
         c["detail"].as_str().unwrap().contains("expired"),
         "the detail says why: {c}"
@@ -292,7 +305,9 @@ fn metrics_and_probe_expose_the_certificate_expiry() {
     let body = loop {
         let got = get(&url);
         // The check is published by the worker, its state by the scheduler just after.
-        if got.body.contains("sitewatch_cert_expiry_timestamp_seconds{")
+        if got
+            .body
+            .contains("sitewatch_cert_expiry_timestamp_seconds{")
             && got.body.contains("sitewatch_degraded{")
         {
             break got.body;
