@@ -80,29 +80,7 @@ impl std::fmt::Display for State {
     }
 }
 
-/// How a monitor reacts to failures. Built from the config.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Policy {
-    /// Extra attempts after a failed check before the monitor is declared down.
-    pub retries: u32,
-    /// Delay before the first retry; each further retry waits twice as long.
-    pub retry_delay: Duration,
-    /// Consecutive successes that bring a down monitor back up.
-    pub recover_after: u32,
-    /// The longest interval a down monitor backs off to.
-    pub max_backoff: Duration,
-}
-
-impl Policy {
-    /// The retry budget after `used` retries: how long the retries still left would wait in
-    /// total by this policy, `retry_delay × (2^used + … + 2^(retries − 1))`. The whole budget
-    /// (`used = 0`) is `retry_delay × (2^retries − 1)`: 6 s for the default 2 retries after 2 s.
-    pub fn retry_budget(&self, used: u32) -> Duration {
-        (used..self.retries).fold(Duration::ZERO, |sum, k| {
-            sum.saturating_add(self.retry_delay.saturating_mul(1 << k.min(16)))
-        })
-    }
-}
+pub use crate::model::Policy;
 
 /// In a `--once` run: the server asked (`Retry-After`) for a longer wait than the monitor's
 /// retry budget left, so the monitor was declared down without waiting.

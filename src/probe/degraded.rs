@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use super::{Observation, Outcome};
-use crate::config::Monitor;
+use crate::model::Monitor;
 
 /// Why a passing check is degraded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

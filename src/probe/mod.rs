@@ -36,7 +36,7 @@ use self::classify::{classify, Phase};
 use self::expect::BodyCheck;
 use self::phase::Step;
 
-use crate::config::{Method, Monitor};
+use crate::model::{Method, Monitor};
 use crate::text;
 
 mod agent;
@@ -54,10 +54,7 @@ pub use self::expect::{Expect, StatusPattern, StatusSet};
 pub use self::nature::{Cause, LocalKind, Nature};
 pub use self::redirect::{Redirect, MAX_URL_BYTES};
 
-/// Longest request header sitewatch sends, name and value together (the config refuses
-/// longer ones): 8 KiB, what common servers accept in one header line, and within the
-/// request buffer.
-pub const MAX_HEADER_BYTES: usize = 8 * 1024;
+pub use crate::model::MAX_HEADER_BYTES;
 
 /// Longest failure detail, in bytes: whatever a site sends, a detail repeated in every line,
 /// row and notification stays this small.
