@@ -184,6 +184,8 @@ pub struct LastCheckView {
     pub nature: Nature,
     /// What was seen (from the history; `None` without it).
     pub detail: Option<String>,
+    /// The earliest certificate expiry last seen; `None` before any TLS handshake.
+    pub cert_expiry: Option<SystemTime>,
 }
 
 impl From<LastCheck> for LastCheckView {
@@ -195,6 +197,7 @@ impl From<LastCheck> for LastCheckView {
             reason: l.reason,
             nature: l.nature,
             detail: None,
+            cert_expiry: l.cert_expiry,
         }
     }
 }

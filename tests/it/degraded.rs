@@ -293,7 +293,7 @@ fn reports_count_degraded_time_as_up_and_show_it_apart() {
 }
 
 #[test]
-fn metrics_and_probe_expose_the_certificate_expiry() {
+fn metrics_probe_api_and_badge_show_the_expiry_and_the_degraded_state() {
     let (site, _dir, ca) = site_expiring(5);
     let cfg = config(&json!({
         "defaults": {"interval": "1s", "timeout": "2s"},
@@ -328,6 +328,22 @@ fn metrics_and_probe_expose_the_certificate_expiry() {
     assert_eq!(value("sitewatch_degraded"), 1, "{body}");
     assert_eq!(value("sitewatch_up"), 1, "degraded is up: {body}");
     crate::metrics::promtool_check(&body);
+
+    // The status API counts and filters it; the badge says it.
+    let api: Value =
+        serde_json::from_str(&get(&format!("{base}/api/v1/status?state=degraded")).body).unwrap();
+    assert_eq!(api["overall"]["degraded"], 1, "{api:#}");
+    assert_eq!(api["overall"]["headline"], "1 degraded, 0 up", "{api:#}");
+    assert_eq!(api["monitors"][0]["state"], "degraded", "{api:#}");
+    let listed = unix(
+        api["monitors"][0]["last_check"]["cert_expiry"]
+            .as_str()
+            .unwrap(),
+    );
+    assert!(listed.abs_diff(in_5_days) < 120, "{api:#}");
+    let badge: Value =
+        serde_json::from_str(&get(&format!("{base}/badge/soon/status.json")).body).unwrap();
+    assert_eq!(badge["message"], "degraded", "{badge}");
 
     let probe = get(&format!("{base}/probe?target=soon"));
     assert_eq!(probe.status, 200, "{}", probe.body);
