@@ -107,6 +107,8 @@ fn check(monitor: usize, ts: i64, ms: f64, down: Option<Reason>) -> Event {
                     },
                 },
             },
+            cert_expiry: None,
+            degraded: None,
         },
     }))
 }

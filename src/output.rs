@@ -22,7 +22,7 @@ use crate::config::shown_url::redact_userinfo;
 use crate::config::Monitor;
 use crate::error::Error;
 use crate::event::{Event, Impairment, StateChange};
-use crate::probe::{Cause, Nature, Outcome, Phases, Reason, Redirect};
+use crate::probe::{Cause, Nature, Outcome, Phases, Reason, Redirect, Warning};
 use crate::sinks;
 use crate::state::State;
 use crate::stats::Stats;
@@ -155,6 +155,13 @@ struct CheckJson<'a> {
     final_url: Option<&'a str>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     redirects: &'a [Redirect],
+    /// The certificate chain's earliest expiry (RFC 3339, UTC, to the second, like `ts`);
+    /// absent without a TLS handshake.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cert_expiry: Option<String>,
+    /// Why a passing check is degraded; absent when it is not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    degraded: Option<DegradedJson<'a>>,
     lateness_ms: f64,
     queued_ms: f64,
 }
@@ -192,6 +199,12 @@ pub fn phases_text(phases: &Phases) -> Option<String> {
         .filter_map(|(name, d)| d.map(|d| format!("{name} {:.1} ms", d.as_secs_f64() * 1e3)))
         .collect();
     (!shown.is_empty()).then(|| shown.join(", "))
+}
+
+#[derive(Serialize)]
+struct DegradedJson<'a> {
+    cause: Warning,
+    detail: &'a str,
 }
 
 #[derive(Serialize)]
@@ -368,6 +381,13 @@ pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> St
                 detail,
                 final_url: final_url.as_deref(),
                 redirects: &o.redirects,
+                cert_expiry: o
+                    .cert_expiry
+                    .map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+                degraded: o.degraded.as_ref().map(|d| DegradedJson {
+                    cause: d.cause,
+                    detail: &d.detail,
+                }),
                 lateness_ms: ms(record.lateness),
                 queued_ms: ms(record.queued),
             };
@@ -375,6 +395,7 @@ pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> St
         }
         Format::Text => {
             let state = match o.outcome {
+                Outcome::Up if o.degraded.is_some() => "DEGRADED",
                 Outcome::Up => "UP  ",
                 Outcome::Down { .. } => "DOWN",
                 Outcome::Local { .. } => "LOCAL",
@@ -394,6 +415,9 @@ pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> St
             }
             if let (Some(reason), Some(detail)) = (o.outcome.cause_name(), detail) {
                 line.push_str(&format!("  {reason}: {detail}"));
+            }
+            if let Some(d) = &o.degraded {
+                line.push_str(&format!("  {}: {}", d.cause, d.detail));
             }
             if nature != Nature::Verdict {
                 line.push_str("  (not a verdict: retried on the next occurrence)");
@@ -432,6 +456,8 @@ mod tests {
                 retry_after: None,
                 redirects: Vec::new(),
                 outcome,
+                cert_expiry: None,
+                degraded: None,
             },
         };
         (config.monitors[0].clone(), record)

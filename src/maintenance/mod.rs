@@ -153,6 +153,8 @@ mod tests {
             retry_after: None,
             redirects: Vec::new(),
             outcome,
+            cert_expiry: None,
+            degraded: None,
         }
     }
 

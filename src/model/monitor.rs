@@ -131,7 +131,12 @@ pub(crate) struct Extra {
     pub(crate) allow_http_redirect: bool,
     pub(crate) ca_file: Option<TlsConfig>,
     pub(crate) depends_on: Option<Vec<String>>,
+    pub(crate) cert_expiry_warn: Option<Duration>,
+    pub(crate) warn_response_time: Option<Duration>,
 }
+
+/// `cert_expiry_warn` unless set: two weeks, time enough to renew by hand.
+pub const DEFAULT_CERT_EXPIRY_WARN: Duration = Duration::from_secs(14 * 24 * 60 * 60);
 
 /// What a monitor without an [`Extra`] block expects: any 2xx, nothing else.
 static PLAIN_EXPECT: Expect = Expect {
@@ -165,7 +170,9 @@ impl Extra {
             && self.notify.is_none()
             && !self.allow_http_redirect
             && self.ca_file.is_none()
-            && self.depends_on.is_none();
+            && self.depends_on.is_none()
+            && self.cert_expiry_warn.is_none()
+            && self.warn_response_time.is_none();
         (!plain).then(|| Arc::new(self))
     }
 }
@@ -293,5 +300,18 @@ impl Monitor {
     /// origin; `None`: the default roots.
     pub fn ca_file(&self) -> Option<&TlsConfig> {
         self.extra()?.ca_file.as_ref()
+    }
+
+    /// How close the certificate's expiry may come before the monitor is degraded
+    /// (`cert_expiry_warn`, [`DEFAULT_CERT_EXPIRY_WARN`] unless set; zero: never).
+    pub fn cert_expiry_warn(&self) -> Duration {
+        self.extra()
+            .and_then(|x| x.cert_expiry_warn)
+            .unwrap_or(DEFAULT_CERT_EXPIRY_WARN)
+    }
+
+    /// A passing check slower than this degrades the monitor (`warn_response_time`).
+    pub fn warn_response_time(&self) -> Option<Duration> {
+        self.extra()?.warn_response_time
     }
 }

@@ -369,6 +369,8 @@ mod tests {
                     detail: String::new(),
                 }
             },
+            cert_expiry: None,
+            degraded: None,
         };
         let t0 = MIDNIGHT;
         let mut mem = MemoryHistory::new(config.monitors.into(), Arc::clone(&stats), at(t0));

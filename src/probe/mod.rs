@@ -40,12 +40,16 @@ use crate::model::{Method, Monitor};
 use crate::text;
 
 mod agent;
+pub mod cert;
 mod classify;
+pub mod degraded;
 pub mod expect;
 mod nature;
 mod phase;
 mod redirect;
+mod tls;
 
+pub use self::degraded::{Degraded, Warning};
 pub use self::expect::{Expect, StatusPattern, StatusSet};
 pub use self::nature::{Cause, LocalKind, Nature};
 pub use self::phase::Phases;
@@ -245,6 +249,12 @@ pub struct Observation {
     pub redirects: Vec<Redirect>,
     /// Up or down.
     pub outcome: Outcome,
+    /// The earliest expiry (`notAfter`) of the certificates the server of the last request
+    /// presented (after redirects: the final one's, as blackbox_exporter reports it); `None`
+    /// when that request made no TLS handshake (or the check ended before it).
+    pub cert_expiry: Option<SystemTime>,
+    /// Why a passing check needs attention ([`degraded::judge`]); `None` when it does not.
+    pub degraded: Option<Degraded>,
 }
 
 /// Performs one check of a monitor. Implementations must not panic on a bad site and must
@@ -364,6 +374,7 @@ impl HttpProbe {
         remaining: Duration,
     ) -> Result<Result<http::Response<ureq::Body>, ureq::Error>, http::Error> {
         phase::start();
+        cert::reset();
         match monitor.body() {
             Some(body) if hop.with_body && hop.method.has_body() => {
                 Ok(self.agent.run(self.request(monitor, hop, body, remaining)?))
@@ -413,6 +424,8 @@ impl Observation {
             retry_after: None,
             redirects: Vec::new(),
             outcome,
+            cert_expiry: None,
+            degraded: None,
         }
     }
 }
@@ -423,6 +436,8 @@ impl Probe for HttpProbe {
         let mut observation = Observation::without_response(Duration::ZERO, Outcome::Up);
         self.observe(monitor, started, &mut observation);
         observation.elapsed = started.elapsed();
+        observation.cert_expiry = cert::take();
+        observation.degraded = degraded::judge(monitor, &observation, SystemTime::now());
         if let Outcome::Down { detail, .. } = &mut observation.outcome {
             // Our own words are plain already; this bounds and escapes whatever of a
             // server's text reached a detail, whichever path it took.

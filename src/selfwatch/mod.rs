@@ -89,6 +89,8 @@ mod tests {
             retry_after: None,
             redirects: Vec::new(),
             outcome,
+            cert_expiry: None,
+            degraded: None,
         }
     }
 

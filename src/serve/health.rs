@@ -93,6 +93,8 @@ mod tests {
             retry_after: None,
             redirects: Vec::new(),
             outcome: crate::probe::Outcome::Up,
+            cert_expiry: None,
+            degraded: None,
         };
         for _ in 0..30 {
             c.stats.record(0, &obs, Duration::ZERO);
