@@ -22,7 +22,7 @@ use crate::config::shown_url::redact_userinfo;
 use crate::config::Monitor;
 use crate::error::Error;
 use crate::event::{Event, Impairment, StateChange};
-use crate::probe::{Cause, Echoes, Nature, Outcome, Phases, Reason, Redirect};
+use crate::probe::{Cause, Echoes, Nature, Outcome, Phases, Reason, Redirect, Warning};
 use crate::sinks;
 use crate::state::State;
 use crate::stats::Stats;
@@ -160,6 +160,13 @@ struct CheckJson<'a> {
     /// Echo requests sent and replies received, for `icmp://` checks.
     #[serde(skip_serializing_if = "Option::is_none")]
     echoes: Option<EchoesJson>,
+    /// The certificate chain's earliest expiry (RFC 3339, UTC, to the second, like `ts`);
+    /// absent without a TLS handshake.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cert_expiry: Option<String>,
+    /// Why a passing check is degraded; absent when it is not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    degraded: Option<DegradedJson<'a>>,
     lateness_ms: f64,
     queued_ms: f64,
 }
@@ -215,6 +222,12 @@ pub fn phases_text(phases: &Phases) -> Option<String> {
         .filter_map(|(name, d)| d.map(|d| format!("{name} {:.1} ms", d.as_secs_f64() * 1e3)))
         .collect();
     (!shown.is_empty()).then(|| shown.join(", "))
+}
+
+#[derive(Serialize)]
+struct DegradedJson<'a> {
+    cause: Warning,
+    detail: &'a str,
 }
 
 #[derive(Serialize)]
@@ -392,6 +405,13 @@ pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> St
                 final_url: final_url.as_deref(),
                 redirects: &o.redirects,
                 echoes: o.echoes.map(EchoesJson::from),
+                cert_expiry: o
+                    .cert_expiry
+                    .map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+                degraded: o.degraded.as_ref().map(|d| DegradedJson {
+                    cause: d.cause,
+                    detail: &d.detail,
+                }),
                 lateness_ms: ms(record.lateness),
                 queued_ms: ms(record.queued),
             };
@@ -399,6 +419,7 @@ pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> St
         }
         Format::Text => {
             let state = match o.outcome {
+                Outcome::Up if o.degraded.is_some() => "DEGRADED",
                 Outcome::Up => "UP  ",
                 Outcome::Down { .. } => "DOWN",
                 Outcome::Local { .. } => "LOCAL",
@@ -420,6 +441,9 @@ pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> St
                 line.push_str(&format!("  {reason}: {detail}"));
             } else if let Some(echoes) = o.echoes {
                 line.push_str(&format!("  ({})", echoes.summary()));
+            }
+            if let Some(d) = &o.degraded {
+                line.push_str(&format!("  {}: {}", d.cause, d.detail));
             }
             if nature != Nature::Verdict {
                 line.push_str("  (not a verdict: retried on the next occurrence)");
@@ -459,6 +483,8 @@ mod tests {
                 redirects: Vec::new(),
                 outcome,
                 echoes: None,
+                cert_expiry: None,
+                degraded: None,
             },
         };
         (config.monitors[0].clone(), record)

@@ -104,6 +104,7 @@ struct Guarded {
 // A monitor's state: 0 = unknown.
 const UP: u8 = 1;
 const DOWN: u8 = 2;
+const DEGRADED: u8 = 3;
 
 #[derive(Default)]
 struct MonitorTally {
@@ -122,6 +123,8 @@ struct MonitorTally {
     last_outcome: AtomicU8,
     /// Unix ms when the current state began (0: the start of the run).
     since_ms: AtomicU64,
+    /// Unix seconds of the earliest certificate expiry last seen (0: none seen yet).
+    cert_expiry_s: AtomicU64,
 }
 
 /// A monitor's last check, as published by the worker that made it: plain atomics, so the
@@ -140,6 +143,9 @@ pub struct LastCheck {
     pub nature: Nature,
     /// Why it failed; `None` when up.
     pub reason: Option<Reason>,
+    /// The earliest certificate expiry last seen (by this check or an earlier one, as a
+    /// check that made no handshake leaves it as it was); `None` before any.
+    pub cert_expiry: Option<std::time::SystemTime>,
 }
 
 /// Buckets of the run's lateness histogram, +Inf included.
@@ -188,6 +194,8 @@ pub struct Stats {
     missed: AtomicU64,
     overflow_depth: AtomicUsize,
     down_monitors: AtomicUsize,
+    /// Monitors in the `degraded` state (kept by [`Stats::set_state`]).
+    degraded_monitors: AtomicUsize,
     backed_off: AtomicUsize,
     held_back: AtomicU64,
     held_depth: AtomicUsize,
@@ -264,6 +272,7 @@ impl Stats {
             missed: AtomicU64::new(0),
             overflow_depth: AtomicUsize::new(0),
             down_monitors: AtomicUsize::new(0),
+            degraded_monitors: AtomicUsize::new(0),
             backed_off: AtomicUsize::new(0),
             held_back: AtomicU64::new(0),
             held_depth: AtomicUsize::new(0),
@@ -436,6 +445,11 @@ impl Stats {
         self.impairments.load(Relaxed)
     }
 
+    /// Monitors in the `degraded` state.
+    pub fn degraded(&self) -> usize {
+        self.degraded_monitors.load(Relaxed)
+    }
+
     /// Monitors in the `down` state.
     pub fn failing(&self) -> usize {
         self.down_monitors.load(Relaxed)
@@ -447,13 +461,20 @@ impl Stats {
             State::Unknown => 0,
             State::Up => UP,
             State::Down => DOWN,
+            State::Degraded => DEGRADED,
         };
         self.monitors[monitor]
             .since_ms
             .store(unix_ms(std::time::SystemTime::now()), Relaxed);
         let tally = &self.monitors[monitor];
-        if tally.state.swap(code, Relaxed) != code {
+        let before = tally.state.swap(code, Relaxed);
+        if before != code {
             tally.state_changes.fetch_add(1, Relaxed);
+            if code == DEGRADED {
+                self.degraded_monitors.fetch_add(1, Relaxed);
+            } else if before == DEGRADED {
+                self.degraded_monitors.fetch_sub(1, Relaxed);
+            }
         }
     }
 
@@ -476,6 +497,12 @@ impl Stats {
             Relaxed,
         );
         t.last_outcome.store(nature * 16 + reason, Relaxed);
+        if let Some(expiry) = observation.cert_expiry {
+            let secs = expiry
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            t.cert_expiry_s.store(secs.max(1), Relaxed);
+        }
         t.last_ms
             .store(unix_ms(std::time::SystemTime::now()).max(1), Relaxed);
     }
@@ -501,6 +528,10 @@ impl Stats {
             reason: (packed % 16)
                 .checked_sub(1)
                 .and_then(|i| Reason::ALL.get(usize::from(i)).copied()),
+            cert_expiry: match t.cert_expiry_s.load(Relaxed) {
+                0 => None,
+                secs => Some(std::time::UNIX_EPOCH + Duration::from_secs(secs)),
+            },
         })
     }
 
@@ -639,6 +670,7 @@ impl Stats {
         match self.monitors[monitor].state.load(Relaxed) {
             UP => State::Up,
             DOWN => State::Down,
+            DEGRADED => State::Degraded,
             _ => State::Unknown,
         }
     }
@@ -728,6 +760,8 @@ mod tests {
             redirects: Vec::new(),
             outcome,
             echoes: None,
+            cert_expiry: None,
+            degraded: None,
         }
     }
 

@@ -374,7 +374,7 @@ impl Monitor {
             h,
             "contains={:?}\nnot_contains={:?}\nmatches={:?}\nmax_time={:?}\n\
              retries={:?}\nretry_delay={:?}\nrecover={:?}\nbackoff={:?}\nnotify={:?}\n\
-             http_redirect={}\nca={}\n",
+             http_redirect={}\nca={}\ncert_warn={:?}\nwarn_time={:?}\n",
             e.body_contains,
             e.body_not_contains,
             e.body_matches.as_ref().map(Regex::as_str),
@@ -385,7 +385,9 @@ impl Monitor {
             x.max_backoff.map(|d| d.as_millis()),
             x.notify,
             x.allow_http_redirect,
-            x.ca_file.is_some()
+            x.ca_file.is_some(),
+            x.cert_expiry_warn.map(|d| d.as_millis()),
+            x.warn_response_time.map(|d| d.as_millis())
         );
     }
 }

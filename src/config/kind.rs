@@ -74,23 +74,14 @@ pub(super) fn check_keys(kind: Kind, entry: &Map<String, Value>) -> Result<(), S
     for (key, only) in KIND_ONLY {
         if only != kind && entry.contains_key(key) {
             return Err(format!(
-                "{key} is a setting of {}:// monitors; this is a{} {}:// monitor",
+                "{key} is a setting of {}:// monitors; this is {} monitor",
                 only.as_str(),
-                if kind == Kind::Icmp || kind == Kind::Http {
-                    "n"
-                } else {
-                    ""
-                },
-                if kind == Kind::Http {
-                    "http(s)"
-                } else {
-                    kind.as_str()
-                }
+                a(kind)
             ));
         }
     }
     let tls = entry.get("tls") == Some(&Value::Bool(true));
-    for key in ["insecure", "ca_file"] {
+    for key in ["insecure", "ca_file", "cert_expiry_warn"] {
         if !entry.contains_key(key) {
             continue;
         }
@@ -104,13 +95,23 @@ pub(super) fn check_keys(kind: Kind, entry: &Map<String, Value>) -> Result<(), S
             }
             Kind::Icmp | Kind::Dns => {
                 return Err(format!(
-                    "{key} is a TLS setting; a {}:// monitor makes no TLS handshake",
-                    kind.as_str()
+                    "{key} is a TLS setting; {} monitor makes no TLS handshake",
+                    a(kind)
                 ))
             }
         }
     }
     Ok(())
+}
+
+/// `a tcp://`, `an icmp://`, … as a sentence names a monitor of `kind`.
+fn a(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Http => "an http(s)://",
+        Kind::Tcp => "a tcp://",
+        Kind::Icmp => "an icmp://",
+        Kind::Dns => "a dns://",
+    }
 }
 
 /// The target of a non-HTTP entry: its URL (`text`, already checked to parse, with a host)
@@ -233,6 +234,11 @@ mod tests {
         );
         let e = check_keys(Kind::Icmp, &map(json!({"expect_address": "::1"}))).unwrap_err();
         assert!(e.ends_with("this is an icmp:// monitor"), "{e}");
+        let e = check_keys(Kind::Dns, &map(json!({"cert_expiry_warn": "3d"}))).unwrap_err();
+        assert_eq!(
+            e,
+            "cert_expiry_warn is a TLS setting; a dns:// monitor makes no TLS handshake"
+        );
         let e = check_keys(Kind::Tcp, &map(json!({"insecure": true}))).unwrap_err();
         assert!(e.contains("add \"tls\": true"), "{e}");
         check_keys(Kind::Tcp, &map(json!({"insecure": true, "tls": true}))).unwrap();

@@ -20,8 +20,8 @@ use super::expect::{
 };
 use super::request::{body_value, ca_file_value, headers_value, method_value, user_agent_value};
 use super::value::{
-    bool_value, count_value, env_var, group_value, interval_value, name_value, notify_names_value,
-    positive_duration_value, retry_delay_value, timeout_value,
+    bool_value, check_max, count_value, duration_value, env_var, group_value, interval_value,
+    name_value, notify_names_value, positive_duration_value, retry_delay_value, timeout_value,
 };
 use super::{interpolate, plan};
 use crate::model::monitor::Extra;
@@ -63,6 +63,8 @@ impl Extra {
             ca_file: own.ca_file.or_else(|| defaults.ca_file.clone()),
             depends_on: own.depends_on.or_else(|| defaults.depends_on.clone()),
             target: Target::Http,
+            cert_expiry_warn: own.cert_expiry_warn.or(defaults.cert_expiry_warn),
+            warn_response_time: own.warn_response_time.or(defaults.warn_response_time),
         }
     }
 }
@@ -145,6 +147,8 @@ raw_settings!(
     max_backoff,
     notify,
     depends_on,
+    cert_expiry_warn,
+    warn_response_time,
 );
 
 /// Validated optional settings, from `defaults` or from one entry.
@@ -176,6 +180,8 @@ pub(super) struct Settings {
     pub(super) allow_http_redirect: Option<bool>,
     pub(super) ca_file: Option<TlsConfig>,
     pub(super) depends_on: Option<Vec<String>>,
+    pub(super) cert_expiry_warn: Option<Duration>,
+    pub(super) warn_response_time: Option<Duration>,
 }
 
 impl Settings {
@@ -200,6 +206,8 @@ impl Settings {
             || self.allow_http_redirect.is_some()
             || self.ca_file.is_some()
             || self.depends_on.is_some()
+            || self.cert_expiry_warn.is_some()
+            || self.warn_response_time.is_some()
     }
 
     /// Validates the optional fields shared by `defaults` and entries, in
@@ -277,6 +285,17 @@ impl Settings {
             depends_on: raw
                 .depends_on
                 .map(|v| plan::depends_on_value(&v))
+                .transpose()?,
+            cert_expiry_warn: raw
+                .cert_expiry_warn
+                .map(|v| {
+                    duration_value("cert_expiry_warn", &v)
+                        .and_then(|d| check_max("cert_expiry_warn", d))
+                })
+                .transpose()?,
+            warn_response_time: raw
+                .warn_response_time
+                .map(|v| positive_duration_value("warn_response_time", &v))
                 .transpose()?,
         })
     }

@@ -154,6 +154,8 @@ mod tests {
             redirects: Vec::new(),
             outcome,
             echoes: None,
+            cert_expiry: None,
+            degraded: None,
         }
     }
 

@@ -254,6 +254,19 @@ fn render(o: &Observation) -> Vec<u8> {
         "1 if the final request used TLS.",
         Value::Int(u64::from(ssl)),
     );
+    // As blackbox_exporter: only when the final response came over TLS.
+    if let Some(expiry) = o.cert_expiry.filter(|_| ssl) {
+        gauge(
+            "probe_ssl_earliest_cert_expiry",
+            "Earliest expiry (notAfter, Unix time) of the certificates the final server presented.",
+            Value::Int(
+                expiry
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs(),
+            ),
+        );
+    }
     phase_durations(&mut w, &o.phases);
     if let Some(reason) = o.outcome.cause_name() {
         let name = "sitewatch_probe_failure";
@@ -332,6 +345,8 @@ mod tests {
             }],
             outcome,
             echoes: None,
+            cert_expiry: None,
+            degraded: None,
         }
     }
 

@@ -42,15 +42,19 @@ enum Family {
     Duration,
     LastCheck,
     StateChanges,
+    Degraded,
+    CertExpiry,
 }
 
-const FAMILIES: [Family; 6] = [
+const FAMILIES: [Family; 8] = [
     Family::Up,
     Family::Checks,
     Family::Failures,
     Family::Duration,
     Family::LastCheck,
     Family::StateChanges,
+    Family::Degraded,
+    Family::CertExpiry,
 ];
 
 impl Family {
@@ -62,12 +66,14 @@ impl Family {
             Family::Duration => "sitewatch_check_duration_seconds",
             Family::LastCheck => "sitewatch_last_check_timestamp_seconds",
             Family::StateChanges => "sitewatch_state_changes_total",
+            Family::Degraded => "sitewatch_degraded",
+            Family::CertExpiry => "sitewatch_cert_expiry_timestamp_seconds",
         }
     }
 
     fn kind(self) -> Kind {
         match self {
-            Family::Up | Family::LastCheck => Kind::Gauge,
+            Family::Up | Family::LastCheck | Family::Degraded | Family::CertExpiry => Kind::Gauge,
             Family::Checks | Family::Failures | Family::StateChanges => Kind::Counter,
             Family::Duration => Kind::Histogram,
         }
@@ -75,7 +81,18 @@ impl Family {
 
     fn help(self) -> &'static str {
         match self {
-            Family::Up => "1 if the monitor is up, 0 if down; absent while its state is unknown.",
+            Family::Up => {
+                "1 if the monitor is up (degraded included), 0 if down; absent while its state \
+                 is unknown."
+            }
+            Family::Degraded => {
+                "1 if the monitor is degraded (answering, but needing attention), else 0; \
+                 absent while its state is unknown."
+            }
+            Family::CertExpiry => {
+                "Earliest expiry (notAfter, Unix time) of the certificates the monitor's site \
+                 last presented; absent before any TLS handshake."
+            }
             Family::Checks => {
                 "Verdicts about the monitor's site (up or down); local failures of sitewatch \
                  and inconclusive checks are not counted here."
@@ -85,7 +102,7 @@ impl Family {
             Family::LastCheck => {
                 "When the monitor's last check ended (Unix time), whatever its nature."
             }
-            Family::StateChanges => "Changes of the monitor's state (unknown, up, down).",
+            Family::StateChanges => "Changes of the monitor's state (unknown, up, degraded, down).",
         }
     }
 
@@ -242,7 +259,8 @@ fn monitor_samples(
     match family {
         Family::Up => {
             let up = match stats.state(i) {
-                State::Up => 1,
+                // Degraded answers: up, as in uptime (its own family says degraded).
+                State::Up | State::Degraded => 1,
                 State::Down => 0,
                 State::Unknown => return,
             };
@@ -280,6 +298,24 @@ fn monitor_samples(
             };
             let at = last.at.duration_since(UNIX_EPOCH).unwrap_or_default();
             w.sample(name, "", &labels, None, Value::Micros(micros(at)));
+        }
+        Family::Degraded => {
+            let degraded = match stats.state(i) {
+                State::Degraded => 1,
+                State::Up | State::Down => 0,
+                State::Unknown => return,
+            };
+            w.sample(name, "", &labels, None, Value::Int(degraded));
+        }
+        Family::CertExpiry => {
+            let Some(expiry) = stats.last_check(i).and_then(|l| l.cert_expiry) else {
+                return;
+            };
+            let secs = expiry
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs();
+            w.sample(name, "", &labels, None, Value::Int(secs));
         }
     }
 }
@@ -509,6 +545,8 @@ mod tests {
             redirects: Vec::new(),
             outcome,
             echoes: None,
+            cert_expiry: None,
+            degraded: None,
         }
     }
 

@@ -132,9 +132,14 @@ pub(crate) struct Extra {
     pub(crate) allow_http_redirect: bool,
     pub(crate) ca_file: Option<TlsConfig>,
     pub(crate) depends_on: Option<Vec<String>>,
+    pub(crate) cert_expiry_warn: Option<Duration>,
+    pub(crate) warn_response_time: Option<Duration>,
     /// What is checked when it is not HTTP (`tcp://`, `icmp://`, `dns://`).
     pub(crate) target: Target,
 }
+
+/// `cert_expiry_warn` unless set: two weeks, time enough to renew by hand.
+pub const DEFAULT_CERT_EXPIRY_WARN: Duration = Duration::from_secs(14 * 24 * 60 * 60);
 
 /// The target of a monitor without an [`Extra`] block: its HTTP URL.
 static HTTP_TARGET: Target = Target::Http;
@@ -172,6 +177,8 @@ impl Extra {
             && !self.allow_http_redirect
             && self.ca_file.is_none()
             && self.depends_on.is_none()
+            && self.cert_expiry_warn.is_none()
+            && self.warn_response_time.is_none()
             && self.target == Target::Http;
         (!plain).then(|| Arc::new(self))
     }
@@ -310,5 +317,18 @@ impl Monitor {
     /// origin; `None`: the default roots.
     pub fn ca_file(&self) -> Option<&TlsConfig> {
         self.extra()?.ca_file.as_ref()
+    }
+
+    /// How close the certificate's expiry may come before the monitor is degraded
+    /// (`cert_expiry_warn`, [`DEFAULT_CERT_EXPIRY_WARN`] unless set; zero: never).
+    pub fn cert_expiry_warn(&self) -> Duration {
+        self.extra()
+            .and_then(|x| x.cert_expiry_warn)
+            .unwrap_or(DEFAULT_CERT_EXPIRY_WARN)
+    }
+
+    /// A passing check slower than this degrades the monitor (`warn_response_time`).
+    pub fn warn_response_time(&self) -> Option<Duration> {
+        self.extra()?.warn_response_time
     }
 }

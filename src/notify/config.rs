@@ -148,6 +148,9 @@ pub struct ChannelSpec {
     pub retries: u32,
     /// Delay before the first retry; doubles for each further one.
     pub retry_delay: Duration,
+    /// Whether it is told when a monitor becomes degraded and when that clears (`degraded`,
+    /// default true).
+    pub degraded: bool,
 }
 
 /// Every channel of a config.
@@ -188,7 +191,7 @@ const COMMON: [&str; 10] = [
     "timeout",
     "retries",
 ];
-const COMMON_TAIL: [&str; 1] = ["retry_delay"];
+const COMMON_TAIL: [&str; 2] = ["retry_delay", "degraded"];
 const TYPES: &str =
     "\"webhook\", \"slack\", \"discord\", \"ntfy\", \"command\" or \"alertmanager\"";
 
@@ -445,6 +448,16 @@ fn parse_channel(
             humantime::format_duration(retry_delay)
         ));
     }
+    let degraded = match map.remove("degraded") {
+        None => true,
+        Some(Value::Bool(b)) => b,
+        Some(other) => {
+            return Err(format!(
+                "degraded must be true or false, found {}",
+                shown(&other)
+            ))
+        }
+    };
     let (group_window, remind_every, flap_threshold) = match am_resend {
         Some(resend) => (Duration::ZERO, Some(resend), 0),
         None => (group_window, remind_every, flap_threshold),
@@ -460,6 +473,7 @@ fn parse_channel(
         timeout,
         retries,
         retry_delay,
+        degraded,
     })
 }
 

@@ -370,6 +370,8 @@ mod tests {
                 }
             },
             echoes: None,
+            cert_expiry: None,
+            degraded: None,
         };
         let t0 = MIDNIGHT;
         let mut mem = MemoryHistory::new(config.monitors.into(), Arc::clone(&stats), at(t0));

@@ -15,10 +15,11 @@ use std::net::{IpAddr, SocketAddr};
 use ureq::config::Config;
 use ureq::http::Uri;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{Connector, NextTimeout, RustlsConnector, TcpConnector};
+use ureq::unversioned::transport::{Connector, NextTimeout, TcpConnector};
 use ureq::Agent;
 
 use super::phase::{Clock, Mark, Marked};
+use super::tls::TlsConnector;
 use super::ProbeSettings;
 
 /// Builds the agent every check goes through, resolving names with the system resolver.
@@ -87,7 +88,8 @@ fn literal_addr(uri: &Uri) -> Option<SocketAddr> {
 ///
 /// Everything else is what [`build`] gives: the same configuration, and the connector chain of
 /// ureq's default connector without its proxy links (TCP, then rustls for `https`, with the
-/// webpki roots), so TLS behaves exactly as in production. The resolver and the chain mark
+/// webpki roots; our own TLS link, [`super::tls`], which also keeps the certificates' expiry),
+/// so TLS behaves exactly as in production. The resolver and the chain mark
 /// each step of a request, and time it, for timeout details and phase timings
 /// ([`super::phase`]). The resolver must return at least one address or
 /// an error (`ureq::Error::HostNotFound` when no address is usable; the system resolver's own
@@ -100,7 +102,7 @@ pub(super) fn build_with_resolver(settings: &ProbeSettings, resolver: impl Resol
         ().chain(Mark::BeforeTcp)
             .chain(TcpConnector::default())
             .chain(Mark::AfterTcp)
-            .chain(RustlsConnector::default())
+            .chain(TlsConnector::default())
             .chain(Mark::AfterTls)
             .chain(Clock);
     Agent::with_parts(config(settings), connector, Marked(resolver))

@@ -6,7 +6,7 @@
 //! [`Probes`] and never ask what they are checking. All kinds share one resolver, so a test that
 //! injects one ([`Probes::with_resolver`]) never reaches a real DNS server, whatever it checks.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use ureq::unversioned::resolver::Resolver;
 
@@ -14,7 +14,7 @@ use super::agent::LiteralFirst;
 use super::dns::{DnsProbe, Lookup};
 use super::icmp::IcmpProbe;
 use super::tcp::{TcpProbe, Trust};
-use super::{HttpProbe, Observation, Outcome, Probe, ProbeSettings, MAX_DETAIL};
+use super::{cert, degraded, HttpProbe, Observation, Outcome, Probe, ProbeSettings, MAX_DETAIL};
 use crate::model::target::Target;
 use crate::model::Monitor;
 use crate::text;
@@ -45,9 +45,11 @@ impl Checker for TcpProbe {
         } else {
             Trust::WebPki
         };
-        // The peer certificates are left here; certificate expiry reads them from
-        // `TcpProbe::check`'s report.
-        TcpProbe::check(self, target, trust, deadline, monitor.timeout).observation
+        let report = TcpProbe::check(self, target, trust, deadline, monitor.timeout);
+        let mut observation = report.observation;
+        // As for HTTPS: the earliest expiry of the chain the handshake accepted.
+        observation.cert_expiry = cert::earliest_expiry(&report.peer_certificates);
+        observation
     }
 }
 
@@ -132,11 +134,18 @@ impl Probe for Probes {
         let deadline = Instant::now() + monitor.timeout;
         let target = monitor.target();
         let mut observation = self.checker(target).check(monitor, deadline);
-        if *target != Target::Http && observation.outcome.is_up() {
-            // `max_response_time` holds for every kind (HTTP checks it among its assertions).
-            if let Some(detail) = monitor.expect().time_failure(observation.elapsed) {
+        if *target != Target::Http {
+            // `max_response_time` holds for every kind (HTTP checks it among its assertions),
+            // and so do `warn_response_time` and `cert_expiry_warn` (HttpProbe judges its own).
+            if let Some(detail) = observation
+                .outcome
+                .is_up()
+                .then(|| monitor.expect().time_failure(observation.elapsed))
+                .flatten()
+            {
                 observation.outcome = Outcome::down(super::Reason::Assertion, detail);
             }
+            observation.degraded = degraded::judge(monitor, &observation, SystemTime::now());
         }
         if let Outcome::Down { detail, .. } = &mut observation.outcome {
             // As HttpProbe does: every detail bounded and escaped, whichever kind made it.

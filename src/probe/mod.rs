@@ -40,7 +40,9 @@ use crate::model::{Method, Monitor};
 use crate::text;
 
 mod agent;
+pub mod cert;
 mod classify;
+pub mod degraded;
 pub mod dns;
 pub mod expect;
 pub mod icmp;
@@ -49,7 +51,9 @@ mod nature;
 mod phase;
 mod redirect;
 pub mod tcp;
+mod tls;
 
+pub use self::degraded::{Degraded, Warning};
 pub use self::expect::{Expect, StatusPattern, StatusSet};
 pub use self::kinds::{Checker, Probes};
 pub use self::nature::{Cause, LocalKind, Nature};
@@ -253,6 +257,12 @@ pub struct Observation {
     pub redirects: Vec<Redirect>,
     /// Up or down.
     pub outcome: Outcome,
+    /// The earliest expiry (`notAfter`) of the certificates the server of the last request
+    /// presented (after redirects: the final one's, as blackbox_exporter reports it); `None`
+    /// when that request made no TLS handshake (or the check ended before it).
+    pub cert_expiry: Option<SystemTime>,
+    /// Why a passing check needs attention ([`degraded::judge`]); `None` when it does not.
+    pub degraded: Option<Degraded>,
     /// The echo requests sent and the replies received, for an `icmp://` check.
     pub echoes: Option<Echoes>,
 }
@@ -403,6 +413,7 @@ impl HttpProbe {
         remaining: Duration,
     ) -> Result<Result<http::Response<ureq::Body>, ureq::Error>, http::Error> {
         phase::start();
+        cert::reset();
         match monitor.body() {
             Some(body) if hop.with_body && hop.method.has_body() => {
                 Ok(self.agent.run(self.request(monitor, hop, body, remaining)?))
@@ -453,6 +464,8 @@ impl Observation {
             redirects: Vec::new(),
             outcome,
             echoes: None,
+            cert_expiry: None,
+            degraded: None,
         }
     }
 }
@@ -463,6 +476,8 @@ impl Probe for HttpProbe {
         let mut observation = Observation::without_response(Duration::ZERO, Outcome::Up);
         self.observe(monitor, started, &mut observation);
         observation.elapsed = started.elapsed();
+        observation.cert_expiry = cert::take();
+        observation.degraded = degraded::judge(monitor, &observation, SystemTime::now());
         if let Outcome::Down { detail, .. } = &mut observation.outcome {
             // Our own words are plain already; this bounds and escapes whatever of a
             // server's text reached a detail, whichever path it took.

@@ -90,6 +90,8 @@ mod tests {
             redirects: Vec::new(),
             outcome,
             echoes: None,
+            cert_expiry: None,
+            degraded: None,
         }
     }
 

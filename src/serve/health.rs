@@ -94,6 +94,8 @@ mod tests {
             redirects: Vec::new(),
             outcome: crate::probe::Outcome::Up,
             echoes: None,
+            cert_expiry: None,
+            degraded: None,
         };
         for _ in 0..30 {
             c.stats.record(0, &obs, Duration::ZERO);

@@ -205,6 +205,13 @@ pub const MIGRATIONS: &[&str] = &[
      ALTER TABLE checks ADD COLUMN phase_tls_ms REAL;
      ALTER TABLE checks ADD COLUMN phase_ttfb_ms REAL;
      ALTER TABLE checks ADD COLUMN phase_transfer_ms REAL;",
+    // 8: certificate expiry and the degraded state. `checks.cert_expiry`: the earliest
+    // `notAfter` of the certificates the server presented (Unix ms; NULL without a TLS
+    // handshake); `checks.degraded`: why a passing check needed attention (`cert_expiry`,
+    // `response_time`; NULL when it did not). Degraded checks are up: they count as up in the
+    // rollups. A monitor's time `degraded` is read from `transitions` (to_state 'degraded').
+    "ALTER TABLE checks ADD COLUMN cert_expiry INTEGER;
+     ALTER TABLE checks ADD COLUMN degraded TEXT;",
 ];
 
 /// Gives each monitor row without a `config_id` the one its name or URL gives (migration 3).

@@ -410,9 +410,9 @@ impl Writer {
                 "INSERT INTO checks (ts, monitor, status, reason, detail, bytes, ms, lateness_ms,
                                      nature,
                                      phase_dns_ms, phase_connect_ms, phase_tls_ms, phase_ttfb_ms,
-                                     phase_transfer_ms)
+                                     phase_transfer_ms, cert_expiry, degraded)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,
-                         ?10, ?11, ?12, ?13, ?14)",
+                         ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             )?;
             let mut insert_transition_statement = tx.prepare(INSERT_TRANSITION)?;
             let mut insert_impairment = tx.prepare(
@@ -439,6 +439,8 @@ impl Writer {
                             row.phases[2],
                             row.phases[3],
                             row.phases[4],
+                            row.cert_expiry,
+                            row.degraded,
                         ])?;
                         // Only verdicts count in uptime.
                         if row.nature.is_none() {
@@ -677,6 +679,10 @@ struct CheckRow<'a> {
     lateness_ms: f64,
     /// `Phases::NAMES` in order, milliseconds; `None` where not measured.
     phases: [Option<f64>; 5],
+    /// The certificate chain's earliest expiry, Unix ms.
+    cert_expiry: Option<i64>,
+    /// Why a passing check was degraded (`cert_expiry`, `response_time`).
+    degraded: Option<&'static str>,
 }
 
 impl<'a> CheckRow<'a> {
@@ -696,6 +702,8 @@ impl<'a> CheckRow<'a> {
             ms: ms(o.elapsed),
             lateness_ms: ms(record.lateness),
             phases: o.phases.named().map(|(_, d)| d.map(ms)),
+            cert_expiry: o.cert_expiry.map(epoch_ms),
+            degraded: o.degraded.as_ref().map(|d| d.cause.as_str()),
         }
     }
 }
@@ -746,6 +754,8 @@ mod tests {
                     }
                 },
                 echoes: None,
+                cert_expiry: None,
+                degraded: None,
             },
         }))
     }
@@ -786,6 +796,8 @@ mod tests {
                     redirects: Vec::new(),
                     outcome,
                     echoes: None,
+                    cert_expiry: None,
+                    degraded: None,
                 },
             }))
         };

@@ -161,6 +161,30 @@ fn tcp_tls_verifies_the_certificate_like_https() {
 }
 
 #[test]
+fn tcp_tls_records_the_certificate_expiry_and_warns_before_it() {
+    let not_after = std::time::SystemTime::now() + Duration::from_secs(5 * 86_400);
+    let site = TlsSite::expiring(not_after);
+    let ca = config_text(site.cert_pem());
+    let c = check_one(
+        json!({"url": format!("tcp://{}", site.addr()), "timeout": "2s", "tls": true,
+               "ca_file": path(&ca)}),
+        &[],
+    );
+    assert_eq!(c["up"], true, "degraded is up: {c}");
+    assert!(c["cert_expiry"].is_string(), "{c}");
+    assert_eq!(c["degraded"]["cause"], "cert_expiry", "{c}");
+    // Far enough from expiry: up, not degraded, expiry still recorded.
+    let c = check_one(
+        json!({"url": format!("tcp://{}", site.addr()), "timeout": "2s", "tls": true,
+               "ca_file": path(&ca), "cert_expiry_warn": "1d"}),
+        &[],
+    );
+    assert_eq!(c["up"], true, "{c}");
+    assert!(c.get("degraded").is_none(), "{c}");
+    assert!(c["cert_expiry"].is_string(), "{c}");
+}
+
+#[test]
 fn tcp_tls_report_keeps_the_peer_certificates() {
     let site = TlsSite::start();
     let text = json!([{"url": format!("tcp://{}", site.addr()), "tls": true, "timeout": "2s"}]);

@@ -9,6 +9,7 @@ mod check;
 mod checks;
 mod config_errors;
 mod config_fuzz;
+mod degraded;
 mod dns;
 mod fleet;
 mod fleet_e2e;
