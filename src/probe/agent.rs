@@ -204,6 +204,36 @@ mod tests {
     }
 
     #[test]
+    fn request_buffer_is_small_unless_a_line_may_be_long() {
+        let request = |uri: &str, header: &str| {
+            ureq::http::Request::get(uri)
+                .header("x-long", header)
+                .body(())
+                .unwrap()
+        };
+        let short = request("http://127.0.0.1/ok", "v");
+        assert_eq!(output_buffer(&short, None), SHORT_OUTPUT);
+        assert_eq!(
+            output_buffer(&short, Some(&"u".repeat(3900))),
+            OUTPUT_BUFFER
+        );
+        let long_url = format!("http://127.0.0.1/{}", "p".repeat(2000));
+        assert_eq!(output_buffer(&request(&long_url, "v"), None), OUTPUT_BUFFER);
+        let long_header = request("http://127.0.0.1/ok", &"h".repeat(3900));
+        assert_eq!(output_buffer(&long_header, None), OUTPUT_BUFFER);
+        // The largest lines the config accepts fit the large buffer with room to spare.
+        let largest = request(
+            &format!(
+                "http://127.0.0.1/{}",
+                "p".repeat(super::super::MAX_URL_BYTES - 20)
+            ),
+            &"h".repeat(super::super::MAX_HEADER_BYTES - 6),
+        );
+        assert_eq!(output_buffer(&largest, None), OUTPUT_BUFFER);
+        assert!(super::super::MAX_URL_BYTES + 64 < OUTPUT_BUFFER);
+    }
+
+    #[test]
     fn host_names_go_to_the_default_resolver() {
         assert_eq!(addr("http://localhost:8080/"), None);
         assert_eq!(addr("https://example.invalid/"), None);
