@@ -109,8 +109,12 @@ impl<T: Transport> Transport for Slim<T> {
         Ok(n > 0)
     }
 
+    /// Never open for reuse: sitewatch opens a fresh connection for every check (the pool
+    /// holds none), and ureq asks this only before pooling a connection, which it does by
+    /// probing the socket (three system calls) and taking the pool's lock, shared by every
+    /// worker. Saying no closes the connection at once instead.
     fn is_open(&mut self) -> bool {
-        self.inner.is_open()
+        false
     }
 
     fn is_tls(&self) -> bool {
