@@ -5,7 +5,8 @@
 //! - a target is a URL as the config validates it (`http://` and `https://` kept as written;
 //!   a bare host, `host:port` or `host/path` means `https://…`, see [`target_url`]);
 //! - each check goes through the same [`HttpProbe`] as the monitor, and its line is the
-//!   monitor's check line ([`crate::output::check_line`]); nothing is written to a database;
+//!   monitor's check line ([`crate::output::check_line`]), in text followed by the phase
+//!   timings measured ([`line`]); nothing is written to a database;
 //! - one thread per target (targets are few): a slow target does not delay another's schedule.
 //!   Each thread keeps its own schedule (start + n × interval), so a check that takes longer
 //!   than the interval is followed at once by the next rather than piling up;
@@ -22,7 +23,7 @@ use serde::Serialize;
 
 use crate::config::{Config, Monitor};
 use crate::error::Error;
-use crate::output::{check_line, ms, Format};
+use crate::output::{check_line, ms, phases_text, Format};
 use crate::probe::{HttpProbe, Observation, Probe, ProbeSettings};
 use crate::signal::{Cause, Stop};
 use crate::worker::CheckRecord;
@@ -213,6 +214,19 @@ pub fn run(plan: &Plan, stop: &Stop, requests: crate::signal::Requests) -> Resul
     Ok(if all_up { 0 } else { 1 })
 }
 
+/// One check's line: the monitor's check line (whose JSON has `phases_ms`), in text followed
+/// by the phases measured (`  dns 0.4 ms, connect 0.2 ms, ttfb 5.1 ms, transfer 0.1 ms`).
+fn line(monitor: &Monitor, record: &CheckRecord, format: Format) -> String {
+    let mut line = check_line(monitor, record, format);
+    if format == Format::Text {
+        if let Some(phases) = phases_text(&record.observation.phases) {
+            line.push_str("  ");
+            line.push_str(&phases);
+        }
+    }
+    line
+}
+
 /// Checks one target on its schedule until `stop` or the count.
 fn target_loop(monitor: &Monitor, probe: &dyn Probe, plan: &Plan, stop: &Stop) -> Tally {
     let mut tally = Tally::default();
@@ -231,7 +245,7 @@ fn target_loop(monitor: &Monitor, probe: &dyn Probe, plan: &Plan, stop: &Stop) -
             queued: Duration::ZERO,
             observation,
         };
-        crate::sinks::write(&check_line(monitor, &record, plan.format));
+        crate::sinks::write(&line(monitor, &record, plan.format));
         if plan.count.is_some_and(|c| tally.checks >= c) {
             return tally;
         }

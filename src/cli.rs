@@ -543,7 +543,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             let from_urls = (!urls.is_empty())
                 .then(|| {
                     Config::of_urls(&urls, cli.interval.unwrap_or(DEFAULT_URL_INTERVAL))
-                        .map_err(|e| Error::Usage(format!("a URL on the command line: {e}")))
+                        .map_err(|e| Error::Usage(e.for_command_line()))
                 })
                 .transpose()?;
             let extra = from_urls

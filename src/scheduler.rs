@@ -42,9 +42,9 @@ use crossbeam_channel::{never, select, Receiver, Sender, TryRecvError, TrySendEr
 
 use crate::catalog::Catalog;
 use crate::event::{Event, Fanout, StateChange};
-use crate::probe::{Observation, Reason};
+use crate::probe::{Degraded, Observation, Reason};
 use crate::reload::Plan;
-use crate::state::{Health, Next, OverBudget, Policy, State};
+use crate::state::{Health, Next, OverBudget, Policy, Seen, State};
 use crate::stats::{ScheduleCounters, Stats};
 use crate::wheel::Wheel;
 
@@ -110,6 +110,8 @@ pub struct Verdict {
     pub retry_after: Option<Duration>,
     /// The check took more than half its timeout (set by the worker, which knows the timeout).
     pub slow: bool,
+    /// Up, but needing attention: the monitor goes `degraded` rather than `up`.
+    pub degraded: Option<Degraded>,
 }
 
 impl Verdict {
@@ -130,7 +132,17 @@ impl Verdict {
             detail,
             retry_after: o.retry_after,
             slow: false,
+            degraded: o.degraded.clone(),
         })
+    }
+
+    /// What health makes of it: up, degraded or down.
+    fn seen(&self) -> Seen {
+        match (self.up, &self.degraded) {
+            (false, _) => Seen::Down,
+            (true, Some(_)) => Seen::Degraded,
+            (true, None) => Seen::Up,
+        }
     }
 }
 
@@ -636,16 +648,16 @@ impl Schedule {
         let (step, over_budget) = match self.mode {
             Mode::Once => {
                 slot.health
-                    .observe_once(verdict.up, interval, policy, verdict.retry_after)
+                    .observe_once(verdict.seen(), interval, policy, verdict.retry_after)
             }
             Mode::Repeat => (
                 slot.health
-                    .observe(verdict.up, interval, policy, verdict.retry_after),
+                    .observe(verdict.seen(), interval, policy, verdict.retry_after),
                 None,
             ),
         };
         let (after, backed_off) = (slot.health.state(), slot.health.backed_off(interval));
-        slot.suspect = !(after == State::Up && verdict.up && !verdict.slow);
+        slot.suspect = !(after.is_up() && verdict.up && !verdict.slow);
         let inflight_due = slot.inflight_due;
         self.suspects =
             self.suspects + usize::from(self.slots[monitor].suspect) - usize::from(was_suspect);
@@ -781,9 +793,13 @@ pub fn run(mut schedule: Schedule, start: Instant, wiring: Wiring, stats: Arc<St
             attempts: t.attempts,
             reason: verdict.reason,
             status: verdict.status,
-            detail: match (t.over_budget, verdict.detail) {
-                (Some(over), detail) => Some(over_budget_detail(detail.as_deref(), over)),
-                (None, detail) => detail,
+            detail: match (t.over_budget, verdict.detail, verdict.degraded) {
+                (Some(over), detail, _) => Some(over_budget_detail(detail.as_deref(), over)),
+                // Into `degraded`: the cause, then what was seen.
+                (None, _, Some(d)) if t.to == State::Degraded => {
+                    Some(format!("{}: {}", d.cause, d.detail))
+                }
+                (None, detail, _) => detail,
             },
         })));
     };
@@ -956,6 +972,7 @@ mod tests {
             detail: (!up).then(|| "connection refused".to_string()),
             retry_after: None,
             slow: false,
+            degraded: None,
         }
     }
 

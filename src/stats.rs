@@ -16,6 +16,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::counters::{Buckets, MonitorCounters, MonitorSnapshot, Snapshot, LATENESS_BOUNDS_US};
+use crate::counters::{PHASE_BOUNDS_US, PHASE_BUCKETS};
 
 use crate::histogram::Histogram;
 use crate::probe::{Nature, Observation, Reason};
@@ -103,6 +104,7 @@ struct Guarded {
 // A monitor's state: 0 = unknown.
 const UP: u8 = 1;
 const DOWN: u8 = 2;
+const DEGRADED: u8 = 3;
 
 #[derive(Default)]
 struct MonitorTally {
@@ -121,6 +123,8 @@ struct MonitorTally {
     last_outcome: AtomicU8,
     /// Unix ms when the current state began (0: the start of the run).
     since_ms: AtomicU64,
+    /// Unix seconds of the earliest certificate expiry last seen (0: none seen yet).
+    cert_expiry_s: AtomicU64,
 }
 
 /// A monitor's last check, as published by the worker that made it: plain atomics, so the
@@ -139,6 +143,9 @@ pub struct LastCheck {
     pub nature: Nature,
     /// Why it failed; `None` when up.
     pub reason: Option<Reason>,
+    /// The earliest certificate expiry last seen (by this check or an earlier one, as a
+    /// check that made no handshake leaves it as it was); `None` before any.
+    pub cert_expiry: Option<std::time::SystemTime>,
 }
 
 /// Buckets of the run's lateness histogram, +Inf included.
@@ -187,6 +194,8 @@ pub struct Stats {
     missed: AtomicU64,
     overflow_depth: AtomicUsize,
     down_monitors: AtomicUsize,
+    /// Monitors in the `degraded` state (kept by [`Stats::set_state`]).
+    degraded_monitors: AtomicUsize,
     backed_off: AtomicUsize,
     held_back: AtomicU64,
     held_depth: AtomicUsize,
@@ -206,6 +215,8 @@ pub struct Stats {
     // Per-monitor counters for `/metrics`; empty unless asked for (`with_monitor_counters`).
     counters: Table<MonitorCounters>,
     lateness: Buckets<LATENESS_BUCKETS>,
+    /// Phase timings of verdicts over every monitor, one histogram per `Phases::NAMES` entry.
+    phases: [Buckets<PHASE_BUCKETS>; 5],
     busy: Box<[Mutex<Option<Running>>]>,
     guarded: Mutex<Guarded>,
 }
@@ -263,6 +274,7 @@ impl Stats {
             missed: AtomicU64::new(0),
             overflow_depth: AtomicUsize::new(0),
             down_monitors: AtomicUsize::new(0),
+            degraded_monitors: AtomicUsize::new(0),
             backed_off: AtomicUsize::new(0),
             held_back: AtomicU64::new(0),
             held_depth: AtomicUsize::new(0),
@@ -277,6 +289,7 @@ impl Stats {
             monitors: Table::new(monitors),
             counters: Table::default(),
             lateness: Buckets::new(&LATENESS_BOUNDS_US),
+            phases: std::array::from_fn(|_| Buckets::new(&PHASE_BOUNDS_US)),
             busy: (0..workers).map(|_| Mutex::new(None)).collect(),
             guarded: Mutex::new(Guarded {
                 window: Window::new(now),
@@ -339,6 +352,11 @@ impl Stats {
             tally.max_us.fetch_max(us, Relaxed);
             if let Some(counters) = self.counters.get(monitor) {
                 counters.record(observation.elapsed, outcome.reason());
+            }
+            for (buckets, (_, d)) in self.phases.iter().zip(observation.phases.named()) {
+                if let Some(d) = d {
+                    buckets.record(d);
+                }
             }
         }
         self.lateness.record(lateness);
@@ -430,6 +448,11 @@ impl Stats {
         self.impairments.load(Relaxed)
     }
 
+    /// Monitors in the `degraded` state.
+    pub fn degraded(&self) -> usize {
+        self.degraded_monitors.load(Relaxed)
+    }
+
     /// Monitors in the `down` state.
     pub fn failing(&self) -> usize {
         self.down_monitors.load(Relaxed)
@@ -441,13 +464,20 @@ impl Stats {
             State::Unknown => 0,
             State::Up => UP,
             State::Down => DOWN,
+            State::Degraded => DEGRADED,
         };
         self.monitors[monitor]
             .since_ms
             .store(unix_ms(std::time::SystemTime::now()), Relaxed);
         let tally = &self.monitors[monitor];
-        if tally.state.swap(code, Relaxed) != code {
+        let before = tally.state.swap(code, Relaxed);
+        if before != code {
             tally.state_changes.fetch_add(1, Relaxed);
+            if code == DEGRADED {
+                self.degraded_monitors.fetch_add(1, Relaxed);
+            } else if before == DEGRADED {
+                self.degraded_monitors.fetch_sub(1, Relaxed);
+            }
         }
     }
 
@@ -470,6 +500,12 @@ impl Stats {
             Relaxed,
         );
         t.last_outcome.store(nature * 16 + reason, Relaxed);
+        if let Some(expiry) = observation.cert_expiry {
+            let secs = expiry
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            t.cert_expiry_s.store(secs.max(1), Relaxed);
+        }
         t.last_ms
             .store(unix_ms(std::time::SystemTime::now()).max(1), Relaxed);
     }
@@ -495,6 +531,10 @@ impl Stats {
             reason: (packed % 16)
                 .checked_sub(1)
                 .and_then(|i| Reason::ALL.get(usize::from(i)).copied()),
+            cert_expiry: match t.cert_expiry_s.load(Relaxed) {
+                0 => None,
+                secs => Some(std::time::UNIX_EPOCH + Duration::from_secs(secs)),
+            },
         })
     }
 
@@ -640,6 +680,7 @@ impl Stats {
         match self.monitors[monitor].state.load(Relaxed) {
             UP => State::Up,
             DOWN => State::Down,
+            DEGRADED => State::Degraded,
             _ => State::Unknown,
         }
     }
@@ -667,6 +708,12 @@ impl Stats {
     /// Lateness (start − due) of every check of the run.
     pub fn lateness(&self) -> Snapshot<LATENESS_BUCKETS> {
         self.lateness.snapshot()
+    }
+
+    /// Phase timings of the run's verdicts, in the order of `Phases::NAMES`; a check counts
+    /// in a phase's histogram only when it measured that phase.
+    pub fn phases(&self) -> [Snapshot<PHASE_BUCKETS>; 5] {
+        std::array::from_fn(|i| self.phases[i].snapshot())
     }
 
     /// Number of worker threads.
@@ -716,11 +763,14 @@ mod tests {
             status,
             bytes: Some(1),
             ttfb: None,
+            phases: Default::default(),
             elapsed: Duration::from_millis(ms),
             final_url: None,
             retry_after: None,
             redirects: Vec::new(),
             outcome,
+            cert_expiry: None,
+            degraded: None,
         }
     }
 

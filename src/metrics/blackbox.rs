@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use super::exposition::{Kind, Value, Writer, CONTENT_TYPE};
 use crate::config::{Config, Monitor};
-use crate::probe::{Observation, Outcome, Probe};
+use crate::probe::{Observation, Outcome, Phases, Probe};
 
 /// What blackbox_exporter takes off the scrape timeout, for the answer to arrive in time.
 const SCRAPE_MARGIN: Duration = Duration::from_millis(500);
@@ -254,6 +254,20 @@ fn render(o: &Observation) -> Vec<u8> {
         "1 if the final request used TLS.",
         Value::Int(u64::from(ssl)),
     );
+    // As blackbox_exporter: only when the final response came over TLS.
+    if let Some(expiry) = o.cert_expiry.filter(|_| ssl) {
+        gauge(
+            "probe_ssl_earliest_cert_expiry",
+            "Earliest expiry (notAfter, Unix time) of the certificates the final server presented.",
+            Value::Int(
+                expiry
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs(),
+            ),
+        );
+    }
+    phase_durations(&mut w, &o.phases);
     if let Some(reason) = o.outcome.cause_name() {
         let name = "sitewatch_probe_failure";
         w.family(
@@ -264,6 +278,30 @@ fn render(o: &Observation) -> Vec<u8> {
         w.sample(name, "", &[], Some(("reason", reason)), Value::Int(1));
     }
     out
+}
+
+/// `probe_http_duration_seconds{phase}` with blackbox_exporter's five phase names, all present
+/// as it has them: `resolve` (dns), `connect`, `tls`, `processing` (ttfb: request sent to the
+/// first response byte) and `transfer` (first byte to last), summed over redirects. A phase
+/// sitewatch did not measure (no lookup for an IP address, no TLS for http, past a failure)
+/// is 0, as blackbox_exporter reports it.
+fn phase_durations(w: &mut Writer<'_>, phases: &Phases) {
+    let name = "probe_http_duration_seconds";
+    w.family(
+        name,
+        Kind::Gauge,
+        "Duration of the check by phase, summed over redirects; 0 when not measured.",
+    );
+    for (phase, d) in [
+        ("resolve", phases.dns),
+        ("connect", phases.connect),
+        ("tls", phases.tls),
+        ("processing", phases.ttfb),
+        ("transfer", phases.transfer),
+    ] {
+        let us = d.map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        w.sample(name, "", &[], Some(("phase", phase)), Value::Micros(us));
+    }
 }
 
 #[cfg(test)]
@@ -297,6 +335,7 @@ mod tests {
             status: Some(200),
             bytes: Some(42),
             ttfb: None,
+            phases: Default::default(),
             elapsed: Duration::from_millis(1500),
             final_url: Some("https://b.example/x".into()),
             retry_after: None,
@@ -305,6 +344,8 @@ mod tests {
                 url: "https://a.example/".into(),
             }],
             outcome,
+            cert_expiry: None,
+            degraded: None,
         }
     }
 
@@ -474,5 +515,28 @@ mod tests {
             e.handle_query("target=https://a.example/", None).status,
             200
         );
+    }
+
+    #[test]
+    fn phases_have_blackbox_exporters_names_and_zero_when_not_measured() {
+        let mut o = observation(Outcome::Up);
+        o.phases = Phases {
+            dns: Some(Duration::from_micros(1500)),
+            connect: Some(Duration::from_micros(250)),
+            tls: None,
+            ttfb: Some(Duration::from_millis(20)),
+            transfer: Some(Duration::from_micros(1)),
+        };
+        let text = String::from_utf8(render(&o)).unwrap();
+        for line in [
+            "# TYPE probe_http_duration_seconds gauge\n",
+            "probe_http_duration_seconds{phase=\"resolve\"} 0.0015\n",
+            "probe_http_duration_seconds{phase=\"connect\"} 0.00025\n",
+            "probe_http_duration_seconds{phase=\"tls\"} 0\n",
+            "probe_http_duration_seconds{phase=\"processing\"} 0.02\n",
+            "probe_http_duration_seconds{phase=\"transfer\"} 0.000001\n",
+        ] {
+            assert!(text.contains(line), "{line:?} missing from\n{text}");
+        }
     }
 }

@@ -15,11 +15,12 @@ use std::net::{IpAddr, SocketAddr};
 use ureq::config::Config;
 use ureq::http::Uri;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{Connector, NextTimeout, RustlsConnector, TcpConnector};
+use ureq::unversioned::transport::{Connector, NextTimeout, TcpConnector};
 use ureq::Agent;
 
 use super::lean::Lean;
-use super::phase::{Mark, Marked};
+use super::phase::{Clock, Mark, Marked};
+use super::tls::TlsConnector;
 use super::ProbeSettings;
 
 /// Builds the agent every check goes through, resolving names with the system resolver.
@@ -88,9 +89,11 @@ fn literal_addr(uri: &Uri) -> Option<SocketAddr> {
 ///
 /// Everything else is what [`build`] gives: the same configuration, and the connector chain of
 /// ureq's default connector without its proxy links (TCP, then rustls for `https`, with the
-/// webpki roots), so TLS behaves exactly as in production. The resolver and the chain mark
-/// each step of a request for timeout details ([`super::phase`]); the last link puts buffers
-/// that grow with the response head over the connection ([`super::lean`]). The resolver must return at least one address or
+/// webpki roots; our own TLS link, [`super::tls`], which also keeps the certificates' expiry),
+/// so TLS behaves exactly as in production. The resolver and the chain mark
+/// each step of a request, and time it, for timeout details and phase timings
+/// ([`super::phase`]); the last link puts buffers that grow with the response head over the
+/// connection ([`super::lean`]). The resolver must return at least one address or
 /// an error (`ureq::Error::HostNotFound` when no address is usable; the system resolver's own
 /// failures arrive as `ureq::Error::Io`).
 ///
@@ -98,10 +101,12 @@ fn literal_addr(uri: &Uri) -> Option<SocketAddr> {
 /// monitor to an address later.
 pub(super) fn build_with_resolver(settings: &ProbeSettings, resolver: impl Resolver) -> Agent {
     let connector =
-        ().chain(TcpConnector::default())
+        ().chain(Mark::BeforeTcp)
+            .chain(TcpConnector::default())
             .chain(Mark::AfterTcp)
-            .chain(RustlsConnector::default())
+            .chain(TlsConnector::default())
             .chain(Mark::AfterTls)
+            .chain(Clock)
             .chain(Lean);
     Agent::with_parts(config(settings), connector, Marked(resolver))
 }
@@ -230,7 +235,7 @@ mod tests {
             &"h".repeat(super::super::MAX_HEADER_BYTES - 6),
         );
         assert_eq!(output_buffer(&largest, None), OUTPUT_BUFFER);
-        assert!(super::super::MAX_URL_BYTES + 64 < OUTPUT_BUFFER);
+        const { assert!(super::super::MAX_URL_BYTES + 64 < OUTPUT_BUFFER) };
     }
 
     #[test]

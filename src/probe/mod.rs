@@ -36,25 +36,27 @@ use self::classify::{classify, Phase};
 use self::expect::BodyCheck;
 use self::phase::Step;
 
-use crate::config::{Method, Monitor};
+use crate::model::{Method, Monitor};
 use crate::text;
 
 mod agent;
+pub mod cert;
 mod classify;
+pub mod degraded;
 pub mod expect;
 mod lean;
 mod nature;
 mod phase;
 mod redirect;
+mod tls;
 
+pub use self::degraded::{Degraded, Warning};
 pub use self::expect::{Expect, StatusPattern, StatusSet};
 pub use self::nature::{Cause, LocalKind, Nature};
+pub use self::phase::Phases;
 pub use self::redirect::{Redirect, MAX_URL_BYTES};
 
-/// Longest request header sitewatch sends, name and value together (the config refuses
-/// longer ones): 8 KiB, what common servers accept in one header line, and within the
-/// request buffer.
-pub const MAX_HEADER_BYTES: usize = 8 * 1024;
+pub use crate::model::MAX_HEADER_BYTES;
 
 /// Longest failure detail, in bytes: whatever a site sends, a detail repeated in every line,
 /// row and notification stays this small.
@@ -235,6 +237,9 @@ pub struct Observation {
     pub bytes: Option<u64>,
     /// Time from the start of the check to the response headers.
     pub ttfb: Option<Duration>,
+    /// Where the check's time went (DNS, connect, TLS, first byte, transfer), summed over
+    /// redirects; a phase not measured is `None` (see [`Phases`]).
+    pub phases: Phases,
     /// Time from the start of the check to its end.
     pub elapsed: Duration,
     /// URL of the final response after redirects, if a response arrived.
@@ -245,6 +250,12 @@ pub struct Observation {
     pub redirects: Vec<Redirect>,
     /// Up or down.
     pub outcome: Outcome,
+    /// The earliest expiry (`notAfter`) of the certificates the server of the last request
+    /// presented (after redirects: the final one's, as blackbox_exporter reports it); `None`
+    /// when that request made no TLS handshake (or the check ended before it).
+    pub cert_expiry: Option<SystemTime>,
+    /// Why a passing check needs attention ([`degraded::judge`]); `None` when it does not.
+    pub degraded: Option<Degraded>,
 }
 
 /// Performs one check of a monitor. Implementations must not panic on a bad site and must
@@ -366,6 +377,7 @@ impl HttpProbe {
         remaining: Duration,
     ) -> Result<Result<http::Response<ureq::Body>, ureq::Error>, http::Error> {
         phase::start();
+        cert::reset();
         match monitor.body() {
             Some(body) if hop.with_body && hop.method.has_body() => {
                 Ok(self.agent.run(self.request(monitor, hop, body, remaining)?))
@@ -409,11 +421,14 @@ impl Observation {
             status: None,
             bytes: None,
             ttfb: None,
+            phases: Phases::default(),
             elapsed,
             final_url: None,
             retry_after: None,
             redirects: Vec::new(),
             outcome,
+            cert_expiry: None,
+            degraded: None,
         }
     }
 }
@@ -424,6 +439,8 @@ impl Probe for HttpProbe {
         let mut observation = Observation::without_response(Duration::ZERO, Outcome::Up);
         self.observe(monitor, started, &mut observation);
         observation.elapsed = started.elapsed();
+        observation.cert_expiry = cert::take();
+        observation.degraded = degraded::judge(monitor, &observation, SystemTime::now());
         if let Outcome::Down { detail, .. } = &mut observation.outcome {
             // Our own words are plain already; this bounds and escapes whatever of a
             // server's text reached a detail, whichever path it took.
@@ -482,6 +499,7 @@ impl HttpProbe {
             let response = match self.send(monitor, &hop, remaining) {
                 Ok(Ok(response)) => response,
                 Ok(Err(e)) => {
+                    observation.phases.add(phase::finish(None));
                     let https = hop.uri.scheme_str() == Some("https");
                     let phase = match phase::current() {
                         Step::Resolve => Phase::Resolve,
@@ -502,6 +520,8 @@ impl HttpProbe {
             if !monitor.follow_redirects || !redirect::is_followed(status) {
                 break response;
             }
+            // A redirect's body is not read: its response ends with its head.
+            observation.phases.add(phase::finish(Some(Instant::now())));
             observation.status = Some(status.as_u16());
             observation.final_url = Some(redirect::shown(&hop.uri.to_string()));
             observation.ttfb = Some(started.elapsed());
@@ -589,6 +609,8 @@ impl HttpProbe {
             read_body(&mut response, self.max_body, &mut body)
         };
         let elapsed = started.elapsed();
+        let end = read.is_ok().then(Instant::now);
+        observation.phases.add(phase::finish(end));
         let https = hop.uri.scheme_str() == Some("https");
         observation.outcome = match read {
             Ok(n) => {

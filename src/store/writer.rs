@@ -408,8 +408,11 @@ impl Writer {
         {
             let mut insert_check = tx.prepare(
                 "INSERT INTO checks (ts, monitor, status, reason, detail, bytes, ms, lateness_ms,
-                                     nature)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                     nature,
+                                     phase_dns_ms, phase_connect_ms, phase_tls_ms, phase_ttfb_ms,
+                                     phase_transfer_ms, cert_expiry, degraded)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,
+                         ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             )?;
             let mut insert_transition_statement = tx.prepare(INSERT_TRANSITION)?;
             let mut insert_impairment = tx.prepare(
@@ -430,7 +433,14 @@ impl Writer {
                             row.bytes,
                             row.ms,
                             row.lateness_ms,
-                            row.nature
+                            row.nature,
+                            row.phases[0],
+                            row.phases[1],
+                            row.phases[2],
+                            row.phases[3],
+                            row.phases[4],
+                            row.cert_expiry,
+                            row.degraded,
                         ])?;
                         // Only verdicts count in uptime.
                         if row.nature.is_none() {
@@ -667,6 +677,12 @@ struct CheckRow<'a> {
     bytes: Option<i64>,
     ms: f64,
     lateness_ms: f64,
+    /// `Phases::NAMES` in order, milliseconds; `None` where not measured.
+    phases: [Option<f64>; 5],
+    /// The certificate chain's earliest expiry, Unix ms.
+    cert_expiry: Option<i64>,
+    /// Why a passing check was degraded (`cert_expiry`, `response_time`).
+    degraded: Option<&'static str>,
 }
 
 impl<'a> CheckRow<'a> {
@@ -685,6 +701,9 @@ impl<'a> CheckRow<'a> {
             bytes: o.bytes.map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
             ms: ms(o.elapsed),
             lateness_ms: ms(record.lateness),
+            phases: o.phases.named().map(|(_, d)| d.map(ms)),
+            cert_expiry: o.cert_expiry.map(epoch_ms),
+            degraded: o.degraded.as_ref().map(|d| d.cause.as_str()),
         }
     }
 }
@@ -721,6 +740,7 @@ mod tests {
                 status: Some(if up { 200 } else { 503 }),
                 bytes: Some(10),
                 ttfb: None,
+                phases: Default::default(),
                 elapsed: Duration::from_millis(ms),
                 final_url: None,
                 retry_after: None,
@@ -733,6 +753,8 @@ mod tests {
                         detail: "HTTP 503".into(),
                     }
                 },
+                cert_expiry: None,
+                degraded: None,
             },
         }))
     }
@@ -766,11 +788,14 @@ mod tests {
                     status: None,
                     bytes: None,
                     ttfb: None,
+                    phases: Default::default(),
                     elapsed: Duration::from_millis(1),
                     final_url: None,
                     retry_after: None,
                     redirects: Vec::new(),
                     outcome,
+                    cert_expiry: None,
+                    degraded: None,
                 },
             }))
         };

@@ -79,7 +79,7 @@ fn the_deepest_checks_run_on_half_a_worker_stack() {
     ca.write_all(tls.cert_pem().as_bytes()).unwrap();
     let site = LocalSite::start().expect("local site");
     let expected_json = json!({ pointer.clone(): "\u{e9}" });
-    let monitors = vec![
+    let monitors = [
         // TLS handshake and certificate check, a gzip body decoded, the JSON parsed to its
         // deepest, a Unicode regex over the body.
         monitor(json!({
