@@ -8,10 +8,12 @@
 #   overload    8 workers for 20,000 monitors every 5 s: memory over time, fairness, coalescing
 #   scale       1,000,000 monitors every hour: start-up time, RSS, bytes per monitor, idle CPU
 #   wheel       the timing wheel alone at 1 M entries (examples/wheel_bench.rs)
+#   footprint   peak RSS per worker: 20,000 URLs at 64 / 2,048 / 10,000 workers, HTTP and HTTPS
+#   kernel      --once rate over 20,000 URLs with 64 workers as a share of wrk's (Connection: close)
 #   report      only rewrite BENCHMARKS.md from the results already in target/bench
 #
-# It installs what it needs (Debian: nginx, prometheus, prometheus-blackbox-exporter, time, curl;
-# Cargo: lychee), builds sitewatch in release mode, runs each scenario BENCH_RUNS times (default
+# It installs what it needs (Debian: nginx, prometheus, prometheus-blackbox-exporter, time, curl,
+# wrk; Cargo: lychee), builds sitewatch in release mode, runs each scenario BENCH_RUNS times (default
 # 3) and writes BENCHMARKS.md (medians) from the raw results in target/bench/results/.
 # Before each scenario it waits up to BENCH_LOAD_WAIT s (default 600) for the 1-minute load
 # average to drop to BENCH_MAX_LOAD (default 1.5); the load is recorded with every figure.
@@ -27,8 +29,10 @@ for f in throughput precision overload scale wheel; do
     # shellcheck disable=SC1090
     source "$ROOT/scripts/bench/$f.sh"
 done
+# shellcheck source=bench/footprint.sh
+source "$ROOT/scripts/bench/footprint.sh"
 
-all=(throughput precision overload scale wheel)
+all=(throughput precision overload scale wheel footprint kernel)
 scenarios=("$@")
 ((${#scenarios[@]})) || scenarios=("${all[@]}")
 for s in "${scenarios[@]}"; do

@@ -24,8 +24,9 @@ use crate::store::writer::{History, Settings};
 use crate::store::{self, Store};
 use crate::{demo, signal, sinks};
 
-/// Most worker threads accepted: beyond this, threads cost more than they check.
-const MAX_WORKERS: usize = 4096;
+/// Most worker threads accepted: beyond this, threads cost more than they check (each is a
+/// thread, a connection and a few tens of KB while its check is in flight; see BENCHMARKS.md).
+const MAX_WORKERS: usize = 16_384;
 /// Shortest report period accepted.
 const MIN_REPORT_EVERY: Duration = Duration::from_millis(100);
 /// Largest `--queue` accepted. The queue is allocated up front (about 50 bytes a slot), and it

@@ -208,6 +208,8 @@ pub struct Stats {
     /// When the scheduler will next have woken at the latest, ms since `started` (0: not yet
     /// running; `u64::MAX`: ended). Read by `/healthz`.
     scheduler_wake: AtomicU64,
+    /// How many times the scheduler has gone to sleep (each loop ends in one wait).
+    scheduler_sleeps: AtomicU64,
     /// Grown (never shrunk) by a reload that adds monitors; indexed without a lock.
     monitors: Table<MonitorTally>,
     // Per-monitor counters for `/metrics`; empty unless asked for (`with_monitor_counters`).
@@ -283,6 +285,7 @@ impl Stats {
             lost_notifications: AtomicU64::new(0),
             unwritten: AtomicU64::new(0),
             scheduler_wake: AtomicU64::new(0),
+            scheduler_sleeps: AtomicU64::new(0),
             monitors: Table::new(monitors),
             counters: Table::default(),
             lateness: Buckets::new(&LATENESS_BOUNDS_US),
@@ -549,6 +552,13 @@ impl Stats {
         let ms = u64::try_from(by.saturating_duration_since(self.started).as_millis())
             .unwrap_or(u64::MAX - 1);
         self.scheduler_wake.store(ms.max(1), Relaxed);
+        self.scheduler_sleeps.fetch_add(1, Relaxed);
+    }
+
+    /// How many times the scheduler has gone to sleep so far: about 100 a second at most while
+    /// checks run, none while nothing is due.
+    pub fn scheduler_sleeps(&self) -> u64 {
+        self.scheduler_sleeps.load(Relaxed)
     }
 
     /// The scheduler has returned: no more checks will be scheduled.

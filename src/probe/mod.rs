@@ -47,6 +47,7 @@ pub mod dns;
 pub mod expect;
 pub mod icmp;
 mod kinds;
+mod lean;
 mod nature;
 mod phase;
 mod redirect;
@@ -381,9 +382,11 @@ impl HttpProbe {
             }
         }
         let request = builder.body(body)?;
+        let output = agent::output_buffer(&request, monitor.user_agent());
         let mut config = self
             .agent
             .configure_request(request)
+            .output_buffer_size(output)
             .timeout_global(Some(remaining))
             .max_redirects(0)
             .max_redirects_will_error(false);
@@ -674,6 +677,10 @@ fn is_credential(monitor: &Monitor, name: &http::HeaderName) -> bool {
 /// Reads the body to the end through a fixed buffer, counting decoded bytes and handing each
 /// chunk to the body assertions (a no-op without any). Stops after `cap + 1` bytes, which is
 /// enough to know the cap was exceeded. On error, returns the bytes read so far with it.
+///
+/// Not inlined: its buffer then sits on the stack only while a body is read, not under the
+/// whole request as well (a worker's stack stays resident as deep as it ever went).
+#[inline(never)]
 fn read_body(
     response: &mut http::Response<ureq::Body>,
     cap: u64,
@@ -684,7 +691,7 @@ fn read_body(
         .with_config()
         .limit(cap.saturating_add(1))
         .reader();
-    let mut buf = [0u8; 16 * 1024];
+    let mut buf = [0u8; 4 * 1024];
     let mut total = 0u64;
     loop {
         match reader.read(&mut buf) {

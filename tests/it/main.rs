@@ -36,6 +36,7 @@ mod secrets;
 mod selfwatch;
 mod serve;
 mod shutdown;
+mod stack;
 mod tls;
 mod tls_server;
 mod usage;
