@@ -107,6 +107,7 @@ fn check(monitor: usize, ts: i64, ms: f64, down: Option<Reason>) -> Event {
                     },
                 },
             },
+            echoes: None,
             cert_expiry: None,
             degraded: None,
         },

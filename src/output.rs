@@ -22,7 +22,7 @@ use crate::config::shown_url::redact_userinfo;
 use crate::config::Monitor;
 use crate::error::Error;
 use crate::event::{Event, Impairment, StateChange};
-use crate::probe::{Cause, Nature, Outcome, Phases, Reason, Redirect, Warning};
+use crate::probe::{Cause, Echoes, Nature, Outcome, Phases, Reason, Redirect, Warning};
 use crate::sinks;
 use crate::state::State;
 use crate::stats::Stats;
@@ -136,7 +136,9 @@ struct CheckJson<'a> {
     group: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     location: Option<&'static str>,
-    method: &'static str,
+    /// Absent for the kinds that send no HTTP request (`tcp://`, `icmp://`, `dns://`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    method: Option<&'static str>,
     status: Option<u16>,
     bytes: Option<u64>,
     ms: f64,
@@ -155,6 +157,9 @@ struct CheckJson<'a> {
     final_url: Option<&'a str>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     redirects: &'a [Redirect],
+    /// Echo requests sent and replies received, for `icmp://` checks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    echoes: Option<EchoesJson>,
     /// The certificate chain's earliest expiry (RFC 3339, UTC, to the second, like `ts`);
     /// absent without a TLS handshake.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -164,6 +169,24 @@ struct CheckJson<'a> {
     degraded: Option<DegradedJson<'a>>,
     lateness_ms: f64,
     queued_ms: f64,
+}
+
+/// An `icmp://` check's echoes with their loss.
+#[derive(Serialize)]
+struct EchoesJson {
+    sent: u32,
+    received: u32,
+    loss_pct: f64,
+}
+
+impl From<Echoes> for EchoesJson {
+    fn from(e: Echoes) -> EchoesJson {
+        EchoesJson {
+            sent: e.sent,
+            received: e.received,
+            loss_pct: (e.loss_percent() * 10.0).round() / 10.0,
+        }
+    }
 }
 
 /// A check's [`Phases`] in JSON: `{"dns": 0.4, "connect": 0.2, "tls": null, …}`, in
@@ -368,7 +391,7 @@ pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> St
                 name: monitor.name.as_deref(),
                 group: monitor.group(),
                 location: crate::location::get(),
-                method: monitor.method.as_str(),
+                method: monitor.http_method().map(|m| m.as_str()),
                 status: o.status,
                 bytes: o.bytes,
                 ms: ms(o.elapsed),
@@ -381,6 +404,7 @@ pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> St
                 detail,
                 final_url: final_url.as_deref(),
                 redirects: &o.redirects,
+                echoes: o.echoes.map(EchoesJson::from),
                 cert_expiry: o
                     .cert_expiry
                     .map(|t| humantime::format_rfc3339_seconds(t).to_string()),
@@ -415,6 +439,8 @@ pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> St
             }
             if let (Some(reason), Some(detail)) = (o.outcome.cause_name(), detail) {
                 line.push_str(&format!("  {reason}: {detail}"));
+            } else if let Some(echoes) = o.echoes {
+                line.push_str(&format!("  ({})", echoes.summary()));
             }
             if let Some(d) = &o.degraded {
                 line.push_str(&format!("  {}: {}", d.cause, d.detail));
@@ -456,6 +482,7 @@ mod tests {
                 retry_after: None,
                 redirects: Vec::new(),
                 outcome,
+                echoes: None,
                 cert_expiry: None,
                 degraded: None,
             },

@@ -423,6 +423,7 @@ mod tests {
                 reason: Reason::Status,
                 detail: "HTTP 500".into(),
             },
+            echoes: None,
             cert_expiry: None,
             degraded: None,
         };
@@ -474,6 +475,7 @@ mod tests {
                     detail: "HTTP 500".into(),
                 }
             },
+            echoes: None,
             cert_expiry: None,
             degraded: None,
         };
@@ -520,6 +522,7 @@ mod tests {
             retry_after: None,
             redirects: Vec::new(),
             outcome,
+            echoes: None,
             cert_expiry: None,
             degraded: None,
         };

@@ -4,15 +4,16 @@
 //!
 //! Guarantees: an error names the entry by position and shown URL, never by a password.
 
+use serde::Deserialize;
 use serde_json::Value;
 use ureq::http::Uri;
 
 use super::error::{shown, ConfigError};
 use super::settings::{Defaults, RawEntry, Settings};
 use super::value::{env_var, secret_value, DEFAULT_INTERVAL, DEFAULT_TIMEOUT};
-use super::{interpolate, shown_url};
+use super::{interpolate, kind, shown_url};
 use crate::model::monitor::Extra;
-use crate::model::{Method, Monitor, Secret, MAX_URL_BYTES};
+use crate::model::{Kind, Method, Monitor, Secret, Target, MAX_URL_BYTES};
 
 /// Validates the entry at `index` against `defaults`; an error names the entry.
 ///
@@ -59,14 +60,35 @@ pub(super) fn parse_entry(value: Value, defaults: &Defaults) -> Result<Monitor, 
             shown(&value)
         ));
     }
-    let raw: RawEntry = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    let raw = RawEntry::deserialize(&value).map_err(|e| e.to_string())?;
     let (url, raw) = raw.split();
     let (url, request_url) = match url {
         None => return Err("missing required field `url`".to_owned()),
         Some(v) => url_value(&v)?,
     };
+    // The scheme picks the kind; an entry sets only what its kind takes.
+    let text = request_url.as_ref().map_or(&*url, |u| u.expose().trim());
+    let scheme = text.split_once("://").map_or("", |(s, _)| s);
+    let kind = Kind::from_scheme(&scheme.to_ascii_lowercase()).unwrap_or(Kind::Http);
+    let entry = value.as_object().expect("checked above");
+    kind::check_keys(kind, entry)?;
+    let target = match kind {
+        Kind::Http => Target::Http,
+        _ => kind::target(kind, text, entry)?,
+    };
+    if kind == Kind::Icmp {
+        crate::probe::icmp::usable()?;
+    }
     let mut own = Settings::from_raw(raw)?;
-    let base = &defaults.settings;
+    // HTTP settings in `defaults` are for HTTP monitors.
+    let http_free;
+    let base = match kind {
+        Kind::Http => &defaults.settings,
+        _ => {
+            http_free = defaults.settings.without_http();
+            &http_free
+        }
+    };
     let interval = own.interval.or(base.interval).unwrap_or(DEFAULT_INTERVAL);
     let method = own.method.or(base.method).unwrap_or(Method::Get);
     let monitor = Monitor {
@@ -82,9 +104,10 @@ pub(super) fn parse_entry(value: Value, defaults: &Defaults) -> Result<Monitor, 
             .or(base.follow_redirects)
             .unwrap_or(true),
         insecure: own.insecure.or(base.insecure).unwrap_or(false),
-        extra: if own.sets_extra() || request_url.is_some() {
+        extra: if own.sets_extra() || request_url.is_some() || kind != Kind::Http {
             let mut extra = Extra::merge(own, base);
             extra.request_url = request_url;
+            extra.target = target;
             extra.shared()
         } else {
             defaults.extra.clone()
@@ -166,7 +189,7 @@ pub(super) fn url_text(text: &str) -> Result<&str, String> {
         format!("url is not a valid URL: {e}{hint}")
     })?;
     match uri.scheme_str() {
-        Some("http" | "https") => {}
+        Some(scheme) if Kind::from_scheme(scheme).is_some() => {}
         // "example.com" parses as a bare authority: say what is missing.
         None => {
             return Err(
@@ -176,7 +199,7 @@ pub(super) fn url_text(text: &str) -> Result<&str, String> {
         }
         Some(scheme) => {
             return Err(format!(
-                "scheme {scheme:?} is not supported; use http or https"
+                "scheme {scheme:?} is not supported; use http, https, tcp, icmp or dns"
             ))
         }
     }

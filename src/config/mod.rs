@@ -69,6 +69,7 @@ pub use crate::model::{Method, Monitor};
 mod entry;
 pub(crate) mod error;
 mod expect;
+mod kind;
 mod read;
 mod request;
 mod settings;

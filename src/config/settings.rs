@@ -26,7 +26,7 @@ use super::value::{
 use super::{interpolate, plan};
 use crate::model::monitor::Extra;
 use crate::model::policy::{MAX_RECOVER_AFTER, MAX_REDIRECTS, MAX_RETRIES};
-use crate::model::{Expect, Method, StatusSet};
+use crate::model::{Expect, Method, StatusSet, Target};
 
 impl Extra {
     /// An entry's own settings over the `defaults` ones (`headers` and `expect_headers` merged
@@ -62,6 +62,7 @@ impl Extra {
                 .unwrap_or(false),
             ca_file: own.ca_file.or_else(|| defaults.ca_file.clone()),
             depends_on: own.depends_on.or_else(|| defaults.depends_on.clone()),
+            target: Target::Http,
             cert_expiry_warn: own.cert_expiry_warn.or(defaults.cert_expiry_warn),
             warn_response_time: own.warn_response_time.or(defaults.warn_response_time),
         }
@@ -135,6 +136,11 @@ raw_settings!(
     body_matches,
     json,
     max_response_time,
+    tls,
+    send,
+    expect,
+    count,
+    expect_address,
     retries,
     retry_delay,
     recover_after,
@@ -207,6 +213,8 @@ impl Settings {
     /// Validates the optional fields shared by `defaults` and entries, in
     /// file-reading order so the first error reported is the first a user sees.
     pub(super) fn from_raw(raw: RawDefaults) -> Result<Settings, String> {
+        // Kind-only settings are read from the entry itself (`kind`), never from here.
+        let _ = (raw.tls, raw.send, raw.expect, raw.count, raw.expect_address);
         Ok(Settings {
             interval: raw.interval.map(|v| interval_value(&v)).transpose()?,
             timeout: raw.timeout.map(|v| timeout_value(&v)).transpose()?,
@@ -295,6 +303,29 @@ impl Settings {
 
 /// The validated `defaults`, and the out-of-line block of every entry that sets none of
 /// those settings itself, built once and shared.
+impl Settings {
+    /// These settings without the HTTP ones ([`super::kind::HTTP_ONLY`]): what `defaults` give
+    /// a monitor of another kind.
+    pub(super) fn without_http(&self) -> Settings {
+        Settings {
+            method: None,
+            headers: Vec::new(),
+            body: None,
+            user_agent: None,
+            follow_redirects: None,
+            max_redirects: None,
+            allow_http_redirect: None,
+            expect_status: None,
+            expect_headers: Vec::new(),
+            body_contains: None,
+            body_not_contains: None,
+            body_matches: None,
+            json: None,
+            ..self.clone()
+        }
+    }
+}
+
 #[derive(Default, Clone)]
 pub(super) struct Defaults {
     pub(super) settings: Settings,
@@ -309,6 +340,9 @@ pub(super) fn parse_defaults(mut value: Value) -> Result<Defaults, String> {
             "must be an object such as {{\"interval\": \"30s\"}}, found {}",
             shown(&value)
         ));
+    }
+    if let Value::Object(map) = &value {
+        super::kind::refuse_in_defaults(map)?;
     }
     let raw: RawDefaults = serde_json::from_value(value).map_err(|e| e.to_string())?;
     let settings = Settings::from_raw(raw)?;

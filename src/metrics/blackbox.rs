@@ -186,7 +186,7 @@ impl ProbeEndpoint {
                 shown(&target)
             ));
         }
-        // Validated exactly like a URL in the config file (http and https only, …).
+        // Validated exactly like a URL in the config file (its scheme picks the kind, …).
         let entry = serde_json::json!([{ "url": target }]).to_string();
         match Config::parse(&entry) {
             Ok(mut config) if config.monitors.len() == 1 => Ok(config.monitors.remove(0)),
@@ -344,6 +344,7 @@ mod tests {
                 url: "https://a.example/".into(),
             }],
             outcome,
+            echoes: None,
             cert_expiry: None,
             degraded: None,
         }

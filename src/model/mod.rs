@@ -11,8 +11,10 @@ pub mod expect;
 pub mod monitor;
 pub mod policy;
 pub mod secret;
+pub mod target;
 
 pub use self::expect::{Expect, StatusPattern, StatusSet};
 pub use self::monitor::{Method, Monitor, MAX_HEADER_BYTES, MAX_URL_BYTES};
 pub use self::policy::{default_policy, Policy};
 pub use self::secret::Secret;
+pub use self::target::{Kind, Target};

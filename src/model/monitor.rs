@@ -15,6 +15,7 @@ use ureq::tls::TlsConfig;
 use super::expect::Expect;
 use super::policy::{default_policy, Policy};
 use super::secret::Secret;
+use super::target::Target;
 
 /// Longest request header sitewatch sends, name and value together (the config refuses
 /// longer ones): 8 KiB, what common servers accept in one header line, and within the
@@ -133,10 +134,15 @@ pub(crate) struct Extra {
     pub(crate) depends_on: Option<Vec<String>>,
     pub(crate) cert_expiry_warn: Option<Duration>,
     pub(crate) warn_response_time: Option<Duration>,
+    /// What is checked when it is not HTTP (`tcp://`, `icmp://`, `dns://`).
+    pub(crate) target: Target,
 }
 
 /// `cert_expiry_warn` unless set: two weeks, time enough to renew by hand.
 pub const DEFAULT_CERT_EXPIRY_WARN: Duration = Duration::from_secs(14 * 24 * 60 * 60);
+
+/// The target of a monitor without an [`Extra`] block: its HTTP URL.
+static HTTP_TARGET: Target = Target::Http;
 
 /// What a monitor without an [`Extra`] block expects: any 2xx, nothing else.
 static PLAIN_EXPECT: Expect = Expect {
@@ -172,7 +178,8 @@ impl Extra {
             && self.ca_file.is_none()
             && self.depends_on.is_none()
             && self.cert_expiry_warn.is_none()
-            && self.warn_response_time.is_none();
+            && self.warn_response_time.is_none()
+            && self.target == Target::Http;
         (!plain).then(|| Arc::new(self))
     }
 }
@@ -261,6 +268,16 @@ impl Monitor {
     /// What the response must look like: status, headers, body, total time.
     pub fn expect(&self) -> &Expect {
         self.extra().map_or(&PLAIN_EXPECT, |x| &x.expect)
+    }
+
+    /// The HTTP method of an HTTP monitor; `None` for the other kinds, which send no request.
+    pub fn http_method(&self) -> Option<Method> {
+        (*self.target() == Target::Http).then_some(self.method)
+    }
+
+    /// What this monitor checks: HTTP, or the kind its URL's scheme names with its settings.
+    pub fn target(&self) -> &Target {
+        self.extra().map_or(&HTTP_TARGET, |x| &x.target)
     }
 
     /// How failures turn into `down` and how a down monitor backs off: the configured values

@@ -369,6 +369,7 @@ mod tests {
                     detail: String::new(),
                 }
             },
+            echoes: None,
             cert_expiry: None,
             degraded: None,
         };

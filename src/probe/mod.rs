@@ -43,15 +43,20 @@ mod agent;
 pub mod cert;
 mod classify;
 pub mod degraded;
+pub mod dns;
 pub mod expect;
+pub mod icmp;
+mod kinds;
 mod lean;
 mod nature;
 mod phase;
 mod redirect;
+pub mod tcp;
 mod tls;
 
 pub use self::degraded::{Degraded, Warning};
 pub use self::expect::{Expect, StatusPattern, StatusSet};
+pub use self::kinds::{Checker, Probes};
 pub use self::nature::{Cause, LocalKind, Nature};
 pub use self::phase::Phases;
 pub use self::redirect::{Redirect, MAX_URL_BYTES};
@@ -68,7 +73,8 @@ pub const MAX_DETAIL: usize = 1024;
 pub enum Reason {
     /// The host name did not resolve.
     Dns,
-    /// The TCP connection was refused, unreachable or reset.
+    /// The TCP connection was refused, unreachable or reset (for `icmp://`: the network
+    /// reported the host unreachable).
     Connect,
     /// The check did not finish within its timeout.
     Timeout,
@@ -82,7 +88,9 @@ pub enum Reason {
     Protocol,
     /// The final status code was not an expected one (`expect_status`, by default 2xx).
     Status,
-    /// A header, body or latency assertion failed.
+    /// A header, body or latency assertion failed; for the other kinds of target, a `tcp://`
+    /// monitor's `expect` text did not arrive, or a `dns://` name did not resolve to an
+    /// `expect_address`.
     Assertion,
 }
 
@@ -256,6 +264,37 @@ pub struct Observation {
     pub cert_expiry: Option<SystemTime>,
     /// Why a passing check needs attention ([`degraded::judge`]); `None` when it does not.
     pub degraded: Option<Degraded>,
+    /// The echo requests sent and the replies received, for an `icmp://` check.
+    pub echoes: Option<Echoes>,
+}
+
+/// What one `icmp://` check sent and got back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Echoes {
+    /// Echo requests sent.
+    pub sent: u32,
+    /// Replies received.
+    pub received: u32,
+}
+
+impl Echoes {
+    /// Percentage of echoes lost, 0 to 100 (0 when none was sent).
+    pub fn loss_percent(&self) -> f64 {
+        if self.sent == 0 {
+            return 0.0;
+        }
+        f64::from(self.sent.saturating_sub(self.received)) * 100.0 / f64::from(self.sent)
+    }
+
+    /// `3 sent, 2 received, 33% loss`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} sent, {} received, {:.0}% loss",
+            self.sent,
+            self.received,
+            self.loss_percent()
+        )
+    }
 }
 
 /// Performs one check of a monitor. Implementations must not panic on a bad site and must
@@ -427,6 +466,7 @@ impl Observation {
             retry_after: None,
             redirects: Vec::new(),
             outcome,
+            echoes: None,
             cert_expiry: None,
             degraded: None,
         }

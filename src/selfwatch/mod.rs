@@ -89,6 +89,7 @@ mod tests {
             retry_after: None,
             redirects: Vec::new(),
             outcome,
+            echoes: None,
             cert_expiry: None,
             degraded: None,
         }

@@ -93,6 +93,7 @@ mod tests {
             retry_after: None,
             redirects: Vec::new(),
             outcome: crate::probe::Outcome::Up,
+            echoes: None,
             cert_expiry: None,
             degraded: None,
         };

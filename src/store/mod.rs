@@ -704,7 +704,8 @@ fn register(conn: &mut Connection, monitors: &[Monitor]) -> rusqlite::Result<Vec
         for (m, id) in monitors.iter().zip(ids.iter_mut()) {
             let name = m.name.as_deref().unwrap_or("");
             let interval = i64::try_from(m.interval.as_millis()).unwrap_or(i64::MAX);
-            let method = m.method.as_str();
+            // Empty for a monitor that sends no HTTP request (tcp://, icmp://, dns://).
+            let method = m.http_method().map_or("", |m| m.as_str());
             let found: Option<i64> = find.query_row(params![m.id()], |r| r.get(0)).optional()?;
             *id = match found {
                 Some(id) => {

@@ -753,6 +753,7 @@ mod tests {
                         detail: "HTTP 503".into(),
                     }
                 },
+                echoes: None,
                 cert_expiry: None,
                 degraded: None,
             },
@@ -794,6 +795,7 @@ mod tests {
                     retry_after: None,
                     redirects: Vec::new(),
                     outcome,
+                    echoes: None,
                     cert_expiry: None,
                     degraded: None,
                 },

@@ -17,6 +17,7 @@ mod history;
 mod history_guard;
 mod hostile;
 mod hostile_input;
+mod kinds;
 mod maintenance;
 mod metrics;
 mod notify;

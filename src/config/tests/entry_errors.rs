@@ -11,7 +11,7 @@ fn entry_errors_name_position_and_url() {
     assert_eq!(url.as_deref(), Some("ftp://example.com"));
     assert_eq!(
         msg,
-        r#"entry 3 (index 2, "ftp://example.com"): scheme "ftp" is not supported; use http or https"#
+        r#"entry 3 (index 2, "ftp://example.com"): scheme "ftp" is not supported; use http, https, tcp, icmp or dns"#
     );
 }
 
@@ -88,7 +88,13 @@ fn unparseable_url() {
 #[test]
 fn unsupported_scheme_named() {
     let (_, _, msg) = entry_err(r#"[{"url": "ftp://example.com"}]"#);
-    assert_contains(&msg, &[r#"scheme "ftp" is not supported"#, "http or https"]);
+    assert_contains(
+        &msg,
+        &[
+            r#"scheme "ftp" is not supported"#,
+            "http, https, tcp, icmp or dns",
+        ],
+    );
     let (_, _, msg) = entry_err(r#"[{"url": "example.com"}]"#);
     assert_contains(&msg, &["has no scheme", "http://", "https://"]);
 }
