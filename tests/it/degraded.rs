@@ -304,11 +304,14 @@ fn metrics_probe_api_and_badge_show_the_expiry_and_the_degraded_state() {
     let deadline = within(20.0);
     let body = loop {
         let got = get(&url);
-        // The check is published by the worker, its state by the scheduler just after.
+        // The check is published by the worker, its state by the scheduler just after, and a
+        // scrape reads the families one after the other: the state may arrive between
+        // `sitewatch_up` and `sitewatch_degraded` of one scrape, so wait for both.
         if got
             .body
             .contains("sitewatch_cert_expiry_timestamp_seconds{")
             && got.body.contains("sitewatch_degraded{")
+            && got.body.contains("sitewatch_up{")
         {
             break got.body;
         }
