@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use super::exposition::{Kind, Value, Writer, CONTENT_TYPE};
 use crate::config::{Config, Monitor};
+use crate::model::Kind as TargetKind;
 use crate::probe::{Observation, Outcome, Phases, Probe};
 
 /// What blackbox_exporter takes off the scrape timeout, for the answer to arrive in time.
@@ -138,7 +139,7 @@ impl ProbeEndpoint {
         ProbeReply {
             status: 200,
             content_type: CONTENT_TYPE,
-            body: render(&observation),
+            body: render(monitor.target().kind(), &observation),
         }
     }
 
@@ -206,19 +207,42 @@ fn shown(target: &str) -> String {
     format!("\"{}\"", crate::text::capped(target, 200))
 }
 
-/// The blackbox_exporter gauges for one check.
-fn render(o: &Observation) -> Vec<u8> {
+/// The blackbox_exporter gauges for one check of a target of `kind`: the ones its prober of
+/// that kind answers (`http`, `tcp`, `icmp`; a `dns://` check is a lookup through the system
+/// resolver, so it answers the gauges every prober has), never an HTTP gauge for a check that
+/// made no HTTP request.
+fn render(kind: TargetKind, o: &Observation) -> Vec<u8> {
     let mut out = Vec::with_capacity(1024);
     let mut w = Writer::new(&mut out);
+    common_gauges(&mut w, o);
+    match kind {
+        TargetKind::Http => http_gauges(&mut w, o),
+        TargetKind::Tcp => {
+            if let Some(expiry) = o.cert_expiry {
+                cert_expiry(&mut w, expiry);
+            }
+        }
+        TargetKind::Icmp => icmp_durations(&mut w, o),
+        TargetKind::Dns => {}
+    }
+    if let Some(reason) = o.outcome.cause_name() {
+        let name = "sitewatch_probe_failure";
+        w.family(
+            name,
+            Kind::Gauge,
+            "Why the check failed (sitewatch's reason), when it did; always 1.",
+        );
+        w.sample(name, "", &[], Some(("reason", reason)), Value::Int(1));
+    }
+    out
+}
+
+/// The gauges every blackbox_exporter prober answers.
+fn common_gauges(w: &mut Writer<'_>, o: &Observation) {
     let mut gauge = |name: &str, help: &str, value: Value| {
         w.family(name, Kind::Gauge, help);
         w.sample(name, "", &[], None, value);
     };
-    let responded = o.status.is_some();
-    let ssl = responded
-        && o.final_url
-            .as_deref()
-            .is_some_and(|u| u.get(..6).is_some_and(|s| s.eq_ignore_ascii_case("https:")));
     gauge(
         "probe_success",
         "Whether the check was up (1) or down (0).",
@@ -229,6 +253,69 @@ fn render(o: &Observation) -> Vec<u8> {
         "How long the check took, redirects included.",
         Value::Float(o.elapsed.as_secs_f64()),
     );
+    gauge(
+        "probe_dns_lookup_time_seconds",
+        "How long the name lookup took (summed over redirects); 0 when there was none.",
+        Value::Micros(micros(o.phases.dns)),
+    );
+}
+
+/// `probe_ssl_earliest_cert_expiry`, a Unix time.
+fn cert_expiry(w: &mut Writer<'_>, expiry: std::time::SystemTime) {
+    let name = "probe_ssl_earliest_cert_expiry";
+    w.family(
+        name,
+        Kind::Gauge,
+        "Earliest expiry (notAfter, Unix time) of the certificates the final server presented.",
+    );
+    let secs = expiry
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    w.sample(name, "", &[], None, Value::Int(secs));
+}
+
+/// `probe_icmp_duration_seconds{phase}` with blackbox_exporter's phase names: `resolve`, `setup`
+/// (not measured by sitewatch: 0) and `rtt`, the average round trip of the replies (0 when none
+/// came back).
+fn icmp_durations(w: &mut Writer<'_>, o: &Observation) {
+    let name = "probe_icmp_duration_seconds";
+    w.family(
+        name,
+        Kind::Gauge,
+        "Duration of the check by phase; rtt is the average round trip, 0 without a reply.",
+    );
+    let replied = o.echoes.as_ref().is_some_and(|e| e.received > 0);
+    for (phase, d) in [
+        ("resolve", o.phases.dns),
+        ("setup", None),
+        ("rtt", replied.then_some(o.elapsed)),
+    ] {
+        w.sample(
+            name,
+            "",
+            &[],
+            Some(("phase", phase)),
+            Value::Micros(micros(d)),
+        );
+    }
+}
+
+fn micros(d: Option<Duration>) -> u64 {
+    d.map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// The gauges of blackbox_exporter's HTTP prober.
+fn http_gauges(w: &mut Writer<'_>, o: &Observation) {
+    let mut gauge = |name: &str, help: &str, value: Value| {
+        w.family(name, Kind::Gauge, help);
+        w.sample(name, "", &[], None, value);
+    };
+    let responded = o.status.is_some();
+    let ssl = responded
+        && o.final_url
+            .as_deref()
+            .is_some_and(|u| u.get(..6).is_some_and(|s| s.eq_ignore_ascii_case("https:")));
     gauge(
         "probe_http_status_code",
         "Status code of the final response; 0 when none arrived.",
@@ -256,28 +343,9 @@ fn render(o: &Observation) -> Vec<u8> {
     );
     // As blackbox_exporter: only when the final response came over TLS.
     if let Some(expiry) = o.cert_expiry.filter(|_| ssl) {
-        gauge(
-            "probe_ssl_earliest_cert_expiry",
-            "Earliest expiry (notAfter, Unix time) of the certificates the final server presented.",
-            Value::Int(
-                expiry
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_secs(),
-            ),
-        );
+        cert_expiry(w, expiry);
     }
-    phase_durations(&mut w, &o.phases);
-    if let Some(reason) = o.outcome.cause_name() {
-        let name = "sitewatch_probe_failure";
-        w.family(
-            name,
-            Kind::Gauge,
-            "Why the check failed (sitewatch's reason), when it did; always 1.",
-        );
-        w.sample(name, "", &[], Some(("reason", reason)), Value::Int(1));
-    }
-    out
+    phase_durations(w, &o.phases);
 }
 
 /// `probe_http_duration_seconds{phase}` with blackbox_exporter's five phase names, all present
@@ -299,8 +367,13 @@ fn phase_durations(w: &mut Writer<'_>, phases: &Phases) {
         ("processing", phases.ttfb),
         ("transfer", phases.transfer),
     ] {
-        let us = d.map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
-        w.sample(name, "", &[], Some(("phase", phase)), Value::Micros(us));
+        w.sample(
+            name,
+            "",
+            &[],
+            Some(("phase", phase)),
+            Value::Micros(micros(d)),
+        );
     }
 }
 
@@ -528,7 +601,7 @@ mod tests {
             ttfb: Some(Duration::from_millis(20)),
             transfer: Some(Duration::from_micros(1)),
         };
-        let text = String::from_utf8(render(&o)).unwrap();
+        let text = String::from_utf8(render(TargetKind::Http, &o)).unwrap();
         for line in [
             "# TYPE probe_http_duration_seconds gauge\n",
             "probe_http_duration_seconds{phase=\"resolve\"} 0.0015\n",
@@ -539,5 +612,51 @@ mod tests {
         ] {
             assert!(text.contains(line), "{line:?} missing from\n{text}");
         }
+    }
+
+    #[test]
+    fn other_kinds_answer_their_probers_gauges_and_no_http_gauge() {
+        let expiry = std::time::UNIX_EPOCH + Duration::from_secs(1_900_000_000);
+        let tcp = Observation {
+            cert_expiry: Some(expiry),
+            ..Observation::without_response(Duration::from_millis(3), Outcome::Up)
+        };
+        let mut icmp = Observation::without_response(Duration::from_micros(250), Outcome::Up);
+        icmp.echoes = Some(crate::probe::Echoes {
+            sent: 3,
+            received: 2,
+        });
+        let dns = Observation::without_response(Duration::from_millis(2), Outcome::Up);
+        for (kind, o) in [
+            (TargetKind::Tcp, &tcp),
+            (TargetKind::Icmp, &icmp),
+            (TargetKind::Dns, &dns),
+        ] {
+            let text = String::from_utf8(render(kind, o)).unwrap();
+            assert!(!text.contains("probe_http_"), "{kind:?}:\n{text}");
+            assert!(text.contains("probe_success 1\n"), "{kind:?}:\n{text}");
+            assert!(
+                text.contains("probe_dns_lookup_time_seconds 0\n"),
+                "{kind:?}:\n{text}"
+            );
+        }
+        let tcp = String::from_utf8(render(TargetKind::Tcp, &tcp)).unwrap();
+        assert!(
+            tcp.contains("probe_ssl_earliest_cert_expiry 1900000000\n"),
+            "{tcp}"
+        );
+        let icmp = String::from_utf8(render(TargetKind::Icmp, &icmp)).unwrap();
+        assert!(
+            icmp.contains("probe_icmp_duration_seconds{phase=\"rtt\"} 0.00025\n"),
+            "{icmp}"
+        );
+        assert!(
+            icmp.contains("probe_icmp_duration_seconds{phase=\"setup\"} 0\n"),
+            "{icmp}"
+        );
+        // An HTTP check has its gauges and the lookup time every prober has.
+        let http = String::from_utf8(render(TargetKind::Http, &observation(Outcome::Up))).unwrap();
+        assert!(http.contains("probe_http_status_code 200\n"), "{http}");
+        assert!(http.contains("probe_dns_lookup_time_seconds 0\n"), "{http}");
     }
 }

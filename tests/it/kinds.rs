@@ -441,3 +441,20 @@ fn http_defaults_do_not_reach_other_kinds() {
     assert_eq!(config.monitors[0].http_method(), None);
     assert!(config.monitors[1].http_method().is_some());
 }
+
+#[test]
+fn probe_of_a_tcp_target_answers_the_tcp_probers_gauges_not_http_ones() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("tcp://{}", listener.local_addr().unwrap());
+    let cfg = crate::util::config(&json!([{"url": url, "interval": "1h", "timeout": "2s"}]));
+    let (_run, base) = crate::metrics::serve(&cfg);
+    let got = crate::metrics::get(&format!(
+        "{base}/probe?target={}",
+        crate::metrics::encode(&url)
+    ));
+    assert_eq!(got.status, 200, "{}", got.body);
+    assert!(got.body.contains("probe_success 1\n"), "{}", got.body);
+    assert!(got.body.contains("probe_duration_seconds "), "{}", got.body);
+    assert!(!got.body.contains("probe_http_"), "{}", got.body);
+    crate::metrics::promtool_check(&got.body);
+}
