@@ -212,6 +212,10 @@ pub const MIGRATIONS: &[&str] = &[
     // rollups. A monitor's time `degraded` is read from `transitions` (to_state 'degraded').
     "ALTER TABLE checks ADD COLUMN cert_expiry INTEGER;
      ALTER TABLE checks ADD COLUMN degraded TEXT;",
+    // 9: the echoes of an `icmp://` check: requests sent and replies received (loss is
+    // 1 - received / sent); NULL for every other kind and in rows of older runs.
+    "ALTER TABLE checks ADD COLUMN echoes_sent INTEGER;
+     ALTER TABLE checks ADD COLUMN echoes_received INTEGER;",
 ];
 
 /// Gives each monitor row without a `config_id` the one its name or URL gives (migration 3).

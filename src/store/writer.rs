@@ -44,7 +44,7 @@ use crate::catalog::Catalog;
 use crate::config::Monitor;
 use crate::event::{Event, StateChange};
 use crate::output::ms;
-use crate::probe::Nature;
+use crate::probe::{Echoes, Nature};
 use crate::state::State;
 use crate::stats::Stats;
 use crate::worker::CheckRecord;
@@ -410,9 +410,10 @@ impl Writer {
                 "INSERT INTO checks (ts, monitor, status, reason, detail, bytes, ms, lateness_ms,
                                      nature,
                                      phase_dns_ms, phase_connect_ms, phase_tls_ms, phase_ttfb_ms,
-                                     phase_transfer_ms, cert_expiry, degraded)
+                                     phase_transfer_ms, cert_expiry, degraded,
+                                     echoes_sent, echoes_received)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,
-                         ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                         ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
             )?;
             let mut insert_transition_statement = tx.prepare(INSERT_TRANSITION)?;
             let mut insert_impairment = tx.prepare(
@@ -441,6 +442,8 @@ impl Writer {
                             row.phases[4],
                             row.cert_expiry,
                             row.degraded,
+                            row.echoes.map(|e| e.sent),
+                            row.echoes.map(|e| e.received),
                         ])?;
                         // Only verdicts count in uptime.
                         if row.nature.is_none() {
@@ -683,6 +686,8 @@ struct CheckRow<'a> {
     cert_expiry: Option<i64>,
     /// Why a passing check was degraded (`cert_expiry`, `response_time`).
     degraded: Option<&'static str>,
+    /// An `icmp://` check's echoes.
+    echoes: Option<Echoes>,
 }
 
 impl<'a> CheckRow<'a> {
@@ -704,6 +709,7 @@ impl<'a> CheckRow<'a> {
             phases: o.phases.named().map(|(_, d)| d.map(ms)),
             cert_expiry: o.cert_expiry.map(epoch_ms),
             degraded: o.degraded.as_ref().map(|d| d.cause.as_str()),
+            echoes: o.echoes,
         }
     }
 }

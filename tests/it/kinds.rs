@@ -227,6 +227,30 @@ fn icmp_echoes_to_loopback() {
 }
 
 #[test]
+fn icmp_echoes_are_kept_in_the_history() {
+    if let Err(why) = sitewatch::probe::icmp::usable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let run = crate::util::once(
+        &json!([{"url": "icmp://127.0.0.1", "count": 2, "timeout": "2s"}]),
+        &["--db", db.to_str().unwrap()],
+    );
+    assert_eq!(run.code(), 0, "{run}");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let row: (Option<i64>, Option<i64>, Option<u16>) = conn
+        .query_row(
+            "SELECT echoes_sent, echoes_received, status FROM checks",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(row, (Some(2), Some(2), None), "{run}");
+}
+
+#[test]
 fn icmp_without_any_usable_socket_is_a_config_error_naming_the_sysctl() {
     // A fresh network namespace has its own net.ipv4.ping_group_range, "1 0" (no group may
     // open unprivileged ICMP sockets), and without CAP_NET_RAW no raw socket opens either.
