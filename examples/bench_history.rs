@@ -91,6 +91,7 @@ fn check(monitor: usize, ts: i64, ms: f64, down: Option<Reason>) -> Event {
             },
             bytes: down.is_none().then_some(4096),
             ttfb: None,
+            phases: Default::default(),
             elapsed: Duration::from_secs_f64(ms / 1000.0),
             final_url: None,
             retry_after: None,
@@ -106,6 +107,9 @@ fn check(monitor: usize, ts: i64, ms: f64, down: Option<Reason>) -> Event {
                     },
                 },
             },
+            echoes: None,
+            cert_expiry: None,
+            degraded: None,
         },
     }))
 }

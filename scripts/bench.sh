@@ -8,13 +8,15 @@
 #   overload    8 workers for 20,000 monitors every 5 s: memory over time, fairness, coalescing
 #   scale       1,000,000 monitors every hour: start-up time, RSS, bytes per monitor, idle CPU
 #   wheel       the timing wheel alone at 1 M entries (examples/wheel_bench.rs)
+#   footprint   peak RSS per worker: 20,000 URLs at 64 / 2,048 / 10,000 workers, HTTP and HTTPS
+#   kernel      --once rate over 20,000 URLs with 64 workers as a share of wrk's (Connection: close)
 #   wan         100,000 monitors every 60 s against a site with the internet's delays, hanging,
 #               refused and failing URLs (examples/latency_site.rs), sitewatch at 256/512/1024
 #               workers next to Prometheus + blackbox_exporter (about 15 minutes)
 #   report      only rewrite BENCHMARKS.md from the results already in target/bench
 #
-# It installs what it needs (Debian: nginx, prometheus, prometheus-blackbox-exporter, time, curl;
-# Cargo: lychee), builds sitewatch in release mode, runs each scenario BENCH_RUNS times (default
+# It installs what it needs (Debian: nginx, prometheus, prometheus-blackbox-exporter, time, curl,
+# wrk; Cargo: lychee), builds sitewatch in release mode, runs each scenario BENCH_RUNS times (default
 # 3) and writes BENCHMARKS.md (medians) from the raw results in target/bench/results/.
 # Before each scenario it waits up to BENCH_LOAD_WAIT s (default 600) for the 1-minute load
 # average to drop to BENCH_MAX_LOAD (default 1.5); the load is recorded with every figure.
@@ -30,8 +32,10 @@ for f in throughput precision overload scale wheel wan; do
     # shellcheck disable=SC1090
     source "$ROOT/scripts/bench/$f.sh"
 done
+# shellcheck source=bench/footprint.sh
+source "$ROOT/scripts/bench/footprint.sh"
 
-all=(throughput precision overload scale wheel wan)
+all=(throughput precision overload scale wheel footprint kernel wan)
 scenarios=("$@")
 ((${#scenarios[@]})) || scenarios=("${all[@]}")
 for s in "${scenarios[@]}"; do

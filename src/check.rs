@@ -2,10 +2,12 @@
 //! Ctrl-C or `--count`, one line per check, then statistics per target.
 //!
 //! What it guarantees:
-//! - a target is a URL as the config validates it (`http://` and `https://` kept as written;
-//!   a bare host, `host:port` or `host/path` means `https://…`, see [`target_url`]);
-//! - each check goes through the same [`HttpProbe`] as the monitor, and its line is the
-//!   monitor's check line ([`crate::output::check_line`]); nothing is written to a database;
+//! - a target is a URL as the config validates it (`http://`, `https://`, `tcp://`, `icmp://`
+//!   and `dns://` kept as written; a bare host, `host:port` or `host/path` means `https://…`,
+//!   see [`target_url`]);
+//! - each check goes through the same [`Probes`] as the monitor, and its line is the
+//!   monitor's check line ([`crate::output::check_line`]), in text followed by the phase
+//!   timings measured ([`line`]); nothing is written to a database;
 //! - one thread per target (targets are few): a slow target does not delay another's schedule.
 //!   Each thread keeps its own schedule (start + n × interval), so a check that takes longer
 //!   than the interval is followed at once by the next rather than piling up;
@@ -22,8 +24,8 @@ use serde::Serialize;
 
 use crate::config::{Config, Monitor};
 use crate::error::Error;
-use crate::output::{check_line, ms, Format};
-use crate::probe::{HttpProbe, Observation, Probe, ProbeSettings};
+use crate::output::{check_line, ms, phases_text, Format};
+use crate::probe::{Observation, Probe, ProbeSettings, Probes};
 use crate::signal::{Cause, Stop};
 use crate::worker::CheckRecord;
 
@@ -42,18 +44,20 @@ pub struct Plan {
     pub format: Format,
 }
 
-/// The URL a target means: `http://…` and `https://…` as given (any case of the scheme); any
-/// other scheme is refused; anything else is a host, `host:port` or `host/path` reached over
-/// HTTPS, with `/` as its path when it has none (`example.com` → `https://example.com/`).
+/// The URL a target means: `http://…`, `https://…`, `tcp://…`, `icmp://…` and `dns://…` as
+/// given (any case of the scheme); any other scheme is refused; anything else is a host,
+/// `host:port` or `host/path` reached over HTTPS, with `/` as its path when it has none
+/// (`example.com` → `https://example.com/`).
 pub fn target_url(target: &str) -> Result<String, String> {
     let t = target.trim();
     let lower = t.to_ascii_lowercase();
-    if lower.starts_with("http://") || lower.starts_with("https://") {
-        return Ok(t.to_owned());
-    }
-    if let Some((scheme, _)) = t.split_once("://") {
+    if let Some((scheme, _)) = lower.split_once("://") {
+        if crate::model::Kind::from_scheme(scheme).is_some() {
+            return Ok(t.to_owned());
+        }
         return Err(format!(
-            "{target:?}: sitewatch check takes http:// and https:// URLs or a host, not {scheme}://"
+            "{target:?}: sitewatch check takes http://, https://, tcp://, icmp:// and dns:// \
+             URLs or a host, not {scheme}://"
         ));
     }
     if t.is_empty() {
@@ -190,7 +194,7 @@ pub fn run(plan: &Plan, stop: &Stop, requests: crate::signal::Requests) -> Resul
     crate::sinks::on_stdout_closed(move || {
         requests.request(Cause::StdoutClosed);
     });
-    let probe = Arc::new(HttpProbe::new(&ProbeSettings::default()));
+    let probe = Arc::new(Probes::new(&ProbeSettings::default()));
     let handles = monitors
         .into_iter()
         .enumerate()
@@ -213,6 +217,19 @@ pub fn run(plan: &Plan, stop: &Stop, requests: crate::signal::Requests) -> Resul
     Ok(if all_up { 0 } else { 1 })
 }
 
+/// One check's line: the monitor's check line (whose JSON has `phases_ms`), in text followed
+/// by the phases measured (`  dns 0.4 ms, connect 0.2 ms, ttfb 5.1 ms, transfer 0.1 ms`).
+fn line(monitor: &Monitor, record: &CheckRecord, format: Format) -> String {
+    let mut line = check_line(monitor, record, format);
+    if format == Format::Text {
+        if let Some(phases) = phases_text(&record.observation.phases) {
+            line.push_str("  ");
+            line.push_str(&phases);
+        }
+    }
+    line
+}
+
 /// Checks one target on its schedule until `stop` or the count.
 fn target_loop(monitor: &Monitor, probe: &dyn Probe, plan: &Plan, stop: &Stop) -> Tally {
     let mut tally = Tally::default();
@@ -231,7 +248,7 @@ fn target_loop(monitor: &Monitor, probe: &dyn Probe, plan: &Plan, stop: &Stop) -
             queued: Duration::ZERO,
             observation,
         };
-        crate::sinks::write(&check_line(monitor, &record, plan.format));
+        crate::sinks::write(&line(monitor, &record, plan.format));
         if plan.count.is_some_and(|c| tally.checks >= c) {
             return tally;
         }
@@ -260,6 +277,9 @@ mod tests {
         assert_eq!(ok("example.com/health"), "https://example.com/health");
         assert_eq!(ok("http://example.com"), "http://example.com");
         assert_eq!(ok("HTTPS://example.com/x"), "HTTPS://example.com/x");
+        assert_eq!(ok("tcp://127.0.0.1:25"), "tcp://127.0.0.1:25");
+        assert_eq!(ok("icmp://127.0.0.1"), "icmp://127.0.0.1");
+        assert_eq!(ok("dns://example.com"), "dns://example.com");
         assert!(target_url("ftp://example.com")
             .unwrap_err()
             .contains("ftp://"));

@@ -17,15 +17,16 @@ use crate::config::{parse_duration, Config, Shard};
 use crate::engine::{self, Options};
 use crate::error::Error;
 use crate::output::{init_logging, Format};
-use crate::probe::{HttpProbe, ProbeSettings};
+use crate::probe::{ProbeSettings, Probes};
 use crate::report::{self, ReportFormat};
 use crate::scheduler::Mode;
 use crate::store::writer::{History, Settings};
 use crate::store::{self, Store};
 use crate::{demo, signal, sinks};
 
-/// Most worker threads accepted: beyond this, threads cost more than they check.
-const MAX_WORKERS: usize = 4096;
+/// Most worker threads accepted: beyond this, threads cost more than they check (each is a
+/// thread, a connection and a few tens of KB while its check is in flight; see BENCHMARKS.md).
+const MAX_WORKERS: usize = 16_384;
 /// Shortest report period accepted.
 const MIN_REPORT_EVERY: Duration = Duration::from_millis(100);
 /// Largest `--queue` accepted. The queue is allocated up front (about 50 bytes a slot), and it
@@ -48,7 +49,8 @@ pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     /// A config file, JSON list of URLs with intervals (see README: "Config"), and/or URLs to
-    /// monitor: an argument starting with http:// or https:// is a URL, any other is the config
+    /// monitor: an argument starting with http://, https://, tcp://, icmp:// or dns:// is a URL,
+    /// any other is the config
     /// [default: urls.json, unless URLs are given].
     #[arg(value_name = "CONFIG|URL")]
     inputs: Vec<String>,
@@ -215,7 +217,8 @@ fn location_arg(s: &str) -> Result<String, String> {
 /// `sitewatch check`: the targets and how often to check them.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// URLs (http://, https://) or hosts (example.com, example.com:8443: checked over https).
+    /// URLs (http://, https://, tcp://HOST:PORT, icmp://HOST, dns://NAME) or hosts (example.com,
+    /// example.com:8443: checked over https).
     #[arg(value_name = "TARGET", required = true)]
     targets: Vec<String>,
     /// Stop after COUNT checks of each target [default: until Ctrl-C].
@@ -542,7 +545,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             let from_urls = (!urls.is_empty())
                 .then(|| {
                     Config::of_urls(&urls, cli.interval.unwrap_or(DEFAULT_URL_INTERVAL))
-                        .map_err(|e| Error::Usage(format!("a URL on the command line: {e}")))
+                        .map_err(|e| Error::Usage(e.for_command_line()))
                 })
                 .transpose()?;
             let extra = from_urls
@@ -698,12 +701,14 @@ fn apply_shard(shard: Shard, config: &mut Config, path: &Path) -> Result<String,
 const DEFAULT_URL_INTERVAL: Duration = Duration::from_secs(60);
 
 /// The main command's arguments split into the config file and the URLs: an argument starting
-/// with `http://` or `https://` (any case) is a URL, any other the config path, of which there
+/// with `http://`, `https://`, `tcp://`, `icmp://` or `dns://` (any case) is a URL, any other the config path, of which there
 /// may be one. No argument at all means `urls.json`; URLs alone mean no config file.
 fn inputs(args: &[String]) -> Result<(Option<PathBuf>, Vec<String>), Error> {
     let is_url = |a: &str| {
         let lower = a.get(..8).unwrap_or(a).to_ascii_lowercase();
-        lower.starts_with("http://") || lower.starts_with("https://")
+        lower
+            .split_once("://")
+            .is_some_and(|(scheme, _)| crate::model::Kind::from_scheme(scheme).is_some())
     };
     let (urls, paths): (Vec<&String>, Vec<&String>) = args.iter().partition(|a| is_url(a));
     let path = match paths.as_slice() {
@@ -713,7 +718,7 @@ fn inputs(args: &[String]) -> Result<(Option<PathBuf>, Vec<String>), Error> {
         [first, second, ..] => {
             return Err(Error::Usage(format!(
                 "two configs given ({first} and {second}): give one config file; a URL to \
-                 monitor must start with http:// or https://"
+                 monitor must start with http://, https://, tcp://, icmp:// or dns://"
             )))
         }
     };
@@ -846,7 +851,7 @@ fn monitor(
     sinks::on_stdout_closed(move || {
         requests.request(signal::Cause::StdoutClosed);
     });
-    let probe = Arc::new(HttpProbe::new(&common.probe_settings()));
+    let probe = Arc::new(Probes::new(&common.probe_settings()));
     let reload = engine::Reload {
         path: config_path.as_ref().map(|(path, ..)| path.to_path_buf()),
         shard: config_path.as_ref().and_then(|(_, shard, ..)| *shard),

@@ -28,6 +28,17 @@ pub const LATENESS_BOUNDS_US: [u64; 14] = [
     5_000_000, 10_000_000, 30_000_000, 60_000_000,
 ];
 
+/// Upper bounds (microseconds) of the phase buckets (`sitewatch_check_phase_seconds`): 0.5 ms
+/// (a lookup from cache, a connect on a LAN) to 10 s; phases are parts of a check, so the
+/// scale starts lower than [`DURATION_BOUNDS_US`].
+pub const PHASE_BOUNDS_US: [u64; 14] = [
+    500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000,
+    2_500_000, 5_000_000, 10_000_000,
+];
+
+/// Buckets of a phase histogram, +Inf included.
+pub const PHASE_BUCKETS: usize = PHASE_BOUNDS_US.len() + 1;
+
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }

@@ -315,7 +315,7 @@ pub fn run(
             done: done_tx.clone(),
             events: Arc::clone(&events),
         };
-        match spawn(format!("sitewatch-worker-{id}"), move || {
+        match worker::spawn(id, move || {
             worker::run(id, &pool, channels);
             drop(alive);
         }) {

@@ -24,6 +24,7 @@ pub mod localsite;
 pub mod location;
 pub mod maintenance;
 pub mod metrics;
+pub mod model;
 pub mod notify;
 pub mod output;
 pub mod pool_load;

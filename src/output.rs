@@ -22,7 +22,7 @@ use crate::config::shown_url::redact_userinfo;
 use crate::config::Monitor;
 use crate::error::Error;
 use crate::event::{Event, Impairment, StateChange};
-use crate::probe::{Cause, Nature, Outcome, Reason, Redirect};
+use crate::probe::{Cause, Echoes, Nature, Outcome, Phases, Reason, Redirect, Warning};
 use crate::sinks;
 use crate::state::State;
 use crate::stats::Stats;
@@ -136,11 +136,15 @@ struct CheckJson<'a> {
     group: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     location: Option<&'static str>,
-    method: &'static str,
+    /// Absent for the kinds that send no HTTP request (`tcp://`, `icmp://`, `dns://`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    method: Option<&'static str>,
     status: Option<u16>,
     bytes: Option<u64>,
     ms: f64,
     ttfb_ms: Option<f64>,
+    /// Every phase by name, `null` where not measured.
+    phases_ms: PhasesMs,
     /// `null` when the check is not a verdict (see `nature`).
     up: Option<bool>,
     /// `verdict`, `local` (sitewatch's own failure) or `inconclusive`.
@@ -153,8 +157,77 @@ struct CheckJson<'a> {
     final_url: Option<&'a str>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     redirects: &'a [Redirect],
+    /// Echo requests sent and replies received, for `icmp://` checks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    echoes: Option<EchoesJson>,
+    /// The certificate chain's earliest expiry (RFC 3339, UTC, to the second, like `ts`);
+    /// absent without a TLS handshake.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cert_expiry: Option<String>,
+    /// Why a passing check is degraded; absent when it is not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    degraded: Option<DegradedJson<'a>>,
     lateness_ms: f64,
     queued_ms: f64,
+}
+
+/// An `icmp://` check's echoes with their loss.
+#[derive(Serialize)]
+struct EchoesJson {
+    sent: u32,
+    received: u32,
+    loss_pct: f64,
+}
+
+impl From<Echoes> for EchoesJson {
+    fn from(e: Echoes) -> EchoesJson {
+        EchoesJson {
+            sent: e.sent,
+            received: e.received,
+            loss_pct: (e.loss_percent() * 10.0).round() / 10.0,
+        }
+    }
+}
+
+/// A check's [`Phases`] in JSON: `{"dns": 0.4, "connect": 0.2, "tls": null, …}`, in
+/// milliseconds like every time of a check line.
+#[derive(Serialize)]
+pub struct PhasesMs {
+    dns: Option<f64>,
+    connect: Option<f64>,
+    tls: Option<f64>,
+    ttfb: Option<f64>,
+    transfer: Option<f64>,
+}
+
+impl PhasesMs {
+    /// `phases` in milliseconds.
+    pub fn of(phases: &Phases) -> PhasesMs {
+        PhasesMs {
+            dns: phases.dns.map(ms),
+            connect: phases.connect.map(ms),
+            tls: phases.tls.map(ms),
+            ttfb: phases.ttfb.map(ms),
+            transfer: phases.transfer.map(ms),
+        }
+    }
+}
+
+/// `phases` as `check` shows them: `dns 0.4 ms, connect 0.2 ms, ttfb 5.1 ms, transfer 0.1 ms`,
+/// the phases not measured left out; `None` when none was.
+pub fn phases_text(phases: &Phases) -> Option<String> {
+    let shown: Vec<String> = phases
+        .named()
+        .iter()
+        .filter_map(|(name, d)| d.map(|d| format!("{name} {:.1} ms", d.as_secs_f64() * 1e3)))
+        .collect();
+    (!shown.is_empty()).then(|| shown.join(", "))
+}
+
+#[derive(Serialize)]
+struct DegradedJson<'a> {
+    cause: Warning,
+    detail: &'a str,
 }
 
 #[derive(Serialize)]
@@ -318,11 +391,12 @@ pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> St
                 name: monitor.name.as_deref(),
                 group: monitor.group(),
                 location: crate::location::get(),
-                method: monitor.method.as_str(),
+                method: monitor.http_method().map(|m| m.as_str()),
                 status: o.status,
                 bytes: o.bytes,
                 ms: ms(o.elapsed),
                 ttfb_ms: o.ttfb.map(ms),
+                phases_ms: PhasesMs::of(&o.phases),
                 up: (nature == Nature::Verdict).then(|| o.outcome.is_up()),
                 nature,
                 reason,
@@ -330,6 +404,14 @@ pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> St
                 detail,
                 final_url: final_url.as_deref(),
                 redirects: &o.redirects,
+                echoes: o.echoes.map(EchoesJson::from),
+                cert_expiry: o
+                    .cert_expiry
+                    .map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+                degraded: o.degraded.as_ref().map(|d| DegradedJson {
+                    cause: d.cause,
+                    detail: &d.detail,
+                }),
                 lateness_ms: ms(record.lateness),
                 queued_ms: ms(record.queued),
             };
@@ -337,6 +419,7 @@ pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> St
         }
         Format::Text => {
             let state = match o.outcome {
+                Outcome::Up if o.degraded.is_some() => "DEGRADED",
                 Outcome::Up => "UP  ",
                 Outcome::Down { .. } => "DOWN",
                 Outcome::Local { .. } => "LOCAL",
@@ -356,6 +439,11 @@ pub fn check_line(monitor: &Monitor, record: &CheckRecord, format: Format) -> St
             }
             if let (Some(reason), Some(detail)) = (o.outcome.cause_name(), detail) {
                 line.push_str(&format!("  {reason}: {detail}"));
+            } else if let Some(echoes) = o.echoes {
+                line.push_str(&format!("  ({})", echoes.summary()));
+            }
+            if let Some(d) = &o.degraded {
+                line.push_str(&format!("  {}: {}", d.cause, d.detail));
             }
             if nature != Nature::Verdict {
                 line.push_str("  (not a verdict: retried on the next occurrence)");
@@ -388,11 +476,15 @@ mod tests {
                 status,
                 bytes: status.map(|_| 1234),
                 ttfb: Some(Duration::from_millis(20)),
+                phases: Default::default(),
                 elapsed: Duration::from_micros(42_250),
                 final_url: status.map(|_| "http://127.0.0.1:9/a".to_string()),
                 retry_after: None,
                 redirects: Vec::new(),
                 outcome,
+                echoes: None,
+                cert_expiry: None,
+                degraded: None,
             },
         };
         (config.monitors[0].clone(), record)
@@ -512,5 +604,29 @@ mod tests {
             (&v["nature"], &v["cause"]),
             (&"inconclusive".into(), &"paused".into())
         );
+    }
+
+    #[test]
+    fn json_line_has_every_phase_null_where_not_measured() {
+        let (m, mut r) = record(Outcome::Up, Some(200));
+        r.observation.phases = Phases {
+            dns: Some(Duration::from_micros(400)),
+            connect: Some(Duration::from_micros(200)),
+            tls: None,
+            ttfb: Some(Duration::from_micros(3100)),
+            transfer: Some(Duration::from_micros(100)),
+        };
+        let v: serde_json::Value = serde_json::from_str(&check_line(&m, &r, Format::Json)).unwrap();
+        assert_eq!(
+            v["phases_ms"],
+            serde_json::json!({"dns": 0.4, "connect": 0.2, "tls": null, "ttfb": 3.1, "transfer": 0.1})
+        );
+        assert_eq!(
+            phases_text(&r.observation.phases).as_deref(),
+            Some("dns 0.4 ms, connect 0.2 ms, ttfb 3.1 ms, transfer 0.1 ms")
+        );
+        assert_eq!(phases_text(&Phases::default()), None);
+        // The text line stays as it was: the phases would make it unreadable.
+        assert!(!check_line(&m, &r, Format::Text).contains("dns"));
     }
 }

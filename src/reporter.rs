@@ -107,6 +107,8 @@ pub struct Report {
     pub missed: u64,
     /// Monitors in the `down` state.
     pub failing: usize,
+    /// Monitors in the `degraded` state (up, needing attention).
+    pub degraded: usize,
     /// Of those, how many are backed off (checked less often than their interval).
     pub backed_off: usize,
     /// Monitors in the config.
@@ -192,6 +194,7 @@ impl Report {
             overflowed: schedule.overflowed,
             missed: schedule.missed,
             failing: schedule.down,
+            degraded: stats.degraded(),
             backed_off: schedule.backed_off,
             monitors: monitors.len(),
             dropped_lines: stats.dropped_lines(),
@@ -232,6 +235,9 @@ impl Report {
             self.monitors,
             self.backed_off
         )];
+        if self.degraded > 0 {
+            parts.push(format!("degraded {}", self.degraded));
+        }
         let codes: Vec<String> = self
             .top_codes
             .iter()
@@ -421,6 +427,7 @@ mod tests {
             overflowed: 0,
             missed: 0,
             failing: 0,
+            degraded: 0,
             backed_off: 0,
             monitors: 1,
             dropped_lines: 0,

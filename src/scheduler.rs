@@ -38,13 +38,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{select, Receiver, Sender, TryRecvError, TrySendError};
+use crossbeam_channel::{never, select, Receiver, Sender, TryRecvError, TrySendError};
 
 use crate::catalog::Catalog;
 use crate::event::{Event, Fanout, StateChange};
-use crate::probe::{Observation, Reason};
+use crate::probe::{Degraded, Observation, Reason};
 use crate::reload::Plan;
-use crate::state::{Health, Next, OverBudget, Policy, State};
+use crate::state::{Health, Next, OverBudget, Policy, Seen, State};
 use crate::stats::{ScheduleCounters, Stats};
 use crate::wheel::Wheel;
 
@@ -110,6 +110,8 @@ pub struct Verdict {
     pub retry_after: Option<Duration>,
     /// The check took more than half its timeout (set by the worker, which knows the timeout).
     pub slow: bool,
+    /// Up, but needing attention: the monitor goes `degraded` rather than `up`.
+    pub degraded: Option<Degraded>,
 }
 
 impl Verdict {
@@ -130,7 +132,17 @@ impl Verdict {
             detail,
             retry_after: o.retry_after,
             slow: false,
+            degraded: o.degraded.clone(),
         })
+    }
+
+    /// What health makes of it: up, degraded or down.
+    fn seen(&self) -> Seen {
+        match (self.up, &self.degraded) {
+            (false, _) => Seen::Down,
+            (true, Some(_)) => Seen::Degraded,
+            (true, None) => Seen::Up,
+        }
     }
 }
 
@@ -636,16 +648,16 @@ impl Schedule {
         let (step, over_budget) = match self.mode {
             Mode::Once => {
                 slot.health
-                    .observe_once(verdict.up, interval, policy, verdict.retry_after)
+                    .observe_once(verdict.seen(), interval, policy, verdict.retry_after)
             }
             Mode::Repeat => (
                 slot.health
-                    .observe(verdict.up, interval, policy, verdict.retry_after),
+                    .observe(verdict.seen(), interval, policy, verdict.retry_after),
                 None,
             ),
         };
         let (after, backed_off) = (slot.health.state(), slot.health.backed_off(interval));
-        slot.suspect = !(after == State::Up && verdict.up && !verdict.slow);
+        slot.suspect = !(after.is_up() && verdict.up && !verdict.slow);
         let inflight_due = slot.inflight_due;
         self.suspects =
             self.suspects + usize::from(self.slots[monitor].suspect) - usize::from(was_suspect);
@@ -744,7 +756,7 @@ pub struct Wiring {
     /// Disconnects when a stop at once is requested (a second stop request): a once run cut
     /// short then stops waiting for the checks in flight.
     pub stop_now: Receiver<()>,
-    /// Reloads to apply (`never()` without a reload thread).
+    /// Reloads to apply; disconnected (or `never()`) without a reload thread.
     pub reloads: Receiver<Plan>,
     /// Where the monitors are published after a reload.
     pub catalog: Arc<Catalog>,
@@ -781,9 +793,13 @@ pub fn run(mut schedule: Schedule, start: Instant, wiring: Wiring, stats: Arc<St
             attempts: t.attempts,
             reason: verdict.reason,
             status: verdict.status,
-            detail: match (t.over_budget, verdict.detail) {
-                (Some(over), detail) => Some(over_budget_detail(detail.as_deref(), over)),
-                (None, detail) => detail,
+            detail: match (t.over_budget, verdict.detail, verdict.degraded) {
+                (Some(over), detail, _) => Some(over_budget_detail(detail.as_deref(), over)),
+                // Into `degraded`: the cause, then what was seen.
+                (None, _, Some(d)) if t.to == State::Degraded => {
+                    Some(format!("{}: {}", d.cause, d.detail))
+                }
+                (None, detail, _) => detail,
             },
         })));
     };
@@ -815,6 +831,10 @@ pub fn run(mut schedule: Schedule, start: Instant, wiring: Wiring, stats: Arc<St
         stats.set_schedule(schedule.counters());
         log::info!("{}", plan.counts);
     };
+    // Without reloads (once mode, URLs given on the command line) the sender is gone from the
+    // start, and a disconnected channel is always ready in a `select!`: the loop would spin on
+    // it instead of sleeping. Once it has disconnected it is replaced by a channel that never is.
+    let mut reloads = reloads;
     // Checks handed to the workers whose completion has not been taken yet.
     let mut in_flight: usize = 0;
     // Whether a stop or the deadline ended the run, rather than its end or the workers'.
@@ -865,8 +885,9 @@ pub fn run(mut schedule: Schedule, start: Instant, wiring: Wiring, stats: Arc<St
             select! {
                 recv(stop) -> _ => break 'serve true,
                 recv(deadline) -> _ => break 'serve true,
-                recv(reloads) -> plan => if let Ok(plan) = plan {
-                    apply(&mut schedule, plan, tick_of(Instant::now()));
+                recv(reloads) -> plan => match plan {
+                    Ok(plan) => apply(&mut schedule, plan, tick_of(Instant::now())),
+                    Err(_) => reloads = never(),
                 },
                 default(wait.min(to_grid)) => {}
             }
@@ -883,8 +904,9 @@ pub fn run(mut schedule: Schedule, start: Instant, wiring: Wiring, stats: Arc<St
             },
             recv(stop) -> _ => break 'serve true,
             recv(deadline) -> _ => break 'serve true,
-            recv(reloads) -> plan => if let Ok(plan) = plan {
-                apply(&mut schedule, plan, tick_of(Instant::now()));
+            recv(reloads) -> plan => match plan {
+                Ok(plan) => apply(&mut schedule, plan, tick_of(Instant::now())),
+                Err(_) => reloads = never(),
             },
             default(wait) => {}
         }
@@ -950,6 +972,7 @@ mod tests {
             detail: (!up).then(|| "connection refused".to_string()),
             retry_after: None,
             slow: false,
+            degraded: None,
         }
     }
 
@@ -1595,6 +1618,54 @@ mod tests {
         assert_eq!(sent.len(), 2, "{sent:?}");
         assert!(sent.contains(&0), "{sent:?}");
         assert_eq!(s.counters().held_depth, 8);
+    }
+
+    #[test]
+    fn without_reloads_the_scheduler_sleeps_instead_of_spinning() {
+        // Regression: without a reload thread (once mode, URLs on the command line) the reload
+        // channel is disconnected from the start, which kept the scheduler's `select!` ready:
+        // it spun on a core (half of sitewatch's CPU in a `--once` run) instead of sleeping.
+        use crossbeam_channel::{bounded, unbounded};
+        let stats = Arc::new(Stats::new(1, 1));
+        let (jobs, queued) = bounded(4);
+        let (finished, done_rx) = unbounded();
+        let (stop_tx, stop) = bounded::<()>(0);
+        let (printer, _printed) = bounded(64);
+        let (_now_tx, stop_now) = bounded::<()>(0);
+        let (plans, reloads) = bounded(1);
+        drop(plans);
+        let wiring = Wiring {
+            jobs,
+            done: done_rx,
+            stop,
+            deadline: never(),
+            events: Arc::new(Fanout::new(printer, Arc::clone(&stats))),
+            stopping: Arc::new(AtomicBool::new(false)),
+            stop_now,
+            reloads,
+            catalog: Arc::new(Catalog::new(Arc::new(Vec::new()))),
+        };
+        let schedule = Schedule::new(secs(&[3600]), Mode::Repeat);
+        let shared = Arc::clone(&stats);
+        let scheduler = std::thread::spawn(move || run(schedule, Instant::now(), wiring, shared));
+        // The first check is due at once; after its completion nothing is due for an hour.
+        let job = queued
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the first check is dispatched");
+        finished.send(done(job.monitor, true)).unwrap();
+        let start = Instant::now();
+        while stats.state(0) == State::Unknown && start.elapsed() < Duration::from_secs(30) {
+            std::thread::yield_now();
+        }
+        assert_eq!(stats.state(0), State::Up, "the completion was taken");
+        // The window observed, not a synchronisation: asleep, the scheduler wakes at most once
+        // or twice in it; spinning, it goes round its loop thousands of times.
+        let before = stats.scheduler_sleeps();
+        std::thread::sleep(Duration::from_millis(200));
+        let sleeps = stats.scheduler_sleeps() - before;
+        drop(stop_tx);
+        scheduler.join().unwrap();
+        assert!(sleeps <= 5, "{sleeps} wake-ups in 200 ms with nothing due");
     }
 
     /// Ticks at each wake-up until something is dispatched; returns it and the tick.

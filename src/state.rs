@@ -1,11 +1,17 @@
 //! Per-monitor health: telling a temporary glitch from an outage.
 //!
-//! A monitor is `unknown` until its first verdict, then `up` or `down`. A failed check does not
+//! A monitor is `unknown` until its first verdict, then `up`, `degraded` or `down`. A failed check does not
 //! make it `down` at once: it is retried `retries` times after a short, doubling delay, and only
 //! when every attempt failed does the monitor go `down`. A glitch that clears on retry never
 //! produces a `down`. A `down` monitor goes back `up` after `recover_after` consecutive
 //! successes. While `down`, its interval doubles after each failed check, up to `max_backoff`,
 //! so dead sites do not eat the worker pool; it returns to its own interval once `up`.
+//!
+//! `degraded` is up with a warning (a certificate close to expiry, a slow answer; see
+//! [`crate::probe::degraded`]): a passing check moves an `up` or `unknown` monitor there at
+//! once and a clean one moves it back, since neither is a failure to confirm. Failures count
+//! from `degraded` exactly as from `up`, and down takes precedence: a `down` monitor recovers
+//! (after `recover_after` passing checks) to `degraded` when the check that recovers it is.
 //!
 //! This module is pure policy: no clock, no thread. [`Health::observe`] takes one check's
 //! verdict and returns what to do next; the scheduler, which owns every monitor's `Health`,
@@ -25,15 +31,45 @@ pub enum State {
     Up,
     /// Failed every attempt of its last check.
     Down,
+    /// Up, but needing attention (certificate close to expiry, slow answers). Not downtime.
+    Degraded,
 }
 
 impl State {
-    /// `unknown`, `up` or `down`.
+    /// `unknown`, `up`, `down` or `degraded`.
     pub fn as_str(self) -> &'static str {
         match self {
             State::Unknown => "unknown",
             State::Up => "up",
             State::Down => "down",
+            State::Degraded => "degraded",
+        }
+    }
+
+    /// Up or degraded: the site answers (what uptime counts).
+    pub fn is_up(self) -> bool {
+        matches!(self, State::Up | State::Degraded)
+    }
+}
+
+/// What one check's verdict says, as health sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// Passed.
+    Up,
+    /// Passed, with a warning.
+    Degraded,
+    /// Failed.
+    Down,
+}
+
+impl From<bool> for Seen {
+    /// `true`: up; `false`: down.
+    fn from(up: bool) -> Seen {
+        if up {
+            Seen::Up
+        } else {
+            Seen::Down
         }
     }
 }
@@ -44,29 +80,7 @@ impl std::fmt::Display for State {
     }
 }
 
-/// How a monitor reacts to failures. Built from the config.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Policy {
-    /// Extra attempts after a failed check before the monitor is declared down.
-    pub retries: u32,
-    /// Delay before the first retry; each further retry waits twice as long.
-    pub retry_delay: Duration,
-    /// Consecutive successes that bring a down monitor back up.
-    pub recover_after: u32,
-    /// The longest interval a down monitor backs off to.
-    pub max_backoff: Duration,
-}
-
-impl Policy {
-    /// The retry budget after `used` retries: how long the retries still left would wait in
-    /// total by this policy, `retry_delay × (2^used + … + 2^(retries − 1))`. The whole budget
-    /// (`used = 0`) is `retry_delay × (2^retries − 1)`: 6 s for the default 2 retries after 2 s.
-    pub fn retry_budget(&self, used: u32) -> Duration {
-        (used..self.retries).fold(Duration::ZERO, |sum, k| {
-            sum.saturating_add(self.retry_delay.saturating_mul(1 << k.min(16)))
-        })
-    }
-}
+pub use crate::model::Policy;
 
 /// In a `--once` run: the server asked (`Retry-After`) for a longer wait than the monitor's
 /// retry budget left, so the monitor was declared down without waiting.
@@ -138,23 +152,29 @@ impl Health {
     /// optional `retry_after` the server asked for (429/503), and says what happens next.
     pub fn observe(
         &mut self,
-        up: bool,
+        seen: impl Into<Seen>,
         interval: Duration,
         policy: &Policy,
         retry_after: Option<Duration>,
     ) -> Step {
         let before = self.state;
-        let next = if up {
+        let seen = seen.into();
+        let answering = if seen == Seen::Degraded {
+            State::Degraded
+        } else {
+            State::Up
+        };
+        let next = if seen != Seen::Down {
             self.failures = 0;
             match self.state {
-                State::Unknown | State::Up => {
-                    self.state = State::Up;
+                State::Unknown | State::Up | State::Degraded => {
+                    self.state = answering;
                     Next::Scheduled
                 }
                 State::Down => {
                     self.successes += 1;
                     if self.successes >= policy.recover_after {
-                        self.state = State::Up;
+                        self.state = answering;
                         self.successes = 0;
                         self.backoff = Duration::ZERO;
                         Next::Scheduled
@@ -167,14 +187,14 @@ impl Health {
         } else {
             self.successes = 0;
             match self.state {
-                State::Unknown | State::Up if self.failures < policy.retries => {
+                State::Unknown | State::Up | State::Degraded if self.failures < policy.retries => {
                     let delay = policy
                         .retry_delay
                         .saturating_mul(1 << self.failures.min(16));
                     self.failures += 1;
                     Next::Retry(honour(delay, retry_after, policy.max_backoff.max(interval)))
                 }
-                State::Unknown | State::Up => {
+                State::Unknown | State::Up | State::Degraded => {
                     self.state = State::Down;
                     self.failures = 0;
                     self.backoff = interval;
@@ -202,14 +222,16 @@ impl Health {
     /// as down at once, which the second value reports.
     pub fn observe_once(
         &mut self,
-        up: bool,
+        seen: impl Into<Seen>,
         interval: Duration,
         policy: &Policy,
         retry_after: Option<Duration>,
     ) -> (Step, Option<OverBudget>) {
-        let retrying = !up && self.state != State::Down && self.failures < policy.retries;
+        let seen = seen.into();
+        let retrying =
+            seen == Seen::Down && self.state != State::Down && self.failures < policy.retries;
         let Some(asked) = retry_after.filter(|_| retrying) else {
-            return (self.observe(up, interval, policy, retry_after), None);
+            return (self.observe(seen, interval, policy, retry_after), None);
         };
         let budget = policy.retry_budget(self.failures);
         if asked > budget {
@@ -404,6 +426,37 @@ mod tests {
         assert_eq!(s.next, Next::Retry(Duration::from_secs(2)));
         let (s, _) = h.observe_once(true, MIN, &p, Some(Duration::from_secs(99_999)));
         assert_eq!(s.transition, Some((State::Unknown, State::Up)));
+    }
+
+    #[test]
+    fn degraded_is_entered_and_left_at_once_and_is_not_a_failure() {
+        let p = policy(2, 1);
+        let mut h = Health::default();
+        let s = h.observe(Seen::Degraded, MIN, &p, None);
+        assert_eq!(s.transition, Some((State::Unknown, State::Degraded)));
+        assert_eq!(s.next, Next::Scheduled);
+        assert_eq!(h.observe(Seen::Degraded, MIN, &p, None).transition, None);
+        let s = h.observe(Seen::Up, MIN, &p, None);
+        assert_eq!(s.transition, Some((State::Degraded, State::Up)));
+        let s = h.observe(Seen::Degraded, MIN, &p, None);
+        assert_eq!(s.transition, Some((State::Up, State::Degraded)));
+        // Failures from degraded are retried like failures from up, then down.
+        assert_eq!(h.observe(false, MIN, &p, None).transition, None);
+        assert_eq!(h.observe(false, MIN, &p, None).transition, None);
+        let s = h.observe(false, MIN, &p, None);
+        assert_eq!(s.transition, Some((State::Degraded, State::Down)));
+        assert!(State::Degraded.is_up() && !State::Down.is_up());
+    }
+
+    #[test]
+    fn down_recovers_to_degraded_when_the_recovering_check_is() {
+        let p = policy(0, 2);
+        let mut h = Health::default();
+        h.observe(false, MIN, &p, None);
+        assert_eq!(h.observe(Seen::Degraded, MIN, &p, None).transition, None);
+        let s = h.observe(Seen::Degraded, MIN, &p, None);
+        assert_eq!(s.transition, Some((State::Down, State::Degraded)));
+        assert!(!h.backed_off(MIN));
     }
 
     #[test]

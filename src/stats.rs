@@ -16,6 +16,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::counters::{Buckets, MonitorCounters, MonitorSnapshot, Snapshot, LATENESS_BOUNDS_US};
+use crate::counters::{PHASE_BOUNDS_US, PHASE_BUCKETS};
 
 use crate::histogram::Histogram;
 use crate::pool_load::{Slot, WAIT_HOT};
@@ -120,6 +121,7 @@ struct Guarded {
 // A monitor's state: 0 = unknown.
 const UP: u8 = 1;
 const DOWN: u8 = 2;
+const DEGRADED: u8 = 3;
 
 #[derive(Default)]
 struct MonitorTally {
@@ -138,6 +140,8 @@ struct MonitorTally {
     last_outcome: AtomicU8,
     /// Unix ms when the current state began (0: the start of the run).
     since_ms: AtomicU64,
+    /// Unix seconds of the earliest certificate expiry last seen (0: none seen yet).
+    cert_expiry_s: AtomicU64,
 }
 
 /// A monitor's last check, as published by the worker that made it: plain atomics, so the
@@ -156,6 +160,9 @@ pub struct LastCheck {
     pub nature: Nature,
     /// Why it failed; `None` when up.
     pub reason: Option<Reason>,
+    /// The earliest certificate expiry last seen (by this check or an earlier one, as a
+    /// check that made no handshake leaves it as it was); `None` before any.
+    pub cert_expiry: Option<std::time::SystemTime>,
 }
 
 /// Buckets of the run's lateness histogram, +Inf included.
@@ -201,6 +208,8 @@ pub struct Stats {
     missed: AtomicU64,
     overflow_depth: AtomicUsize,
     down_monitors: AtomicUsize,
+    /// Monitors in the `degraded` state (kept by [`Stats::set_state`]).
+    degraded_monitors: AtomicUsize,
     backed_off: AtomicUsize,
     held_back: AtomicU64,
     held_depth: AtomicUsize,
@@ -213,11 +222,15 @@ pub struct Stats {
     /// When the scheduler will next have woken at the latest, ms since `started` (0: not yet
     /// running; `u64::MAX`: ended). Read by `/healthz`.
     scheduler_wake: AtomicU64,
+    /// How many times the scheduler has gone to sleep (each loop ends in one wait).
+    scheduler_sleeps: AtomicU64,
     /// Grown (never shrunk) by a reload that adds monitors; indexed without a lock.
     monitors: Table<MonitorTally>,
     // Per-monitor counters for `/metrics`; empty unless asked for (`with_monitor_counters`).
     counters: Table<MonitorCounters>,
     lateness: Buckets<LATENESS_BUCKETS>,
+    /// Phase timings of verdicts over every monitor, one histogram per `Phases::NAMES` entry.
+    phases: [Buckets<PHASE_BUCKETS>; 5],
     busy: Box<[Mutex<Slot>]>,
     /// Checks since start that waited [`WAIT_HOT`] or more for a free worker.
     waited: AtomicU64,
@@ -277,6 +290,7 @@ impl Stats {
             missed: AtomicU64::new(0),
             overflow_depth: AtomicUsize::new(0),
             down_monitors: AtomicUsize::new(0),
+            degraded_monitors: AtomicUsize::new(0),
             backed_off: AtomicUsize::new(0),
             held_back: AtomicU64::new(0),
             held_depth: AtomicUsize::new(0),
@@ -287,9 +301,11 @@ impl Stats {
             lost_notifications: AtomicU64::new(0),
             unwritten: AtomicU64::new(0),
             scheduler_wake: AtomicU64::new(0),
+            scheduler_sleeps: AtomicU64::new(0),
             monitors: Table::new(monitors),
             counters: Table::default(),
             lateness: Buckets::new(&LATENESS_BOUNDS_US),
+            phases: std::array::from_fn(|_| Buckets::new(&PHASE_BOUNDS_US)),
             busy: (0..workers).map(|_| Mutex::new(Slot::default())).collect(),
             waited: AtomicU64::new(0),
             guarded: Mutex::new(Guarded {
@@ -356,6 +372,11 @@ impl Stats {
             tally.max_us.fetch_max(us, Relaxed);
             if let Some(counters) = self.counters.get(monitor) {
                 counters.record(observation.elapsed, outcome.reason());
+            }
+            for (buckets, (_, d)) in self.phases.iter().zip(observation.phases.named()) {
+                if let Some(d) = d {
+                    buckets.record(d);
+                }
             }
         }
         self.lateness.record(lateness);
@@ -480,6 +501,11 @@ impl Stats {
         self.impairments.load(Relaxed)
     }
 
+    /// Monitors in the `degraded` state.
+    pub fn degraded(&self) -> usize {
+        self.degraded_monitors.load(Relaxed)
+    }
+
     /// Monitors in the `down` state.
     pub fn failing(&self) -> usize {
         self.down_monitors.load(Relaxed)
@@ -491,13 +517,20 @@ impl Stats {
             State::Unknown => 0,
             State::Up => UP,
             State::Down => DOWN,
+            State::Degraded => DEGRADED,
         };
         self.monitors[monitor]
             .since_ms
             .store(unix_ms(std::time::SystemTime::now()), Relaxed);
         let tally = &self.monitors[monitor];
-        if tally.state.swap(code, Relaxed) != code {
+        let before = tally.state.swap(code, Relaxed);
+        if before != code {
             tally.state_changes.fetch_add(1, Relaxed);
+            if code == DEGRADED {
+                self.degraded_monitors.fetch_add(1, Relaxed);
+            } else if before == DEGRADED {
+                self.degraded_monitors.fetch_sub(1, Relaxed);
+            }
         }
     }
 
@@ -520,6 +553,12 @@ impl Stats {
             Relaxed,
         );
         t.last_outcome.store(nature * 16 + reason, Relaxed);
+        if let Some(expiry) = observation.cert_expiry {
+            let secs = expiry
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            t.cert_expiry_s.store(secs.max(1), Relaxed);
+        }
         t.last_ms
             .store(unix_ms(std::time::SystemTime::now()).max(1), Relaxed);
     }
@@ -545,6 +584,10 @@ impl Stats {
             reason: (packed % 16)
                 .checked_sub(1)
                 .and_then(|i| Reason::ALL.get(usize::from(i)).copied()),
+            cert_expiry: match t.cert_expiry_s.load(Relaxed) {
+                0 => None,
+                secs => Some(std::time::UNIX_EPOCH + Duration::from_secs(secs)),
+            },
         })
     }
 
@@ -562,6 +605,13 @@ impl Stats {
         let ms = u64::try_from(by.saturating_duration_since(self.started).as_millis())
             .unwrap_or(u64::MAX - 1);
         self.scheduler_wake.store(ms.max(1), Relaxed);
+        self.scheduler_sleeps.fetch_add(1, Relaxed);
+    }
+
+    /// How many times the scheduler has gone to sleep so far: about 100 a second at most while
+    /// checks run, none while nothing is due.
+    pub fn scheduler_sleeps(&self) -> u64 {
+        self.scheduler_sleeps.load(Relaxed)
     }
 
     /// The scheduler has returned: no more checks will be scheduled.
@@ -683,6 +733,7 @@ impl Stats {
         match self.monitors[monitor].state.load(Relaxed) {
             UP => State::Up,
             DOWN => State::Down,
+            DEGRADED => State::Degraded,
             _ => State::Unknown,
         }
     }
@@ -710,6 +761,12 @@ impl Stats {
     /// Lateness (start − due) of every check of the run.
     pub fn lateness(&self) -> Snapshot<LATENESS_BUCKETS> {
         self.lateness.snapshot()
+    }
+
+    /// Phase timings of the run's verdicts, in the order of `Phases::NAMES`; a check counts
+    /// in a phase's histogram only when it measured that phase.
+    pub fn phases(&self) -> [Snapshot<PHASE_BUCKETS>; 5] {
+        std::array::from_fn(|i| self.phases[i].snapshot())
     }
 
     /// Number of worker threads.
@@ -759,11 +816,15 @@ mod tests {
             status,
             bytes: Some(1),
             ttfb: None,
+            phases: Default::default(),
             elapsed: Duration::from_millis(ms),
             final_url: None,
             retry_after: None,
             redirects: Vec::new(),
             outcome,
+            echoes: None,
+            cert_expiry: None,
+            degraded: None,
         }
     }
 

@@ -72,6 +72,12 @@ pub struct Summary {
     pub failing_ids: Vec<String>,
     /// Of those, how many were backed off (checked less often than their interval).
     pub backed_off: usize,
+    /// URLs of monitors in the `degraded` state at the end (up, needing attention).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub degraded: Vec<String>,
+    /// Their ids, in the same order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub degraded_ids: Vec<String>,
     /// Monitors with the lowest uptime (only those below 100 %).
     pub worst: Vec<Uptime>,
     /// Monitors never checked (the run ended first).
@@ -134,6 +140,7 @@ impl Summary {
         // One pass, keeping only the few the summary lists: no list as long as the config.
         let (mut slowest, mut worst) = (Vec::new(), Vec::new());
         let (mut failing, mut failing_ids, mut never_checked) = (Vec::new(), Vec::new(), 0);
+        let (mut degraded, mut degraded_ids) = (Vec::new(), Vec::new());
         for t in stats.monitor_totals() {
             if t.checks == 0 {
                 never_checked += 1;
@@ -150,6 +157,10 @@ impl Summary {
             if t.failing {
                 failing.push(url(&t));
                 failing_ids.push(id(&t));
+            }
+            if stats.state(t.monitor) == crate::state::State::Degraded {
+                degraded.push(url(&t));
+                degraded_ids.push(id(&t));
             }
         }
         let schedule = stats.schedule();
@@ -180,6 +191,8 @@ impl Summary {
             failing,
             failing_ids,
             backed_off: schedule.backed_off,
+            degraded,
+            degraded_ids,
             worst: worst
                 .iter()
                 .map(|t| Uptime {
@@ -320,6 +333,13 @@ impl Summary {
             self.backed_off,
             or_none(with_ids(&self.failing, &self.failing_ids))
         ));
+        if !self.degraded.is_empty() {
+            lines.push(format!(
+                "degraded at end ({}, up but needing attention): {}",
+                self.degraded.len(),
+                with_ids(&self.degraded, &self.degraded_ids)
+            ));
+        }
         if self.any_undecided() {
             lines.push(format!(
                 "undecided at end ({}, no verdict, not counted as up): {}",
@@ -394,6 +414,7 @@ mod tests {
             status: Some(500),
             bytes: Some(0),
             ttfb: None,
+            phases: Default::default(),
             elapsed: Duration::from_millis(9),
             final_url: None,
             retry_after: None,
@@ -402,6 +423,9 @@ mod tests {
                 reason: Reason::Status,
                 detail: "HTTP 500".into(),
             },
+            echoes: None,
+            cert_expiry: None,
+            degraded: None,
         };
         stats.record(1, &down, Duration::ZERO);
         stats.set_state(1, crate::state::State::Down);
@@ -438,6 +462,7 @@ mod tests {
             status: Some(status),
             bytes: Some(0),
             ttfb: None,
+            phases: Default::default(),
             elapsed: Duration::from_millis(ms),
             final_url: None,
             retry_after: None,
@@ -450,6 +475,9 @@ mod tests {
                     detail: "HTTP 500".into(),
                 }
             },
+            echoes: None,
+            cert_expiry: None,
+            degraded: None,
         };
         stats.record(0, &obs(true, 200, 5), Duration::ZERO);
         stats.record(1, &obs(true, 200, 50), Duration::ZERO);
@@ -488,11 +516,15 @@ mod tests {
             status: None,
             bytes: None,
             ttfb: None,
+            phases: Default::default(),
             elapsed: Duration::from_millis(3),
             final_url: None,
             retry_after: None,
             redirects: Vec::new(),
             outcome,
+            echoes: None,
+            cert_expiry: None,
+            degraded: None,
         };
         stats.record(0, &obs(Outcome::Up), Duration::ZERO);
         let local = Outcome::Local {

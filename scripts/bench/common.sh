@@ -85,6 +85,8 @@ install_tools() {
     command -v prometheus-blackbox-exporter >/dev/null || missing+=(prometheus-blackbox-exporter)
     [[ -x /usr/bin/time ]] || missing+=(time)
     command -v curl >/dev/null || missing+=(curl)
+    command -v wrk >/dev/null || missing+=(wrk)
+    command -v openssl >/dev/null || missing+=(openssl)
     command -v python3 >/dev/null || missing+=(python3)
     if ((${#missing[@]})); then
         say "installing Debian packages: ${missing[*]}"
@@ -117,7 +119,22 @@ start_nginx() {
     NGINX_PREFIX=$BENCH_DIR/nginx
     rm -rf "$NGINX_PREFIX"
     mkdir -p "$NGINX_PREFIX/tmp" "$NGINX_PREFIX/logs"
-    "$BENCH_PY/nginx-conf.sh" "$NGINX_PREFIX" "$NGINX_PORT" "${HANG_PORT:-0}" >"$NGINX_PREFIX/nginx.conf"
+    if [[ ${TLS_PORT:-0} != 0 ]]; then
+        # A throw-away CA (ca.pem, which sitewatch trusts through `ca_file`) and a certificate
+        # for 127.0.0.1 signed by it (cert.pem, key.pem).
+        local p=$NGINX_PREFIX
+        {
+            openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+                -subj /CN=sitewatch-bench-ca -keyout "$p/ca.key" -out "$p/ca.pem" &&
+                openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
+                    -keyout "$p/key.pem" -out "$p/cert.csr" &&
+                printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n' >"$p/ext.cnf" &&
+                openssl x509 -req -in "$p/cert.csr" -CA "$p/ca.pem" -CAkey "$p/ca.key" \
+                    -CAcreateserial -days 2 -extfile "$p/ext.cnf" -out "$p/cert.pem"
+        } >/dev/null 2>&1 || die "openssl could not make the certificates"
+    fi
+    "$BENCH_PY/nginx-conf.sh" "$NGINX_PREFIX" "$NGINX_PORT" "${HANG_PORT:-0}" "${TLS_PORT:-0}" \
+        >"$NGINX_PREFIX/nginx.conf"
     nginx -p "$NGINX_PREFIX" -c "$NGINX_PREFIX/nginx.conf" -e "$NGINX_PREFIX/logs/error.log" \
         || die "nginx failed to start (see $NGINX_PREFIX/logs/error.log)"
     local i

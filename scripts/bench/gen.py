@@ -2,7 +2,7 @@
 """Writes the benchmark's URL lists and configs (stdlib only). Loopback bases only.
 
 usage:
-  gen.py list BASE N OUTDIR NAME
+  gen.py list BASE N OUTDIR NAME [--interval 60s] [--ca-file PEM]
       NAME.json (sitewatch config, N URLs /ok/0 .. /ok/N-1) and NAME.txt (one URL a line).
   gen.py monitors BASE OUTDIR --ok N --intervals 5,10,15,20,30,60 [--hang H] [--fail F]
                   [--hang-interval 10] [--fail-interval 10] [--timeout 5] [--bb-port P]
@@ -35,9 +35,12 @@ def cmd_list(a):
     base = check_base(a.base)
     os.makedirs(a.outdir, exist_ok=True)
     urls = [f"{base}/ok/{i}" for i in range(a.n)]
+    defaults = {"interval": a.interval}
+    if a.ca_file:
+        defaults["ca_file"] = a.ca_file
     write_json(
         os.path.join(a.outdir, a.name + ".json"),
-        {"defaults": {"interval": a.interval}, "urls": [{"url": u} for u in urls]},
+        {"defaults": defaults, "urls": [{"url": u} for u in urls]},
     )
     with open(os.path.join(a.outdir, a.name + ".txt"), "w") as f:
         f.write("\n".join(urls) + "\n")
@@ -113,6 +116,7 @@ def main():
     l.add_argument("outdir")
     l.add_argument("name")
     l.add_argument("--interval", default="60s")
+    l.add_argument("--ca-file", help="trust this PEM certificate (an https base with a self-signed one)")
     l.set_defaults(func=cmd_list)
     m = sub.add_parser("monitors")
     m.add_argument("base")

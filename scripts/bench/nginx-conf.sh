@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Writes the benchmark's nginx.conf to stdout.
 #
-# usage: nginx-conf.sh PREFIX PORT HANG_PORT
+# usage: nginx-conf.sh PREFIX PORT HANG_PORT [TLS_PORT]
 #   PREFIX     nginx's working directory (pid file, logs, temp files)
 #   PORT       port on 127.0.0.1 to serve on
 #   HANG_PORT  port on 127.0.0.1 of a server whose /hang never answers (0: no /hang/ route)
+#   TLS_PORT   port on 127.0.0.1 to serve the same routes over HTTPS as well (0 or absent: no
+#              HTTPS), with PREFIX/cert.pem and PREFIX/key.pem (a self-signed certificate for
+#              127.0.0.1 that the caller creates)
 #
 # Routes, all on 127.0.0.1 only:
 #   /ok/<anything>    200 "ok\n"   (distinct URLs per monitor, no file I/O)
@@ -18,7 +21,7 @@
 # Keep-alive is on (65 s), so clients that reuse connections (lychee) can; sitewatch and
 # blackbox_exporter open a fresh connection per check anyway.
 set -euo pipefail
-prefix=$1 port=$2 hang_port=$3
+prefix=$1 port=$2 hang_port=$3 tls_port=${4:-0}
 cat <<CONF
 worker_processes auto;
 worker_rlimit_nofile 65536;
@@ -46,6 +49,15 @@ http {
 
     server {
         listen 127.0.0.1:$port backlog=4096;
+CONF
+if [[ $tls_port != 0 ]]; then
+cat <<CONF
+        listen 127.0.0.1:$tls_port ssl backlog=4096;
+        ssl_certificate $prefix/cert.pem;
+        ssl_certificate_key $prefix/key.pem;
+CONF
+fi
+cat <<CONF
         location /ok/ { return 200 "ok\n"; }
         location /fail/ { return 503 "fail\n"; }
 CONF

@@ -413,6 +413,96 @@ def wheel(w, out, targets, headline):
     )
 
 
+def footprint(rows, out, targets, headline):
+    """Section 6: peak RSS per worker (scripts/bench/footprint.sh, scenario footprint)."""
+    if not rows:
+        return
+    labels = list(dict.fromkeys(r["label"] for r in rows))
+    out.append("## 6. Memory per check in flight\n")
+    out.append(
+        "`sitewatch --once --no-db -w W --format json` over the same 20,000 local URLs on nginx, "
+        "plain HTTP and HTTPS (a certificate from a throw-away CA trusted through `ca_file`); "
+        "*peak RSS* from `/usr/bin/time -f %M` (median of the runs). With 20,000 URLs every "
+        "worker has a check in flight at the peak, so *per worker* = (peak RSS at W − peak RSS "
+        "at 64) ÷ (W − 64): what one more check in flight costs (its thread's stack, its "
+        "connection's buffers, TLS state). Builds compared in the same rounds: "
+        + ", ".join(f"*{l}*" for l in labels) + ".\n"
+    )
+    body = []
+    best = {}
+    for proto in ("http", "https"):
+        for label in labels:
+            cells = {}
+            for r in rows:
+                if r["proto"] == proto and r["label"] == label and r.get("checked", 0) > 0:
+                    cells.setdefault(r["workers"], []).append(r)
+            base = cells.get(min(cells)) if cells else None
+            base_kb = med([r["maxrss_kb"] for r in base]) if base else None
+            for w in sorted(cells):
+                rs = cells[w]
+                kb = med([r["maxrss_kb"] for r in rs])
+                per = None
+                if base_kb is not None and w != min(cells):
+                    per = (kb - base_kb) / (w - min(cells))
+                    best[(proto, label, w)] = per
+                body.append([proto.upper(), label, f"{w:,}", len(rs), fmt(kb / 1024),
+                             fmt(per) if per is not None else "–",
+                             fmt(med([r["wall_s"] for r in rs]), 2), load_cell(rs)])
+    out.append(table(["protocol", "build", "workers", "runs", "peak RSS MiB", "per worker KiB",
+                      "wall s", "load"], body) + "\n")
+    last = labels[-1]
+    figures = [f"{p.upper()} {fmt(v)} KiB at {w:,}" for (p, l, w), v in sorted(best.items()) if l == last]
+    if figures:
+        headline.append(f"- **Memory per check in flight** ({last}): " + ", ".join(figures) + ".")
+        worst = max(v for (p, l, w), v in best.items() if l == last)
+        targets.append(
+            f"- Memory per check in flight (target ≤ 32 KiB per worker at 2,048 and 10,000 workers, "
+            f"HTTP and HTTPS): at most {fmt(worst)} KiB: **{'met' if worst <= 32 else 'missed'}**."
+        )
+
+
+def kernel(rows, out, targets, headline):
+    """Section 7: --once rate next to wrk (scripts/bench/footprint.sh, scenario kernel)."""
+    if not rows:
+        return
+    runs = sorted({r["run"] for r in rows})
+    labels = list(dict.fromkeys(r["tool"] for r in rows if r["tool"] != "wrk"))
+    out.append("## 7. Closer to the kernel's limit: the rate next to wrk\n")
+    out.append(
+        "20,000 local URLs, 64 workers, plain HTTP, a fresh connection per check. In each round "
+        "`wrk -t 2 -c 64 -d 5s -H 'Connection: close'` (a C event loop that only connects, sends "
+        "one fixed request, reads the answer and closes) runs against the same nginx, then each "
+        "build of `sitewatch --once --no-db -w 64 --format json`; *share of wrk* = sitewatch's "
+        "checks/s (URLs ÷ wall time, start-up and output included) ÷ wrk's requests/s in the same "
+        "round, median over the rounds.\n"
+    )
+    body = []
+    wrk = [r for r in rows if r["tool"] == "wrk"]
+    body.append(["wrk", len(wrk), fmt(med([r["rate"] for r in wrk]), 0), "1", "–", "–",
+                 load_cell(wrk)])
+    shares = {}
+    for label in labels:
+        rs = [r for r in rows if r["tool"] == label]
+        share = []
+        for run in runs:
+            w = [r["rate"] for r in wrk if r["run"] == run]
+            t = [r["rate"] for r in rs if r["run"] == run]
+            if w and t and w[0]:
+                share.append(t[0] / w[0])
+        shares[label] = med(share)
+        body.append([label, len(rs), fmt(med([r["rate"] for r in rs]), 0),
+                     fmt(shares[label], 2), fmt(med([r["user_s"] + r["sys_s"] for r in rs]), 2),
+                     fmt(med([r["maxrss_kb"] for r in rs]) / 1024), load_cell(rs)])
+    out.append(table(["tool", "runs", "checks/s", "share of wrk", "CPU s", "peak RSS MiB",
+                      "load"], body) + "\n")
+    last = labels[-1] if labels else None
+    if last and shares.get(last) is not None:
+        headline.append(f"- **Next to wrk** (20,000 URLs, 64 workers, fresh connections): "
+                        f"{last} at {shares[last]:.2f} of wrk's rate.")
+        targets.append(f"- Rate next to `wrk -H 'Connection: close'` (target ≥ 0.7 with 64 "
+                       f"workers): {shares[last]:.2f}: **{'met' if shares[last] >= 0.7 else 'missed'}**.")
+
+
 def main():
     results, dest = sys.argv[1], sys.argv[2]
     machine = {}
@@ -430,6 +520,8 @@ def main():
         with open(wpath) as f:
             w = json.load(f)
     wheel(w, sections, targets, headline)
+    footprint(load_jsonl(os.path.join(results, "footprint.jsonl")), sections, targets, headline)
+    kernel(load_jsonl(os.path.join(results, "kernel.jsonl")), sections, targets, headline)
     wan.section(results, sections, headline)
 
     doc = ["# Benchmarks\n"]

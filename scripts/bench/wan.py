@@ -238,8 +238,8 @@ def section(results, out, headline):
     n, secs = r0["n"], r0["secs"]
     kinds = lst.get("kinds", {})
     delays = lst.get("delay_ms", {})
-    out.append("## 6. WAN-shaped: 100,000 slow, hanging and failing sites\n" if n == 100000 else
-               f"## 6. WAN-shaped: {n:,} slow, hanging and failing sites\n")
+    out.append("## 8. WAN-shaped: 100,000 slow, hanging and failing sites\n" if n == 100000 else
+               f"## 8. WAN-shaped: {n:,} slow, hanging and failing sites\n")
     out.append(
         f"{n:,} monitors every 60 s, timeout 10 s, against `examples/latency_site.rs` on "
         "127.0.0.1–4 (one thread, `poll(2)`, answers held in a timer heap): "

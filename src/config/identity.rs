@@ -33,6 +33,8 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
+use regex::bytes::Regex;
+
 use super::Monitor;
 
 /// Longest id, in bytes.
@@ -322,6 +324,71 @@ impl Ids {
     /// The position in `monitors` (the slice the index was built from) of the monitor `id`.
     pub fn find(&self, monitors: &[Monitor], id: &str) -> Option<usize> {
         lookup(&self.0, monitors, id)
+    }
+}
+
+impl Monitor {
+    /// Feeds every setting that makes this monitor differ from another on the same URL into
+    /// `h` (secret header values by name only), in a fixed textual form: the hash behind an
+    /// id's collision suffix, which must not change while the config does not.
+    fn fingerprint(&self, h: &mut Fnv) {
+        use fmt::Write as _;
+        let _ = write!(
+            h,
+            "url={}\nname={:?}\nmethod={}\ninterval={}\ntimeout={}\nfollow={}\ninsecure={}\n",
+            self.url,
+            self.name,
+            self.method.as_str(),
+            self.interval.as_millis(),
+            self.timeout.as_millis(),
+            self.follow_redirects,
+            self.insecure
+        );
+        let Some(x) = self.extra() else { return };
+        for (name, value) in &x.headers {
+            let shown = if value.is_sensitive() {
+                b"(secret)"
+            } else {
+                value.as_bytes()
+            };
+            let _ = write!(h, "header={}:", name.as_str());
+            h.bytes(shown);
+            h.bytes(b"\n");
+        }
+        let e = &x.expect;
+        let _ = write!(
+            h,
+            "body={:?}\nua={:?}\nmax_redirects={:?}\nstatus={:?}\n",
+            x.body,
+            x.user_agent,
+            x.max_redirects,
+            e.status.as_ref().map(ToString::to_string)
+        );
+        for (name, value) in &e.headers {
+            let _ = writeln!(h, "expect_header={}:{value}", name.as_str());
+        }
+        for (pointer, expected) in &e.json {
+            let _ = writeln!(h, "json={pointer:?}:{expected}");
+        }
+        let _ = write!(
+            h,
+            "contains={:?}\nnot_contains={:?}\nmatches={:?}\nmax_time={:?}\n\
+             retries={:?}\nretry_delay={:?}\nrecover={:?}\nbackoff={:?}\nnotify={:?}\n\
+             http_redirect={}\nca={}\ncert_warn={:?}\nwarn_time={:?}\n",
+            e.body_contains,
+            e.body_not_contains,
+            e.body_matches.as_ref().map(Regex::as_str),
+            e.max_response_time.map(|d| d.as_millis()),
+            x.retries,
+            x.retry_delay.map(|d| d.as_millis()),
+            x.recover_after,
+            x.max_backoff.map(|d| d.as_millis()),
+            x.notify,
+            x.allow_http_redirect,
+            x.ca_file.is_some(),
+            x.cert_expiry_warn.map(|d| d.as_millis()),
+            x.warn_response_time.map(|d| d.as_millis())
+        );
     }
 }
 

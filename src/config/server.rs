@@ -11,8 +11,9 @@ use std::net::SocketAddr;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::secret_value;
 use super::ConfigError;
-use crate::notify::config::{secret_value, Secret};
+use crate::model::Secret;
 
 /// The validated `server` key.
 #[derive(Debug, Clone, Default)]

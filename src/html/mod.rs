@@ -47,8 +47,8 @@ h2{font-size:15px;margin:22px 0 8px}
 .big{font-size:17px;font-weight:650;color:var(--fg);margin-right:6px}
 .nums{font-size:12px;color:var(--muted)}
 .badge{display:inline-block;font-size:11px;font-weight:700;padding:1px 8px;border-radius:9px;color:#fff;vertical-align:1px;margin-left:6px;white-space:nowrap}
-.badge.up{background:var(--up)}.badge.down{background:var(--down)}.badge.unknown{background:var(--unknown)}
-.badge.up::before{content:'\\2713  '}.badge.down::before{content:'\\2715  '}.badge.unknown::before{content:'?  '}
+.badge.up{background:var(--up)}.badge.down{background:var(--down)}.badge.unknown{background:var(--unknown)}.badge.degraded{background:#b58a00}
+.badge.up::before{content:'\\2713  '}.badge.down::before{content:'\\2715  '}.badge.unknown::before{content:'?  '}.badge.degraded::before{content:'!  '}
 svg text{font:10px system-ui,sans-serif;fill:var(--muted)}
 svg .frame{fill:var(--chart);stroke:var(--soft)}
 svg .p50{fill:none;stroke:var(--p50);stroke-width:1.5}

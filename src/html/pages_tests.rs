@@ -97,6 +97,7 @@ fn sample() -> StatusPage {
         up: 2,
         down: 1,
         unknown: 0,
+        degraded: 0,
         problems: vec![hostile()],
         filter: Filter::default(),
         groups: vec!["<b>g</b>".into(), "web".into()],

@@ -27,6 +27,7 @@ const STRIP_H: f64 = 22.0;
 pub fn headline(p: &StatusPage) -> (String, State) {
     let words = match (p.total, p.down, p.unknown) {
         (0, _, _) => "No monitors".to_string(),
+        (_, 0, 0) if p.degraded > 0 => format!("{} degraded, {} up", p.degraded, p.up),
         (1, 0, 0) => "The monitor is up".into(),
         (n, 0, 0) => format!("All {n} monitors up"),
         (_, 0, u) => format!("{u} unknown, {} up", p.up),
@@ -35,6 +36,7 @@ pub fn headline(p: &StatusPage) -> (String, State) {
     };
     let state = match (p.total, p.down, p.unknown) {
         (0, _, _) => State::Unknown,
+        (_, 0, 0) if p.degraded > 0 => State::Degraded,
         (_, 0, 0) => State::Up,
         (_, 0, _) => State::Unknown,
         _ => State::Down,
@@ -123,7 +125,7 @@ fn form(p: &StatusPage) -> Markup {
             input type="search" name="q" value=(p.filter.q) placeholder="name, id or URL contains…" aria-label="search";
             select name="state" aria-label="state" {
                 option value="" { "any state" }
-                @for s in [State::Down, State::Up, State::Unknown] {
+                @for s in [State::Down, State::Degraded, State::Up, State::Unknown] {
                     option value=(s.as_str()) selected[p.filter.state == Some(s)] { (s.as_str()) }
                 }
             }

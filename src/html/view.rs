@@ -229,6 +229,8 @@ pub struct StatusPage {
     pub down: usize,
     /// See `total`.
     pub unknown: usize,
+    /// Of `total`, degraded (answering, needing attention; not in `up`).
+    pub degraded: usize,
     /// Down monitors shown first, as ongoing incidents (at most a page of them).
     pub problems: Vec<MonitorRow>,
     /// The list's filters.

@@ -147,11 +147,15 @@ mod tests {
             status: Some(503),
             bytes: None,
             ttfb: None,
+            phases: Default::default(),
             elapsed: Duration::from_millis(5),
             final_url: None,
             retry_after: None,
             redirects: Vec::new(),
             outcome,
+            echoes: None,
+            cert_expiry: None,
+            degraded: None,
         }
     }
 

@@ -22,7 +22,8 @@ use std::time::Duration;
 
 use super::exposition::{Kind, Value, Writer, CONTENT_TYPE};
 use crate::config::{Config, Monitor};
-use crate::probe::{Observation, Outcome, Probe};
+use crate::model::Kind as TargetKind;
+use crate::probe::{Observation, Outcome, Phases, Probe};
 
 /// What blackbox_exporter takes off the scrape timeout, for the answer to arrive in time.
 const SCRAPE_MARGIN: Duration = Duration::from_millis(500);
@@ -138,7 +139,7 @@ impl ProbeEndpoint {
         ProbeReply {
             status: 200,
             content_type: CONTENT_TYPE,
-            body: render(&observation),
+            body: render(monitor.target().kind(), &observation),
         }
     }
 
@@ -186,7 +187,7 @@ impl ProbeEndpoint {
                 shown(&target)
             ));
         }
-        // Validated exactly like a URL in the config file (http and https only, …).
+        // Validated exactly like a URL in the config file (its scheme picks the kind, …).
         let entry = serde_json::json!([{ "url": target }]).to_string();
         match Config::parse(&entry) {
             Ok(mut config) if config.monitors.len() == 1 => Ok(config.monitors.remove(0)),
@@ -206,19 +207,42 @@ fn shown(target: &str) -> String {
     format!("\"{}\"", crate::text::capped(target, 200))
 }
 
-/// The blackbox_exporter gauges for one check.
-fn render(o: &Observation) -> Vec<u8> {
+/// The blackbox_exporter gauges for one check of a target of `kind`: the ones its prober of
+/// that kind answers (`http`, `tcp`, `icmp`; a `dns://` check is a lookup through the system
+/// resolver, so it answers the gauges every prober has), never an HTTP gauge for a check that
+/// made no HTTP request.
+fn render(kind: TargetKind, o: &Observation) -> Vec<u8> {
     let mut out = Vec::with_capacity(1024);
     let mut w = Writer::new(&mut out);
+    common_gauges(&mut w, o);
+    match kind {
+        TargetKind::Http => http_gauges(&mut w, o),
+        TargetKind::Tcp => {
+            if let Some(expiry) = o.cert_expiry {
+                cert_expiry(&mut w, expiry);
+            }
+        }
+        TargetKind::Icmp => icmp_durations(&mut w, o),
+        TargetKind::Dns => {}
+    }
+    if let Some(reason) = o.outcome.cause_name() {
+        let name = "sitewatch_probe_failure";
+        w.family(
+            name,
+            Kind::Gauge,
+            "Why the check failed (sitewatch's reason), when it did; always 1.",
+        );
+        w.sample(name, "", &[], Some(("reason", reason)), Value::Int(1));
+    }
+    out
+}
+
+/// The gauges every blackbox_exporter prober answers.
+fn common_gauges(w: &mut Writer<'_>, o: &Observation) {
     let mut gauge = |name: &str, help: &str, value: Value| {
         w.family(name, Kind::Gauge, help);
         w.sample(name, "", &[], None, value);
     };
-    let responded = o.status.is_some();
-    let ssl = responded
-        && o.final_url
-            .as_deref()
-            .is_some_and(|u| u.get(..6).is_some_and(|s| s.eq_ignore_ascii_case("https:")));
     gauge(
         "probe_success",
         "Whether the check was up (1) or down (0).",
@@ -229,6 +253,69 @@ fn render(o: &Observation) -> Vec<u8> {
         "How long the check took, redirects included.",
         Value::Float(o.elapsed.as_secs_f64()),
     );
+    gauge(
+        "probe_dns_lookup_time_seconds",
+        "How long the name lookup took (summed over redirects); 0 when there was none.",
+        Value::Micros(micros(o.phases.dns)),
+    );
+}
+
+/// `probe_ssl_earliest_cert_expiry`, a Unix time.
+fn cert_expiry(w: &mut Writer<'_>, expiry: std::time::SystemTime) {
+    let name = "probe_ssl_earliest_cert_expiry";
+    w.family(
+        name,
+        Kind::Gauge,
+        "Earliest expiry (notAfter, Unix time) of the certificates the final server presented.",
+    );
+    let secs = expiry
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    w.sample(name, "", &[], None, Value::Int(secs));
+}
+
+/// `probe_icmp_duration_seconds{phase}` with blackbox_exporter's phase names: `resolve`, `setup`
+/// (not measured by sitewatch: 0) and `rtt`, the average round trip of the replies (0 when none
+/// came back).
+fn icmp_durations(w: &mut Writer<'_>, o: &Observation) {
+    let name = "probe_icmp_duration_seconds";
+    w.family(
+        name,
+        Kind::Gauge,
+        "Duration of the check by phase; rtt is the average round trip, 0 without a reply.",
+    );
+    let replied = o.echoes.as_ref().is_some_and(|e| e.received > 0);
+    for (phase, d) in [
+        ("resolve", o.phases.dns),
+        ("setup", None),
+        ("rtt", replied.then_some(o.elapsed)),
+    ] {
+        w.sample(
+            name,
+            "",
+            &[],
+            Some(("phase", phase)),
+            Value::Micros(micros(d)),
+        );
+    }
+}
+
+fn micros(d: Option<Duration>) -> u64 {
+    d.map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// The gauges of blackbox_exporter's HTTP prober.
+fn http_gauges(w: &mut Writer<'_>, o: &Observation) {
+    let mut gauge = |name: &str, help: &str, value: Value| {
+        w.family(name, Kind::Gauge, help);
+        w.sample(name, "", &[], None, value);
+    };
+    let responded = o.status.is_some();
+    let ssl = responded
+        && o.final_url
+            .as_deref()
+            .is_some_and(|u| u.get(..6).is_some_and(|s| s.eq_ignore_ascii_case("https:")));
     gauge(
         "probe_http_status_code",
         "Status code of the final response; 0 when none arrived.",
@@ -254,16 +341,40 @@ fn render(o: &Observation) -> Vec<u8> {
         "1 if the final request used TLS.",
         Value::Int(u64::from(ssl)),
     );
-    if let Some(reason) = o.outcome.cause_name() {
-        let name = "sitewatch_probe_failure";
-        w.family(
-            name,
-            Kind::Gauge,
-            "Why the check failed (sitewatch's reason), when it did; always 1.",
-        );
-        w.sample(name, "", &[], Some(("reason", reason)), Value::Int(1));
+    // As blackbox_exporter: only when the final response came over TLS.
+    if let Some(expiry) = o.cert_expiry.filter(|_| ssl) {
+        cert_expiry(w, expiry);
     }
-    out
+    phase_durations(w, &o.phases);
+}
+
+/// `probe_http_duration_seconds{phase}` with blackbox_exporter's five phase names, all present
+/// as it has them: `resolve` (dns), `connect`, `tls`, `processing` (ttfb: request sent to the
+/// first response byte) and `transfer` (first byte to last), summed over redirects. A phase
+/// sitewatch did not measure (no lookup for an IP address, no TLS for http, past a failure)
+/// is 0, as blackbox_exporter reports it.
+fn phase_durations(w: &mut Writer<'_>, phases: &Phases) {
+    let name = "probe_http_duration_seconds";
+    w.family(
+        name,
+        Kind::Gauge,
+        "Duration of the check by phase, summed over redirects; 0 when not measured.",
+    );
+    for (phase, d) in [
+        ("resolve", phases.dns),
+        ("connect", phases.connect),
+        ("tls", phases.tls),
+        ("processing", phases.ttfb),
+        ("transfer", phases.transfer),
+    ] {
+        w.sample(
+            name,
+            "",
+            &[],
+            Some(("phase", phase)),
+            Value::Micros(micros(d)),
+        );
+    }
 }
 
 #[cfg(test)]
@@ -297,6 +408,7 @@ mod tests {
             status: Some(200),
             bytes: Some(42),
             ttfb: None,
+            phases: Default::default(),
             elapsed: Duration::from_millis(1500),
             final_url: Some("https://b.example/x".into()),
             retry_after: None,
@@ -305,6 +417,9 @@ mod tests {
                 url: "https://a.example/".into(),
             }],
             outcome,
+            echoes: None,
+            cert_expiry: None,
+            degraded: None,
         }
     }
 
@@ -474,5 +589,74 @@ mod tests {
             e.handle_query("target=https://a.example/", None).status,
             200
         );
+    }
+
+    #[test]
+    fn phases_have_blackbox_exporters_names_and_zero_when_not_measured() {
+        let mut o = observation(Outcome::Up);
+        o.phases = Phases {
+            dns: Some(Duration::from_micros(1500)),
+            connect: Some(Duration::from_micros(250)),
+            tls: None,
+            ttfb: Some(Duration::from_millis(20)),
+            transfer: Some(Duration::from_micros(1)),
+        };
+        let text = String::from_utf8(render(TargetKind::Http, &o)).unwrap();
+        for line in [
+            "# TYPE probe_http_duration_seconds gauge\n",
+            "probe_http_duration_seconds{phase=\"resolve\"} 0.0015\n",
+            "probe_http_duration_seconds{phase=\"connect\"} 0.00025\n",
+            "probe_http_duration_seconds{phase=\"tls\"} 0\n",
+            "probe_http_duration_seconds{phase=\"processing\"} 0.02\n",
+            "probe_http_duration_seconds{phase=\"transfer\"} 0.000001\n",
+        ] {
+            assert!(text.contains(line), "{line:?} missing from\n{text}");
+        }
+    }
+
+    #[test]
+    fn other_kinds_answer_their_probers_gauges_and_no_http_gauge() {
+        let expiry = std::time::UNIX_EPOCH + Duration::from_secs(1_900_000_000);
+        let tcp = Observation {
+            cert_expiry: Some(expiry),
+            ..Observation::without_response(Duration::from_millis(3), Outcome::Up)
+        };
+        let mut icmp = Observation::without_response(Duration::from_micros(250), Outcome::Up);
+        icmp.echoes = Some(crate::probe::Echoes {
+            sent: 3,
+            received: 2,
+        });
+        let dns = Observation::without_response(Duration::from_millis(2), Outcome::Up);
+        for (kind, o) in [
+            (TargetKind::Tcp, &tcp),
+            (TargetKind::Icmp, &icmp),
+            (TargetKind::Dns, &dns),
+        ] {
+            let text = String::from_utf8(render(kind, o)).unwrap();
+            assert!(!text.contains("probe_http_"), "{kind:?}:\n{text}");
+            assert!(text.contains("probe_success 1\n"), "{kind:?}:\n{text}");
+            assert!(
+                text.contains("probe_dns_lookup_time_seconds 0\n"),
+                "{kind:?}:\n{text}"
+            );
+        }
+        let tcp = String::from_utf8(render(TargetKind::Tcp, &tcp)).unwrap();
+        assert!(
+            tcp.contains("probe_ssl_earliest_cert_expiry 1900000000\n"),
+            "{tcp}"
+        );
+        let icmp = String::from_utf8(render(TargetKind::Icmp, &icmp)).unwrap();
+        assert!(
+            icmp.contains("probe_icmp_duration_seconds{phase=\"rtt\"} 0.00025\n"),
+            "{icmp}"
+        );
+        assert!(
+            icmp.contains("probe_icmp_duration_seconds{phase=\"setup\"} 0\n"),
+            "{icmp}"
+        );
+        // An HTTP check has its gauges and the lookup time every prober has.
+        let http = String::from_utf8(render(TargetKind::Http, &observation(Outcome::Up))).unwrap();
+        assert!(http.contains("probe_http_status_code 200\n"), "{http}");
+        assert!(http.contains("probe_dns_lookup_time_seconds 0\n"), "{http}");
     }
 }

@@ -18,8 +18,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use super::exposition::{le, Kind, Value, Writer};
 use crate::config::Monitor;
-use crate::counters::{Snapshot, DURATION_BOUNDS_US, LATENESS_BOUNDS_US};
-use crate::probe::Reason;
+use crate::counters::{Snapshot, DURATION_BOUNDS_US, LATENESS_BOUNDS_US, PHASE_BOUNDS_US};
+use crate::probe::{Phases, Reason};
 use crate::state::State;
 use crate::stats::Stats;
 
@@ -42,15 +42,19 @@ enum Family {
     Duration,
     LastCheck,
     StateChanges,
+    Degraded,
+    CertExpiry,
 }
 
-const FAMILIES: [Family; 6] = [
+const FAMILIES: [Family; 8] = [
     Family::Up,
     Family::Checks,
     Family::Failures,
     Family::Duration,
     Family::LastCheck,
     Family::StateChanges,
+    Family::Degraded,
+    Family::CertExpiry,
 ];
 
 impl Family {
@@ -62,12 +66,14 @@ impl Family {
             Family::Duration => "sitewatch_check_duration_seconds",
             Family::LastCheck => "sitewatch_last_check_timestamp_seconds",
             Family::StateChanges => "sitewatch_state_changes_total",
+            Family::Degraded => "sitewatch_degraded",
+            Family::CertExpiry => "sitewatch_cert_expiry_timestamp_seconds",
         }
     }
 
     fn kind(self) -> Kind {
         match self {
-            Family::Up | Family::LastCheck => Kind::Gauge,
+            Family::Up | Family::LastCheck | Family::Degraded | Family::CertExpiry => Kind::Gauge,
             Family::Checks | Family::Failures | Family::StateChanges => Kind::Counter,
             Family::Duration => Kind::Histogram,
         }
@@ -75,7 +81,18 @@ impl Family {
 
     fn help(self) -> &'static str {
         match self {
-            Family::Up => "1 if the monitor is up, 0 if down; absent while its state is unknown.",
+            Family::Up => {
+                "1 if the monitor is up (degraded included), 0 if down; absent while its state \
+                 is unknown."
+            }
+            Family::Degraded => {
+                "1 if the monitor is degraded (answering, but needing attention), else 0; \
+                 absent while its state is unknown."
+            }
+            Family::CertExpiry => {
+                "Earliest expiry (notAfter, Unix time) of the certificates the monitor's site \
+                 last presented; absent before any TLS handshake."
+            }
             Family::Checks => {
                 "Verdicts about the monitor's site (up or down); local failures of sitewatch \
                  and inconclusive checks are not counted here."
@@ -85,7 +102,7 @@ impl Family {
             Family::LastCheck => {
                 "When the monitor's last check ended (Unix time), whatever its nature."
             }
-            Family::StateChanges => "Changes of the monitor's state (unknown, up, down).",
+            Family::StateChanges => "Changes of the monitor's state (unknown, up, degraded, down).",
         }
     }
 
@@ -242,7 +259,8 @@ fn monitor_samples(
     match family {
         Family::Up => {
             let up = match stats.state(i) {
-                State::Up => 1,
+                // Degraded answers: up, as in uptime (its own family says degraded).
+                State::Up | State::Degraded => 1,
                 State::Down => 0,
                 State::Unknown => return,
             };
@@ -281,6 +299,24 @@ fn monitor_samples(
             let at = last.at.duration_since(UNIX_EPOCH).unwrap_or_default();
             w.sample(name, "", &labels, None, Value::Micros(micros(at)));
         }
+        Family::Degraded => {
+            let degraded = match stats.state(i) {
+                State::Degraded => 1,
+                State::Up | State::Down => 0,
+                State::Unknown => return,
+            };
+            w.sample(name, "", &labels, None, Value::Int(degraded));
+        }
+        Family::CertExpiry => {
+            let Some(expiry) = stats.last_check(i).and_then(|l| l.cert_expiry) else {
+                return;
+            };
+            let secs = expiry
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs();
+            w.sample(name, "", &labels, None, Value::Int(secs));
+        }
     }
 }
 
@@ -313,6 +349,25 @@ fn histogram<const N: usize>(
     );
     w.sample(name, "_sum", labels, None, Value::Micros(s.sum_us));
     w.sample(name, "_count", labels, None, Value::Int(count));
+}
+
+/// `sitewatch_check_phase_seconds{phase}`: one histogram per phase over every monitor. Not per
+/// monitor: five phases of 100,000 monitors would be 500,000 gauges (8.5 million series as
+/// histograms) in every scrape, while these are 85 series whatever the number of monitors. A
+/// monitor's own phases are in its check lines, its history and on `/probe`.
+fn phase_histograms(w: &mut Writer<'_>, stats: &Stats) {
+    let name = "sitewatch_check_phase_seconds";
+    let les: Vec<String> = PHASE_BOUNDS_US.iter().map(|&b| le(b)).collect();
+    w.family(
+        name,
+        Kind::Histogram,
+        "Where checks that gave a verdict spent their time, over every monitor, by phase: dns, \
+         connect, tls, ttfb (request sent to first response byte), transfer (first byte to \
+         last); a check counts only in the phases it measured.",
+    );
+    for (phase, snapshot) in Phases::NAMES.iter().zip(stats.phases()) {
+        histogram(w, name, &[("phase", phase)], &les, &snapshot);
+    }
 }
 
 /// sitewatch's own families.
@@ -399,6 +454,7 @@ fn globals(w: &mut Writer<'_>, stats: &Stats, extras: Extras) {
         &lateness,
         &stats.lateness(),
     );
+    phase_histograms(w, stats);
     simple(
         w,
         "sitewatch_coalesced_total",
@@ -482,11 +538,15 @@ mod tests {
             status: Some(200),
             bytes: Some(1),
             ttfb: None,
+            phases: Default::default(),
             elapsed: Duration::from_millis(ms),
             final_url: None,
             retry_after: None,
             redirects: Vec::new(),
             outcome,
+            echoes: None,
+            cert_expiry: None,
+            degraded: None,
         }
     }
 
@@ -594,5 +654,47 @@ mod tests {
         let t = text(Stats::new(1, 1), 1, true);
         assert!(t.contains("sitewatch_checks_total{"));
         assert!(!t.contains("sitewatch_check_duration_seconds"));
+    }
+
+    #[test]
+    fn phases_are_one_histogram_per_phase_over_every_monitor() {
+        let stats = Stats::new(3, 1).with_monitor_counters();
+        let mut o = obs(Outcome::Up, 30);
+        o.phases = crate::probe::Phases {
+            dns: None,
+            connect: Some(Duration::from_micros(300)),
+            tls: None,
+            ttfb: Some(Duration::from_millis(20)),
+            transfer: Some(Duration::from_millis(2)),
+        };
+        stats.record(0, &o, Duration::ZERO);
+        o.phases.tls = Some(Duration::from_millis(3));
+        stats.record(2, &o, Duration::ZERO);
+        let local = Outcome::Local {
+            kind: crate::LocalKind::Memory,
+            detail: String::new(),
+        };
+        let mut not_a_verdict = obs(local, 1);
+        not_a_verdict.phases = o.phases;
+        stats.record(1, &not_a_verdict, Duration::ZERO);
+        let t = text(stats, 3, true);
+        for line in [
+            "# TYPE sitewatch_check_phase_seconds histogram\n",
+            "sitewatch_check_phase_seconds_bucket{phase=\"connect\",le=\"0.0005\"} 2\n",
+            "sitewatch_check_phase_seconds_count{phase=\"connect\"} 2\n",
+            "sitewatch_check_phase_seconds_sum{phase=\"connect\"} 0.0006\n",
+            "sitewatch_check_phase_seconds_count{phase=\"dns\"} 0\n",
+            "sitewatch_check_phase_seconds_count{phase=\"tls\"} 1\n",
+            "sitewatch_check_phase_seconds_bucket{phase=\"ttfb\",le=\"0.01\"} 0\n",
+            "sitewatch_check_phase_seconds_bucket{phase=\"ttfb\",le=\"0.025\"} 2\n",
+            "sitewatch_check_phase_seconds_sum{phase=\"transfer\"} 0.004\n",
+        ] {
+            assert!(t.contains(line), "{line:?} missing from\n{t}");
+        }
+        // No per-monitor phase series.
+        assert!(
+            !t.contains("sitewatch_check_phase_seconds_count{id="),
+            "{t}"
+        );
     }
 }

@@ -86,7 +86,8 @@ fn one(a: &Alert, severity: &str, resend: Duration, now: SystemTime) -> Option<V
     let ends = match a.kind {
         Kind::Down | Kind::Reminder => now + resend * 4,
         Kind::Recovered => now,
-        Kind::Flapping => return None,
+        // Prometheus alerts on the certificate expiry and latency series themselves.
+        Kind::Flapping | Kind::Degraded | Kind::Cleared => return None,
     };
     let mut labels = Map::new();
     let mut label = |k: &str, v: &str| {

@@ -17,14 +17,14 @@
 //! The local UTC offset for `daily_digest` is read here too, when the config is loaded: the
 //! only moment sitewatch is sure to be single-threaded, which reading it safely requires.
 
-use std::fmt;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 use ureq::http::{HeaderName, HeaderValue, Uri};
 
-use super::digest::DigestTime;
-use crate::config::{kind, parse_duration, shown, ConfigError, Monitor};
+use crate::config::error::{kind, shown, ConfigError};
+use crate::config::value::{parse_duration, secret_value};
+use crate::model::Monitor;
 
 /// Default grouping window: events within it go out as one message per channel.
 pub const DEFAULT_GROUP_WINDOW: Duration = Duration::from_secs(10);
@@ -49,26 +49,19 @@ pub const MIN_RETRY_DELAY: Duration = Duration::from_millis(100);
 /// Longest duration accepted for any notify setting.
 const MAX_SETTING: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// A value that must not be shown: a webhook URL with a token in it, a header, a token.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub use crate::model::Secret;
 
-impl Secret {
-    /// Wraps a value.
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-
-    /// The value, for the one place that sends it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<hidden>)")
-    }
+/// A time of day at a fixed offset from UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DigestTime {
+    /// Hour, 0 to 23.
+    pub hour: u8,
+    /// Minute, 0 to 59.
+    pub minute: u8,
+    /// Seconds east of UTC.
+    pub offset_s: i32,
+    /// False when the local offset could not be read and UTC is assumed.
+    pub offset_known: bool,
 }
 
 /// How a channel delivers.
@@ -155,6 +148,9 @@ pub struct ChannelSpec {
     pub retries: u32,
     /// Delay before the first retry; doubles for each further one.
     pub retry_delay: Duration,
+    /// Whether it is told when a monitor becomes degraded and when that clears (`degraded`,
+    /// default true).
+    pub degraded: bool,
 }
 
 /// Every channel of a config.
@@ -195,7 +191,7 @@ const COMMON: [&str; 10] = [
     "timeout",
     "retries",
 ];
-const COMMON_TAIL: [&str; 1] = ["retry_delay"];
+const COMMON_TAIL: [&str; 2] = ["retry_delay", "degraded"];
 const TYPES: &str =
     "\"webhook\", \"slack\", \"discord\", \"ntfy\", \"command\" or \"alertmanager\"";
 
@@ -452,6 +448,16 @@ fn parse_channel(
             humantime::format_duration(retry_delay)
         ));
     }
+    let degraded = match map.remove("degraded") {
+        None => true,
+        Some(Value::Bool(b)) => b,
+        Some(other) => {
+            return Err(format!(
+                "degraded must be true or false, found {}",
+                shown(&other)
+            ))
+        }
+    };
     let (group_window, remind_every, flap_threshold) = match am_resend {
         Some(resend) => (Duration::ZERO, Some(resend), 0),
         None => (group_window, remind_every, flap_threshold),
@@ -467,6 +473,7 @@ fn parse_channel(
         timeout,
         retries,
         retry_delay,
+        degraded,
     })
 }
 
@@ -535,34 +542,6 @@ fn name_value(s: &str) -> Result<String, String> {
         ));
     }
     Ok(s.to_string())
-}
-
-/// A string, or `{"env": "VAR"}` read from the environment now (monitors' `url` and
-/// `headers` take the same forms).
-pub(crate) fn secret_value(
-    field: &str,
-    value: &Value,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Secret, String> {
-    match value {
-        Value::String(s) => Ok(Secret::new(s.clone())),
-        Value::Object(map) if map.len() == 1 && map.contains_key("env") => match &map["env"] {
-            Value::String(var) if !var.is_empty() => match env(var) {
-                Some(v) if !v.is_empty() => Ok(Secret::new(v)),
-                _ => Err(format!(
-                    "{field}: environment variable {var} is not set (or empty)"
-                )),
-            },
-            other => Err(format!(
-                "{field}: \"env\" must name an environment variable, found {}",
-                shown(other)
-            )),
-        },
-        other => Err(format!(
-            "{field} must be a string or {{\"env\": \"VARIABLE\"}}, found {}",
-            shown(other)
-        )),
-    }
 }
 
 fn url_value(value: Option<Value>, env: &dyn Fn(&str) -> Option<String>) -> Result<Secret, String> {

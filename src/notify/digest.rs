@@ -27,18 +27,7 @@ pub const DAY: Duration = Duration::from_secs(24 * 3600);
 /// How often [`MemoryHistory`] snapshots the check counts.
 pub const SAMPLE_EVERY: Duration = Duration::from_secs(3600);
 
-/// A time of day at a fixed offset from UTC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DigestTime {
-    /// Hour, 0 to 23.
-    pub hour: u8,
-    /// Minute, 0 to 59.
-    pub minute: u8,
-    /// Seconds east of UTC.
-    pub offset_s: i32,
-    /// False when the local offset could not be read and UTC is assumed.
-    pub offset_known: bool,
-}
+pub use super::config::DigestTime;
 
 /// The first moment strictly after `now` at which the local clock (UTC + `offset_s`) shows
 /// `hour:minute`.
@@ -367,6 +356,7 @@ mod tests {
             status: Some(200),
             bytes: Some(0),
             ttfb: None,
+            phases: Default::default(),
             elapsed: Duration::ZERO,
             final_url: None,
             retry_after: None,
@@ -379,6 +369,9 @@ mod tests {
                     detail: String::new(),
                 }
             },
+            echoes: None,
+            cert_expiry: None,
+            degraded: None,
         };
         let t0 = MIDNIGHT;
         let mut mem = MemoryHistory::new(config.monitors.into(), Arc::clone(&stats), at(t0));

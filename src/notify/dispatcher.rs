@@ -8,6 +8,9 @@
 //! Per channel (each has its own settings and state):
 //! - **Which events.** `unknown -> down` and `up -> down` are `down`; `down -> up` is
 //!   `recovered`, with the downtime. `unknown -> up` (a monitor's first verdict) is not news.
+//!   Into `degraded` from `up` or `unknown` is `degraded`, back to `up` is `cleared`: both
+//!   only on channels that keep `degraded` on (the default). `down -> degraded` is a
+//!   `recovered` (the site answers again) that says it is degraded.
 //!   A glitch cleared by the monitor's retries never reaches here: the scheduler publishes no
 //!   state change for it.
 //! - **Grouping.** An event opens a window of `group_window` (10 s by default); everything that
@@ -61,6 +64,8 @@ struct Route {
     remind_every: Option<Duration>,
     flap_threshold: u32,
     flap_window: Duration,
+    /// Told about `degraded` and `cleared` (the channel's `degraded`).
+    degraded: bool,
     digest: Option<DigestTime>,
     next_digest: Option<SystemTime>,
     pending: Vec<Alert>,
@@ -118,6 +123,7 @@ impl Dispatcher {
                 remind_every: spec.remind_every,
                 flap_threshold: spec.flap_threshold,
                 flap_window: spec.flap_window,
+                degraded: spec.degraded,
                 digest: spec.daily_digest,
                 next_digest: spec
                     .daily_digest
@@ -193,7 +199,8 @@ impl Dispatcher {
             to: c.to,
             at: c.at,
             since,
-            down_for: Some(c.at.duration_since(since).unwrap_or_default()),
+            down_for: (!matches!(kind, Kind::Degraded | Kind::Cleared))
+                .then(|| c.at.duration_since(since).unwrap_or_default()),
             attempts: c.attempts,
             reason: c.reason,
             status: c.status,
@@ -219,15 +226,17 @@ impl Dispatcher {
             self.down_at[c.monitor] = None;
             return;
         }
-        let kind = if c.to == State::Down {
-            Kind::Down
-        } else {
-            Kind::Recovered
+        let kind = match (c.from, c.to) {
+            (_, State::Down) => Kind::Down,
+            (State::Down, _) => Kind::Recovered,
+            (_, State::Degraded) => Kind::Degraded,
+            _ => Kind::Cleared,
         };
+        let degraded_only = matches!(kind, Kind::Degraded | Kind::Cleared);
         let normal = self.alert(kind, c);
         self.down_at[c.monitor] = (c.to == State::Down).then_some(c.at);
         for route in &mut self.routes {
-            if !route.wants[c.monitor] {
+            if !route.wants[c.monitor] || (degraded_only && !route.degraded) {
                 continue;
             }
             let window = route.flap_window;
@@ -343,7 +352,12 @@ impl Dispatcher {
     /// The alert that says where a flapping monitor settled.
     fn settled(&self, last: &StateChange, window: Duration, wall: SystemTime) -> Alert {
         let down = last.to == State::Down;
-        let base = self.alert(if down { Kind::Down } else { Kind::Recovered }, last);
+        let kind = match last.to {
+            State::Down => Kind::Down,
+            State::Degraded => Kind::Degraded,
+            _ => Kind::Recovered,
+        };
+        let base = self.alert(kind, last);
         Alert {
             at: wall,
             down_for: if down {
@@ -581,6 +595,45 @@ mod tests {
 
     fn kinds(out: &[(u64, usize, Notification)]) -> Vec<(u64, &'static str)> {
         out.iter().map(|(t, _, n)| (*t, n.event())).collect()
+    }
+
+    #[test]
+    fn degraded_and_cleared_go_out_once_each_unless_the_channel_opts_out() {
+        let quiet = json!({"name": "quiet", "degraded": false});
+        let mut s = Sim::new(json!([hook(json!({})), hook(quiet)]), urls(1));
+        s.plan(0, 0, State::Degraded);
+        s.plan(5000, 0, State::Up);
+        s.plan(10_000, 0, State::Down);
+        s.plan(15_000, 0, State::Degraded);
+        let out = s.run(0, 20_000);
+        let on = |channel: usize| -> Vec<(u64, &'static str)> {
+            out.iter()
+                .filter(|(_, c, _)| *c == channel)
+                .map(|(t, _, n)| (*t, n.event()))
+                .collect()
+        };
+        assert_eq!(
+            on(0),
+            vec![
+                (1000, "degraded"),
+                (6000, "cleared"),
+                (11_000, "down"),
+                (16_000, "recovered")
+            ]
+        );
+        assert_eq!(on(1), vec![(11_000, "down"), (16_000, "recovered")]);
+        let line = |t: u64| {
+            let (_, _, Notification::Alert(a)) = out.iter().find(|o| o.0 == t).unwrap() else {
+                panic!()
+            };
+            render::alert_line(a)
+        };
+        assert!(line(6000).starts_with("UP m0 (http://127.0.0.1:9/0): no longer degraded after 5s"));
+        assert!(
+            line(16_000).contains("answering again after 5s down, but degraded"),
+            "{}",
+            line(16_000)
+        );
     }
 
     #[test]

@@ -89,16 +89,22 @@ pub enum Kind {
     Reminder,
     /// The monitor changed state more than `flap_threshold` times within `flap_window`.
     Flapping,
+    /// The monitor answers but needs attention (from `up`, or from `unknown` at start).
+    Degraded,
+    /// The monitor is no longer degraded: back to `up`.
+    Cleared,
 }
 
 impl Kind {
-    /// `down`, `recovered`, `reminder` or `flapping`.
+    /// `down`, `recovered`, `reminder`, `flapping`, `degraded` or `cleared`.
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Down => "down",
             Kind::Recovered => "recovered",
             Kind::Reminder => "reminder",
             Kind::Flapping => "flapping",
+            Kind::Degraded => "degraded",
+            Kind::Cleared => "cleared",
         }
     }
 }
@@ -196,10 +202,12 @@ impl Notification {
     /// The most severe kind it carries (a down beats a recovery), for priorities and colours.
     pub fn worst(&self) -> Option<Kind> {
         let rank = |k: Kind| match k {
-            Kind::Down => 3,
-            Kind::Flapping => 2,
-            Kind::Reminder => 1,
-            Kind::Recovered => 0,
+            Kind::Down => 5,
+            Kind::Flapping => 4,
+            Kind::Reminder => 3,
+            Kind::Degraded => 2,
+            Kind::Recovered => 1,
+            Kind::Cleared => 0,
         };
         match self {
             Notification::Alert(a) => Some(a.kind),

@@ -35,6 +35,8 @@ pub fn payload(n: &Notification) -> (Vec<(&'static str, String)>, String) {
         (_, Some(Kind::Flapping)) => (4, "warning"),
         (_, Some(Kind::Reminder)) => (3, "hourglass"),
         (_, Some(Kind::Recovered)) => (3, "white_check_mark"),
+        (_, Some(Kind::Degraded)) => (3, "warning"),
+        (_, Some(Kind::Cleared)) => (2, "white_check_mark"),
         (Notification::Digest(_), _) => (2, "bar_chart"),
         _ => (3, "test_tube"),
     };

@@ -86,6 +86,14 @@ pub fn alert_line(a: &Alert) -> String {
         Kind::Recovered if a.after_flapping => {
             format!("RECOVERED {who}: stable again after flapping, up for {window}")
         }
+        Kind::Recovered if a.to == crate::state::State::Degraded => format!(
+            "RECOVERED {who}: answering again after {} down, but degraded{}",
+            span(a.down_for.unwrap_or_default()),
+            a.detail
+                .as_deref()
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default()
+        ),
         Kind::Recovered => format!(
             "RECOVERED {who}: up again after {} down",
             span(a.down_for.unwrap_or_default())
@@ -100,6 +108,14 @@ pub fn alert_line(a: &Alert) -> String {
             a.changes.unwrap_or_default(),
             a.to
         ),
+        Kind::Degraded => match a.detail.as_deref() {
+            Some(d) => format!("DEGRADED {who}: {d}"),
+            None => format!("DEGRADED {who}"),
+        },
+        Kind::Cleared => format!(
+            "UP {who}: no longer degraded after {}",
+            span(a.at.duration_since(a.since).unwrap_or_default())
+        ),
     }
 }
 
@@ -109,12 +125,21 @@ fn kind_title(kind: Kind) -> &'static str {
         Kind::Recovered => "RECOVERED",
         Kind::Reminder => "STILL DOWN",
         Kind::Flapping => "FLAPPING",
+        Kind::Degraded => "DEGRADED",
+        Kind::Cleared => "UP",
     }
 }
 
 /// `3 monitors down`, or for mixed kinds `4 events: 3 down, 1 recovered`.
 fn group_title(alerts: &[Alert]) -> String {
-    let kinds = [Kind::Down, Kind::Recovered, Kind::Reminder, Kind::Flapping];
+    let kinds = [
+        Kind::Down,
+        Kind::Recovered,
+        Kind::Reminder,
+        Kind::Flapping,
+        Kind::Degraded,
+        Kind::Cleared,
+    ];
     let counts: Vec<(Kind, usize)> = kinds
         .iter()
         .map(|&k| (k, alerts.iter().filter(|a| a.kind == k).count()))
@@ -125,6 +150,8 @@ fn group_title(alerts: &[Alert]) -> String {
         Kind::Recovered => "recovered",
         Kind::Reminder => "still down",
         Kind::Flapping => "flapping",
+        Kind::Degraded => "degraded",
+        Kind::Cleared => "no longer degraded",
     };
     match counts.as_slice() {
         [(k, n)] => format!("{n} monitors {}", word(*k)),

@@ -15,10 +15,12 @@ use std::net::{IpAddr, SocketAddr};
 use ureq::config::Config;
 use ureq::http::Uri;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{Connector, NextTimeout, RustlsConnector, TcpConnector};
+use ureq::unversioned::transport::{Connector, NextTimeout, TcpConnector};
 use ureq::Agent;
 
-use super::phase::{Mark, Marked};
+use super::lean::Lean;
+use super::phase::{Clock, Mark, Marked};
+use super::tls::TlsConnector;
 use super::ProbeSettings;
 
 /// Builds the agent every check goes through, resolving names with the system resolver.
@@ -87,8 +89,11 @@ fn literal_addr(uri: &Uri) -> Option<SocketAddr> {
 ///
 /// Everything else is what [`build`] gives: the same configuration, and the connector chain of
 /// ureq's default connector without its proxy links (TCP, then rustls for `https`, with the
-/// webpki roots), so TLS behaves exactly as in production. The resolver and the chain mark
-/// each step of a request for timeout details ([`super::phase`]). The resolver must return at least one address or
+/// webpki roots; our own TLS link, [`super::tls`], which also keeps the certificates' expiry),
+/// so TLS behaves exactly as in production. The resolver and the chain mark
+/// each step of a request, and time it, for timeout details and phase timings
+/// ([`super::phase`]); the last link puts buffers that grow with the response head over the
+/// connection ([`super::lean`]). The resolver must return at least one address or
 /// an error (`ureq::Error::HostNotFound` when no address is usable; the system resolver's own
 /// failures arrive as `ureq::Error::Io`).
 ///
@@ -96,30 +101,66 @@ fn literal_addr(uri: &Uri) -> Option<SocketAddr> {
 /// monitor to an address later.
 pub(super) fn build_with_resolver(settings: &ProbeSettings, resolver: impl Resolver) -> Agent {
     let connector =
-        ().chain(TcpConnector::default())
+        ().chain(Mark::BeforeTcp)
+            .chain(TcpConnector::default())
             .chain(Mark::AfterTcp)
-            .chain(RustlsConnector::default())
-            .chain(Mark::AfterTls);
+            .chain(TlsConnector::default())
+            .chain(Mark::AfterTls)
+            .chain(Clock)
+            .chain(Lean);
     Agent::with_parts(config(settings), connector, Marked(resolver))
 }
 
-/// Bytes of response a connection buffers: enough for the largest response head accepted
-/// ([`MAX_RESPONSE_HEAD`]), so no response that ureq's default 128 KiB would take is refused. Each check opens a fresh connection, which allocates and zeroes its
-/// buffers: at ureq's defaults (128 KiB in, 128 KiB out) that was a tenth of sitewatch's CPU
-/// per check and most of the memory of a large pool.
-const INPUT_BUFFER: usize = 64 * 1024;
+/// Bytes of buffer each layer of a connection (TCP, and TLS over it) gets from ureq, each way.
+/// ureq reads and writes through the buffers of the [`Lean`] link on top, which start small
+/// and grow with the response head; the layers below only pass bytes through in pieces of
+/// this size. ureq's default (128 KiB each way, allocated and zeroed for every connection, and
+/// once more for TLS) was a tenth of sitewatch's CPU per check and most of the memory of a
+/// large pool.
+const LAYER_BUFFER: usize = 4 * 1024;
 
 /// Largest response head (status line and headers) accepted; a larger one fails the check with
-/// "response headers larger than N bytes". Kept below [`INPUT_BUFFER`]: a head that fills the
-/// buffer must be reported as too large, not left waiting for room that never comes (which ureq
-/// reports as the peer having disconnected).
-pub(super) const MAX_RESPONSE_HEAD: usize = INPUT_BUFFER - 1024;
+/// "response headers larger than N bytes". The [`Lean`] link's input grows to a little more
+/// than this (so that a head too large is reported as such), and only for such a head.
+pub(super) const MAX_RESPONSE_HEAD: usize = 63 * 1024;
 
-/// Bytes of request a connection buffers. Only the longest single line of the request head
-/// has to fit (ureq writes the head line by line): the config and redirect checks keep every
-/// line within it (URLs of at most 8 KiB, headers of at most 8 KiB, Basic credentials from an
-/// 8 KiB URL). Request bodies stream through it in pieces.
+/// Bytes of request a connection buffers when a line of the request head may be long. Only
+/// the longest single line of the head has to fit (ureq writes the head line by line, and
+/// fails a line longer than the buffer): the config and redirect checks keep every line within
+/// it (URLs of at most 8 KiB, headers of at most 8 KiB, Basic credentials from an 8 KiB URL).
+/// Request bodies stream through it in pieces.
 pub(super) const OUTPUT_BUFFER: usize = 16 * 1024;
+
+/// Bytes of request a connection buffers when every line of the request head is short (see
+/// [`output_buffer`]): most checks.
+const SHORT_OUTPUT: usize = 4 * 1024;
+
+/// The request buffer `request` needs: [`SHORT_OUTPUT`] when every line ureq will write for
+/// it is certainly shorter, else [`OUTPUT_BUFFER`]. The lines are the request line (the URL),
+/// `Host`, `Authorization` for credentials in the URL (base64: 4/3 of them), the `User-Agent`
+/// (`user_agent` when the monitor sets one, else the agent's short default) and the request's
+/// own headers; ureq adds only short ones besides (`Accept`, `Accept-Encoding`, the body's
+/// length).
+pub(super) fn output_buffer<B>(
+    request: &ureq::http::Request<B>,
+    user_agent: Option<&str>,
+) -> usize {
+    // Room for a line's name, separators and method around its variable part.
+    const MARGIN: usize = 256;
+    let url = request.uri().to_string().len();
+    let longest = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .chain([2 * url, user_agent.map_or(0, str::len)])
+        .max()
+        .unwrap_or(0);
+    if longest + MARGIN <= SHORT_OUTPUT {
+        SHORT_OUTPUT
+    } else {
+        OUTPUT_BUFFER
+    }
+}
 
 /// The configuration shared by [`build`] and [`build_with_resolver`] (see [`build`]).
 fn config(settings: &ProbeSettings) -> Config {
@@ -132,7 +173,7 @@ fn config(settings: &ProbeSettings) -> Config {
         .user_agent(settings.user_agent.as_str())
         .max_idle_connections(0)
         .max_idle_connections_per_host(0)
-        .input_buffer_size(INPUT_BUFFER)
+        .input_buffer_size(LAYER_BUFFER)
         .max_response_header_size(MAX_RESPONSE_HEAD)
         .output_buffer_size(OUTPUT_BUFFER)
         .build()
@@ -165,6 +206,36 @@ mod tests {
             Some("[::1]:9000".parse().unwrap())
         );
         assert_eq!(addr("https://[::1]/"), Some("[::1]:443".parse().unwrap()));
+    }
+
+    #[test]
+    fn request_buffer_is_small_unless_a_line_may_be_long() {
+        let request = |uri: &str, header: &str| {
+            ureq::http::Request::get(uri)
+                .header("x-long", header)
+                .body(())
+                .unwrap()
+        };
+        let short = request("http://127.0.0.1/ok", "v");
+        assert_eq!(output_buffer(&short, None), SHORT_OUTPUT);
+        assert_eq!(
+            output_buffer(&short, Some(&"u".repeat(3900))),
+            OUTPUT_BUFFER
+        );
+        let long_url = format!("http://127.0.0.1/{}", "p".repeat(2000));
+        assert_eq!(output_buffer(&request(&long_url, "v"), None), OUTPUT_BUFFER);
+        let long_header = request("http://127.0.0.1/ok", &"h".repeat(3900));
+        assert_eq!(output_buffer(&long_header, None), OUTPUT_BUFFER);
+        // The largest lines the config accepts fit the large buffer with room to spare.
+        let largest = request(
+            &format!(
+                "http://127.0.0.1/{}",
+                "p".repeat(super::super::MAX_URL_BYTES - 20)
+            ),
+            &"h".repeat(super::super::MAX_HEADER_BYTES - 6),
+        );
+        assert_eq!(output_buffer(&largest, None), OUTPUT_BUFFER);
+        const { assert!(super::super::MAX_URL_BYTES + 64 < OUTPUT_BUFFER) };
     }
 
     #[test]

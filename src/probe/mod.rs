@@ -36,24 +36,32 @@ use self::classify::{classify, Phase};
 use self::expect::BodyCheck;
 use self::phase::Step;
 
-use crate::config::{Method, Monitor};
+use crate::model::{Method, Monitor};
 use crate::text;
 
 mod agent;
+pub mod cert;
 mod classify;
+pub mod degraded;
+pub mod dns;
 pub mod expect;
+pub mod icmp;
+mod kinds;
+mod lean;
 mod nature;
 mod phase;
 mod redirect;
+pub mod tcp;
+mod tls;
 
+pub use self::degraded::{Degraded, Warning};
 pub use self::expect::{Expect, StatusPattern, StatusSet};
+pub use self::kinds::{Checker, Probes};
 pub use self::nature::{Cause, LocalKind, Nature};
+pub use self::phase::Phases;
 pub use self::redirect::{Redirect, MAX_URL_BYTES};
 
-/// Longest request header sitewatch sends, name and value together (the config refuses
-/// longer ones): 8 KiB, what common servers accept in one header line, and within the
-/// request buffer.
-pub const MAX_HEADER_BYTES: usize = 8 * 1024;
+pub use crate::model::MAX_HEADER_BYTES;
 
 /// Longest failure detail, in bytes: whatever a site sends, a detail repeated in every line,
 /// row and notification stays this small.
@@ -65,7 +73,8 @@ pub const MAX_DETAIL: usize = 1024;
 pub enum Reason {
     /// The host name did not resolve.
     Dns,
-    /// The TCP connection was refused, unreachable or reset.
+    /// The TCP connection was refused, unreachable or reset (for `icmp://`: the network
+    /// reported the host unreachable).
     Connect,
     /// The check did not finish within its timeout.
     Timeout,
@@ -79,7 +88,9 @@ pub enum Reason {
     Protocol,
     /// The final status code was not an expected one (`expect_status`, by default 2xx).
     Status,
-    /// A header, body or latency assertion failed.
+    /// A header, body or latency assertion failed; for the other kinds of target, a `tcp://`
+    /// monitor's `expect` text did not arrive, or a `dns://` name did not resolve to an
+    /// `expect_address`.
     Assertion,
 }
 
@@ -234,6 +245,9 @@ pub struct Observation {
     pub bytes: Option<u64>,
     /// Time from the start of the check to the response headers.
     pub ttfb: Option<Duration>,
+    /// Where the check's time went (DNS, connect, TLS, first byte, transfer), summed over
+    /// redirects; a phase not measured is `None` (see [`Phases`]).
+    pub phases: Phases,
     /// Time from the start of the check to its end.
     pub elapsed: Duration,
     /// URL of the final response after redirects, if a response arrived.
@@ -244,6 +258,43 @@ pub struct Observation {
     pub redirects: Vec<Redirect>,
     /// Up or down.
     pub outcome: Outcome,
+    /// The earliest expiry (`notAfter`) of the certificates the server of the last request
+    /// presented (after redirects: the final one's, as blackbox_exporter reports it); `None`
+    /// when that request made no TLS handshake (or the check ended before it).
+    pub cert_expiry: Option<SystemTime>,
+    /// Why a passing check needs attention ([`degraded::judge`]); `None` when it does not.
+    pub degraded: Option<Degraded>,
+    /// The echo requests sent and the replies received, for an `icmp://` check.
+    pub echoes: Option<Echoes>,
+}
+
+/// What one `icmp://` check sent and got back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Echoes {
+    /// Echo requests sent.
+    pub sent: u32,
+    /// Replies received.
+    pub received: u32,
+}
+
+impl Echoes {
+    /// Percentage of echoes lost, 0 to 100 (0 when none was sent).
+    pub fn loss_percent(&self) -> f64 {
+        if self.sent == 0 {
+            return 0.0;
+        }
+        f64::from(self.sent.saturating_sub(self.received)) * 100.0 / f64::from(self.sent)
+    }
+
+    /// `3 sent, 2 received, 33% loss`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} sent, {} received, {:.0}% loss",
+            self.sent,
+            self.received,
+            self.loss_percent()
+        )
+    }
 }
 
 /// Performs one check of a monitor. Implementations must not panic on a bad site and must
@@ -331,9 +382,11 @@ impl HttpProbe {
             }
         }
         let request = builder.body(body)?;
+        let output = agent::output_buffer(&request, monitor.user_agent());
         let mut config = self
             .agent
             .configure_request(request)
+            .output_buffer_size(output)
             .timeout_global(Some(remaining))
             .max_redirects(0)
             .max_redirects_will_error(false);
@@ -363,6 +416,7 @@ impl HttpProbe {
         remaining: Duration,
     ) -> Result<Result<http::Response<ureq::Body>, ureq::Error>, http::Error> {
         phase::start();
+        cert::reset();
         match monitor.body() {
             Some(body) if hop.with_body && hop.method.has_body() => {
                 Ok(self.agent.run(self.request(monitor, hop, body, remaining)?))
@@ -406,11 +460,15 @@ impl Observation {
             status: None,
             bytes: None,
             ttfb: None,
+            phases: Phases::default(),
             elapsed,
             final_url: None,
             retry_after: None,
             redirects: Vec::new(),
             outcome,
+            echoes: None,
+            cert_expiry: None,
+            degraded: None,
         }
     }
 }
@@ -421,6 +479,8 @@ impl Probe for HttpProbe {
         let mut observation = Observation::without_response(Duration::ZERO, Outcome::Up);
         self.observe(monitor, started, &mut observation);
         observation.elapsed = started.elapsed();
+        observation.cert_expiry = cert::take();
+        observation.degraded = degraded::judge(monitor, &observation, SystemTime::now());
         if let Outcome::Down { detail, .. } = &mut observation.outcome {
             // Our own words are plain already; this bounds and escapes whatever of a
             // server's text reached a detail, whichever path it took.
@@ -479,6 +539,7 @@ impl HttpProbe {
             let response = match self.send(monitor, &hop, remaining) {
                 Ok(Ok(response)) => response,
                 Ok(Err(e)) => {
+                    observation.phases.add(phase::finish(None));
                     let https = hop.uri.scheme_str() == Some("https");
                     let phase = match phase::current() {
                         Step::Resolve => Phase::Resolve,
@@ -499,6 +560,8 @@ impl HttpProbe {
             if !monitor.follow_redirects || !redirect::is_followed(status) {
                 break response;
             }
+            // A redirect's body is not read: its response ends with its head.
+            observation.phases.add(phase::finish(Some(Instant::now())));
             observation.status = Some(status.as_u16());
             observation.final_url = Some(redirect::shown(&hop.uri.to_string()));
             observation.ttfb = Some(started.elapsed());
@@ -586,6 +649,8 @@ impl HttpProbe {
             read_body(&mut response, self.max_body, &mut body)
         };
         let elapsed = started.elapsed();
+        let end = read.is_ok().then(Instant::now);
+        observation.phases.add(phase::finish(end));
         let https = hop.uri.scheme_str() == Some("https");
         observation.outcome = match read {
             Ok(n) => {
@@ -612,6 +677,10 @@ fn is_credential(monitor: &Monitor, name: &http::HeaderName) -> bool {
 /// Reads the body to the end through a fixed buffer, counting decoded bytes and handing each
 /// chunk to the body assertions (a no-op without any). Stops after `cap + 1` bytes, which is
 /// enough to know the cap was exceeded. On error, returns the bytes read so far with it.
+///
+/// Not inlined: its buffer then sits on the stack only while a body is read, not under the
+/// whole request as well (a worker's stack stays resident as deep as it ever went).
+#[inline(never)]
 fn read_body(
     response: &mut http::Response<ureq::Body>,
     cap: u64,
@@ -622,7 +691,7 @@ fn read_body(
         .with_config()
         .limit(cap.saturating_add(1))
         .reader();
-    let mut buf = [0u8; 16 * 1024];
+    let mut buf = [0u8; 4 * 1024];
     let mut total = 0u64;
     loop {
         match reader.read(&mut buf) {

@@ -51,15 +51,19 @@ pub enum LocalKind {
     EphemeralPorts,
     /// A thread could not be started (EAGAIN from the thread limit).
     Threads,
+    /// No ICMP socket could be opened for an `icmp://` check: unprivileged ICMP sockets are
+    /// not allowed (`net.ipv4.ping_group_range`) and raw sockets need root or `CAP_NET_RAW`.
+    IcmpSockets,
 }
 
 impl LocalKind {
     /// Every kind, in declaration order.
-    pub const ALL: [LocalKind; 4] = [
+    pub const ALL: [LocalKind; 5] = [
         LocalKind::FileDescriptors,
         LocalKind::Memory,
         LocalKind::EphemeralPorts,
         LocalKind::Threads,
+        LocalKind::IcmpSockets,
     ];
 
     /// The name used in lines, JSON and the database (`file_descriptors`, …).
@@ -69,6 +73,7 @@ impl LocalKind {
             LocalKind::Memory => "memory",
             LocalKind::EphemeralPorts => "ephemeral_ports",
             LocalKind::Threads => "threads",
+            LocalKind::IcmpSockets => "icmp_sockets",
         }
     }
 
@@ -86,6 +91,10 @@ impl LocalKind {
             LocalKind::Threads => {
                 "raise the thread limit (`ulimit -u`, TasksMax= in a systemd unit) or lower \
                  --workers"
+            }
+            LocalKind::IcmpSockets => {
+                "allow sitewatch's group in net.ipv4.ping_group_range, or run it with \
+                 CAP_NET_RAW"
             }
         }
     }

@@ -23,12 +23,10 @@ use serde::Serialize;
 use ureq::http::{StatusCode, Uri};
 use url::Url;
 
-use crate::config::Method;
+use crate::model::Method;
 use crate::text;
 
-/// Longest URL sitewatch requests, config or redirect target: 8 KiB, the request-line limit of
-/// common servers, and well within the request buffer (16 KiB, see `agent.rs`).
-pub const MAX_URL_BYTES: usize = 8 * 1024;
+pub use crate::model::MAX_URL_BYTES;
 
 /// One redirect on the way to the final response: the status that redirected and the URL that
 /// answered it (userinfo redacted, sanitised and capped like all server-chosen text).

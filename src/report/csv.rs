@@ -14,7 +14,7 @@
 
 use super::{time, Report};
 
-const HEADER: [&str; 25] = [
+const HEADER: [&str; 26] = [
     "type",
     "url",
     "name",
@@ -37,6 +37,7 @@ const HEADER: [&str; 25] = [
     "detail",
     "local_errors",
     "inconclusive",
+    "degraded_s",
     "impaired_s",
     "maintenance_s",
     "id",
@@ -91,6 +92,7 @@ pub fn render(report: &Report) -> String {
             String::new(),
             m.local_errors.to_string(),
             m.inconclusive.to_string(),
+            m.degraded_s.to_string(),
             m.impaired_s.to_string(),
             m.maintenance_s.to_string(),
             text(&m.id),
@@ -107,7 +109,7 @@ pub fn render(report: &Report) -> String {
         row[17] = opt(i.reason.as_deref().map(text));
         row[18] = opt(i.status);
         row[19] = opt(i.detail.as_deref().map(text));
-        row[24] = text(&i.id);
+        row[HEADER.len() - 1] = text(&i.id);
         rows.push(row);
     }
     for i in &report.impairments {

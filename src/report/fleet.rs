@@ -189,6 +189,7 @@ fn combined_rows(
                 out.inconclusive += m.inconclusive;
                 out.observed_s = out.observed_s.max(m.observed_s);
                 out.impaired_s = out.impaired_s.max(m.impaired_s);
+                out.degraded_s = out.degraded_s.max(m.degraded_s);
             }
             let mine: Vec<&IncidentReport> = quorum.iter().filter(|i| i.id == id).collect();
             let down_ms: i64 = mine
@@ -218,6 +219,8 @@ fn combined_rows(
                 State::Down
             } else if group.iter().all(|m| m.state == State::Unknown) {
                 State::Unknown
+            } else if group.iter().any(|m| m.state == State::Degraded) {
+                State::Degraded
             } else {
                 State::Up
             };

@@ -85,6 +85,8 @@ fn monitor(report: &Report, m: &MonitorReport) -> Markup {
                     (m.incidents) " incident(s), " (span(m.downtime_s)) " down, longest "
                     @if m.incidents > 0 { (span(m.longest_incident_s)) } @else { "-" }
                     br;
+                    // Up, but needing attention: never downtime, said apart.
+                    @if m.degraded_s > 0.0 { (span(m.degraded_s)) " degraded (counted as up)" br; }
                     "p50 " (millis(m.p50_ms)) " · p95 " (millis(m.p95_ms)) " · max " (millis(m.max_ms))
                 }
                 // Not verdicts: neither up nor down, said apart once there are some.

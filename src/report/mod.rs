@@ -105,6 +105,8 @@ pub struct MonitorReport {
     pub incidents: usize,
     /// Seconds of the window spent down.
     pub downtime_s: f64,
+    /// Seconds of the window spent degraded: up (in uptime, never downtime), shown apart.
+    pub degraded_s: f64,
     /// The longest incident overlapping the window, whole, seconds.
     pub longest_incident_s: f64,
     /// Median total time, ms.
@@ -438,6 +440,7 @@ pub fn build(conn: &Connection, query: &Query) -> rusqlite::Result<Report> {
             observed_s: t.observed_ms as f64 / 1000.0,
             incidents: t.incidents.len(),
             downtime_s: t.down_ms as f64 / 1000.0,
+            degraded_s: t.degraded_ms as f64 / 1000.0,
             longest_incident_s: longest as f64 / 1000.0,
             p50_ms: quantile(&total, 0.5),
             p95_ms: quantile(&total, 0.95),
@@ -690,8 +693,8 @@ mod tests;
 /// The columns of `transitions` that [`read_transition`] reads, in its order.
 pub(crate) const TRANSITION_COLUMNS: &str = "ts, to_state, reason, status, detail";
 
-/// One row of [`TRANSITION_COLUMNS`] as a [`Transition`]; a stored state other than `up` or
-/// `down` is `unknown` (monitoring stopped).
+/// One row of [`TRANSITION_COLUMNS`] as a [`Transition`]; a stored state other than `up`,
+/// `down` or `degraded` is `unknown` (monitoring stopped).
 pub(crate) fn read_transition(r: &rusqlite::Row<'_>) -> rusqlite::Result<Transition> {
     let to: String = r.get(1)?;
     Ok(Transition {
@@ -699,6 +702,7 @@ pub(crate) fn read_transition(r: &rusqlite::Row<'_>) -> rusqlite::Result<Transit
         to: match to.as_str() {
             "up" => State::Up,
             "down" => State::Down,
+            "degraded" => State::Degraded,
             _ => State::Unknown,
         },
         reason: r.get(2)?,

@@ -113,7 +113,16 @@ pub fn render(report: &Report) -> String {
             m.state.to_string(),
         ]);
     }
-    out.push_str(&columns(&rows, &[1, 2, 3, 4, 5, 6, 7, 8, 9]));
+    // Degraded time (up, never downtime) gets its own column once some monitor has any.
+    if report.monitors.iter().any(|m| m.degraded_s > 0.0) {
+        rows[0].insert(6, "DEGRADED".to_string());
+        for (row, m) in rows[1..].iter_mut().zip(&report.monitors) {
+            row.insert(6, span(m.degraded_s));
+        }
+        out.push_str(&columns(&rows, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]));
+    } else {
+        out.push_str(&columns(&rows, &[1, 2, 3, 4, 5, 6, 7, 8, 9]));
+    }
     if !report.incidents.is_empty() {
         out.push_str("\nINCIDENTS\n");
         let mut rows = vec![["MONITOR", "START", "END", "DURATION", "REASON"]

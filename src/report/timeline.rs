@@ -65,6 +65,8 @@ pub struct Timeline {
     pub observed_ms: i64,
     /// Time in the window spent `down`, ms.
     pub down_ms: i64,
+    /// Time in the window spent `degraded`, ms: up time (never downtime), shown apart.
+    pub degraded_ms: i64,
     /// Incidents overlapping the window, in order.
     pub incidents: Vec<Span>,
     /// The last `up`/`down` state at or before the horizon (`unknown` if none).
@@ -102,6 +104,7 @@ pub fn timeline_excluding(
     let mut t = Timeline {
         observed_ms: 0,
         down_ms: 0,
+        degraded_ms: 0,
         incidents: Vec::new(),
         last_known: State::Unknown,
         impaired_ms: 0,
@@ -114,6 +117,9 @@ pub fn timeline_excluding(
             t.observed_ms -= lost;
             if state == State::Down {
                 t.down_ms -= lost;
+            }
+            if state == State::Degraded {
+                t.degraded_ms -= lost;
             }
         }
     };
@@ -164,6 +170,10 @@ fn account(t: &mut Timeline, state: State, start: i64, end: i64) {
     let len = (end - start).max(0);
     match state {
         State::Up => t.observed_ms += len,
+        State::Degraded => {
+            t.observed_ms += len;
+            t.degraded_ms += len;
+        }
         State::Down => {
             t.observed_ms += len;
             t.down_ms += len;

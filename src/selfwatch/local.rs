@@ -74,6 +74,7 @@ fn message(kind: LocalKind, detail: &str, checks: u64) -> String {
         LocalKind::Memory => "ran out of memory",
         LocalKind::EphemeralPorts => "ran out of local ports for new connections",
         LocalKind::Threads => "could not start a thread",
+        LocalKind::IcmpSockets => "could not open an ICMP socket",
     };
     format!(
         "sitewatch itself {what} ({detail}): {checks} check(s) could not be made since the last \

@@ -83,11 +83,15 @@ mod tests {
             status: None,
             bytes: None,
             ttfb: None,
+            phases: Default::default(),
             elapsed: Duration::from_secs(2),
             final_url: None,
             retry_after: None,
             redirects: Vec::new(),
             outcome,
+            echoes: None,
+            cert_expiry: None,
+            degraded: None,
         }
     }
 

@@ -118,6 +118,7 @@ pub fn overview_json(o: &Overview) -> Value {
             "total": o.counts.total,
             "up": o.counts.up,
             "down": o.counts.down,
+            "degraded": o.counts.degraded,
             "unknown": o.counts.unknown,
         },
         "history": o.history,
@@ -143,6 +144,7 @@ fn last_check_json(l: &LastCheckView) -> Value {
         "nature": l.nature.as_str(),
         "reason": l.reason.map(|r| r.as_str()),
         "detail": l.detail,
+        "cert_expiry": l.cert_expiry.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
     })
 }
 

@@ -51,6 +51,7 @@ pub fn status(ctx: &Ctx, _request: &Request, id: &str, file: &str) -> Reply {
     let colour = match state {
         State::Up => ("#40cc11", "brightgreen"),
         State::Down => ("#c7130a", "red"),
+        State::Degraded => ("#dfb317", "yellow"),
         State::Unknown => GREY,
     };
     render(

@@ -87,11 +87,15 @@ mod tests {
             status: Some(200),
             bytes: Some(1),
             ttfb: None,
+            phases: Default::default(),
             elapsed: Duration::from_millis(1),
             final_url: None,
             retry_after: None,
             redirects: Vec::new(),
             outcome: crate::probe::Outcome::Up,
+            echoes: None,
+            cert_expiry: None,
+            degraded: None,
         };
         for _ in 0..30 {
             c.stats.record(0, &obs, Duration::ZERO);

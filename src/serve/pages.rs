@@ -192,6 +192,7 @@ pub fn status(ctx: &Ctx, request: &Request) -> Reply {
         up: overview.counts.up,
         down: overview.counts.down,
         unknown: overview.counts.unknown,
+        degraded: overview.counts.degraded,
         problems,
         filter: view::Filter {
             q: filter.q.clone().unwrap_or_default(),

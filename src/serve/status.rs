@@ -59,8 +59,14 @@ impl Filter {
             f.state = Some(match s {
                 "up" => State::Up,
                 "down" => State::Down,
+                "degraded" => State::Degraded,
                 "unknown" => State::Unknown,
-                _ => return Err(Reply::bad_param("state", "use up, down or unknown")),
+                _ => {
+                    return Err(Reply::bad_param(
+                        "state",
+                        "use up, degraded, down or unknown",
+                    ))
+                }
             });
         }
         if let Some(p) = request.param("page") {
@@ -143,6 +149,8 @@ pub struct Counts {
     pub up: usize,
     /// In the `down` state.
     pub down: usize,
+    /// In the `degraded` state (answering, needing attention).
+    pub degraded: usize,
     /// Not decided yet.
     pub unknown: usize,
 }
@@ -151,6 +159,7 @@ impl Counts {
     /// "All 40 monitors up", "2 down", "2 down, 3 unknown", "5 unknown".
     pub fn headline(&self) -> String {
         match (self.down, self.unknown) {
+            (0, 0) if self.degraded > 0 => format!("{} degraded, {} up", self.degraded, self.up),
             (0, 0) if self.total == 1 => "The monitor is up".into(),
             (0, 0) => format!("All {} monitors up", self.total),
             (0, u) => format!("{u} unknown, {} up", self.up),
@@ -175,6 +184,8 @@ pub struct LastCheckView {
     pub nature: Nature,
     /// What was seen (from the history; `None` without it).
     pub detail: Option<String>,
+    /// The earliest certificate expiry last seen; `None` before any TLS handshake.
+    pub cert_expiry: Option<SystemTime>,
 }
 
 impl From<LastCheck> for LastCheckView {
@@ -186,6 +197,7 @@ impl From<LastCheck> for LastCheckView {
             reason: l.reason,
             nature: l.nature,
             detail: None,
+            cert_expiry: l.cert_expiry,
         }
     }
 }
@@ -246,8 +258,9 @@ pub struct Overview {
 fn rank(state: State) -> u8 {
     match state {
         State::Down => 0,
-        State::Unknown => 1,
-        State::Up => 2,
+        State::Degraded => 1,
+        State::Unknown => 2,
+        State::Up => 3,
     }
 }
 
@@ -336,6 +349,7 @@ pub fn overview(ctx: &Ctx, filter: &Filter) -> Overview {
         match state {
             State::Up => counts.up += 1,
             State::Down => counts.down += 1,
+            State::Degraded => counts.degraded += 1,
             State::Unknown => counts.unknown += 1,
         }
         if filter.matches(m, state) {
@@ -437,9 +451,15 @@ mod tests {
             total,
             up,
             down,
+            degraded: 0,
             unknown,
         };
         assert_eq!(c(40, 40, 0, 0).headline(), "All 40 monitors up");
+        let d = Counts {
+            degraded: 2,
+            ..c(40, 38, 0, 0)
+        };
+        assert_eq!(d.headline(), "2 degraded, 38 up");
         assert_eq!(c(40, 38, 2, 0).headline(), "2 down");
         assert_eq!(c(40, 35, 2, 3).headline(), "2 down, 3 unknown");
         assert_eq!(c(4, 1, 0, 3).headline(), "3 unknown, 1 up");

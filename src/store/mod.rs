@@ -196,6 +196,26 @@ pub const MIGRATIONS: &[&str] = &[
     // location: a column per monitor row costs nothing per check, and `sitewatch report --db
     // a.db --db b.db` reads it to tell the databases' rows apart.
     "ALTER TABLE monitors ADD COLUMN location TEXT NOT NULL DEFAULT '';",
+    // 7: phase timings of each check (`probe::Phases`), REAL milliseconds like `ms`: DNS
+    // lookup, TCP connect, TLS handshake, request sent to first response byte, first byte to
+    // last. NULL where the phase was not measured (no lookup for an IP address, no TLS for
+    // http, nothing from the step a check failed in on) and in rows of older runs.
+    "ALTER TABLE checks ADD COLUMN phase_dns_ms REAL;
+     ALTER TABLE checks ADD COLUMN phase_connect_ms REAL;
+     ALTER TABLE checks ADD COLUMN phase_tls_ms REAL;
+     ALTER TABLE checks ADD COLUMN phase_ttfb_ms REAL;
+     ALTER TABLE checks ADD COLUMN phase_transfer_ms REAL;",
+    // 8: certificate expiry and the degraded state. `checks.cert_expiry`: the earliest
+    // `notAfter` of the certificates the server presented (Unix ms; NULL without a TLS
+    // handshake); `checks.degraded`: why a passing check needed attention (`cert_expiry`,
+    // `response_time`; NULL when it did not). Degraded checks are up: they count as up in the
+    // rollups. A monitor's time `degraded` is read from `transitions` (to_state 'degraded').
+    "ALTER TABLE checks ADD COLUMN cert_expiry INTEGER;
+     ALTER TABLE checks ADD COLUMN degraded TEXT;",
+    // 9: the echoes of an `icmp://` check: requests sent and replies received (loss is
+    // 1 - received / sent); NULL for every other kind and in rows of older runs.
+    "ALTER TABLE checks ADD COLUMN echoes_sent INTEGER;
+     ALTER TABLE checks ADD COLUMN echoes_received INTEGER;",
 ];
 
 /// Gives each monitor row without a `config_id` the one its name or URL gives (migration 3).
@@ -688,7 +708,8 @@ fn register(conn: &mut Connection, monitors: &[Monitor]) -> rusqlite::Result<Vec
         for (m, id) in monitors.iter().zip(ids.iter_mut()) {
             let name = m.name.as_deref().unwrap_or("");
             let interval = i64::try_from(m.interval.as_millis()).unwrap_or(i64::MAX);
-            let method = m.method.as_str();
+            // Empty for a monitor that sends no HTTP request (tcp://, icmp://, dns://).
+            let method = m.http_method().map_or("", |m| m.as_str());
             let found: Option<i64> = find.query_row(params![m.id()], |r| r.get(0)).optional()?;
             *id = match found {
                 Some(id) => {
@@ -1090,5 +1111,52 @@ mod tests {
         for ms in [0, 1, 1_767_225_600_000, -5] {
             assert_eq!(epoch_ms(from_epoch_ms(ms)), ms);
         }
+    }
+
+    #[test]
+    fn migration_7_adopts_a_version_6_database_with_null_phases() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v6.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            let tx = conn.transaction().unwrap();
+            for sql in &MIGRATIONS[..6] {
+                tx.execute_batch(sql).unwrap();
+            }
+            tx.execute_batch(
+                "INSERT INTO monitors (id, url, name, interval_ms, method, first_seen, last_seen,
+                                       config_id)
+                 VALUES (1, 'http://a.example/', '', 60000, 'GET', 0, 0, 'a');
+                 INSERT INTO checks (ts, monitor, status, reason, detail, bytes, ms, lateness_ms)
+                 VALUES (0, 1, 200, NULL, NULL, 3, 1.5, 0.1);
+                 PRAGMA user_version = 6;",
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let mut store = Store::open(&path).unwrap();
+        let conn = store.connection();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, schema_version());
+        let row: (f64, [Option<f64>; 5]) = conn
+            .query_row(
+                "SELECT ms, phase_dns_ms, phase_connect_ms, phase_tls_ms, phase_ttfb_ms,
+                        phase_transfer_ms FROM checks",
+                [],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        [r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?],
+                    ))
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            row,
+            (1.5, [None; 5]),
+            "the old check kept, its phases unknown"
+        );
     }
 }

@@ -44,7 +44,7 @@ use crate::catalog::Catalog;
 use crate::config::Monitor;
 use crate::event::{Event, StateChange};
 use crate::output::ms;
-use crate::probe::Nature;
+use crate::probe::{Echoes, Nature};
 use crate::state::State;
 use crate::stats::Stats;
 use crate::worker::CheckRecord;
@@ -408,8 +408,12 @@ impl Writer {
         {
             let mut insert_check = tx.prepare(
                 "INSERT INTO checks (ts, monitor, status, reason, detail, bytes, ms, lateness_ms,
-                                     nature)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                     nature,
+                                     phase_dns_ms, phase_connect_ms, phase_tls_ms, phase_ttfb_ms,
+                                     phase_transfer_ms, cert_expiry, degraded,
+                                     echoes_sent, echoes_received)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,
+                         ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
             )?;
             let mut insert_transition_statement = tx.prepare(INSERT_TRANSITION)?;
             let mut insert_impairment = tx.prepare(
@@ -430,7 +434,16 @@ impl Writer {
                             row.bytes,
                             row.ms,
                             row.lateness_ms,
-                            row.nature
+                            row.nature,
+                            row.phases[0],
+                            row.phases[1],
+                            row.phases[2],
+                            row.phases[3],
+                            row.phases[4],
+                            row.cert_expiry,
+                            row.degraded,
+                            row.echoes.map(|e| e.sent),
+                            row.echoes.map(|e| e.received),
                         ])?;
                         // Only verdicts count in uptime.
                         if row.nature.is_none() {
@@ -667,6 +680,14 @@ struct CheckRow<'a> {
     bytes: Option<i64>,
     ms: f64,
     lateness_ms: f64,
+    /// `Phases::NAMES` in order, milliseconds; `None` where not measured.
+    phases: [Option<f64>; 5],
+    /// The certificate chain's earliest expiry, Unix ms.
+    cert_expiry: Option<i64>,
+    /// Why a passing check was degraded (`cert_expiry`, `response_time`).
+    degraded: Option<&'static str>,
+    /// An `icmp://` check's echoes.
+    echoes: Option<Echoes>,
 }
 
 impl<'a> CheckRow<'a> {
@@ -685,6 +706,10 @@ impl<'a> CheckRow<'a> {
             bytes: o.bytes.map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
             ms: ms(o.elapsed),
             lateness_ms: ms(record.lateness),
+            phases: o.phases.named().map(|(_, d)| d.map(ms)),
+            cert_expiry: o.cert_expiry.map(epoch_ms),
+            degraded: o.degraded.as_ref().map(|d| d.cause.as_str()),
+            echoes: o.echoes,
         }
     }
 }
@@ -721,6 +746,7 @@ mod tests {
                 status: Some(if up { 200 } else { 503 }),
                 bytes: Some(10),
                 ttfb: None,
+                phases: Default::default(),
                 elapsed: Duration::from_millis(ms),
                 final_url: None,
                 retry_after: None,
@@ -733,6 +759,9 @@ mod tests {
                         detail: "HTTP 503".into(),
                     }
                 },
+                echoes: None,
+                cert_expiry: None,
+                degraded: None,
             },
         }))
     }
@@ -766,11 +795,15 @@ mod tests {
                     status: None,
                     bytes: None,
                     ttfb: None,
+                    phases: Default::default(),
                     elapsed: Duration::from_millis(1),
                     final_url: None,
                     retry_after: None,
                     redirects: Vec::new(),
                     outcome,
+                    echoes: None,
+                    cert_expiry: None,
+                    degraded: None,
                 },
             }))
         };

@@ -197,6 +197,26 @@ fn two_config_paths_or_interval_without_urls_are_usage_errors() {
 }
 
 #[test]
+fn a_bad_url_on_the_command_line_is_named_by_itself_not_as_an_entry() {
+    let r = run(
+        [
+            "--once",
+            "http://127.0.0.1:1/ok",
+            "http://user:pw@exa mple.com/",
+        ],
+        20.0,
+    );
+    assert_eq!(r.code(), 2, "{r}");
+    let err = r.stderr_text();
+    assert!(
+        err.contains("the URL \"http://user:***@exa mple.com/\" given on the command line: url is not a valid URL"),
+        "{r}"
+    );
+    assert!(!err.contains("entry "), "{r}");
+    assert!(!err.contains("pw"), "{r}");
+}
+
+#[test]
 fn a_reload_keeps_the_urls_of_the_command_line() {
     let site = LocalSite::start().unwrap();
     let named =

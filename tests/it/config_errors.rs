@@ -44,7 +44,8 @@ fn unknown_field_names_the_entry_and_the_accepted_fields() {
              expected one of `url`, `interval`, `timeout`, `method`, `headers`, `name`, `group`, `body`, \
              `user_agent`, `follow_redirects`, `max_redirects`, `insecure`, \
              `allow_http_redirect`, `ca_file`, `expect_status`, `expect_headers`, `body_contains`, `body_not_contains`, `body_matches`, \
-             `json`, `max_response_time`, `retries`, `retry_delay`, `recover_after`, `max_backoff`, `notify`, `depends_on`"
+             `json`, `max_response_time`, `tls`, `send`, `expect`, `count`, `expect_address`, `retries`, `retry_delay`, `recover_after`, `max_backoff`, `notify`, `depends_on`, \
+             `cert_expiry_warn`, `warn_response_time`"
         ),
     );
 }
@@ -65,7 +66,7 @@ fn ftp_scheme_is_rejected_naming_entry_and_url() {
         &run,
         &format!(
             "{p}: entry 1 (index 0, \"ftp://127.0.0.1/file\"): \
-             scheme \"ftp\" is not supported; use http or https"
+             scheme \"ftp\" is not supported; use http, https, tcp, icmp or dns"
         ),
     );
 }

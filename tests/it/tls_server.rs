@@ -110,7 +110,16 @@ impl TlsSite {
     /// Like [`TlsSite::start`], answering every request with `response` (a whole HTTP/1.1
     /// response, e.g. a redirect) instead of `200 OK`.
     pub fn answering(response: Vec<u8>) -> TlsSite {
-        let (config, cert_pem) = server_config();
+        TlsSite::serving(server_config(None), response)
+    }
+
+    /// Like [`TlsSite::start`], with a certificate valid for the 30 days up to `not_after`
+    /// (in the past for an expired one).
+    pub fn expiring(not_after: std::time::SystemTime) -> TlsSite {
+        TlsSite::serving(server_config(Some(not_after)), RESPONSE.to_vec())
+    }
+
+    fn serving((config, cert_pem): (ServerConfig, String), response: Vec<u8>) -> TlsSite {
         let config = Arc::new(config);
         let response = Arc::new(response);
         let hits = Arc::new(AtomicUsize::new(0));
@@ -170,15 +179,22 @@ impl PlainHttpPort {
 }
 
 /// A rustls server configuration (ring provider) with a fresh self-signed certificate for
-/// `localhost` and `127.0.0.1`, and that certificate in PEM.
-fn server_config() -> (ServerConfig, String) {
+/// `localhost` and `127.0.0.1` (rcgen's default validity, or the 30 days up to `not_after`),
+/// and that certificate in PEM.
+fn server_config(not_after: Option<std::time::SystemTime>) -> (ServerConfig, String) {
     let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
-    let certified = rcgen::generate_simple_self_signed(names).expect("self-signed certificate");
-    let pem = certified.cert.pem();
-    let cert: CertificateDer<'static> = certified.cert.der().clone();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-        certified.signing_key.serialize_der(),
-    ));
+    let mut params = rcgen::CertificateParams::new(names).expect("certificate names");
+    if let Some(not_after) = not_after {
+        params.not_before = (not_after - Duration::from_secs(30 * 86_400)).into();
+        params.not_after = not_after.into();
+    }
+    let signing_key = rcgen::KeyPair::generate().expect("key pair");
+    let cert = params
+        .self_signed(&signing_key)
+        .expect("self-signed certificate");
+    let pem = cert.pem();
+    let cert: CertificateDer<'static> = cert.der().clone();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(signing_key.serialize_der()));
     let config =
         ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()
