@@ -10,6 +10,9 @@
 #   wheel       the timing wheel alone at 1 M entries (examples/wheel_bench.rs)
 #   footprint   peak RSS per worker: 20,000 URLs at 64 / 2,048 / 10,000 workers, HTTP and HTTPS
 #   kernel      --once rate over 20,000 URLs with 64 workers as a share of wrk's (Connection: close)
+#   wan         100,000 monitors every 60 s against a site with the internet's delays, hanging,
+#               refused and failing URLs (examples/latency_site.rs), sitewatch at 256/512/1024
+#               workers next to Prometheus + blackbox_exporter (about 15 minutes)
 #   report      only rewrite BENCHMARKS.md from the results already in target/bench
 #
 # It installs what it needs (Debian: nginx, prometheus, prometheus-blackbox-exporter, time, curl,
@@ -18,21 +21,21 @@
 # Before each scenario it waits up to BENCH_LOAD_WAIT s (default 600) for the 1-minute load
 # average to drop to BENCH_MAX_LOAD (default 1.5); the load is recorded with every figure.
 # Knobs (environment): BENCH_RUNS, BENCH_SIZES, BENCH_WORKERS, BENCH_PRECISION_SECS,
-# BENCH_TARGET_SECS, BENCH_OVERLOAD_SECS, BENCH_SCALE_SECS, BENCH_SCALE_N, NGINX_PORT, PROM_PORT,
-# BB_PORT. A full run takes about an hour on 2 cores.
+# BENCH_TARGET_SECS, BENCH_OVERLOAD_SECS, BENCH_SCALE_SECS, BENCH_SCALE_N, BENCH_WAN_N,
+# BENCH_WAN_SECS, BENCH_WAN_WORKERS, BENCH_WAN_RUNS, NGINX_PORT, PROM_PORT, BB_PORT. A full run takes about an hour on 2 cores.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 # shellcheck source=bench/common.sh
 source "$ROOT/scripts/bench/common.sh"
-for f in throughput precision overload scale wheel; do
+for f in throughput precision overload scale wheel wan; do
     # shellcheck disable=SC1090
     source "$ROOT/scripts/bench/$f.sh"
 done
 # shellcheck source=bench/footprint.sh
 source "$ROOT/scripts/bench/footprint.sh"
 
-all=(throughput precision overload scale wheel footprint kernel)
+all=(throughput precision overload scale wheel footprint kernel wan)
 scenarios=("$@")
 ((${#scenarios[@]})) || scenarios=("${all[@]}")
 for s in "${scenarios[@]}"; do
@@ -40,6 +43,7 @@ for s in "${scenarios[@]}"; do
 done
 
 if [[ ${scenarios[*]} != report ]]; then
+    [[ " ${scenarios[*]} " == *" throughput "* ]] || BENCH_NEED_LYCHEE=0
     install_tools
     build_sitewatch
     raise_nofile

@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod output;
+pub mod pool_load;
 pub mod private_file;
 pub mod probe;
 pub mod reload;

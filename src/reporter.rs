@@ -22,6 +22,7 @@ use serde::Serialize;
 use crate::catalog::Catalog;
 use crate::config::Monitor;
 use crate::output::{emit, ms, timestamp, Format};
+use crate::pool_load::PoolLoad;
 use crate::probe::Reason;
 use crate::scheduler::Job;
 use crate::stats::{Stats, Window};
@@ -141,6 +142,8 @@ pub struct Report {
     pub held_depth: usize,
     /// Suspect checks held back since start.
     pub held_back: u64,
+    /// How busy the worker pool was over the window, and when it ran hot what would help.
+    pub pool: PoolLoad,
 }
 
 impl Report {
@@ -153,10 +156,18 @@ impl Report {
     ) -> Report {
         let window: Window = stats.take_window(now);
         let schedule = stats.schedule();
+        let window_s = now.saturating_duration_since(window.since);
+        let pool = PoolLoad::new(
+            window.busy,
+            window_s,
+            window.waited,
+            window.held,
+            stats.workers(),
+        );
         Report {
             kind: "report",
             ts: timestamp(SystemTime::now()),
-            window_s: now.saturating_duration_since(window.since).as_secs_f64(),
+            window_s: window_s.as_secs_f64(),
             checked_total: stats.checked(),
             checked_interval: window.checked,
             down_interval: window.down,
@@ -200,6 +211,7 @@ impl Report {
             suspect_busy: schedule.suspect_busy,
             held_depth: schedule.held_depth,
             held_back: schedule.held_back,
+            pool,
         }
     }
 
@@ -271,6 +283,7 @@ impl Report {
             millis(l.p99),
             millis(l.max)
         ));
+        parts.push(self.pool.text(self.workers));
         if self.held_depth > 0 {
             parts.push(format!(
                 "pool saturated by {} failing or slow monitors: {} workers busy with them \
@@ -431,7 +444,44 @@ mod tests {
             suspect_busy: 0,
             held_depth: 0,
             held_back: 0,
+            pool: PoolLoad::new(Duration::from_secs(6), Duration::from_secs(60), 0, 0, 64),
         }
+    }
+
+    #[test]
+    fn the_pool_line_says_how_busy_and_when_hot_what_would_help() {
+        let calm = report();
+        assert!(
+            calm.line(Format::Text)
+                .contains("pool: 0.1 of 64 workers busy on average (0 %)"),
+            "{}",
+            calm.line(Format::Text)
+        );
+        let json: serde_json::Value = serde_json::from_str(&calm.line(Format::Json)).unwrap();
+        assert_eq!(json["pool"]["hot"], false);
+        assert_eq!(json["pool"]["suggested_workers"], serde_json::Value::Null);
+        let hot = Report {
+            pool: PoolLoad::new(
+                Duration::from_secs(63 * 60),
+                Duration::from_secs(60),
+                40,
+                0,
+                64,
+            ),
+            ..report()
+        };
+        assert!(
+            hot.line(Format::Text).contains(
+                "pool: 63.0 of 64 workers busy on average (98 %), 40 checks waited 1 s or more \
+                 for a worker: running hot; --workers 92 would leave headroom (70 % busy)"
+            ),
+            "{}",
+            hot.line(Format::Text)
+        );
+        let json: serde_json::Value = serde_json::from_str(&hot.line(Format::Json)).unwrap();
+        assert_eq!(json["pool"]["busy_workers"], 63.0);
+        assert_eq!(json["pool"]["waited"], 40);
+        assert_eq!(json["pool"]["suggested_workers"], 92);
     }
 
     #[test]

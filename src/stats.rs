@@ -19,6 +19,7 @@ use crate::counters::{Buckets, MonitorCounters, MonitorSnapshot, Snapshot, LATEN
 use crate::counters::{PHASE_BOUNDS_US, PHASE_BUCKETS};
 
 use crate::histogram::Histogram;
+use crate::pool_load::{Slot, WAIT_HOT};
 use crate::probe::{Nature, Observation, Reason};
 use crate::state::State;
 use crate::table::Table;
@@ -79,6 +80,15 @@ pub struct Window {
     pub slowest: Option<(usize, Duration)>,
     /// Lateness (start − due) of the window's checks.
     pub lateness: Histogram,
+    /// Time the workers spent checking in the window, summed over workers (set when the
+    /// window is taken).
+    pub busy: Duration,
+    /// Checks of the window that waited [`WAIT_HOT`] or more for a free worker (set when the
+    /// window is taken).
+    pub waited: u64,
+    /// Occurrences of suspect monitors held back in the window because their share of the
+    /// workers was full (set when the window is taken).
+    pub held: u64,
 }
 
 impl Window {
@@ -92,6 +102,9 @@ impl Window {
             tally: Tally::default(),
             slowest: None,
             lateness: Histogram::default(),
+            busy: Duration::ZERO,
+            waited: 0,
+            held: 0,
         }
     }
 }
@@ -99,6 +112,10 @@ impl Window {
 struct Guarded {
     window: Window,
     totals: Tally,
+    /// The pool's busy time and waits since start when the window began.
+    busy_base: Duration,
+    waited_base: u64,
+    held_base: u64,
 }
 
 // A monitor's state: 0 = unknown.
@@ -177,9 +194,6 @@ impl MonitorTotals {
     }
 }
 
-/// A check in progress: monitor index and when it started.
-type Running = (usize, Instant);
-
 /// All live counters of one run.
 pub struct Stats {
     started: Instant,
@@ -217,7 +231,9 @@ pub struct Stats {
     lateness: Buckets<LATENESS_BUCKETS>,
     /// Phase timings of verdicts over every monitor, one histogram per `Phases::NAMES` entry.
     phases: [Buckets<PHASE_BUCKETS>; 5],
-    busy: Box<[Mutex<Option<Running>>]>,
+    busy: Box<[Mutex<Slot>]>,
+    /// Checks since start that waited [`WAIT_HOT`] or more for a free worker.
+    waited: AtomicU64,
     guarded: Mutex<Guarded>,
 }
 
@@ -290,10 +306,14 @@ impl Stats {
             counters: Table::default(),
             lateness: Buckets::new(&LATENESS_BOUNDS_US),
             phases: std::array::from_fn(|_| Buckets::new(&PHASE_BOUNDS_US)),
-            busy: (0..workers).map(|_| Mutex::new(None)).collect(),
+            busy: (0..workers).map(|_| Mutex::new(Slot::default())).collect(),
+            waited: AtomicU64::new(0),
             guarded: Mutex::new(Guarded {
                 window: Window::new(now),
                 totals: Tally::default(),
+                busy_base: Duration::ZERO,
+                waited_base: 0,
+                held_base: 0,
             }),
         }
     }
@@ -377,8 +397,28 @@ impl Stats {
     }
 
     /// Marks worker `worker` as checking `monitor` since `since`, or idle with `None`.
+    /// Ending a check adds its time to the worker's busy total.
     pub fn set_busy(&self, worker: usize, job: Option<(usize, Instant)>) {
-        *self.busy[worker].lock().unwrap_or_else(|e| e.into_inner()) = job;
+        let now = job.map_or_else(Instant::now, |(_, since)| since);
+        self.busy[worker]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .set(job, now);
+    }
+
+    /// Counts a check that waited `queued` for a free worker, if that is [`WAIT_HOT`] or more.
+    pub fn note_queued(&self, queued: Duration) {
+        if queued >= WAIT_HOT {
+            self.waited.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Time the workers have spent checking since start, summed over workers, at `now`.
+    pub fn busy_time(&self, now: Instant) -> Duration {
+        self.busy
+            .iter()
+            .map(|slot| slot.lock().unwrap_or_else(|e| e.into_inner()).busy_at(now))
+            .sum()
     }
 
     /// The checks running right now: (monitor, started), longest-running first.
@@ -386,15 +426,28 @@ impl Stats {
         let mut all: Vec<(usize, Instant)> = self
             .busy
             .iter()
-            .filter_map(|slot| *slot.lock().unwrap_or_else(|e| e.into_inner()))
+            .filter_map(|slot| slot.lock().unwrap_or_else(|e| e.into_inner()).running)
             .collect();
         all.sort_by_key(|&(_, since)| since);
         all
     }
 
     /// Returns the window since the last call and starts a new one at `now`.
+    /// The window's pool load (busy time, waits) is the difference of the totals at its ends.
     pub fn take_window(&self, now: Instant) -> Window {
-        std::mem::replace(&mut self.guarded().window, Window::new(now))
+        // Read before taking the window's lock: workers take a slot's lock, then this one.
+        let busy = self.busy_time(now);
+        let waited = self.waited.load(Relaxed);
+        let held = self.held_back.load(Relaxed);
+        let mut g = self.guarded();
+        let mut window = std::mem::replace(&mut g.window, Window::new(now));
+        window.busy = busy.saturating_sub(g.busy_base);
+        window.waited = waited.saturating_sub(g.waited_base);
+        window.held = held.saturating_sub(g.held_base);
+        g.busy_base = busy;
+        g.waited_base = waited;
+        g.held_base = held;
+        window
     }
 
     /// Lateness of the checks since the reporter last took the window (a copy: the window
@@ -897,5 +950,36 @@ mod tests {
         );
         stats.set_busy(2, None);
         assert_eq!(stats.in_flight().len(), 1);
+    }
+
+    #[test]
+    fn a_window_carries_the_pools_busy_time_and_waits() {
+        let stats = Stats::new(2, 2);
+        let t0 = Instant::now();
+        stats.set_busy(0, Some((0, t0)));
+        stats.note_queued(Duration::from_millis(999));
+        stats.note_queued(WAIT_HOT);
+        let w = stats.take_window(t0 + Duration::from_secs(3));
+        assert_eq!(w.busy, Duration::from_secs(3), "the running check so far");
+        assert_eq!(w.waited, 1);
+        assert_eq!(w.held, 0);
+        stats.set_schedule(ScheduleCounters {
+            held_back: 40,
+            ..ScheduleCounters::default()
+        });
+        // The rest of that check falls in the next window, and only once.
+        let w = stats.take_window(t0 + Duration::from_secs(5));
+        assert_eq!(w.busy, Duration::from_secs(2));
+        assert_eq!(w.waited, 0);
+        assert_eq!(w.held, 40, "held back since the last window");
+        stats.set_schedule(ScheduleCounters {
+            held_back: 45,
+            ..ScheduleCounters::default()
+        });
+        assert_eq!(stats.take_window(t0 + Duration::from_secs(6)).held, 5);
+        assert_eq!(
+            stats.busy_time(t0 + Duration::from_secs(5)),
+            Duration::from_secs(5)
+        );
     }
 }

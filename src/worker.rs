@@ -106,6 +106,7 @@ pub fn run(id: usize, pool: &Pool, channels: WorkerChannels) {
         let monitors = pool.monitors.load();
         let monitor = &monitors[job.monitor];
         let record = check(id, pool, &monitors, &job);
+        pool.stats.note_queued(record.queued);
         pool.stats
             .record(job.monitor, &record.observation, record.lateness);
         // A local failure or an inconclusive check is no verdict: the scheduler only frees

@@ -95,7 +95,8 @@ install_tools() {
         "${sudo[@]}" apt-get update -qq
         DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
     fi
-    if ! command -v lychee >/dev/null && [[ ! -x $HOME/.cargo/bin/lychee ]]; then
+    # lychee only for the throughput scenario (BENCH_NEED_LYCHEE=0 skips its long build).
+    if [[ ${BENCH_NEED_LYCHEE:-1} == 1 ]] && ! command -v lychee >/dev/null && [[ ! -x $HOME/.cargo/bin/lychee ]]; then
         say "installing lychee with cargo (a long build)"
         cargo install lychee --locked
     fi

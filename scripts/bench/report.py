@@ -14,6 +14,8 @@ import sys
 from collections import defaultdict
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import wan  # noqa: E402  (the WAN-shaped section lives beside its scenario)
 
 
 def load_jsonl(path):
@@ -520,6 +522,7 @@ def main():
     wheel(w, sections, targets, headline)
     footprint(load_jsonl(os.path.join(results, "footprint.jsonl")), sections, targets, headline)
     kernel(load_jsonl(os.path.join(results, "kernel.jsonl")), sections, targets, headline)
+    wan.section(results, sections, headline)
 
     doc = ["# Benchmarks\n"]
     doc.append(

@@ -28,6 +28,7 @@ mod output;
 mod output_failures;
 mod pages;
 mod phases;
+mod pool_load;
 mod raw_site;
 mod redirects;
 mod reload;
