@@ -17,18 +17,16 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{
-    ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme,
-};
-use ureq::tls::{RootCerts, TlsConfig};
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::ClientConnection;
+use ureq::tls::TlsConfig;
 
 use super::classify::local_kind;
 use super::dns::{resolve, Lookup};
+use super::tls::ClientConfigs;
 use super::{Observation, Outcome, Phases, Reason};
 use crate::model::target::TcpTarget;
 use crate::text;
@@ -47,6 +45,17 @@ pub enum Trust<'a> {
     Insecure,
 }
 
+impl Trust<'_> {
+    /// The trust in ureq's form, the one HTTPS checks are configured with.
+    fn tls_config(self) -> TlsConfig {
+        match self {
+            Trust::WebPki => TlsConfig::default(),
+            Trust::CaFile(tls) => tls.clone(),
+            Trust::Insecure => TlsConfig::builder().disable_verification(true).build(),
+        }
+    }
+}
+
 /// What one `tcp://` check saw.
 #[derive(Debug, Clone)]
 pub struct TcpReport {
@@ -61,6 +70,8 @@ pub struct TcpReport {
 #[derive(Debug, Clone)]
 pub struct TcpProbe {
     lookup: Lookup,
+    /// The same client configurations as HTTPS checks build.
+    configs: Arc<ClientConfigs>,
 }
 
 impl TcpProbe {
@@ -71,7 +82,10 @@ impl TcpProbe {
     }
 
     pub(crate) fn from_lookup(lookup: Lookup) -> TcpProbe {
-        TcpProbe { lookup }
+        TcpProbe {
+            lookup,
+            configs: Arc::default(),
+        }
     }
 
     /// Checks `target` once before `deadline` (`timeout` is the check's, for messages),
@@ -94,7 +108,7 @@ impl TcpProbe {
             asked: started,
             peer_certificates: Vec::new(),
         };
-        let outcome = match run.go(&self.lookup, target, trust) {
+        let outcome = match run.go(&self.lookup, &self.configs, target, trust) {
             Ok(()) => Outcome::Up,
             Err(outcome) => outcome,
         };
@@ -144,7 +158,13 @@ impl Step {
 }
 
 impl Run {
-    fn go(&mut self, lookup: &Lookup, target: &TcpTarget, trust: Trust<'_>) -> Result<(), Outcome> {
+    fn go(
+        &mut self,
+        lookup: &Lookup,
+        configs: &ClientConfigs,
+        target: &TcpTarget,
+        trust: Trust<'_>,
+    ) -> Result<(), Outcome> {
         let timeout = self.deadline.saturating_duration_since(self.started);
         let addrs = resolve(lookup, &target.host, target.port, self.deadline, timeout)?;
         let mut at = Instant::now();
@@ -157,7 +177,7 @@ impl Run {
         at = Instant::now();
         self.asked = at;
         if target.tls {
-            let mut tls = self.handshake(tcp, &target.host, trust)?;
+            let mut tls = self.handshake(tcp, &target.host, configs, trust)?;
             self.phases.tls = Some(at.elapsed());
             self.asked = Instant::now();
             self.converse(&mut tls, target)
@@ -239,9 +259,10 @@ impl Run {
         &mut self,
         mut tcp: TcpStream,
         host: &str,
+        configs: &ClientConfigs,
         trust: Trust<'_>,
     ) -> Result<rustls::StreamOwned<ClientConnection, TcpStream>, Outcome> {
-        let config = client_config(trust);
+        let config = configs.get(&trust.tls_config());
         let name = ServerName::try_from(host.to_owned()).map_err(|e| {
             Outcome::down(
                 Reason::Tls,
@@ -385,108 +406,6 @@ impl Timeouts for rustls::StreamOwned<ClientConnection, TcpStream> {
 fn set_timeouts(tcp: &TcpStream, left: Duration) -> io::Result<()> {
     tcp.set_read_timeout(Some(left))?;
     tcp.set_write_timeout(Some(left))
-}
-
-/// The rustls configuration for `trust`: the common two built once per process.
-fn client_config(trust: Trust<'_>) -> Arc<ClientConfig> {
-    static WEBPKI: OnceLock<Arc<ClientConfig>> = OnceLock::new();
-    static INSECURE: OnceLock<Arc<ClientConfig>> = OnceLock::new();
-    match trust {
-        Trust::WebPki => WEBPKI
-            .get_or_init(|| {
-                let roots = RootCertStore {
-                    roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-                };
-                Arc::new(
-                    builder()
-                        .with_root_certificates(roots)
-                        .with_no_client_auth(),
-                )
-            })
-            .clone(),
-        Trust::Insecure => INSECURE
-            .get_or_init(|| {
-                Arc::new(
-                    builder()
-                        .dangerous()
-                        .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider())))
-                        .with_no_client_auth(),
-                )
-            })
-            .clone(),
-        Trust::CaFile(tls) => {
-            let mut roots = RootCertStore::empty();
-            if let RootCerts::Specific(certs) = tls.root_certs() {
-                roots
-                    .add_parsable_certificates(certs.iter().map(|c| CertificateDer::from(c.der())));
-            }
-            Arc::new(
-                builder()
-                    .with_root_certificates(roots)
-                    .with_no_client_auth(),
-            )
-        }
-    }
-}
-
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-fn builder() -> rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier> {
-    ClientConfig::builder_with_provider(provider())
-        .with_protocol_versions(rustls::ALL_VERSIONS)
-        .expect("ring supports every TLS version rustls has")
-}
-
-/// `insecure: true`: accepts any certificate, but still checks the handshake's signatures
-/// with the provider's algorithms (as ureq's own verifier for `insecure` HTTPS does not).
-#[derive(Debug)]
-struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@
 //! handshake hands the peer's chain to [`super::cert::record`]. Trust decisions are rustls's,
 //! unchanged: an expired or untrusted certificate fails the handshake as before (reason `tls`).
 //!
-//! Built client configurations are kept: one for the agent's defaults, one for `insecure`, and
+//! Built client configurations are kept ([`ClientConfigs`], which `tcp://` checks with `tls`
+//! use too, so `insecure` and `ca_file` mean the same for both): one for the agent's defaults, one for `insecure`, and
 //! one per `ca_file` root set (keyed by its shared allocation, kept alive here, so a key is
 //! never reused; a handful at most, dropped all at once past [`MAX_CACHED`]).
 
@@ -36,6 +37,14 @@ const MAX_CACHED: usize = 64;
 /// The connector link (see the module docs).
 #[derive(Debug, Default)]
 pub(super) struct TlsConnector {
+    configs: ClientConfigs,
+}
+
+/// The rustls client configurations of every TLS handshake the probe makes (HTTPS here,
+/// `tcp://` with `tls` in [`super::tcp`]), so that `insecure` and `ca_file` mean one thing
+/// whatever the kind of target.
+#[derive(Debug, Default)]
+pub(super) struct ClientConfigs {
     verified: OnceLock<Arc<ClientConfig>>,
     unverified: OnceLock<Arc<ClientConfig>>,
     /// Per `ca_file`: its roots (kept so that the pointer key stays unique) and the config.
@@ -59,7 +68,7 @@ impl<In: Transport> Connector<In> for TlsConnector {
         if !details.needs_tls() || transport.is_tls() {
             return Ok(Some(Either::A(transport)));
         }
-        let config = self.config(details.config.tls_config());
+        let config = self.configs.get(details.config.tls_config());
         let host = details.uri.host().ok_or(ureq::Error::Tls(
             "no host to verify the certificate against",
         ))?;
@@ -101,8 +110,9 @@ fn remaining(details: &ConnectionDetails) -> NextTimeout {
     timeout
 }
 
-impl TlsConnector {
-    fn config(&self, tls: &TlsConfig) -> Arc<ClientConfig> {
+impl ClientConfigs {
+    /// The configuration for a monitor's `tls` (ureq's form of `insecure` and `ca_file`).
+    pub(super) fn get(&self, tls: &TlsConfig) -> Arc<ClientConfig> {
         if tls.disable_verification() {
             return Arc::clone(self.unverified.get_or_init(|| build(tls)));
         }
