@@ -239,40 +239,44 @@ fn render(kind: TargetKind, o: &Observation) -> Vec<u8> {
 
 /// The gauges every blackbox_exporter prober answers.
 fn common_gauges(w: &mut Writer<'_>, o: &Observation) {
-    let mut gauge = |name: &str, help: &str, value: Value| {
-        w.family(name, Kind::Gauge, help);
-        w.sample(name, "", &[], None, value);
-    };
     gauge(
+        w,
         "probe_success",
         "Whether the check was up (1) or down (0).",
         Value::Int(u64::from(o.outcome.is_up())),
     );
     gauge(
+        w,
         "probe_duration_seconds",
         "How long the check took, redirects included.",
         Value::Float(o.elapsed.as_secs_f64()),
     );
     gauge(
+        w,
         "probe_dns_lookup_time_seconds",
         "How long the name lookup took (summed over redirects); 0 when there was none.",
         Value::Micros(micros(o.phases.dns)),
     );
 }
 
+/// One gauge without labels.
+fn gauge(w: &mut Writer<'_>, name: &str, help: &str, value: Value) {
+    w.family(name, Kind::Gauge, help);
+    w.sample(name, "", &[], None, value);
+}
+
 /// `probe_ssl_earliest_cert_expiry`, a Unix time.
 fn cert_expiry(w: &mut Writer<'_>, expiry: std::time::SystemTime) {
-    let name = "probe_ssl_earliest_cert_expiry";
-    w.family(
-        name,
-        Kind::Gauge,
-        "Earliest expiry (notAfter, Unix time) of the certificates the final server presented.",
-    );
     let secs = expiry
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs();
-    w.sample(name, "", &[], None, Value::Int(secs));
+    gauge(
+        w,
+        "probe_ssl_earliest_cert_expiry",
+        "Earliest expiry (notAfter, Unix time) of the certificates the final server presented.",
+        Value::Int(secs),
+    );
 }
 
 /// `probe_icmp_duration_seconds{phase}` with blackbox_exporter's phase names: `resolve`, `setup`
@@ -307,36 +311,37 @@ fn micros(d: Option<Duration>) -> u64 {
 
 /// The gauges of blackbox_exporter's HTTP prober.
 fn http_gauges(w: &mut Writer<'_>, o: &Observation) {
-    let mut gauge = |name: &str, help: &str, value: Value| {
-        w.family(name, Kind::Gauge, help);
-        w.sample(name, "", &[], None, value);
-    };
     let responded = o.status.is_some();
     let ssl = responded
         && o.final_url
             .as_deref()
             .is_some_and(|u| u.get(..6).is_some_and(|s| s.eq_ignore_ascii_case("https:")));
     gauge(
+        w,
         "probe_http_status_code",
         "Status code of the final response; 0 when none arrived.",
         Value::Int(o.status.map_or(0, u64::from)),
     );
     gauge(
+        w,
         "probe_http_content_length",
         "Length of the final response's body from its headers; -1: not recorded by sitewatch.",
         Value::Signed(-1),
     );
     gauge(
+        w,
         "probe_http_uncompressed_body_length",
         "Bytes of the final response's body, decompressed, as read.",
         Value::Int(o.bytes.unwrap_or(0)),
     );
     gauge(
+        w,
         "probe_http_redirects",
         "Redirects followed.",
         Value::Int(o.redirects.len() as u64),
     );
     gauge(
+        w,
         "probe_http_ssl",
         "1 if the final request used TLS.",
         Value::Int(u64::from(ssl)),
