@@ -90,26 +90,20 @@ fn check(monitor: usize, ts: i64, ms: f64, down: Option<Reason>) -> Event {
                 Some(_) => None,
             },
             bytes: down.is_none().then_some(4096),
-            ttfb: None,
-            phases: Default::default(),
-            elapsed: Duration::from_secs_f64(ms / 1000.0),
-            final_url: None,
-            retry_after: None,
-            redirects: Vec::new(),
-            outcome: match down {
-                None => Outcome::Up,
-                Some(reason) => Outcome::Down {
-                    reason,
-                    detail: match reason {
-                        Reason::Status => "HTTP 503 Service Unavailable".into(),
-                        Reason::Timeout => "timed out after 10s".into(),
-                        _ => "connection refused".into(),
+            ..Observation::without_response(
+                Duration::from_secs_f64(ms / 1000.0),
+                match down {
+                    None => Outcome::Up,
+                    Some(reason) => Outcome::Down {
+                        reason,
+                        detail: match reason {
+                            Reason::Status => "HTTP 503 Service Unavailable".into(),
+                            Reason::Timeout => "timed out after 10s".into(),
+                            _ => "connection refused".into(),
+                        },
                     },
                 },
-            },
-            echoes: None,
-            cert_expiry: None,
-            degraded: None,
+            )
         },
     }))
 }

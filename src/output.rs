@@ -476,15 +476,8 @@ mod tests {
                 status,
                 bytes: status.map(|_| 1234),
                 ttfb: Some(Duration::from_millis(20)),
-                phases: Default::default(),
-                elapsed: Duration::from_micros(42_250),
                 final_url: status.map(|_| "http://127.0.0.1:9/a".to_string()),
-                retry_after: None,
-                redirects: Vec::new(),
-                outcome,
-                echoes: None,
-                cert_expiry: None,
-                degraded: None,
+                ..Observation::without_response(Duration::from_micros(42_250), outcome)
             },
         };
         (config.monitors[0].clone(), record)

@@ -815,16 +815,7 @@ mod tests {
         Observation {
             status,
             bytes: Some(1),
-            ttfb: None,
-            phases: Default::default(),
-            elapsed: Duration::from_millis(ms),
-            final_url: None,
-            retry_after: None,
-            redirects: Vec::new(),
-            outcome,
-            echoes: None,
-            cert_expiry: None,
-            degraded: None,
+            ..Observation::without_response(Duration::from_millis(ms), outcome)
         }
     }
 

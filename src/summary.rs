@@ -413,19 +413,13 @@ mod tests {
         let down = Observation {
             status: Some(500),
             bytes: Some(0),
-            ttfb: None,
-            phases: Default::default(),
-            elapsed: Duration::from_millis(9),
-            final_url: None,
-            retry_after: None,
-            redirects: Vec::new(),
-            outcome: Outcome::Down {
-                reason: Reason::Status,
-                detail: "HTTP 500".into(),
-            },
-            echoes: None,
-            cert_expiry: None,
-            degraded: None,
+            ..Observation::without_response(
+                Duration::from_millis(9),
+                Outcome::Down {
+                    reason: Reason::Status,
+                    detail: "HTTP 500".into(),
+                },
+            )
         };
         stats.record(1, &down, Duration::ZERO);
         stats.set_state(1, crate::state::State::Down);
@@ -461,23 +455,17 @@ mod tests {
         let obs = |up: bool, status: u16, ms: u64| Observation {
             status: Some(status),
             bytes: Some(0),
-            ttfb: None,
-            phases: Default::default(),
-            elapsed: Duration::from_millis(ms),
-            final_url: None,
-            retry_after: None,
-            redirects: Vec::new(),
-            outcome: if up {
-                Outcome::Up
-            } else {
-                Outcome::Down {
-                    reason: Reason::Status,
-                    detail: "HTTP 500".into(),
-                }
-            },
-            echoes: None,
-            cert_expiry: None,
-            degraded: None,
+            ..Observation::without_response(
+                Duration::from_millis(ms),
+                if up {
+                    Outcome::Up
+                } else {
+                    Outcome::Down {
+                        reason: Reason::Status,
+                        detail: "HTTP 500".into(),
+                    }
+                },
+            )
         };
         stats.record(0, &obs(true, 200, 5), Duration::ZERO);
         stats.record(1, &obs(true, 200, 50), Duration::ZERO);
@@ -513,18 +501,7 @@ mod tests {
         let config = Config::parse(r#"[{"url": "http://127.0.0.1:9/a"}]"#).unwrap();
         let stats = Stats::new(1, 1);
         let obs = |outcome| Observation {
-            status: None,
-            bytes: None,
-            ttfb: None,
-            phases: Default::default(),
-            elapsed: Duration::from_millis(3),
-            final_url: None,
-            retry_after: None,
-            redirects: Vec::new(),
-            outcome,
-            echoes: None,
-            cert_expiry: None,
-            degraded: None,
+            ..Observation::without_response(Duration::from_millis(3), outcome)
         };
         stats.record(0, &obs(Outcome::Up), Duration::ZERO);
         let local = Outcome::Local {

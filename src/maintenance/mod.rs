@@ -145,17 +145,7 @@ mod tests {
     fn obs(outcome: Outcome) -> Observation {
         Observation {
             status: Some(503),
-            bytes: None,
-            ttfb: None,
-            phases: Default::default(),
-            elapsed: Duration::from_millis(5),
-            final_url: None,
-            retry_after: None,
-            redirects: Vec::new(),
-            outcome,
-            echoes: None,
-            cert_expiry: None,
-            degraded: None,
+            ..Observation::without_response(Duration::from_millis(5), outcome)
         }
     }
 

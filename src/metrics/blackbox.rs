@@ -412,19 +412,12 @@ mod tests {
         Observation {
             status: Some(200),
             bytes: Some(42),
-            ttfb: None,
-            phases: Default::default(),
-            elapsed: Duration::from_millis(1500),
             final_url: Some("https://b.example/x".into()),
-            retry_after: None,
             redirects: vec![Redirect {
                 status: 301,
                 url: "https://a.example/".into(),
             }],
-            outcome,
-            echoes: None,
-            cert_expiry: None,
-            degraded: None,
+            ..Observation::without_response(Duration::from_millis(1500), outcome)
         }
     }
 

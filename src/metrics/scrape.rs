@@ -537,16 +537,7 @@ mod tests {
         Observation {
             status: Some(200),
             bytes: Some(1),
-            ttfb: None,
-            phases: Default::default(),
-            elapsed: Duration::from_millis(ms),
-            final_url: None,
-            retry_after: None,
-            redirects: Vec::new(),
-            outcome,
-            echoes: None,
-            cert_expiry: None,
-            degraded: None,
+            ..Observation::without_response(Duration::from_millis(ms), outcome)
         }
     }
 

@@ -355,23 +355,17 @@ mod tests {
         let obs = |up: bool| Observation {
             status: Some(200),
             bytes: Some(0),
-            ttfb: None,
-            phases: Default::default(),
-            elapsed: Duration::ZERO,
-            final_url: None,
-            retry_after: None,
-            redirects: Vec::new(),
-            outcome: if up {
-                Outcome::Up
-            } else {
-                Outcome::Down {
-                    reason: Reason::Status,
-                    detail: String::new(),
-                }
-            },
-            echoes: None,
-            cert_expiry: None,
-            degraded: None,
+            ..Observation::without_response(
+                Duration::ZERO,
+                if up {
+                    Outcome::Up
+                } else {
+                    Outcome::Down {
+                        reason: Reason::Status,
+                        detail: String::new(),
+                    }
+                },
+            )
         };
         let t0 = MIDNIGHT;
         let mut mem = MemoryHistory::new(config.monitors.into(), Arc::clone(&stats), at(t0));

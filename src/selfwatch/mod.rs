@@ -80,18 +80,7 @@ mod tests {
 
     fn obs(outcome: Outcome) -> Observation {
         Observation {
-            status: None,
-            bytes: None,
-            ttfb: None,
-            phases: Default::default(),
-            elapsed: Duration::from_secs(2),
-            final_url: None,
-            retry_after: None,
-            redirects: Vec::new(),
-            outcome,
-            echoes: None,
-            cert_expiry: None,
-            degraded: None,
+            ..Observation::without_response(Duration::from_secs(2), outcome)
         }
     }
 

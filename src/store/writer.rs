@@ -745,23 +745,17 @@ mod tests {
             observation: Observation {
                 status: Some(if up { 200 } else { 503 }),
                 bytes: Some(10),
-                ttfb: None,
-                phases: Default::default(),
-                elapsed: Duration::from_millis(ms),
-                final_url: None,
-                retry_after: None,
-                redirects: Vec::new(),
-                outcome: if up {
-                    Outcome::Up
-                } else {
-                    Outcome::Down {
-                        reason: Reason::Status,
-                        detail: "HTTP 503".into(),
-                    }
-                },
-                echoes: None,
-                cert_expiry: None,
-                degraded: None,
+                ..Observation::without_response(
+                    Duration::from_millis(ms),
+                    if up {
+                        Outcome::Up
+                    } else {
+                        Outcome::Down {
+                            reason: Reason::Status,
+                            detail: "HTTP 503".into(),
+                        }
+                    },
+                )
             },
         }))
     }
@@ -792,18 +786,7 @@ mod tests {
                 lateness: Duration::ZERO,
                 queued: Duration::ZERO,
                 observation: Observation {
-                    status: None,
-                    bytes: None,
-                    ttfb: None,
-                    phases: Default::default(),
-                    elapsed: Duration::from_millis(1),
-                    final_url: None,
-                    retry_after: None,
-                    redirects: Vec::new(),
-                    outcome,
-                    echoes: None,
-                    cert_expiry: None,
-                    degraded: None,
+                    ..Observation::without_response(Duration::from_millis(1), outcome)
                 },
             }))
         };
