@@ -174,6 +174,9 @@ fn dead_sites_do_not_starve_a_healthy_one() {
     let deadline = within(30.0);
     // (due, lateness) of each check of the healthy URL, until one due 12 s after the first.
     let mut dues: Vec<(f64, f64)> = Vec::new();
+    // Each check's duration and queueing too, for the messages: a missed occurrence is told
+    // apart from a check that took long.
+    let mut took: Vec<(f64, f64)> = Vec::new();
     while dues.last().is_none_or(|d| d.0 < dues[0].0 + 12_000.0) {
         let c = sw.wait_for_json(deadline, "checks of the healthy URL for 12 s", |v| {
             v["type"] == "check" && v["url"] == ok
@@ -181,15 +184,19 @@ fn dead_sites_do_not_starve_a_healthy_one() {
         assert_eq!(c["up"], true, "{c}");
         let late = num(&c, "lateness_ms");
         dues.push((epoch_ms(c["ts"].as_str().unwrap()) - late, late));
+        took.push((num(&c, "ms"), num(&c, "queued_ms")));
     }
     // After the first round (a timeout, 2 s, plus a margin): every occurrence, 1 s apart.
     let steady: Vec<&(f64, f64)> = dues.iter().filter(|d| d.0 >= dues[0].0 + 4_000.0).collect();
-    assert!(steady.len() >= 8, "{dues:?}");
+    assert!(
+        steady.len() >= 8,
+        "(due, lateness) {dues:?}\n(ms, queued) {took:?}"
+    );
     for pair in steady.windows(2) {
         let gap = pair[1].0 - pair[0].0;
         assert!(
             (990.0..1010.0).contains(&gap),
-            "an occurrence was missed: {dues:?}"
+            "an occurrence was missed: (due, lateness) {dues:?}\n(ms, queued) {took:?}"
         );
     }
     for (_, late) in &steady {
