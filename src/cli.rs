@@ -169,8 +169,9 @@ struct Common {
     /// Capacity of the queue between scheduler and workers [default: 2 × workers].
     #[arg(long, value_name = "N")]
     queue: Option<NonZeroUsize>,
-    /// Largest share of the workers that checks of failing, retrying, down, slow or never-up
-    /// monitors may occupy, from 0 (exclusive) to 1, e.g. 0.5; the rest stays free for healthy ones.
+    /// Largest share of the workers that checks of failing, retrying, down or slow monitors may
+    /// occupy, from 0 (exclusive) to 1, e.g. 0.5; the rest stays free for healthy ones (first
+    /// checks of new monitors may also borrow what healthy ones leave idle).
     #[arg(long, value_name = "SHARE", default_value_t = 0.5, value_parser = share_arg)]
     suspect_share: f64,
     /// Line format on stdout and in the log file.

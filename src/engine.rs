@@ -77,8 +77,8 @@ pub struct Options {
     pub format: Format,
     /// Stop by itself after this long.
     pub duration: Option<Duration>,
-    /// Share of the workers that suspect checks (failing, retrying, down, slow or never up
-    /// monitors) may occupy, in (0, 1].
+    /// Share of the workers that suspect checks (failing, retrying, down or slow monitors) may
+    /// occupy, in (0, 1]; first checks may also borrow the idle healthy part of the pool.
     pub suspect_share: f64,
     /// The live status surface, when asked for (`--listen`, `server.listen`, demo).
     pub serve: Option<crate::serve::Settings>,

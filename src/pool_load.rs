@@ -18,8 +18,8 @@
 //! pool was full are said, but do not make the pool hot: holding dead sites back is what keeps
 //! the healthy ones on time, and with a few percent of a large list dead it happens every
 //! minute in a pool that has room to spare (measured: 100,000 monitors, 4 % failing, 1,024
-//! workers 67 % busy, every healthy check on time). A new list's first round is held back the
-//! same way; the report's saturation part says what would help there.
+//! workers 67 % busy, every healthy check on time). A new list's first checks borrow what healthy
+//! checks leave idle (see `scheduler`); the report's saturation part says what would help.
 
 use std::time::{Duration, Instant};
 

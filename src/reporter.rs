@@ -135,8 +135,11 @@ pub struct Report {
     pub workers: usize,
     /// Monitors whose checks are suspect: never up yet, failing, retrying, down or slow.
     pub suspect_monitors: usize,
-    /// Suspect checks queued or running now (at most their share of the workers).
+    /// Suspect checks queued or running now (at most their share of the workers, and the idle
+    /// healthy part of the pool for first checks).
     pub suspect_busy: usize,
+    /// Of those, first checks of monitors with no verdict yet.
+    pub first_busy: usize,
     /// Suspect checks held back now because that share is full: the pool is saturated by
     /// failing monitors.
     pub held_depth: usize,
@@ -209,6 +212,7 @@ impl Report {
             workers: stats.workers(),
             suspect_monitors: schedule.suspects,
             suspect_busy: schedule.suspect_busy,
+            first_busy: schedule.first_busy,
             held_depth: schedule.held_depth,
             held_back: schedule.held_back,
             pool,
@@ -285,9 +289,18 @@ impl Report {
         ));
         parts.push(self.pool.text(self.workers));
         if self.held_depth > 0 {
+            let first = if self.first_busy > 0 {
+                format!(
+                    ", {} of them first checks of new monitors",
+                    grouped(self.first_busy as u64)
+                )
+            } else {
+                String::new()
+            };
             parts.push(format!(
                 "pool saturated by {} failing or slow monitors: {} workers busy with them \
-                 (their share of {}), {} checks held back; raise --workers or lower their timeout",
+                 (their share of {}{first}), {} checks held back; raise --workers or lower \
+                 their timeout",
                 grouped(self.suspect_monitors as u64),
                 grouped(self.suspect_busy as u64),
                 grouped(self.workers as u64),
@@ -442,6 +455,7 @@ mod tests {
             workers: 64,
             suspect_monitors: 0,
             suspect_busy: 0,
+            first_busy: 0,
             held_depth: 0,
             held_back: 0,
             pool: PoolLoad::new(Duration::from_secs(6), Duration::from_secs(60), 0, 0, 64),
@@ -525,6 +539,21 @@ mod tests {
             line.contains(
                 "pool saturated by 4,800 failing or slow monitors: 32 workers busy with them \
                  (their share of 64), 4,768 checks held back; raise --workers or lower their timeout"
+            ),
+            "{line}"
+        );
+        let line = Report {
+            suspect_monitors: 4_800,
+            suspect_busy: 50,
+            first_busy: 20,
+            held_depth: 4_750,
+            ..report()
+        }
+        .line(Format::Text);
+        assert!(
+            line.contains(
+                "50 workers busy with them (their share of 64, 20 of them first checks of new \
+                 monitors), 4,750 checks held back"
             ),
             "{line}"
         );

@@ -25,10 +25,12 @@
 //!   like any check, still one pending check at most), a `down` state with backoff, or recovery.
 //!   A retry or backoff replaces the monitor's next occurrence; the wheel entry it replaces is
 //!   recognised as stale by its due time and dropped when it fires.
-//! - **Dead sites do not starve healthy ones.** Checks of suspect monitors (never up yet,
-//!   failing, retrying, down or slow) hold at most their share of the workers, queued or
-//!   running ([`Schedule::with_suspect_share`]); the excess is held back in due order, one entry
-//!   per monitor, and counted. Healthy monitors always find the rest of the pool free.
+//! - **Dead sites do not starve healthy ones.** Checks of suspect monitors (failing, retrying,
+//!   down or slow) hold at most their share of the workers, queued or running
+//!   ([`Schedule::with_suspect_share`]); the excess is held back in due order, one entry per
+//!   monitor, and counted. A monitor's first check may also use the part of the pool healthy
+//!   checks leave idle, so a new list's first round is not held behind its dead sites' retries;
+//!   healthy monitors always keep a reserve of at least twice the workers they recently used.
 //! - **Once mode decides or says so.** A monitor is done at its verdict, which a `Retry-After`
 //!   beyond its retry budget makes `down` at once. A run cut short takes the verdicts of the
 //!   checks in flight before returning; what is still `unknown` then is undecided.
@@ -180,6 +182,56 @@ pub struct Transition {
     pub over_budget: Option<OverBudget>,
 }
 
+/// How the scheduler weighs a monitor's next check against the pool's capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// Its last verdict was up and not slow: may use any worker.
+    Healthy,
+    /// Failing, retrying, down or slow: held to the suspect share.
+    Suspect,
+    /// No verdict yet: one check per monitor, which may also borrow what healthy checks leave
+    /// idle, beyond the suspect share.
+    First,
+}
+
+impl Class {
+    fn is_suspect(self) -> bool {
+        self != Class::Healthy
+    }
+}
+
+/// How long a peak of healthy checks in flight is remembered (between one and two of these):
+/// the reserve kept for them follows their load down only slowly.
+const PEAK_WINDOW_MS: u64 = 60_000;
+
+/// The most of something seen over the last one to two windows of [`PEAK_WINDOW_MS`].
+#[derive(Debug, Default)]
+struct RecentPeak {
+    window: u64,
+    current: usize,
+    previous: usize,
+}
+
+impl RecentPeak {
+    fn note(&mut self, now: u64, value: usize) {
+        let window = now / PEAK_WINDOW_MS;
+        if window != self.window {
+            self.previous = if window == self.window + 1 {
+                self.current
+            } else {
+                0
+            };
+            self.current = 0;
+            self.window = window;
+        }
+        self.current = self.current.max(value);
+    }
+
+    fn get(&self) -> usize {
+        self.current.max(self.previous)
+    }
+}
+
 /// No next occurrence (once mode, after the check).
 const NEVER: u64 = u64::MAX;
 
@@ -194,9 +246,10 @@ struct Slot {
     pending: bool,
     /// Once mode: checks of this monitor that ended without a verdict.
     no_verdict: u8,
-    /// The monitor's checks are suspect ([`Schedule::with_suspect_share`]): set until its first
-    /// success, and again while it fails, retries, is down or was slow.
-    suspect: bool,
+    /// Which part of the pool the monitor's checks may use ([`Schedule::with_suspect_share`]).
+    /// It changes only when a check completes, so a check in flight is counted under the class
+    /// it was admitted with until it ends.
+    class: Class,
     /// Tick at which the current state began.
     since: u64,
     /// Index into [`Schedule::policies`].
@@ -217,14 +270,26 @@ pub struct Schedule {
     /// Suspect dispatches held back while suspect checks fill their share of the workers, in
     /// due order; their monitors are pending, so at most one entry per monitor.
     held: VecDeque<Dispatch>,
+    /// First checks held back while the checks of monitors not known healthy fill all of the
+    /// pool but the healthy reserve, in due order.
+    held_first: VecDeque<Dispatch>,
     /// Most suspect checks queued, overflowed or running at once while some monitor is healthy.
     suspect_cap: usize,
     /// Worker threads: the most suspect checks queued, overflowed or running at once while no
     /// monitor is healthy, so that the first healthy one never finds them queued ahead of it.
     workers: usize,
-    /// Suspect checks queued, overflowed or running now.
+    /// Checks of monitors not known healthy (suspect or first checks) queued, overflowed or
+    /// running now.
     suspect_busy: usize,
-    /// Monitors whose checks are suspect now.
+    /// Of those, first checks.
+    first_busy: usize,
+    /// Healthy checks queued, overflowed or running now.
+    healthy_busy: usize,
+    /// The most healthy checks recently queued, overflowed or running at once.
+    healthy_peak: RecentPeak,
+    /// The tick of the latest call, for [`RecentPeak`].
+    now: u64,
+    /// Monitors not known healthy now (suspect or awaiting their first verdict).
     suspects: usize,
     fired: Vec<(u32, u64)>,
     mode: Mode,
@@ -306,7 +371,7 @@ impl Schedule {
                 inflight_due: 0,
                 pending: false,
                 no_verdict: 0,
-                suspect: true,
+                class: Class::First,
                 since: 0,
                 policy: *policy_index.entry(c.policy).or_insert_with(|| {
                     policies.push(c.policy);
@@ -339,9 +404,14 @@ impl Schedule {
             policies,
             overflow: VecDeque::new(),
             held: VecDeque::new(),
+            held_first: VecDeque::new(),
             suspect_cap: usize::MAX,
             workers: usize::MAX,
             suspect_busy: 0,
+            first_busy: 0,
+            healthy_busy: 0,
+            healthy_peak: RecentPeak::default(),
+            now: 0,
             fired: Vec::new(),
             mode,
             counters: ScheduleCounters::default(),
@@ -391,7 +461,7 @@ impl Schedule {
             let interval = Duration::from_millis(slot.interval);
             self.counters.down -= usize::from(state == State::Down);
             self.counters.backed_off -= usize::from(slot.health.backed_off(interval));
-            self.suspects -= usize::from(slot.suspect);
+            self.suspects -= usize::from(slot.class.is_suspect());
             self.retired += 1;
             retired.push(Retired {
                 monitor,
@@ -401,23 +471,27 @@ impl Schedule {
         }
         // Dispatches not yet handed to a worker: dropped, their monitors freed.
         let slots = &mut self.slots;
-        let mut freed_busy = 0;
+        let mut freed = Vec::new();
         self.overflow.retain(|d| {
             let slot = &mut slots[d.monitor];
             if slot.retired {
                 slot.pending = false;
-                freed_busy += usize::from(slot.suspect);
+                freed.push(slot.class);
             }
             !slot.retired
         });
-        self.held.retain(|d| {
-            let slot = &mut slots[d.monitor];
-            if slot.retired {
-                slot.pending = false;
-            }
-            !slot.retired
-        });
-        self.suspect_busy -= freed_busy;
+        for held in [&mut self.held, &mut self.held_first] {
+            held.retain(|d| {
+                let slot = &mut slots[d.monitor];
+                if slot.retired {
+                    slot.pending = false;
+                }
+                !slot.retired
+            });
+        }
+        for class in freed {
+            self.release(class);
+        }
         let start = now + GRAIN_MS - now % GRAIN_MS;
         let mut spread = Spread::new(changes.added.iter().map(|c| millis(c.interval).max(1)));
         for (j, cadence) in changes.added.into_iter().enumerate() {
@@ -432,7 +506,7 @@ impl Schedule {
                 inflight_due: 0,
                 pending: false,
                 no_verdict: 0,
-                suspect: true,
+                class: Class::First,
                 since: now,
                 policy,
                 health: Health::default(),
@@ -448,27 +522,88 @@ impl Schedule {
     }
 
     /// Limits suspect checks to `share` (0 < share ≤ 1) of `workers`, at least one worker:
-    /// checks of monitors that have never been up, or are failing, retrying, down or slow. They
-    /// may be queued, overflowed or running only that many at once; the excess waits, due order
-    /// kept, in a FIFO of its own (at most one entry per monitor, later occurrences coalesced),
-    /// so the rest of the pool is always free for healthy monitors. The limit applies only in
-    /// [`Mode::Repeat`] (a once run has no schedule to keep). While no monitor is healthy
-    /// (the first round, or everything failing) there is nothing to protect: suspect checks may
-    /// then occupy every worker, but no more, so none waits queued ahead of the first healthy one.
+    /// checks of monitors that are failing, retrying, down or slow. They may be queued,
+    /// overflowed or running only that many at once; the excess waits, due order kept, in a
+    /// FIFO of its own (at most one entry per monitor, later occurrences coalesced), so the rest
+    /// of the pool is free for healthy monitors.
+    ///
+    /// A monitor's first check (one per monitor, until its first verdict) counts as suspect
+    /// too, but may also borrow the healthy part of the pool while healthy checks leave it idle:
+    /// checks of monitors not known healthy may fill the pool up to a reserve of twice the
+    /// healthy checks recently in flight at once, and never less than an eighth of the pool.
+    /// So a new list's first round runs at its own pace even while its dead sites' retries fill
+    /// the suspect share, and a first check that hangs still leaves healthy ones their room.
+    ///
+    /// The limits apply only in [`Mode::Repeat`] (a once run has no schedule to keep). While no
+    /// monitor is healthy (the first round, or everything failing) there is nothing to protect:
+    /// suspect checks may then occupy every worker, but no more, so none waits queued ahead of
+    /// the first healthy one.
     pub fn with_suspect_share(mut self, workers: usize, share: f64) -> Schedule {
         self.workers = workers.max(1);
         self.suspect_cap = ((self.workers as f64 * share).floor() as usize).clamp(1, self.workers);
         self
     }
 
-    /// Whether one more suspect check may go to the pool now.
-    fn suspect_room(&self) -> bool {
-        let cap = if self.suspects == self.slots.len() - self.retired {
-            self.workers
-        } else {
-            self.suspect_cap
-        };
-        self.mode == Mode::Once || self.suspect_busy < cap
+    /// Whether no monitor is known healthy.
+    fn none_healthy(&self) -> bool {
+        self.suspects == self.slots.len() - self.retired
+    }
+
+    /// The most checks of monitors not known healthy (suspect or first) at once: all of the
+    /// pool but the reserve healthy checks keep, and at least the suspect share.
+    fn unproven_limit(&self) -> usize {
+        if self.none_healthy() {
+            return self.workers;
+        }
+        let reserve = (2 * self.healthy_peak.get()).max(self.workers.div_ceil(8));
+        self.suspect_cap.max(self.workers.saturating_sub(reserve))
+    }
+
+    /// Whether one more check of this class may go to the pool now.
+    fn room_for(&self, class: Class) -> bool {
+        if self.mode == Mode::Once {
+            return true;
+        }
+        let within_limit = self.suspect_busy < self.unproven_limit();
+        match class {
+            Class::Healthy => true,
+            Class::First => within_limit,
+            Class::Suspect => {
+                let share = if self.none_healthy() {
+                    self.workers
+                } else {
+                    self.suspect_cap
+                };
+                within_limit && self.suspect_busy - self.first_busy < share
+            }
+        }
+    }
+
+    /// Counts a check of this class as handed to the pool.
+    fn occupy(&mut self, class: Class) {
+        match class {
+            Class::Healthy => {
+                self.healthy_busy += 1;
+                self.healthy_peak.note(self.now, self.healthy_busy);
+            }
+            Class::Suspect => self.suspect_busy += 1,
+            Class::First => {
+                self.suspect_busy += 1;
+                self.first_busy += 1;
+            }
+        }
+    }
+
+    /// Counts a check of this class as ended (or dropped before a worker took it).
+    fn release(&mut self, class: Class) {
+        match class {
+            Class::Healthy => self.healthy_busy = self.healthy_busy.saturating_sub(1),
+            Class::Suspect => self.suspect_busy = self.suspect_busy.saturating_sub(1),
+            Class::First => {
+                self.suspect_busy = self.suspect_busy.saturating_sub(1);
+                self.first_busy = self.first_busy.saturating_sub(1);
+            }
+        }
     }
 
     /// The occurrence after one due at `fired`: the first point of the monitor's phase grid at
@@ -515,6 +650,7 @@ impl Schedule {
     where
         F: FnMut(Dispatch) -> Result<(), Dispatch>,
     {
+        self.now = now;
         self.drain_overflow(&mut send);
         self.release_held(&mut send);
         let mut fired = std::mem::take(&mut self.fired);
@@ -541,9 +677,13 @@ impl Schedule {
             self.slots[monitor].pending = true;
             self.slots[monitor].inflight_due = due;
             let dispatch = Dispatch { monitor, due };
-            if self.slots[monitor].suspect && !self.suspect_room() {
+            let class = self.slots[monitor].class;
+            if !self.room_for(class) {
                 self.counters.held_back += 1;
-                self.held.push_back(dispatch);
+                match class {
+                    Class::First => self.held_first.push_back(dispatch),
+                    _ => self.held.push_back(dispatch),
+                }
             } else {
                 self.admit(dispatch, &mut send);
             }
@@ -559,9 +699,7 @@ impl Schedule {
     where
         F: FnMut(Dispatch) -> Result<(), Dispatch>,
     {
-        if self.slots[dispatch.monitor].suspect {
-            self.suspect_busy += 1;
-        }
+        self.occupy(self.slots[dispatch.monitor].class);
         if !self.overflow.is_empty() {
             self.push_overflow(dispatch);
         } else if let Err(back) = send(dispatch) {
@@ -569,12 +707,20 @@ impl Schedule {
         }
     }
 
-    /// Admits held-back suspect dispatches, oldest first, while their share has room.
+    /// Admits held-back dispatches while their limits have room, first checks before suspect
+    /// ones (a monitor with no verdict yet is not known to be failing; one that is failing is
+    /// already being said so), each in due order.
     fn release_held<F>(&mut self, send: &mut F)
     where
         F: FnMut(Dispatch) -> Result<(), Dispatch>,
     {
-        while self.suspect_room() {
+        while self.room_for(Class::First) {
+            let Some(dispatch) = self.held_first.pop_front() else {
+                break;
+            };
+            self.admit(dispatch, send);
+        }
+        while self.room_for(Class::Suspect) {
             let Some(dispatch) = self.held.pop_front() else {
                 break;
             };
@@ -584,8 +730,9 @@ impl Schedule {
 
     fn publish_depths(&mut self) {
         self.counters.overflow_depth = self.overflow.len();
-        self.counters.held_depth = self.held.len();
+        self.counters.held_depth = self.held.len() + self.held_first.len();
         self.counters.suspect_busy = self.suspect_busy;
+        self.counters.first_busy = self.first_busy;
         self.counters.suspects = self.suspects;
     }
 
@@ -616,10 +763,10 @@ impl Schedule {
             return None;
         }
         slot.pending = false;
-        let was_suspect = slot.suspect;
-        if was_suspect {
-            self.suspect_busy = self.suspect_busy.saturating_sub(1);
-        }
+        let class = slot.class;
+        self.now = now;
+        self.release(class);
+        let slot = &mut self.slots[monitor];
         if slot.retired {
             // Removed by a reload while its check ran: the result is recorded, not acted on.
             self.publish_depths();
@@ -628,7 +775,7 @@ impl Schedule {
         let Some(verdict) = &completion.verdict else {
             // Not a verdict: health untouched. Repeating monitors keep their next occurrence;
             // in once mode there is none, so retry a few times, then leave it undecided.
-            // (A suspect monitor stays suspect: nothing was learnt about it.)
+            // (A monitor keeps its class: nothing was learnt about it.)
             if self.mode == Mode::Once {
                 if slot.no_verdict < ONCE_NO_VERDICT_TRIES {
                     slot.no_verdict += 1;
@@ -657,10 +804,14 @@ impl Schedule {
             ),
         };
         let (after, backed_off) = (slot.health.state(), slot.health.backed_off(interval));
-        slot.suspect = !(after.is_up() && verdict.up && !verdict.slow);
+        slot.class = if after.is_up() && verdict.up && !verdict.slow {
+            Class::Healthy
+        } else {
+            Class::Suspect
+        };
         let inflight_due = slot.inflight_due;
-        self.suspects =
-            self.suspects + usize::from(self.slots[monitor].suspect) - usize::from(was_suspect);
+        self.suspects = self.suspects + usize::from(self.slots[monitor].class.is_suspect())
+            - usize::from(class.is_suspect());
         match step.next {
             Next::Retry(delay) => self.set_next(monitor, now.saturating_add(millis(delay))),
             Next::Backoff(_) | Next::Scheduled if self.mode == Mode::Once => self.finish(monitor),
@@ -713,7 +864,10 @@ impl Schedule {
     /// once mode every completion may finish the run) and no due check is waiting in the
     /// overflow FIFO for a worker to free up, or held back for a suspect check to end.
     pub fn completions_can_wait(&self) -> bool {
-        self.mode == Mode::Repeat && self.overflow.is_empty() && self.held.is_empty()
+        self.mode == Mode::Repeat
+            && self.overflow.is_empty()
+            && self.held.is_empty()
+            && self.held_first.is_empty()
     }
 
     /// In [`Mode::Once`], true when every monitor has been checked.
@@ -1576,6 +1730,55 @@ mod tests {
     }
 
     #[test]
+    fn a_new_lists_first_round_borrows_the_idle_healthy_part_of_the_pool() {
+        // 10,000 new monitors every 10 s on 64 workers, half of them for suspect checks. Every
+        // 100th site hangs for its 2 s timeout: its three attempts a round want 60 workers,
+        // more than the share; the others answer in 20 ms and want 20.
+        let n = 10_000;
+        let dead = |m: usize| m % 100 == 7;
+        let mut s = Schedule::new(secs(&vec![10; n]), Mode::Repeat).with_suspect_share(64, 0.5);
+        let (started, _) = pool(
+            &mut s,
+            64,
+            40_000,
+            |m| if dead(m) { 2_000 } else { 20 },
+            dead,
+        );
+        let late = |c: &&(usize, u64, u64)| c.2 - c.1;
+        let mut first = vec![None; n];
+        for c in &started {
+            first[c.0].get_or_insert(*c);
+        }
+        let first: Vec<(usize, u64, u64)> = first.into_iter().map(Option::unwrap).collect();
+        let first_late = first.iter().map(|c| late(&c)).max().unwrap();
+        let later_late = started
+            .iter()
+            .filter(|c| !dead(c.0) && c.1 >= 20_000)
+            .map(|c| late(&c))
+            .max()
+            .unwrap();
+        let mut lateness: Vec<u64> = first.iter().map(|c| late(&c)).collect();
+        lateness.sort_unstable();
+        // Every first check on time but those due as the second round starts, which wait for
+        // the healthy checks' reserve (a few hundred ms here). Counted as suspect, they would
+        // all have waited behind the dead sites' retries (over 5 s for the last of them).
+        assert!(
+            lateness[n * 99 / 100] <= 100,
+            "{:?}",
+            &lateness[n * 9 / 10..]
+        );
+        assert!(first_late < 1000, "{:?}", &lateness[n * 9 / 10..]);
+        // Healthy checks after the first round: on time.
+        assert_eq!(later_late, 0);
+        let c = s.counters();
+        assert!(
+            c.held_back > 0,
+            "the dead sites' retries were held back: {c:?}"
+        );
+        assert!(c.suspect_busy - c.first_busy <= 32, "{c:?}");
+    }
+
+    #[test]
     fn held_back_checks_keep_one_pending_entry_per_monitor() {
         // Everything fails slowly on 2 workers (share 1 of 2), but one monitor is healthy so
         // the share applies.
@@ -1608,16 +1811,28 @@ mod tests {
             4,
             "first round: nothing to protect, the whole pool"
         );
-        // Once one is up, the others are held to one worker.
+        // Once one is up, the failing ones are held to their one worker, while the first
+        // checks of the six never checked borrow what healthy checks leave idle: all of the
+        // pool but the reserve (an eighth of it, at least one worker, before any healthy check).
         s.complete(&done(0, true), 110);
         for d in q.items.drain(..).skip(1) {
             s.complete(&done(d.monitor, false), 110);
         }
         s.tick(5_000, q.send());
-        let sent: Vec<usize> = q.items.iter().map(|d| d.monitor).collect();
-        assert_eq!(sent.len(), 2, "{sent:?}");
+        let sent: Vec<usize> = q.items.drain(..).map(|d| d.monitor).collect();
+        assert_eq!(sent, [4, 5, 6, 0]);
+        assert_eq!(s.counters().held_depth, 6);
+        // The reserve then follows the healthy checks: twice the most in flight at once.
+        for m in sent {
+            s.complete(&done(m, m == 0), 5_010);
+        }
+        s.tick(6_000, q.send());
+        let sent: Vec<usize> = q.items.drain(..).map(|d| d.monitor).collect();
         assert!(sent.contains(&0), "{sent:?}");
-        assert_eq!(s.counters().held_depth, 8);
+        let others: Vec<usize> = sent.into_iter().filter(|&m| m != 0).collect();
+        assert_eq!(others, [7, 8], "two first checks, no suspect one");
+        let c = s.counters();
+        assert_eq!((c.suspect_busy, c.first_busy), (2, 2), "{c:?}");
     }
 
     #[test]

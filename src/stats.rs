@@ -214,6 +214,7 @@ pub struct Stats {
     held_back: AtomicU64,
     held_depth: AtomicUsize,
     suspect_busy: AtomicUsize,
+    first_busy: AtomicUsize,
     suspects: AtomicUsize,
     skipped: AtomicU64,
     dropped_lines: AtomicU64,
@@ -267,8 +268,11 @@ pub struct ScheduleCounters {
     pub held_back: u64,
     /// Suspect checks held back right now.
     pub held_depth: usize,
-    /// Suspect checks queued, overflowed or running right now.
+    /// Suspect checks queued, overflowed or running right now (first checks included).
     pub suspect_busy: usize,
+    /// Of those, first checks of monitors with no verdict yet, which may borrow the idle
+    /// healthy part of the pool beyond the suspect share.
+    pub first_busy: usize,
     /// Monitors whose checks are suspect (never up yet, failing, retrying, down or slow).
     pub suspects: usize,
 }
@@ -295,6 +299,7 @@ impl Stats {
             held_back: AtomicU64::new(0),
             held_depth: AtomicUsize::new(0),
             suspect_busy: AtomicUsize::new(0),
+            first_busy: AtomicUsize::new(0),
             suspects: AtomicUsize::new(0),
             skipped: AtomicU64::new(0),
             dropped_lines: AtomicU64::new(0),
@@ -639,6 +644,7 @@ impl Stats {
         self.held_back.store(c.held_back, Relaxed);
         self.held_depth.store(c.held_depth, Relaxed);
         self.suspect_busy.store(c.suspect_busy, Relaxed);
+        self.first_busy.store(c.first_busy, Relaxed);
         self.suspects.store(c.suspects, Relaxed);
     }
 
@@ -654,6 +660,7 @@ impl Stats {
             held_back: self.held_back.load(Relaxed),
             held_depth: self.held_depth.load(Relaxed),
             suspect_busy: self.suspect_busy.load(Relaxed),
+            first_busy: self.first_busy.load(Relaxed),
             suspects: self.suspects.load(Relaxed),
         }
     }

@@ -88,7 +88,7 @@ pub struct Summary {
     pub undecided: Vec<String>,
     /// Their ids, in the same order.
     pub undecided_ids: Vec<String>,
-    /// Checks of failing, slow or never-up monitors held back because such checks filled
+    /// Checks of failing, slow or never-checked monitors held back because such checks filled
     /// their share of the workers (`--suspect-share`).
     pub held_back: u64,
     /// Occurrences coalesced (monitor still pending when due again).
@@ -361,7 +361,7 @@ impl Summary {
         ));
         if self.held_back > 0 {
             lines.push(format!(
-                "{} checks of failing or slow monitors held back (their share of the workers was busy)",
+                "{} checks of failing, slow or new monitors held back (their part of the workers was busy)",
                 self.held_back
             ));
         }
