@@ -366,6 +366,10 @@ impl HttpProbe {
     /// (`Authorization`, `Cookie`, `Proxy-Authorization`, headers whose value is a secret),
     /// which go to the monitor's own origin only; `insecure` and `ca_file` apply there only
     /// too. ureq follows no redirect itself.
+    ///
+    /// Not inlined (see [`finish`]): ureq's request builder moves a whole configuration along
+    /// each call, and those copies need not be on the stack under the request.
+    #[inline(never)]
     fn request<B: AsSendBody>(
         &self,
         monitor: &Monitor,
@@ -479,17 +483,27 @@ impl Probe for HttpProbe {
         let mut observation = Observation::without_response(Duration::ZERO, Outcome::Up);
         self.observe(monitor, started, &mut observation);
         observation.elapsed = started.elapsed();
-        observation.cert_expiry = cert::take();
-        observation.degraded = degraded::judge(monitor, &observation, SystemTime::now());
-        if let Outcome::Down { detail, .. } = &mut observation.outcome {
-            // Our own words are plain already; this bounds and escapes whatever of a
-            // server's text reached a detail, whichever path it took.
-            if detail.len() > MAX_DETAIL || detail.chars().any(text::needs_escape) {
-                // Room for the marker, so the whole stays within MAX_DETAIL.
-                *detail = text::capped(detail, MAX_DETAIL - 40);
-            }
-        }
+        finish(monitor, &mut observation);
         observation
+    }
+}
+
+/// What a check adds once its requests are over: the certificates' expiry, whether it is
+/// degraded, and a detail fit to be shown.
+///
+/// Not inlined, like every step around the requests: a worker's stack stays resident as deep
+/// as it ever went, and the frames under a request are what sets that depth.
+#[inline(never)]
+fn finish(monitor: &Monitor, observation: &mut Observation) {
+    observation.cert_expiry = cert::take();
+    observation.degraded = degraded::judge(monitor, observation, SystemTime::now());
+    if let Outcome::Down { detail, .. } = &mut observation.outcome {
+        // Our own words are plain already; this bounds and escapes whatever of a
+        // server's text reached a detail, whichever path it took.
+        if detail.len() > MAX_DETAIL || detail.chars().any(text::needs_escape) {
+            // Room for the marker, so the whole stays within MAX_DETAIL.
+            *detail = text::capped(detail, MAX_DETAIL - 40);
+        }
     }
 }
 
@@ -504,7 +518,8 @@ struct Request {
 
 impl HttpProbe {
     /// Runs the check into `observation`: the requests of the redirect chain, then the body of
-    /// the final response and the verdict on it.
+    /// the final response and the verdict on it (see [`finish`] for why it is not inlined).
+    #[inline(never)]
     fn observe(&self, monitor: &Monitor, started: Instant, observation: &mut Observation) {
         let deadline = started + monitor.timeout;
         let mut hop = match monitor.uri() {
@@ -519,11 +534,12 @@ impl HttpProbe {
                 return;
             }
         };
-        let limit = self.max_redirects(monitor);
-        // Parsed only when a redirect needs them: the monitor's URL, and the current target.
-        let mut configured: Option<Url> = None;
-        let mut current: Option<Url> = None;
-        let mut response = loop {
+        let mut chain = Chain {
+            limit: self.max_redirects(monitor),
+            configured: None,
+            current: None,
+        };
+        let response = loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
                 observation.outcome = Outcome::down(
@@ -556,113 +572,156 @@ impl HttpProbe {
                     return;
                 }
             };
-            let status = response.status();
-            if !monitor.follow_redirects || !redirect::is_followed(status) {
+            if !monitor.follow_redirects || !redirect::is_followed(response.status()) {
                 break response;
             }
-            // A redirect's body is not read: its response ends with its head.
-            observation.phases.add(phase::finish(Some(Instant::now())));
-            observation.status = Some(status.as_u16());
-            observation.final_url = Some(redirect::shown(&hop.uri.to_string()));
-            observation.ttfb = Some(started.elapsed());
-            if observation.redirects.len() >= limit as usize {
-                observation.outcome = if limit == 0 {
-                    let setting = if monitor.max_redirects().is_some() {
-                        "max_redirects"
-                    } else {
-                        "--max-redirects"
-                    };
-                    Outcome::down(
-                        Reason::Redirects,
-                        format!("{} ({setting} is 0)", describe_status(status)),
-                    )
-                } else {
-                    Outcome::down(Reason::Redirects, "too many redirects (loop?)")
-                };
-                return;
-            }
-            let configured = match &configured {
-                Some(url) => url,
-                None => match Url::parse(monitor.request_url()) {
-                    Ok(url) => configured.insert(url),
-                    Err(e) => {
-                        observation.outcome = Outcome::down(
-                            Reason::Redirects,
-                            format!("cannot resolve a redirect against the monitor's URL ({e})"),
-                        );
-                        return;
-                    }
-                },
-            };
-            let location = response
-                .headers()
-                .get(http::header::LOCATION)
-                .map(|v| v.as_bytes());
-            let next = redirect::next_hop(
-                configured,
-                current.as_ref().unwrap_or(configured),
-                status,
-                location,
-                hop.method,
-                hop.with_body,
-                monitor.allow_http_redirect(),
-            );
-            observation.redirects.push(Redirect {
-                status: status.as_u16(),
-                url: redirect::shown(&hop.uri.to_string()),
-            });
-            match next {
-                Ok(next) => {
-                    hop = Request {
-                        same_origin: redirect::same_origin(&next.url, configured),
-                        uri: next.uri,
-                        method: next.method,
-                        with_body: next.with_body,
-                    };
-                    current = Some(next.url);
-                }
-                Err(detail) => {
-                    observation.outcome = Outcome::down(Reason::Redirects, detail);
-                    return;
-                }
+            match follow(monitor, started, &hop, &response, &mut chain, observation) {
+                Some(next) => hop = next,
+                None => return,
             }
         };
-        observation.ttfb = Some(started.elapsed());
-        let status = response.status();
-        observation.status = Some(status.as_u16());
-        observation.final_url = Some(if observation.redirects.is_empty() {
-            response.get_uri().to_string()
-        } else {
-            redirect::shown(&response.get_uri().to_string())
-        });
-        if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
-            observation.retry_after = response
-                .headers()
-                .get(http::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| expect::retry_after(v, SystemTime::now()));
-        }
-        let mut body = monitor.expect().body_check(self.max_body);
-        let read = if hop.method == Method::Head {
-            Ok(0)
-        } else {
-            read_body(&mut response, self.max_body, &mut body)
-        };
-        let elapsed = started.elapsed();
-        let end = read.is_ok().then(Instant::now);
-        observation.phases.add(phase::finish(end));
-        let https = hop.uri.scheme_str() == Some("https");
-        observation.outcome = match read {
-            Ok(n) => {
-                observation.bytes = Some(n);
-                self.verdict(monitor, &response, &body, n, elapsed)
-            }
-            Err((n, e)) => {
-                observation.bytes = Some(n);
-                classify(&ureq::Error::from(e), Phase::Body, monitor.timeout, https)
-            }
-        };
+        conclude(self, monitor, started, &hop, response, observation);
     }
+}
+
+/// Where a check's redirects have led: what [`follow`] needs from one hop to the next.
+struct Chain {
+    /// Redirects the monitor follows.
+    limit: u32,
+    /// Parsed only when a redirect needs them: the monitor's URL, and the current target.
+    configured: Option<Url>,
+    current: Option<Url>,
+}
+
+/// Takes a redirect `response` to `hop`: notes it in `observation` and returns the next hop,
+/// or `None` when the check ends here (too many redirects, or one not to follow), its
+/// outcome set. Not inlined (see [`finish`]).
+#[inline(never)]
+fn follow(
+    monitor: &Monitor,
+    started: Instant,
+    hop: &Request,
+    response: &http::Response<ureq::Body>,
+    chain: &mut Chain,
+    observation: &mut Observation,
+) -> Option<Request> {
+    let status = response.status();
+    // A redirect's body is not read: its response ends with its head.
+    observation.phases.add(phase::finish(Some(Instant::now())));
+    observation.status = Some(status.as_u16());
+    observation.final_url = Some(redirect::shown(&hop.uri.to_string()));
+    observation.ttfb = Some(started.elapsed());
+    let limit = chain.limit;
+    if observation.redirects.len() >= limit as usize {
+        observation.outcome = if limit == 0 {
+            let setting = if monitor.max_redirects().is_some() {
+                "max_redirects"
+            } else {
+                "--max-redirects"
+            };
+            Outcome::down(
+                Reason::Redirects,
+                format!("{} ({setting} is 0)", describe_status(status)),
+            )
+        } else {
+            Outcome::down(Reason::Redirects, "too many redirects (loop?)")
+        };
+        return None;
+    }
+    let configured = match &mut chain.configured {
+        Some(url) => url,
+        slot @ None => match Url::parse(monitor.request_url()) {
+            Ok(url) => slot.insert(url),
+            Err(e) => {
+                observation.outcome = Outcome::down(
+                    Reason::Redirects,
+                    format!("cannot resolve a redirect against the monitor's URL ({e})"),
+                );
+                return None;
+            }
+        },
+    };
+    let location = response
+        .headers()
+        .get(http::header::LOCATION)
+        .map(|v| v.as_bytes());
+    let next = redirect::next_hop(
+        configured,
+        chain.current.as_ref().unwrap_or(configured),
+        status,
+        location,
+        hop.method,
+        hop.with_body,
+        monitor.allow_http_redirect(),
+    );
+    observation.redirects.push(Redirect {
+        status: status.as_u16(),
+        url: redirect::shown(&hop.uri.to_string()),
+    });
+    match next {
+        Ok(next) => {
+            let hop = Request {
+                same_origin: redirect::same_origin(&next.url, configured),
+                uri: next.uri,
+                method: next.method,
+                with_body: next.with_body,
+            };
+            chain.current = Some(next.url);
+            Some(hop)
+        }
+        Err(detail) => {
+            observation.outcome = Outcome::down(Reason::Redirects, detail);
+            None
+        }
+    }
+}
+
+/// The final `response` of a check: its status, its body read and checked, the verdict. Not
+/// inlined (see [`finish`]).
+#[inline(never)]
+fn conclude(
+    probe: &HttpProbe,
+    monitor: &Monitor,
+    started: Instant,
+    hop: &Request,
+    mut response: http::Response<ureq::Body>,
+    observation: &mut Observation,
+) {
+    observation.ttfb = Some(started.elapsed());
+    let status = response.status();
+    observation.status = Some(status.as_u16());
+    observation.final_url = Some(if observation.redirects.is_empty() {
+        response.get_uri().to_string()
+    } else {
+        redirect::shown(&response.get_uri().to_string())
+    });
+    if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
+        observation.retry_after = response
+            .headers()
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| expect::retry_after(v, SystemTime::now()));
+    }
+    let mut body = monitor.expect().body_check(probe.max_body);
+    let read = if hop.method == Method::Head {
+        Ok(0)
+    } else {
+        read_body(&mut response, probe.max_body, &mut body)
+    };
+    let elapsed = started.elapsed();
+    let end = read.is_ok().then(Instant::now);
+    observation.phases.add(phase::finish(end));
+    let https = hop.uri.scheme_str() == Some("https");
+    observation.outcome = match read {
+        Ok(n) => {
+            observation.bytes = Some(n);
+            probe.verdict(monitor, &response, &body, n, elapsed)
+        }
+        Err((n, e)) => {
+            observation.bytes = Some(n);
+            classify(&ureq::Error::from(e), Phase::Body, monitor.timeout, https)
+        }
+    };
 }
 
 /// Whether header `name` carries a credential, which goes to the monitor's own origin only.

@@ -55,7 +55,10 @@ pub(super) struct ClientConfigs {
 type Roots = Arc<Vec<Certificate<'static>>>;
 
 impl<In: Transport> Connector<In> for TlsConnector {
-    type Out = Either<In, TlsTransport>;
+    // Boxed: the rustls connection is over a kilobyte, and every link after this one moves its
+    // transport by value. Unboxed, each of those moves took room on a worker's stack on every
+    // check, `http` ones included (see `handshake`).
+    type Out = Either<In, Box<TlsTransport>>;
 
     fn connect(
         &self,
@@ -68,6 +71,21 @@ impl<In: Transport> Connector<In> for TlsConnector {
         if !details.needs_tls() || transport.is_tls() {
             return Ok(Some(Either::A(transport)));
         }
+        self.handshake(details, transport.boxed())
+            .map(|tls| Some(Either::B(tls)))
+    }
+}
+
+impl TlsConnector {
+    /// The handshake, in a frame of its own: its locals (a rustls connection among them) take
+    /// several kilobytes of stack, which a check that does not use TLS should not touch (each
+    /// worker keeps the deepest stack any of its checks reached).
+    #[inline(never)]
+    fn handshake(
+        &self,
+        details: &ConnectionDetails,
+        transport: Box<dyn Transport>,
+    ) -> Result<Box<TlsTransport>, ureq::Error> {
         let config = self.configs.get(details.config.tls_config());
         let host = details.uri.host().ok_or(ureq::Error::Tls(
             "no host to verify the certificate against",
@@ -80,7 +98,7 @@ impl<In: Transport> Connector<In> for TlsConnector {
             .map_err(|_| ureq::Error::Tls("invalid host name for TLS"))?
             .to_owned();
         let mut conn = ClientConnection::new(config, name)?;
-        let mut sock = TransportAdapter::new(transport.boxed(), details.current_time.clone());
+        let mut sock = TransportAdapter::new(transport, details.current_time.clone());
         // The handshake gets what is left of the budget the connection started with.
         sock.set_timeout(remaining(details));
         conn.complete_io(&mut sock)?;
@@ -91,10 +109,10 @@ impl<In: Transport> Connector<In> for TlsConnector {
             details.config.input_buffer_size(),
             details.config.output_buffer_size(),
         );
-        Ok(Some(Either::B(TlsTransport {
+        Ok(Box::new(TlsTransport {
             buffers,
             stream: StreamOwned { conn, sock },
-        })))
+        }))
     }
 }
 
