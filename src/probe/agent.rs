@@ -132,11 +132,17 @@ pub(super) const MAX_RESPONSE_HEAD: usize = 63 * 1024;
 pub(super) const OUTPUT_BUFFER: usize = 16 * 1024;
 
 /// Bytes of request a connection buffers when every line of the request head is short (see
-/// [`output_buffer`]): most checks.
+/// [`output_buffer`]).
 const SHORT_OUTPUT: usize = 4 * 1024;
 
-/// The request buffer `request` needs: [`SHORT_OUTPUT`] when every line ureq will write for
-/// it is certainly shorter, else [`OUTPUT_BUFFER`]. The lines are the request line (the URL),
+/// Bytes of request a connection buffers when every line of the request head is shorter still
+/// and there is no body: most checks. A typical head (a few hundred bytes) still goes out in one
+/// write.
+const TINY_OUTPUT: usize = 1024;
+
+/// The request buffer `request` needs: the smallest of [`TINY_OUTPUT`] (only without a body,
+/// which would otherwise go out in more, smaller writes), [`SHORT_OUTPUT`] and
+/// [`OUTPUT_BUFFER`] that every line ureq will write for it certainly fits. The lines are the request line (the URL),
 /// `Host`, `Authorization` for credentials in the URL (base64: 4/3 of them), the `User-Agent`
 /// (`user_agent` when the monitor sets one, else the agent's short default) and the request's
 /// own headers; ureq adds only short ones besides (`Accept`, `Accept-Encoding`, the body's
@@ -144,6 +150,7 @@ const SHORT_OUTPUT: usize = 4 * 1024;
 pub(super) fn output_buffer<B>(
     request: &ureq::http::Request<B>,
     user_agent: Option<&str>,
+    with_body: bool,
 ) -> usize {
     // Room for a line's name, separators and method around its variable part.
     const MARGIN: usize = 256;
@@ -155,7 +162,9 @@ pub(super) fn output_buffer<B>(
         .chain([2 * url, user_agent.map_or(0, str::len)])
         .max()
         .unwrap_or(0);
-    if longest + MARGIN <= SHORT_OUTPUT {
+    if !with_body && longest + MARGIN <= TINY_OUTPUT {
+        TINY_OUTPUT
+    } else if longest + MARGIN <= SHORT_OUTPUT {
         SHORT_OUTPUT
     } else {
         OUTPUT_BUFFER
@@ -217,15 +226,21 @@ mod tests {
                 .unwrap()
         };
         let short = request("http://127.0.0.1/ok", "v");
-        assert_eq!(output_buffer(&short, None), SHORT_OUTPUT);
+        assert_eq!(output_buffer(&short, None, false), TINY_OUTPUT);
+        assert_eq!(output_buffer(&short, None, true), SHORT_OUTPUT, "a body");
+        let header = |n| request("http://127.0.0.1/ok", &"h".repeat(n));
+        assert_eq!(output_buffer(&header(700), None, false), TINY_OUTPUT);
+        assert_eq!(output_buffer(&header(800), None, false), SHORT_OUTPUT);
         assert_eq!(
-            output_buffer(&short, Some(&"u".repeat(3900))),
+            output_buffer(&short, Some(&"u".repeat(3900)), false),
             OUTPUT_BUFFER
         );
         let long_url = format!("http://127.0.0.1/{}", "p".repeat(2000));
-        assert_eq!(output_buffer(&request(&long_url, "v"), None), OUTPUT_BUFFER);
-        let long_header = request("http://127.0.0.1/ok", &"h".repeat(3900));
-        assert_eq!(output_buffer(&long_header, None), OUTPUT_BUFFER);
+        assert_eq!(
+            output_buffer(&request(&long_url, "v"), None, false),
+            OUTPUT_BUFFER
+        );
+        assert_eq!(output_buffer(&header(3900), None, false), OUTPUT_BUFFER);
         // The largest lines the config accepts fit the large buffer with room to spare.
         let largest = request(
             &format!(
@@ -234,7 +249,7 @@ mod tests {
             ),
             &"h".repeat(super::super::MAX_HEADER_BYTES - 6),
         );
-        assert_eq!(output_buffer(&largest, None), OUTPUT_BUFFER);
+        assert_eq!(output_buffer(&largest, None, true), OUTPUT_BUFFER);
         const { assert!(super::super::MAX_URL_BYTES + 64 < OUTPUT_BUFFER) };
     }
 

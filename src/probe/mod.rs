@@ -386,7 +386,8 @@ impl HttpProbe {
             }
         }
         let request = builder.body(body)?;
-        let output = agent::output_buffer(&request, monitor.user_agent());
+        let with_body = hop.with_body && hop.method.has_body() && monitor.body().is_some();
+        let output = agent::output_buffer(&request, monitor.user_agent(), with_body);
         let mut config = self
             .agent
             .configure_request(request)

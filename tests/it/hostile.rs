@@ -143,6 +143,39 @@ fn an_8_kib_header_is_sent_whole() {
 }
 
 #[test]
+fn lines_at_the_edges_of_each_request_buffer_are_sent_whole() {
+    // The request buffer is sized from the head's longest line (1, 4 or 16 KiB): lines just
+    // within and just beyond each size arrive whole, with and without a body.
+    let site = RawSite::start(|seen| {
+        let n = seen.header("x-edge").map_or(0, str::len);
+        response("200 OK", &[], n.to_string().as_bytes())
+    });
+    for (n, body) in [
+        (700, false),
+        (800, false),
+        (700, true),
+        (3_700, false),
+        (3_900, true),
+    ] {
+        let value = "v".repeat(n);
+        let mut entry = json!({"url": site.url("/"), "headers": {"X-Edge": value}});
+        if body {
+            entry["method"] = json!("POST");
+            entry["body"] = json!("b".repeat(5_000));
+        }
+        let c = check_one(entry, &[]);
+        assert_eq!(c["up"], true, "{n} {body}: {c}");
+        let seen = site.seen();
+        let last = seen.last().unwrap();
+        assert_eq!(last.header("x-edge").map(str::len), Some(n), "{n} {body}");
+        if body {
+            assert_eq!(last.method, "POST");
+            assert_eq!(last.header("content-length"), Some("5000"), "{n}");
+        }
+    }
+}
+
+#[test]
 fn an_8_kib_url_with_credentials_is_sent_whole() {
     // The longest URL the config accepts, with userinfo turned into a Basic auth line longer
     // than the URL itself: both fit the request buffer.
