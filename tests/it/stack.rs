@@ -112,31 +112,3 @@ fn the_deepest_checks_run_on_half_a_worker_stack() {
     assert_eq!(outcomes[2].bytes, Some(300_000));
     assert_eq!(tls.hits(), 1);
 }
-
-#[test]
-fn a_compressed_answer_needs_no_more_stack_than_a_plain_one() {
-    // A worker's stack stays resident as deep as any of its checks went. Decoding gzip used to
-    // build a 43 KB inflate state on the stack (miniz_oxide boxes it only afterwards), so every
-    // worker that ever read a compressed answer kept that much more resident; zlib-rs keeps its
-    // state on the heap. Both checks run on a quarter of a worker's stack, which a plain check
-    // fits with room to spare and the old gzip path overflowed (aborting this test binary).
-    let site = LocalSite::start().expect("local site");
-    let monitors = [
-        monitor(json!({"url": site.url("/ok"), "timeout": "20s"})),
-        monitor(json!({"url": site.url("/gzip/300000"), "timeout": "20s"})),
-    ];
-    let outcomes = thread::Builder::new()
-        .name("a-quarter-of-a-worker-stack".into())
-        .stack_size(STACK_SIZE / 4)
-        .spawn(move || {
-            let probe = HttpProbe::new(&ProbeSettings::default());
-            monitors.iter().map(|m| probe.check(m)).collect::<Vec<_>>()
-        })
-        .unwrap()
-        .join()
-        .expect("the checks ran to the end");
-    for (i, o) in outcomes.iter().enumerate() {
-        assert_eq!(o.outcome, Outcome::Up, "check {i}: {o:?}");
-    }
-    assert_eq!(outcomes[1].bytes, Some(300_000));
-}
