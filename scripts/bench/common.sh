@@ -133,6 +133,10 @@ start_nginx() {
                     -CAcreateserial -days 2 -extfile "$p/ext.cnf" -out "$p/cert.pem"
         } >/dev/null 2>&1 || die "openssl could not make the certificates"
     fi
+    # The page behind /page/: 20 KB of HTML, which nginx sends gzip-compressed (as most sites do).
+    mkdir -p "$NGINX_PREFIX/html"
+    "$PY" -c 'import sys; sys.stdout.write("<!doctype html><title>page</title>\n" + "".join("<p>line %d of a page</p>\n" % i for i in range(800)))' \
+        >"$NGINX_PREFIX/html/page.html"
     "$BENCH_PY/nginx-conf.sh" "$NGINX_PREFIX" "$NGINX_PORT" "${HANG_PORT:-0}" "${TLS_PORT:-0}" \
         >"$NGINX_PREFIX/nginx.conf"
     nginx -p "$NGINX_PREFIX" -c "$NGINX_PREFIX/nginx.conf" -e "$NGINX_PREFIX/logs/error.log" \

@@ -3,7 +3,8 @@
 #
 # footprint  Peak RSS of `sitewatch --once --no-db` over FOOTPRINT_N (20,000) local URLs with
 #            64, 2,048 and 10,000 workers, over plain HTTP and over HTTPS (the same nginx, a
-#            self-signed certificate trusted through `ca_file`). With that many URLs every worker
+#            self-signed certificate trusted through `ca_file`), and over HTTP to a 20 KB page that
+#            nginx sends gzip-compressed ("gzip": what most real sites send). With that many URLs every worker
 #            has a check in flight at the peak, so (RSS(W) − RSS(64)) ÷ (W − 64) is what one more
 #            check in flight costs: thread stack, connection buffers, TLS state.
 #            /usr/bin/time -f '%e %U %S %M' sitewatch --once --no-db -w W --format json LIST
@@ -15,7 +16,7 @@
 #            wrk -t 2 -c 64 -d KERNEL_WRK_SECS s -H 'Connection: close' http://127.0.0.1:PORT/ok/wrk
 #
 # FOOTPRINT_BINS="label=path …" compares several builds of sitewatch in the same rounds (default:
-# the release build as "sitewatch"). Knobs: FOOTPRINT_N, FOOTPRINT_WORKERS, TLS_PORT,
+# the release build as "sitewatch"). Knobs: FOOTPRINT_N, FOOTPRINT_WORKERS, FOOTPRINT_PROTOS, TLS_PORT,
 # KERNEL_WORKERS, KERNEL_WRK_SECS.
 
 footprint_bins() {
@@ -32,6 +33,8 @@ footprint_lists() {
     "$PY" "$BENCH_PY/gen.py" list "http://127.0.0.1:$NGINX_PORT" "$n" "$BENCH_DIR/lists" "http-$n"
     "$PY" "$BENCH_PY/gen.py" list "https://127.0.0.1:$TLS_PORT" "$n" "$BENCH_DIR/lists" "https-$n" \
         --ca-file "$NGINX_PREFIX/ca.pem"
+    "$PY" "$BENCH_PY/gen.py" list "http://127.0.0.1:$NGINX_PORT" "$n" "$BENCH_DIR/lists" "gzip-$n" \
+        --path page
 }
 
 # footprint_once LABEL BIN PROTO N W RUN: one `--once` run, one line of footprint.jsonl.
@@ -60,7 +63,7 @@ scenario_footprint() {
     wait_for_quiet
     local run proto w pair
     for run in $(seq 1 "$BENCH_RUNS"); do
-        for proto in http https; do
+        for proto in ${FOOTPRINT_PROTOS:-http https gzip}; do
             for w in $workers; do
                 for pair in $(footprint_bins); do
                     footprint_once "${pair%%=*}" "${pair#*=}" "$proto" "$n" "$w" "$run"

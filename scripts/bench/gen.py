@@ -34,7 +34,7 @@ def write_json(path, value):
 def cmd_list(a):
     base = check_base(a.base)
     os.makedirs(a.outdir, exist_ok=True)
-    urls = [f"{base}/ok/{i}" for i in range(a.n)]
+    urls = [f"{base}/{a.path}/{i}" for i in range(a.n)]
     defaults = {"interval": a.interval}
     if a.ca_file:
         defaults["ca_file"] = a.ca_file
@@ -116,6 +116,7 @@ def main():
     l.add_argument("outdir")
     l.add_argument("name")
     l.add_argument("--interval", default="60s")
+    l.add_argument("--path", default="ok", help="first path segment of every URL (ok, page, …)")
     l.add_argument("--ca-file", help="trust this PEM certificate (an https base with a self-signed one)")
     l.set_defaults(func=cmd_list)
     m = sub.add_parser("monitors")

@@ -13,6 +13,7 @@
 #   /ok/<anything>    200 "ok\n"   (distinct URLs per monitor, no file I/O)
 #   /fail/<anything>  503 "fail\n"
 #   /hang/<anything>  proxied to HANG_PORT/hang, which reads the request and never answers
+#   /page/<anything>  PREFIX/html/page.html (20 KB of HTML), gzip-compressed when asked for
 #
 # The access log records, per request: $msec (when the log line was written, i.e. the end of the
 # request, in seconds with ms resolution), $request_time (seconds since the first request byte),
@@ -60,6 +61,14 @@ fi
 cat <<CONF
         location /ok/ { return 200 "ok\n"; }
         location /fail/ { return 503 "fail\n"; }
+        location /page/ {
+            root $prefix/html;
+            default_type text/html;
+            gzip on;
+            gzip_types text/html;
+            gzip_min_length 0;
+            try_files /page.html =404;
+        }
 CONF
 if [[ $hang_port != 0 ]]; then
 cat <<CONF
