@@ -227,8 +227,13 @@ impl RecentPeak {
         self.current = self.current.max(value);
     }
 
-    fn get(&self) -> usize {
-        self.current.max(self.previous)
+    /// The most noted in the window of `now` and the one before it (0 for older windows).
+    fn get(&self, now: u64) -> usize {
+        match (now / PEAK_WINDOW_MS).saturating_sub(self.window) {
+            0 => self.current.max(self.previous),
+            1 => self.current,
+            _ => 0,
+        }
     }
 }
 
@@ -555,7 +560,7 @@ impl Schedule {
         if self.none_healthy() {
             return self.workers;
         }
-        let reserve = (2 * self.healthy_peak.get()).max(self.workers.div_ceil(8));
+        let reserve = (2 * self.healthy_peak.get(self.now)).max(self.workers.div_ceil(8));
         self.suspect_cap.max(self.workers.saturating_sub(reserve))
     }
 
@@ -1727,6 +1732,29 @@ mod tests {
                 "monitor {m} never checked"
             );
         }
+    }
+
+    #[test]
+    fn a_recent_peak_is_forgotten_after_two_windows() {
+        let mut p = RecentPeak::default();
+        p.note(1_000, 5);
+        p.note(2_000, 3);
+        assert_eq!(p.get(2_000), 5);
+        assert_eq!(
+            p.get(PEAK_WINDOW_MS + 1),
+            5,
+            "the window before is remembered"
+        );
+        p.note(PEAK_WINDOW_MS + 1, 2);
+        assert_eq!(p.get(PEAK_WINDOW_MS + 2), 5);
+        assert_eq!(p.get(2 * PEAK_WINDOW_MS), 2);
+        assert_eq!(p.get(3 * PEAK_WINDOW_MS), 0, "nothing noted since");
+        p.note(10 * PEAK_WINDOW_MS, 1);
+        assert_eq!(
+            p.get(10 * PEAK_WINDOW_MS),
+            1,
+            "an old peak does not come back"
+        );
     }
 
     #[test]
