@@ -367,6 +367,12 @@ impl HttpProbe {
     /// which go to the monitor's own origin only; `insecure` and `ca_file` apply there only
     /// too. ureq follows no redirect itself.
     ///
+    /// Every request says `Connection: close` (unless the monitor sets its own `Connection`):
+    /// sitewatch never reuses a connection, and saying so lets the server close first, so the
+    /// closed connection's TIME_WAIT sits on the server's side, not by the tens of thousands on
+    /// the monitoring host (one per check for a minute), where they slow every new connection's
+    /// choice of a local port.
+    ///
     /// Not inlined (see [`finish`]): ureq's request builder moves a whole configuration along
     /// each call, and those copies need not be on the stack under the request.
     #[inline(never)]
@@ -380,10 +386,15 @@ impl HttpProbe {
         let mut builder = http::Request::builder()
             .method(hop.method.as_str())
             .uri(hop.uri.clone());
+        let mut connection = false;
         for (name, value) in monitor.headers() {
             if hop.same_origin || !is_credential(monitor, name) {
+                connection |= name == http::header::CONNECTION;
                 builder = builder.header(name, value);
             }
+        }
+        if !connection {
+            builder = builder.header(http::header::CONNECTION, "close");
         }
         let request = builder.body(body)?;
         let with_body = hop.with_body && hop.method.has_body() && monitor.body().is_some();

@@ -176,6 +176,30 @@ fn lines_at_the_edges_of_each_request_buffer_are_sent_whole() {
 }
 
 #[test]
+fn every_request_says_connection_close_unless_the_monitor_says_otherwise() {
+    // sitewatch never reuses a connection; saying so lets the server close first, which keeps
+    // TIME_WAIT off the monitoring host. A monitor's own `Connection` header is sent instead.
+    let site = RawSite::start(|_| response("200 OK", &[], b"ok"));
+    let c = check_one(json!({"url": site.url("/")}), &[]);
+    assert_eq!(c["up"], true, "{c}");
+    let c = check_one(
+        json!({"url": site.url("/own"), "headers": {"Connection": "keep-alive"}}),
+        &[],
+    );
+    assert_eq!(c["up"], true, "{c}");
+    let seen = site.seen();
+    let connection = |s: &crate::raw_site::Seen| {
+        s.headers
+            .iter()
+            .filter(|(n, _)| n == "connection")
+            .map(|(_, v)| v.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(connection(&seen[0]), ["close"]);
+    assert_eq!(connection(&seen[1]), ["keep-alive"]);
+}
+
+#[test]
 fn an_8_kib_url_with_credentials_is_sent_whole() {
     // The longest URL the config accepts, with userinfo turned into a Basic auth line longer
     // than the URL itself: both fit the request buffer.
