@@ -65,7 +65,6 @@ cat <<CONF
             root $prefix/html;
             default_type text/html;
             gzip on;
-            gzip_types text/html;
             gzip_min_length 0;
             try_files /page.html =404;
         }
