@@ -52,7 +52,53 @@ rss_of() {
     awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
 }
 
+# Peak resident set (VmHWM) of a running process, in KiB.
+hwm_of() {
+    awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
+}
+
 load1() { cut -d' ' -f1 /proc/loadavg; }
+
+bb_prom_run() {
+    # bb_prom_run DIR SECS OUT DATA MEMFN [PROMETHEUS_ARG…]: runs blackbox_exporter (DIR/blackbox.yml)
+    # and Prometheus (DIR/prometheus.yml, its storage in DATA, removed after) for SECS; writes
+    # "cpu_prom cpu_bb mem_prom_kb mem_bb_kb wall_s end_epoch" to OUT.prom, the memory as MEMFN
+    # reads it (rss_of or hwm_of) just before Prometheus is stopped. Not in a subshell, so that
+    # STARTED_PIDS keeps both processes for the exit trap.
+    local dir=$1 secs=$2 out=$3 data=$4 memfn=$5 bbpid ppid i t0 t1
+    shift 5
+    rm -rf "$data"
+    prometheus-blackbox-exporter --config.file="$dir/blackbox.yml" \
+        --web.listen-address="127.0.0.1:$BB_PORT" >"$out.bb.log" 2>&1 &
+    bbpid=$!
+    STARTED_PIDS+=("$bbpid")
+    for i in $(seq 1 100); do
+        curl -fsS -o /dev/null "http://127.0.0.1:$BB_PORT/metrics" 2>/dev/null && break
+        sleep 0.1
+    done
+    t0=$(now_s)
+    prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$data" "$@" \
+        --web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn >"$out.prom.log" 2>&1 &
+    ppid=$!
+    STARTED_PIDS+=("$ppid")
+    sleep "$secs"
+    local cp cb rp rb
+    cp=$(cpu_of "$ppid")
+    cb=$(cpu_of "$bbpid")
+    rp=$("$memfn" "$ppid")
+    rb=$("$memfn" "$bbpid")
+    kill "$ppid" 2>/dev/null || true
+    t1=$(now_s)
+    for i in $(seq 1 300); do
+        kill -0 "$ppid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill "$bbpid" 2>/dev/null || true
+    kill -9 "$ppid" 2>/dev/null || true
+    wait "$ppid" "$bbpid" 2>/dev/null || true
+    rm -rf "$data"
+    echo "$cp $cb $rp $rb $(fsub "$t1" "$t0") $t1" >"$out.prom"
+}
 
 # CPU seconds the whole machine has been busy (all processes, user + system + irq), so that a
 # run can tell how much CPU others took while it ran: busy − the tool's − nginx's. The load

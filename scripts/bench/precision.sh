@@ -15,38 +15,7 @@
 prom_run() {
     # prom_run SETDIR SECS OUT: runs Prometheus + blackbox_exporter for SECS; writes
     # "cpu_prom cpu_bb rss_prom_kb rss_bb_kb wall end_epoch" to OUT.prom.
-    local dir=$1 secs=$2 out=$3 bbpid ppid i t0 t1
-    rm -rf "$BENCH_DIR/prom-data"
-    prometheus-blackbox-exporter --config.file="$dir/blackbox.yml" \
-        --web.listen-address="127.0.0.1:$BB_PORT" >"$out.bb.log" 2>&1 &
-    bbpid=$!
-    STARTED_PIDS+=("$bbpid")
-    for i in $(seq 1 100); do
-        curl -fsS -o /dev/null "http://127.0.0.1:$BB_PORT/metrics" 2>/dev/null && break
-        sleep 0.1
-    done
-    t0=$(now_s)
-    prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$BENCH_DIR/prom-data" \
-        --web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn >"$out.prom.log" 2>&1 &
-    ppid=$!
-    STARTED_PIDS+=("$ppid")
-    sleep "$secs"
-    local cp cb rp rb
-    cp=$(cpu_of "$ppid")
-    cb=$(cpu_of "$bbpid")
-    rp=$(rss_of "$ppid")
-    rb=$(rss_of "$bbpid")
-    kill "$ppid" 2>/dev/null || true
-    t1=$(now_s)
-    for i in $(seq 1 100); do
-        kill -0 "$ppid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill "$bbpid" 2>/dev/null || true
-    kill -9 "$ppid" 2>/dev/null || true
-    wait "$ppid" "$bbpid" 2>/dev/null || true
-    rm -rf "$BENCH_DIR/prom-data"
-    echo "$cp $cb $rp $rb $(fsub "$t1" "$t0") $t1" >"$out.prom"
+    bb_prom_run "$1" "$2" "$3" "$BENCH_DIR/prom-data" rss_of
 }
 
 precision_once() {

@@ -39,45 +39,11 @@ wan_site_start() {
     say "latency site on 127.0.0.1-$WAN_HOSTS:$WAN_PORT (pid $WAN_SITE_PID)"
 }
 
-# Peak resident set (VmHWM) of a running process, in KiB.
-hwm_of() {
-    awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
-}
-
 wan_prom() {
     # wan_prom DIR SECS OUT: Prometheus + blackbox_exporter for SECS; writes
-    # "cpu_prom cpu_bb hwm_prom_kb hwm_bb_kb" to OUT.prom.
-    local dir=$1 secs=$2 out=$3 bbpid ppid i data=$BENCH_DIR/wan/prom-data
-    rm -rf "$data"
-    prometheus-blackbox-exporter --config.file="$dir/blackbox.yml" \
-        --web.listen-address="127.0.0.1:$BB_PORT" >"$out.bb.log" 2>&1 &
-    bbpid=$!
-    STARTED_PIDS+=("$bbpid")
-    for i in $(seq 1 100); do
-        curl -fsS -o /dev/null "http://127.0.0.1:$BB_PORT/metrics" 2>/dev/null && break
-        sleep 0.1
-    done
-    prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$data" \
-        --storage.tsdb.retention.time=1h --storage.tsdb.retention.size=1GB \
-        --web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn >"$out.prom.log" 2>&1 &
-    ppid=$!
-    STARTED_PIDS+=("$ppid")
-    sleep "$secs"
-    local cp cb rp rb
-    cp=$(cpu_of "$ppid")
-    cb=$(cpu_of "$bbpid")
-    rp=$(hwm_of "$ppid")
-    rb=$(hwm_of "$bbpid")
-    kill "$ppid" 2>/dev/null || true
-    for i in $(seq 1 300); do
-        kill -0 "$ppid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill "$bbpid" 2>/dev/null || true
-    kill -9 "$ppid" 2>/dev/null || true
-    wait "$ppid" "$bbpid" 2>/dev/null || true
-    rm -rf "$data"
-    echo "$cp $cb $rp $rb" >"$out.prom"
+    # "cpu_prom cpu_bb hwm_prom_kb hwm_bb_kb wall end_epoch" to OUT.prom.
+    bb_prom_run "$1" "$2" "$3" "$BENCH_DIR/wan/prom-data" hwm_of \
+        --storage.tsdb.retention.time=1h --storage.tsdb.retention.size=1GB
 }
 
 wan_once() {
@@ -112,7 +78,7 @@ print(json.dumps({"pool": [r.get("pool") for r in reps],
     else
         local cp cb rp rb
         wan_prom "$dir" "$secs" "$out"
-        read -r cp cb rp rb <"$out.prom"
+        read -r cp cb rp rb _ <"$out.prom"
         wall=$secs
         cpu=$(awk -v a="$cp" -v b="$cb" 'BEGIN { print a + b }')
         rss=$((rp + rb))
